@@ -1,0 +1,63 @@
+/**
+ * One-shot identify: a clip in, the tracks it comes from out (used by the CLI and, later, the HTTP API).
+ */
+import type { Settings } from '../config/defaults.js'
+import { fingerprint } from '../dsp/pipeline.js'
+import type { Index } from '../index/types.js'
+import { ClipMatcher, type ClipMatch } from '../match/clip-matcher.js'
+
+export interface IdentifiedMatch {
+  id: number
+  title: string
+  artist: string
+  album: string
+  source: string
+  confidence: number
+  offsetSeconds: number
+}
+
+export interface IdentifyResult {
+  matches: IdentifiedMatch[]
+  queryDurationMs: number
+  processingTimeMs: number
+}
+
+export class Identifier {
+  readonly #index: Index
+  readonly #settings: Settings
+  readonly #matcher: ClipMatcher
+
+  constructor (index: Index, settings: Settings) {
+    this.#index = index
+    this.#settings = settings
+    this.#matcher = new ClipMatcher(index, settings.fingerprint)
+  }
+
+  /** Identify mono PCM; `details` receives the raw evidence (for the benchmark and diagnostics). */
+  identify (samples: Float32Array, sampleRate: number, details?: (m: ClipMatch) => void): IdentifyResult {
+    const started = performance.now()
+    const list = fingerprint(this.#settings.fingerprint, samples, sampleRate)
+    const result = this.#matcher.match(list, { maxCandidates: this.#settings.maxMatches, maxBucket: this.#settings.maxBucket })
+    details?.(result)
+    const matches: IdentifiedMatch[] = []
+    for (const c of result.candidates) {
+      if (c.confidence < this.#settings.minConfidence) continue
+      const t = this.#index.getTrack(c.trackId)
+      if (!t) continue // removed since the lookup
+      matches.push({
+        id: t.id,
+        title: t.title,
+        artist: t.artist,
+        album: t.album,
+        source: t.source,
+        confidence: Math.round(c.confidence * 1000) / 1000,
+        offsetSeconds: Math.round(c.offsetSeconds * 100) / 100,
+      })
+    }
+    return {
+      matches,
+      queryDurationMs: Math.round((samples.length / sampleRate) * 1000),
+      processingTimeMs: Math.round((performance.now() - started) * 10) / 10,
+    }
+  }
+}

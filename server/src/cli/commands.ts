@@ -1,0 +1,240 @@
+/**
+ * The CLI's commands. Each opens the index itself, so that read-only commands never take the writer's lock.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Command } from './main.js'
+import { defaults, resolveDb, type Settings } from '../config/defaults.js'
+import { LmdbIndex } from '../index/lmdb-index.js'
+import { indexFiles, type IndexEvent } from '../catalog/indexer.js'
+import { Identifier } from '../catalog/identify.js'
+import { decodeFile } from '../audio/decode.js'
+import { earshotError } from '../errors.js'
+import { createProgress } from './progress.js'
+import { serve } from './serve.js'
+
+type Values = Record<string, string | boolean | undefined>
+
+const dbOption = { db: { type: 'string', description: 'Index folder (default: $EARSHOT_DB or ./data)' } } as const
+const jsonOption = { json: { type: 'boolean', description: 'Print one JSON document' } } as const
+
+function openIndex (values: Values, readOnly: boolean): LmdbIndex {
+  return LmdbIndex.open(resolveDb(values.db as string | undefined), defaults.fingerprint, { readOnly })
+}
+
+function out (line: string): void { process.stdout.write(line + '\n') }
+
+function parseNumber (name: string, value: string | boolean | undefined, min: number, max: number, integer: boolean): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw earshotError('EAR_ERR_USAGE', `--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got '${String(value)}'`)
+  }
+  return n
+}
+
+function parseTrackId (value: string): number {
+  const id = Number(value)
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(id) || id < 1) throw earshotError('EAR_ERR_USAGE', `a track id is a positive integer, got '${value}'`)
+  return id
+}
+
+function formatDuration (seconds: number): string {
+  const h = Math.floor(seconds / 3600)
+  const m = Math.floor((seconds % 3600) / 60)
+  const s = Math.round(seconds % 60)
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${m}:${String(s).padStart(2, '0')}`
+}
+
+const index: Command = {
+  summary: 'Index audio files and folders (recursive, all cores)',
+  usage: '<files or folders...>',
+  positionals: [1, Infinity],
+  options: { ...dbOption, threads: { type: 'string', description: 'Worker threads (default: one per core)' } },
+  async run (values, inputs) {
+    const threads = parseNumber('threads', values.threads, 1, 256, true)
+    const db = openIndex(values, false)
+    const progress = createProgress(process.stderr)
+    try {
+      const summary = await indexFiles(db, inputs, {
+        params: defaults.fingerprint,
+        threads,
+        onEvent: (e: IndexEvent) => {
+          switch (e.type) {
+            case 'found': progress.start(e.total); break
+            case 'indexed': progress.tick(`indexed ${e.file} -> #${e.track.id} ${e.track.title}`); break
+            case 'present': progress.tick(`already present ${e.file} (#${e.track.id})`); break
+            case 'skipped': progress.skip(`skipped ${e.file}: ${e.reason}`); break
+          }
+        },
+      })
+      progress.stop()
+      const rate = summary.fingerprintSeconds > 0 ? ` (fingerprinting ${(summary.audioSeconds / summary.fingerprintSeconds).toFixed(0)}x real time per core)` : ''
+      out(`indexed ${summary.indexed}, already present ${summary.present}, skipped ${summary.skipped}; ` +
+        `${(summary.audioSeconds / 3600).toFixed(2)} h of audio in ${summary.seconds.toFixed(1)} s${rate}`)
+      return summary.indexed + summary.present > 0 ? 0 : 1
+    } finally {
+      progress.stop()
+      await db.close()
+    }
+  },
+}
+
+const identify: Command = {
+  summary: 'Identify an audio clip against the index',
+  usage: '<file>',
+  positionals: [1, 1],
+  options: { ...dbOption, ...jsonOption, 'min-confidence': { type: 'string', description: `Report matches at or above this confidence, 0..1 (default ${defaults.minConfidence})` } },
+  async run (values, [file]) {
+    const minConfidence = parseNumber('min-confidence', values['min-confidence'], 0, 1, false) ?? defaults.minConfidence
+    const audio = await decodeFile(file)
+    const db = openIndex(values, true)
+    try {
+      const settings: Settings = { ...defaults, minConfidence }
+      const result = new Identifier(db, settings).identify(audio.samples, audio.sampleRate)
+      if (values.json) {
+        out(JSON.stringify(result))
+      } else if (result.matches.length === 0) {
+        out(`no match (${(result.queryDurationMs / 1000).toFixed(1)} s of audio, ${result.processingTimeMs} ms)`)
+      } else {
+        for (const m of result.matches) {
+          out(`#${m.id} ${m.artist ? `${m.artist} - ` : ''}${m.title}${m.album ? ` [${m.album}]` : ''} at ${m.offsetSeconds.toFixed(1)} s, confidence ${m.confidence.toFixed(2)}`)
+        }
+      }
+      return 0
+    } finally {
+      await db.close()
+    }
+  },
+}
+
+const tracks: Command = {
+  summary: 'List, show or remove tracks: tracks list | show <id> | rm <id>',
+  usage: 'list | show <id> | rm <id>',
+  positionals: [1, 2],
+  options: { ...dbOption, ...jsonOption },
+  async run (values, [action, arg]) {
+    if (action === 'list' && arg === undefined) {
+      const db = openIndex(values, true)
+      try {
+        const all = [...db.listTracks()]
+        if (values.json) out(JSON.stringify({ tracks: all }))
+        else if (all.length === 0) out('no tracks')
+        else for (const t of all) out(`#${t.id}\t${formatDuration(t.durationSeconds)}\t${t.artist ? `${t.artist} - ` : ''}${t.title}\t${t.source}`)
+        return 0
+      } finally { await db.close() }
+    }
+    if ((action === 'show' || action === 'rm') && arg !== undefined) {
+      const id = parseTrackId(arg)
+      const db = openIndex(values, action === 'show')
+      try {
+        const t = db.getTrack(id)
+        if (!t) throw earshotError('EAR_ERR_TRACK_NOT_FOUND', id)
+        if (action === 'rm') {
+          db.removeTrack(id)
+          out(values.json ? JSON.stringify({ removed: t }) : `removed #${id} ${t.title}`)
+        } else if (values.json) {
+          out(JSON.stringify(t))
+        } else {
+          for (const [k, v] of Object.entries(t)) out(`${k.padEnd(16)}${String(v)}`)
+        }
+        return 0
+      } finally { await db.close() }
+    }
+    throw earshotError('EAR_ERR_USAGE', 'earshot tracks list | show <id> | rm <id>')
+  },
+}
+
+const stats: Command = {
+  summary: 'Show index statistics',
+  usage: '',
+  positionals: [0, 0],
+  options: { ...dbOption, ...jsonOption },
+  async run (values) {
+    const db = openIndex(values, true)
+    try {
+      const s = db.stats()
+      if (values.json) { out(JSON.stringify(s)); return 0 }
+      out(`tracks              ${s.tracks}`)
+      out(`audio               ${(s.audioSeconds / 3600).toFixed(2)} h`)
+      out(`postings            ${s.postings}`)
+      out(`distinct hashes     ${s.distinctHashes}`)
+      out(`bytes on disk       ${s.bytesOnDisk}`)
+      out(`bytes per second    ${s.bytesPerAudioSecond.toFixed(0)}`)
+      return 0
+    } finally { await db.close() }
+  },
+}
+
+const exportCommand: Command = {
+  summary: 'Write a consistent backup of the index to a file (safe while a server reads it)',
+  usage: '<file>',
+  positionals: [1, 1],
+  options: { ...dbOption },
+  async run (values, [file]) {
+    if (fs.existsSync(file)) throw earshotError('EAR_ERR_USAGE', `${file} exists; earshot export does not overwrite`)
+    const dir = path.dirname(path.resolve(file))
+    if (!fs.existsSync(dir)) throw earshotError('EAR_ERR_FILE_NOT_FOUND', dir)
+    const db = openIndex(values, true)
+    try {
+      await db.backup(file)
+      out(`exported ${db.stats().tracks} tracks to ${file}`)
+      return 0
+    } finally { await db.close() }
+  },
+}
+
+const importCommand: Command = {
+  summary: 'Add the tracks of a backup made by earshot export (tracks already present are skipped)',
+  usage: '<file>',
+  positionals: [1, 1],
+  options: { ...dbOption },
+  async run (values, [file]) {
+    if (!fs.existsSync(file)) throw earshotError('EAR_ERR_FILE_NOT_FOUND', file)
+    const source = LmdbIndex.openBackup(file, defaults.fingerprint)
+    try {
+      const db = openIndex(values, false)
+      try {
+        let added = 0
+        let present = 0
+        for (const t of source.listTracks()) {
+          const list = source.trackHashes(t.id)
+          if (!list) continue
+          const { title, artist, album, durationSeconds, source: src, digest } = t
+          if (db.addTrack({ title, artist, album, durationSeconds, source: src, digest }, list).added) added++
+          else present++
+        }
+        out(`imported ${added} tracks, ${present} already present`)
+        return 0
+      } finally { await db.close() }
+    } finally { await source.close() }
+  },
+}
+
+const serveCommand: Command = {
+  summary: 'Run the server',
+  usage: '',
+  positionals: [0, 0],
+  options: {
+    ...dbOption,
+    port: { type: 'string', description: 'TCP port (default 8080)' },
+    host: { type: 'string', description: 'Interface to listen on (default 127.0.0.1)' },
+  },
+  async run (values) {
+    const port = parseNumber('port', values.port, 0, 65535, true) ?? 8080
+    const host = (values.host as string | undefined) ?? '127.0.0.1'
+    const db = openIndex(values, false)
+    await serve(db, { port, host })
+    return 0
+  },
+}
+
+export const commands: Record<string, Command> = {
+  index,
+  identify,
+  tracks,
+  stats,
+  export: exportCommand,
+  import: importCommand,
+  serve: serveCommand,
+}

@@ -1,0 +1,67 @@
+/**
+ * Fingerprint parameters: everything that defines which hashes a piece of audio produces.
+ *
+ * These values are stored in the index's meta database and checked on open, because changing any of them silently
+ * breaks matching against an index built with the old ones. Runtime settings (ports, limits) live elsewhere.
+ */
+export interface FingerprintParams {
+  /** Internal sample rate in Hz; every input is resampled to it. */
+  readonly sampleRate: number
+  /** FFT window length in samples (a power of two). */
+  readonly fftSize: number
+  /** Hop between frames in samples. */
+  readonly hopSize: number
+  /** Lowest and highest spectrum bin where peaks may be picked (inclusive, exclusive). */
+  readonly minBin: number
+  readonly maxBin: number
+  /** Half-size of the peak neighbourhood, in bins and in frames. */
+  readonly peakBinRadius: number
+  readonly peakFrameRadius: number
+  /** Peaks are kept per block of frames: at most `peaksPerBlock` in every `blockFrames` frames (sets the density). */
+  readonly blockFrames: number
+  readonly peaksPerBlock: number
+  /** A peak must stand this far (natural log of power) above the frame's mean log power. */
+  readonly minPeakProminence: number
+  /** Absolute floor on peak power (natural log of |X|^2 for full-scale-normalised input); silence has no peaks. */
+  readonly minPeakLogPower: number
+  /** Landmark target zone: frames after the anchor (1..maxDeltaFrames) and bins either side. */
+  readonly minDeltaFrames: number
+  readonly maxDeltaFrames: number
+  readonly maxDeltaBins: number
+  /** Landmarks per anchor peak (the nearest targets in the zone). */
+  readonly fanout: number
+}
+
+/**
+ * Defaults, chosen by measurement (see docs/ENGINE.md and bench/RESULTS.md):
+ * 11025 Hz keeps the 0–4.8 kHz band where music keeps its strongest, most codec-proof peaks, and 44.1 kHz input
+ * decimates by an integer 4. A 1024-point window (93 ms, 10.8 Hz bins) resolves notes; a 256-sample hop (23.2 ms)
+ * gives 43 frames a second, fine enough for offsets and cheap enough for hundreds of streams a core.
+ */
+export const defaultFingerprint: FingerprintParams = Object.freeze({
+  sampleRate: 11025,
+  fftSize: 1024,
+  hopSize: 256,
+  minBin: 10, // ~108 Hz: below it is rumble and hum
+  maxBin: 446, // ~4.8 kHz: the resampler's passband edge
+  peakBinRadius: 12,
+  peakFrameRadius: 8,
+  blockFrames: 8,
+  peaksPerBlock: 6, // ~32 peaks a second
+  minPeakProminence: 2.3, // 10 dB above the frame mean
+  minPeakLogPower: -23, // ~-100 dBFS: digital silence and dither have no peaks
+  minDeltaFrames: 1,
+  maxDeltaFrames: 63,
+  maxDeltaBins: 127,
+  fanout: 5,
+})
+
+/** Frames of look-ahead a stream needs before a hash can be final. */
+export function lookaheadFrames (p: FingerprintParams): number {
+  return p.peakFrameRadius + p.blockFrames + p.maxDeltaFrames
+}
+
+/** Frame index to seconds. */
+export function framesToSeconds (p: FingerprintParams, frames: number): number {
+  return (frames * p.hopSize) / p.sampleRate
+}

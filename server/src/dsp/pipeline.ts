@@ -1,0 +1,99 @@
+/**
+ * The fingerprint pipeline for one stream: mono PCM at any rate in, (hash, frame) pairs out.
+ *
+ *   resample -> spectrogram -> peaks -> landmarks
+ *
+ * Everything is allocated in the constructor; `write` can take any chunk size and gives exactly the hashes that
+ * whole-file processing gives. Hashes are final when emitted; the delay is bounded by `lookaheadFrames`.
+ */
+import type { FingerprintParams } from '../config/fingerprint.js'
+import { Resampler } from './resample.js'
+import { Spectrogram } from './spectrogram.js'
+import { PeakPicker, type PeakSink } from './peaks.js'
+import { LandmarkHasher, type HashSink } from './landmarks.js'
+
+export type { HashSink } from './landmarks.js'
+
+export interface FingerprinterOptions {
+  /** Called for every spectral peak, before landmarks are formed (for diagnostics and tests). */
+  onPeak?: PeakSink
+}
+
+export class Fingerprinter {
+  readonly params: FingerprintParams
+  readonly #resampler: Resampler
+  readonly #spectrogram: Spectrogram
+  readonly #peaks: PeakPicker
+  readonly #landmarks: LandmarkHasher
+  #inputSamples = 0
+  #ended = false
+
+  /**
+   * @param params fingerprint parameters (must match the index)
+   * @param inputRate sample rate of the PCM given to `write`, in Hz
+   * @param onHash receives every hash with its anchor frame, in frame order
+   */
+  constructor (params: FingerprintParams, inputRate: number, onHash: HashSink, options: FingerprinterOptions = {}) {
+    this.params = params
+    this.#landmarks = new LandmarkHasher(params, onHash)
+    const onPeak = options.onPeak
+    const landmarks = this.#landmarks
+    this.#peaks = new PeakPicker(params, onPeak
+      ? (frame, bin) => { onPeak(frame, bin); landmarks.write(frame, bin) }
+      : (frame, bin) => landmarks.write(frame, bin))
+    const peaks = this.#peaks
+    this.#spectrogram = new Spectrogram(params.fftSize, params.hopSize, (lp, frame) => peaks.write(lp, frame))
+    const spectrogram = this.#spectrogram
+    this.#resampler = new Resampler(inputRate, params.sampleRate, (s, n) => spectrogram.write(s, n))
+  }
+
+  /** Seconds of input audio written so far. */
+  get inputSeconds (): number { return this.#inputSamples / this.#resampler.inputRate }
+
+  /** Frames of spectrum computed so far. */
+  get frames (): number { return this.#spectrogram.frames }
+
+  /** Feed mono PCM in -1..1 at the input rate. */
+  write (samples: ArrayLike<number>, offset = 0, length = samples.length - offset): void {
+    this.#inputSamples += length
+    this.#resampler.write(samples, offset, length)
+  }
+
+  /** End of input: flush every stage so the last hashes are emitted. */
+  end (): void {
+    if (this.#ended) return
+    this.#ended = true
+    this.#resampler.end()
+    this.#peaks.end()
+    this.#landmarks.end()
+  }
+}
+
+/** Hashes of a whole clip, as parallel arrays. */
+export interface HashList {
+  hashes: Uint32Array
+  frames: Uint32Array
+  count: number
+  /** Spectrum frames the clip spans. */
+  frameCount: number
+}
+
+/** Fingerprint a whole clip of mono PCM. */
+export function fingerprint (params: FingerprintParams, pcm: Float32Array, sampleRate: number): HashList {
+  // Expect about fanout * peaks per block / block frames hashes per frame; grow if the estimate is short.
+  const estFrames = Math.ceil((pcm.length / sampleRate) * params.sampleRate / params.hopSize) + 1
+  let hashes = new Uint32Array(Math.max(64, Math.ceil(estFrames * params.fanout * params.peaksPerBlock / params.blockFrames)))
+  let frames = new Uint32Array(hashes.length)
+  let count = 0
+  const fp = new Fingerprinter(params, sampleRate, (hash, frame) => {
+    if (count === hashes.length) {
+      const h = new Uint32Array(hashes.length * 2); h.set(hashes); hashes = h
+      const f = new Uint32Array(frames.length * 2); f.set(frames); frames = f
+    }
+    hashes[count] = hash
+    frames[count++] = frame
+  })
+  fp.write(pcm)
+  fp.end()
+  return { hashes, frames, count, frameCount: fp.frames }
+}

@@ -1,0 +1,89 @@
+/**
+ * Spectrogram: PCM at the internal rate in, one log-power spectrum per hop out.
+ *
+ * Frame k covers samples [k*hop, k*hop + fftSize). The Hann window, the fft.js plan and every buffer are made once
+ * per stream; `write` allocates nothing.
+ */
+import FFT from 'fft.js'
+
+export type FrameSink = (logPower: Float32Array, frame: number) => void
+
+/** Added to |X|^2 before the log, so digital silence gives a finite floor (~-160 dB) instead of -Infinity. */
+const POWER_FLOOR = 1e-16
+
+export class Spectrogram {
+  readonly fftSize: number
+  readonly hopSize: number
+  readonly #fft: FFT
+  readonly #window: Float32Array
+  readonly #samples: Float32Array // the current window's worth of samples
+  readonly #windowed: Float64Array
+  readonly #spectrum: number[]
+  readonly #logPower: Float32Array
+  readonly #sink: FrameSink
+  readonly #scale: number
+  #filled = 0
+  #frame = 0
+
+  /**
+   * @param fftSize window length in samples, a power of two
+   * @param hopSize samples between frames
+   * @param sink receives each frame's log power for bins 0..fftSize/2; the array is reused
+   */
+  constructor (fftSize: number, hopSize: number, sink: FrameSink) {
+    this.fftSize = fftSize
+    this.hopSize = hopSize
+    this.#fft = new FFT(fftSize)
+    this.#window = new Float32Array(fftSize)
+    let sum = 0
+    for (let i = 0; i < fftSize; i++) {
+      this.#window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / fftSize)
+      sum += this.#window[i]
+    }
+    // A full-scale sine centred on a bin gives power 1 (log power 0).
+    this.#scale = 4 / (sum * sum)
+    this.#samples = new Float32Array(fftSize)
+    this.#windowed = new Float64Array(fftSize)
+    this.#spectrum = this.#fft.createComplexArray() as number[]
+    this.#logPower = new Float32Array(fftSize / 2 + 1)
+    this.#sink = sink
+  }
+
+  /** Frames emitted so far. */
+  get frames (): number { return this.#frame }
+
+  write (samples: Float32Array, count: number): void {
+    const buf = this.#samples
+    const size = this.fftSize
+    let i = 0
+    while (i < count) {
+      const n = Math.min(size - this.#filled, count - i)
+      for (let j = 0, k = this.#filled; j < n; j++) buf[k + j] = samples[i + j]
+      this.#filled += n
+      i += n
+      if (this.#filled === size) {
+        this.#emit()
+        buf.copyWithin(0, this.hopSize, size)
+        this.#filled = size - this.hopSize
+      }
+    }
+  }
+
+  #emit (): void {
+    const size = this.fftSize
+    const win = this.#window
+    const x = this.#windowed
+    const s = this.#samples
+    for (let i = 0; i < size; i++) x[i] = s[i] * win[i]
+    const out = this.#spectrum
+    this.#fft.realTransform(out, x)
+    const lp = this.#logPower
+    const scale = this.#scale
+    for (let b = 0, half = size / 2; b <= half; b++) {
+      const re = out[2 * b]
+      const im = out[2 * b + 1]
+      lp[b] = Math.log((re * re + im * im) * scale + POWER_FLOOR)
+    }
+    this.#sink(lp, this.#frame++)
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * What every index implementation offers: postings by hash, and the track table.
+ */
+import type { HashList } from '../dsp/pipeline.js'
+
+/** One row of the track table. */
+export interface Track {
+  id: number
+  title: string
+  artist: string
+  album: string
+  durationSeconds: number
+  /** The indexed file's path, or the upload's name. */
+  source: string
+  /** Digest of the track's fingerprint: the same audio gives the same digest whatever its container or tags. */
+  digest: string
+  /** ISO 8601 time of indexing. */
+  indexedAt: string
+  /** Hashes stored for the track. */
+  hashCount: number
+  /** Spectrum frames the track spans. */
+  frameCount: number
+}
+
+export type NewTrack = Omit<Track, 'id' | 'indexedAt' | 'hashCount' | 'frameCount'>
+
+export interface AddResult {
+  track: Track
+  /** False when a track with the same digest was already there (nothing was written). */
+  added: boolean
+}
+
+export interface IndexStats {
+  tracks: number
+  postings: number
+  distinctHashes: number
+  /** Seconds of audio indexed. */
+  audioSeconds: number
+  /** Bytes the index occupies on disk. */
+  bytesOnDisk: number
+  /** Index bytes per second of indexed audio. */
+  bytesPerAudioSecond: number
+}
+
+/**
+ * Called for each posting of a looked-up hash. `frame` is where the hash occurs in the track.
+ */
+export type PostingVisitor = (trackId: number, frame: number) => void
+
+export interface Index {
+  /** Add a track and its hashes in one transaction: all in or all out. */
+  addTrack (meta: NewTrack, hashes: HashList): AddResult
+  /** Remove a track and its postings; false when there was no such track. */
+  removeTrack (id: number): boolean
+  getTrack (id: number): Track | undefined
+  findByDigest (digest: string): Track | undefined
+  listTracks (): Iterable<Track>
+  /** Visit every posting of a hash; returns how many there were. Buckets beyond `limit` are skipped as uninformative. */
+  lookup (hash: number, visit: PostingVisitor, limit?: number): number
+  /** Frames of all indexed audio: the size of the space a random match could land in. */
+  totalFrames (): number
+  stats (): IndexStats
+  close (): Promise<void>
+}
