@@ -1,6 +1,7 @@
 /**
  * The error catalogue: every error earshot reports has a stable `EAR_ERR_*` code, a message and a built-in class.
  * Users see `code: message`, never a stack trace. The table in docs/ERRORS.md lists every code (a test checks it).
+ * EAR_ERR_INTERNAL stands for anything uncatalogued: a bug to report.
  */
 
 interface ErrorSpec {
@@ -21,6 +22,7 @@ export const errorCatalogue = {
   EAR_ERR_INDEX_FORMAT: { message: 'The index at %s has format version %s; this earshot reads version %s', Base: Error },
   EAR_ERR_TRACK_NOT_FOUND: { message: 'No track with id %s', Base: RangeError },
   EAR_ERR_IMPORT: { message: 'Cannot import %s', Base: Error },
+  EAR_ERR_INTERNAL: { message: 'Internal error: %s', Base: Error },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorCatalogue

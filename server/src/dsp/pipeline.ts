@@ -42,7 +42,8 @@ export class Fingerprinter {
       ? (frame, bin) => { onPeak(frame, bin); landmarks.write(frame, bin) }
       : (frame, bin) => landmarks.write(frame, bin))
     const peaks = this.#peaks
-    this.#spectrogram = new Spectrogram(params.fftSize, params.hopSize, (lp, frame) => peaks.write(lp, frame))
+    this.#spectrogram = new Spectrogram(params.fftSize, params.hopSize, (lp, frame) => peaks.write(lp, frame),
+      [params.minBin, params.maxBin])
     const spectrogram = this.#spectrogram
     this.#resampler = new Resampler(inputRate, params.sampleRate, (s, n) => spectrogram.write(s, n))
   }

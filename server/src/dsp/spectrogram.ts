@@ -22,6 +22,8 @@ export class Spectrogram {
   readonly #logPower: Float32Array
   readonly #sink: FrameSink
   readonly #scale: number
+  readonly #firstBin: number
+  readonly #endBin: number
   #filled = 0
   #frame = 0
 
@@ -29,8 +31,9 @@ export class Spectrogram {
    * @param fftSize window length in samples, a power of two
    * @param hopSize samples between frames
    * @param sink receives each frame's log power for bins 0..fftSize/2; the array is reused
+   * @param bins only bins in [bins[0], bins[1]) are computed (the log is the costly part); the rest stay 0
    */
-  constructor (fftSize: number, hopSize: number, sink: FrameSink) {
+  constructor (fftSize: number, hopSize: number, sink: FrameSink, bins: readonly [number, number] = [0, fftSize / 2 + 1]) {
     this.fftSize = fftSize
     this.hopSize = hopSize
     this.#fft = new FFT(fftSize)
@@ -47,6 +50,8 @@ export class Spectrogram {
     this.#spectrum = this.#fft.createComplexArray() as number[]
     this.#logPower = new Float32Array(fftSize / 2 + 1)
     this.#sink = sink
+    this.#firstBin = bins[0]
+    this.#endBin = bins[1]
   }
 
   /** Frames emitted so far. */
@@ -79,7 +84,7 @@ export class Spectrogram {
     this.#fft.realTransform(out, x)
     const lp = this.#logPower
     const scale = this.#scale
-    for (let b = 0, half = size / 2; b <= half; b++) {
+    for (let b = this.#firstBin, end = this.#endBin; b < end; b++) {
       const re = out[2 * b]
       const im = out[2 * b + 1]
       lp[b] = Math.log((re * re + im * im) * scale + POWER_FLOOR)

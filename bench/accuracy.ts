@@ -1,0 +1,192 @@
+/**
+ * Recognition accuracy on real music: `npm run bench:accuracy`.
+ *
+ * Builds (or reuses) the corpus of Debian game soundtracks (bench/corpus.ts), indexes the "known" set into a fresh
+ * temporary index, cuts clips of 3, 5 and 10 s at seeded random offsets, degrades them (bench/degrade.ts) and
+ * identifies each one. Clips of the held-out "unknown" set measure false positives. Prints a markdown table.
+ *
+ * Options (environment): EARSHOT_BENCH_TRACKS (known tracks to query, default 100), EARSHOT_BENCH_UNKNOWN (unknown
+ * clips per length and condition, default 100), EARSHOT_BENCH_SEED (default 1), EARSHOT_BENCH_JSON (write raw
+ * figures to this file).
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { loadCorpus } from './corpus.js'
+import { makeRng, addWhiteNoise, mp3RoundTrip, telephone, changeSpeed } from './degrade.js'
+import { defaults } from '../server/src/config/defaults.js'
+import { LmdbIndex } from '../server/src/index/lmdb-index.js'
+import { indexFiles } from '../server/src/catalog/indexer.js'
+import { Identifier } from '../server/src/catalog/identify.js'
+import { decodeFile } from '../server/src/audio/decode.js'
+import { fingerprint } from '../server/src/dsp/pipeline.js'
+import type { ClipMatch } from '../server/src/match/clip-matcher.js'
+
+type Degrade = (x: Float32Array, rate: number, rng: () => number) => Promise<Float32Array> | Float32Array
+
+const conditions: Array<[string, Degrade]> = [
+  ['clean', (x) => x],
+  ['mp3 64k', (x, r) => mp3RoundTrip(x, r, 64)],
+  ['noise 10 dB', (x, _r, rng) => addWhiteNoise(x, 10, rng)],
+  ['noise 5 dB', (x, _r, rng) => addWhiteNoise(x, 5, rng)],
+  ['noise 0 dB', (x, _r, rng) => addWhiteNoise(x, 0, rng)],
+  ['telephone', (x, r) => telephone(x, r)],
+  ['speed -3%', (x, r) => changeSpeed(x, r, 0.97)],
+  ['speed -1%', (x, r) => changeSpeed(x, r, 0.99)],
+  ['speed +1%', (x, r) => changeSpeed(x, r, 1.01)],
+  ['speed +3%', (x, r) => changeSpeed(x, r, 1.03)],
+]
+const lengths = [3, 5, 10]
+
+function env (name: string, fallback: number): number {
+  const v = process.env[name]
+  return v === undefined ? fallback : Number(v)
+}
+
+function quantile (xs: number[], q: number): number {
+  if (xs.length === 0) return NaN
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]
+}
+
+function pct (k: number, n: number): string {
+  return n === 0 ? 'n/a' : `${((100 * k) / n).toFixed(1)}%`
+}
+
+async function main (): Promise<void> {
+  const seed = env('EARSHOT_BENCH_SEED', 1)
+  const nTracks = env('EARSHOT_BENCH_TRACKS', 100)
+  const nUnknown = env('EARSHOT_BENCH_UNKNOWN', 100)
+  const corpus = await loadCorpus()
+  const params = defaults.fingerprint
+  const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'earshot-bench-'))
+  const log = (s: string): void => { process.stderr.write(s + '\n') }
+  log(`corpus: ${corpus.known.length} known, ${corpus.unknown.length} unknown tracks; index in ${dbDir}`)
+
+  // Index the known set on every core.
+  const index = LmdbIndex.open(dbDir, params)
+  const summary = await indexFiles(index, corpus.known, { params })
+  log(`indexed ${summary.indexed} tracks, ${(summary.audioSeconds / 3600).toFixed(2)} h in ${summary.seconds.toFixed(1)} s (${summary.skipped} skipped)`)
+  const stats = index.stats()
+  const tracks = [...index.listTracks()]
+  const bySource = new Map(tracks.map((t) => [t.source, t]))
+
+  // Fingerprinting speed on one core, decode counted apart: a sample of tracks, in this thread, warm.
+  let fpAudio = 0; let fpMs = 0; let decMs = 0
+  const rng0 = makeRng(seed)
+  const speedSample = tracks.slice().sort(() => rng0() - 0.5).slice(0, 12)
+  for (const [i, t] of speedSample.entries()) {
+    const t0 = performance.now()
+    const a = await decodeFile(t.source)
+    const t1 = performance.now()
+    fingerprint(params, a.samples, a.sampleRate)
+    const t2 = performance.now()
+    if (i < 2) continue // JIT warm-up
+    fpAudio += a.durationSeconds; fpMs += t2 - t1; decMs += t1 - t0
+  }
+
+  const identifier = new Identifier(index, { ...defaults, maxMatches: 5 })
+  const rng = makeRng(seed + 1)
+  const pick = tracks.slice().sort(() => rng() - 0.5).slice(0, nTracks)
+  const hits = new Map<string, { ok: number, n: number, offsetErr: number[] }>()
+  const queryMs: number[] = []
+  const trueConf: number[] = []
+  for (const [k, t] of pick.entries()) {
+    const audio = await decodeFile(t.source)
+    for (const len of lengths) {
+      const clipLen = Math.round(len * audio.sampleRate)
+      if (audio.samples.length < clipLen + audio.sampleRate) continue
+      const start = Math.floor(rng() * (audio.samples.length - clipLen))
+      const clip = audio.samples.slice(start, start + clipLen)
+      for (const [name, degrade] of conditions) {
+        const x = await degrade(clip, audio.sampleRate, rng)
+        let ev: ClipMatch | undefined
+        const r = identifier.identify(x, audio.sampleRate, (m) => { ev = m })
+        const key = `${name}|${len}`
+        const h = hits.get(key) ?? { ok: 0, n: 0, offsetErr: [] }
+        h.n++
+        if (r.matches[0]?.id === t.id) {
+          h.ok++
+          h.offsetErr.push(Math.abs(r.matches[0].offsetSeconds - start / audio.sampleRate))
+        }
+        hits.set(key, h)
+        if (len === 10 && name === 'clean') queryMs.push(r.processingTimeMs)
+        if (ev?.candidates[0]?.trackId === t.id) trueConf.push(ev.candidates[0].confidence)
+      }
+    }
+    if ((k + 1) % 10 === 0) log(`queried ${k + 1}/${pick.length} tracks`)
+  }
+
+  // False positives: clips of music that is not indexed, clean and noisy.
+  const fp = new Map<string, { fp: number, n: number }>()
+  const unknownConf: number[] = []
+  const rngU = makeRng(seed + 2)
+  const unknownFiles = corpus.unknown.filter((f) => !bySource.has(f))
+  let u = 0
+  for (let i = 0; i < nUnknown; i++) {
+    const file = unknownFiles[i % unknownFiles.length]
+    const audio = await decodeFile(file).catch(() => undefined)
+    if (!audio) continue
+    for (const len of lengths) {
+      const clipLen = Math.round(len * audio.sampleRate)
+      if (audio.samples.length < clipLen) continue
+      const start = Math.floor(rngU() * (audio.samples.length - clipLen))
+      const clip = audio.samples.slice(start, start + clipLen)
+      for (const [name, degrade] of conditions.slice(0, 5)) {
+        const x = await degrade(clip, audio.sampleRate, rngU)
+        let ev: ClipMatch | undefined
+        const r = identifier.identify(x, audio.sampleRate, (m) => { ev = m })
+        const key = `${name}|${len}`
+        const f = fp.get(key) ?? { fp: 0, n: 0 }
+        f.n++
+        if (r.matches.length > 0) f.fp++
+        fp.set(key, f)
+        if (ev?.candidates[0]) unknownConf.push(ev.candidates[0].confidence)
+        u++
+      }
+    }
+  }
+
+  const lines: string[] = []
+  lines.push(`Corpus: ${tracks.length} indexed tracks (${(stats.audioSeconds / 3600).toFixed(2)} h), ${unknownFiles.length} unknown tracks; ${pick.length} tracks queried, seed ${seed}.`)
+  lines.push('')
+  lines.push('| condition | ' + lengths.map((l) => `${l} s`).join(' | ') + ' |')
+  lines.push('|---|' + lengths.map(() => '---:').join('|') + '|')
+  for (const [name] of conditions) {
+    lines.push(`| ${name} | ` + lengths.map((l) => { const h = hits.get(`${name}|${l}`); return h ? pct(h.ok, h.n) : 'n/a' }).join(' | ') + ' |')
+  }
+  lines.push('')
+  lines.push('False positives on unknown music (any match reported at the default threshold):')
+  lines.push('')
+  lines.push('| condition | ' + lengths.map((l) => `${l} s`).join(' | ') + ' |')
+  lines.push('|---|' + lengths.map(() => '---:').join('|') + '|')
+  let fpTotal = 0; let fpN = 0
+  for (const [name] of conditions.slice(0, 5)) {
+    lines.push(`| ${name} | ` + lengths.map((l) => { const f = fp.get(`${name}|${l}`); if (f) { fpTotal += f.fp; fpN += f.n } return f ? `${f.fp}/${f.n}` : 'n/a' }).join(' | ') + ' |')
+  }
+  lines.push('')
+  const offErr = [...hits.values()].flatMap((h) => h.offsetErr)
+  lines.push(`| figure | value |`)
+  lines.push(`|---|---:|`)
+  lines.push(`| false-positive rate, all unknown clips | ${pct(fpTotal, fpN)} (${fpTotal}/${fpN}) |`)
+  lines.push(`| fingerprinting speed, one core (decode apart) | ${(fpAudio / (fpMs / 1000)).toFixed(0)}x real time |`)
+  lines.push(`| decoding speed, one core | ${(fpAudio / (decMs / 1000)).toFixed(0)}x real time |`)
+  lines.push(`| indexing wall time, all cores (decode + fingerprint + write) | ${(summary.audioSeconds / summary.seconds).toFixed(0)}x real time |`)
+  lines.push(`| identify, 10 s clip, median / p95 | ${quantile(queryMs, 0.5).toFixed(1)} / ${quantile(queryMs, 0.95).toFixed(1)} ms |`)
+  lines.push(`| index size | ${(stats.bytesOnDisk / 1e6).toFixed(1)} MB, ${stats.bytesPerAudioSecond.toFixed(0)} bytes per second of audio |`)
+  lines.push(`| postings | ${stats.postings} (${(stats.postings / stats.audioSeconds).toFixed(0)} hashes per second of audio) |`)
+  lines.push(`| offset error of correct answers, median / max | ${quantile(offErr, 0.5).toFixed(3)} / ${Math.max(0, ...offErr).toFixed(3)} s |`)
+  lines.push(`| confidence of the true track, p5 / median | ${quantile(trueConf, 0.05).toFixed(3)} / ${quantile(trueConf, 0.5).toFixed(3)} |`)
+  lines.push(`| confidence of the best candidate on unknown clips, median / p99 / max | ${quantile(unknownConf, 0.5).toFixed(3)} / ${quantile(unknownConf, 0.99).toFixed(3)} / ${Math.max(0, ...unknownConf).toFixed(3)} |`)
+  process.stdout.write(lines.join('\n') + '\n')
+  if (process.env.EARSHOT_BENCH_JSON) {
+    fs.writeFileSync(process.env.EARSHOT_BENCH_JSON, JSON.stringify({ hits: [...hits], fp: [...fp], queryMs, trueConf, unknownConf, stats, summary, u }, null, 1))
+  }
+  await index.close()
+  fs.rmSync(dbDir, { recursive: true, force: true })
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:accuracy failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  process.exitCode = 1
+})

@@ -1,0 +1,238 @@
+/**
+ * Deterministic test signals: music-like songs, tones, noise and silence, all from a seeded PRNG, and a WAV writer.
+ *
+ * A `song` is a random melody of harmonic notes with decaying envelopes over a chord per bar and a rhythm of noise
+ * bursts. Tempo, key, start phase and every note come from the seed, so two seeds share neither pitches nor timing.
+ */
+import fs from 'node:fs'
+
+/** mulberry32: a small, fast, seedable PRNG giving floats in [0, 1). */
+export function prng (seed: number): () => number {
+  let a = (seed ^ 0x9e3779b9) >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** A standard normal variate (Box–Muller) from a uniform source. */
+function gaussian (rand: () => number): number {
+  const u = 1 - rand()
+  const v = rand()
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v)
+}
+
+function midiToHz (note: number): number {
+  return 440 * 2 ** ((note - 69) / 12)
+}
+
+/** Add one harmonic note with an attack and an exponential decay into `out`. */
+function addNote (out: Float32Array, rate: number, start: number, length: number, freq: number, amp: number,
+  decay: number, harmonics: number, rand: () => number): void {
+  const from = Math.max(0, Math.round(start * rate))
+  const to = Math.min(out.length, Math.round((start + length) * rate))
+  const attack = 0.008 * rate
+  const nyquist = rate / 2
+  for (let h = 1; h <= harmonics; h++) {
+    const f = freq * h * (1 + 0.0007 * (h - 1)) // slight inharmonicity, as in strings
+    if (f >= nyquist * 0.95) break
+    const a = amp / h ** 1.2
+    const w = (2 * Math.PI * f) / rate
+    const phase = rand() * 2 * Math.PI
+    const k = Math.exp(-1 / (decay * rate / Math.sqrt(h)))
+    // Recursive oscillator: sin(w*n + phase) from the two previous values, far cheaper than Math.sin per sample.
+    const c2 = 2 * Math.cos(w)
+    let s1 = Math.sin(phase - w)
+    let s0 = Math.sin(phase - 2 * w)
+    let env = 1
+    for (let i = from; i < to; i++) {
+      const n = i - from
+      const s = c2 * s1 - s0
+      s0 = s1
+      s1 = s
+      const rise = n < attack ? n / attack : 1
+      out[i] += a * rise * env * s
+      env *= k
+    }
+  }
+}
+
+/** Add a percussive burst of filtered noise into `out`. */
+function addHit (out: Float32Array, rate: number, start: number, amp: number, decay: number, brightness: number,
+  rand: () => number): void {
+  const from = Math.max(0, Math.round(start * rate))
+  const to = Math.min(out.length, from + Math.round(decay * 6 * rate))
+  const k = Math.exp(-1 / (decay * rate))
+  let env = amp
+  let lp = 0
+  for (let i = from; i < to; i++) {
+    const white = rand() * 2 - 1
+    lp += brightness * (white - lp) // one-pole low-pass: small brightness, dull thud; near 1, a hiss
+    out[i] += env * lp
+    env *= k
+  }
+}
+
+/** Scale so that the largest magnitude is `peak`. */
+function normalize (x: Float32Array, peak: number): Float32Array {
+  let max = 0
+  for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i]))
+  if (max > 0) for (let i = 0; i < x.length; i++) x[i] *= peak / max
+  return x
+}
+
+const SCALES = [
+  [0, 2, 4, 5, 7, 9, 11], // major
+  [0, 2, 3, 5, 7, 8, 10], // natural minor
+  [0, 2, 4, 7, 9], // major pentatonic
+  [0, 3, 5, 7, 10], // minor pentatonic
+  [0, 2, 3, 5, 7, 9, 10], // dorian
+]
+
+/**
+ * A distinct piece of "music" per seed, peak amplitude 0.7.
+ * @param seed any integer; equal seeds give identical samples
+ */
+export function song (seed: number, seconds: number, sampleRate: number): Float32Array {
+  const rand = prng(seed * 7919 + 17)
+  const out = new Float32Array(Math.round(seconds * sampleRate))
+  const bpm = 72 + rand() * 90
+  const beat = 60 / bpm
+  const phase = rand() * beat // the first beat falls at a random time
+  const scale = SCALES[Math.floor(rand() * SCALES.length)]
+  const root = 45 + Math.floor(rand() * 12)
+  const pitch = (degree: number): number => {
+    const octave = Math.floor(degree / scale.length)
+    const d = ((degree % scale.length) + scale.length) % scale.length
+    return root + 12 * octave + scale[d]
+  }
+  // Percussion pattern over 8 eighth notes: a low hit, a bright hit, or nothing.
+  const pattern = Array.from({ length: 8 }, (_, i) => (i === 0 ? 1 : rand() < 0.35 ? 1 : rand() < 0.5 ? 2 : 0))
+  const bar = 4 * beat
+  // Human timing: every event lands up to ±15 ms off the grid, so songs of related tempos do not stay in step.
+  const jitter = (): number => (rand() - 0.5) * 0.03
+  // The drum kit's sound is the seed's too: a pitched low drum and a hi-hat of its own brightness.
+  const kickPitch = 110 + rand() * 140
+  const kickDecay = 0.02 + rand() * 0.03
+  const hatBrightness = 0.5 + rand() * 0.45
+  // Chords: one per bar, three notes of the scale, long and soft.
+  for (let t = phase - bar; t < seconds; t += bar) {
+    const degree = Math.floor(rand() * scale.length)
+    for (const step of [0, 2, 4]) {
+      addNote(out, sampleRate, t + jitter(), bar * 1.1, midiToHz(pitch(degree + step)), 0.12, 0.9, 6, rand)
+    }
+  }
+  // Melody: notes of one to four eighths, wandering over two octaves above the chords.
+  let degree = 7 + Math.floor(rand() * 5)
+  for (let t = phase; t < seconds;) {
+    const eighths = 1 + Math.floor(rand() * rand() * 4)
+    const length = (eighths * beat) / 2
+    if (rand() > 0.12) { // a rest now and then
+      degree = Math.max(4, Math.min(17, degree + Math.round(gaussian(rand) * 2)))
+      addNote(out, sampleRate, t + jitter(), length * 1.3, midiToHz(pitch(degree)), 0.3 + 0.2 * rand(), 0.15 + 0.4 * rand(), 8, rand)
+    }
+    t += length
+  }
+  // Rhythm.
+  let eighth = 0
+  for (let t = phase; t < seconds; t += beat / 2, eighth++) {
+    const kind = pattern[eighth % 8]
+    const at = t + jitter()
+    if (kind === 1) {
+      addHit(out, sampleRate, at, 0.35, kickDecay, 0.08, rand)
+      addNote(out, sampleRate, at, 0.25, kickPitch, 0.35, kickDecay * 2, 2, rand)
+    } else if (kind === 2) {
+      addHit(out, sampleRate, at, 0.2, 0.012, hatBrightness, rand)
+    }
+  }
+  return normalize(out, 0.7)
+}
+
+/** A pure tone. */
+export function sine (freq: number, seconds: number, rate: number, amp = 0.5): Float32Array {
+  const out = new Float32Array(Math.round(seconds * rate))
+  const w = (2 * Math.PI * freq) / rate
+  for (let i = 0; i < out.length; i++) out[i] = amp * Math.sin(w * i)
+  return out
+}
+
+/** Uniform white noise in [-amp, amp). */
+export function whiteNoise (seconds: number, rate: number, amp = 0.5, seed = 1): Float32Array {
+  const rand = prng(seed)
+  const out = new Float32Array(Math.round(seconds * rate))
+  for (let i = 0; i < out.length; i++) out[i] = amp * (rand() * 2 - 1)
+  return out
+}
+
+/** All zeros. */
+export function silence (seconds: number, rate: number): Float32Array {
+  return new Float32Array(Math.round(seconds * rate))
+}
+
+/** Root mean square. */
+export function rms (x: ArrayLike<number>, from = 0, to = x.length): number {
+  let s = 0
+  for (let i = from; i < to; i++) s += x[i] * x[i]
+  return Math.sqrt(s / Math.max(1, to - from))
+}
+
+/** A copy of `x` with Gaussian white noise added at the given signal-to-noise ratio (in dB, over the whole clip). */
+export function addNoise (x: Float32Array, snrDb: number, seed = 1): Float32Array {
+  const rand = prng(seed + 1000003)
+  const sigma = rms(x) / 10 ** (snrDb / 20)
+  const out = new Float32Array(x.length)
+  for (let i = 0; i < x.length; i++) out[i] = x[i] + sigma * gaussian(rand)
+  return out
+}
+
+/** A slice of `x` from `start` seconds, `seconds` long. */
+export function clip (x: Float32Array, rate: number, start: number, seconds: number): Float32Array {
+  const from = Math.round(start * rate)
+  return x.slice(from, from + Math.round(seconds * rate))
+}
+
+/**
+ * The bytes of a PCM WAV file. `samples` is mono (copied to every channel) or one array per channel.
+ * @param bits 16 or 24 (signed little-endian integer PCM)
+ */
+export function wavBytes (samples: Float32Array | readonly Float32Array[], rate: number, channels = 1, bits = 16): Buffer {
+  if (bits !== 16 && bits !== 24) throw new RangeError(`bits must be 16 or 24, got ${bits}`)
+  const chans = Array.isArray(samples) ? samples as readonly Float32Array[] : Array.from({ length: channels }, () => samples as Float32Array)
+  if (chans.length !== channels) throw new RangeError(`${chans.length} channel arrays for ${channels} channels`)
+  const frames = chans[0].length
+  const width = bits / 8
+  const dataBytes = frames * channels * width
+  const buf = Buffer.alloc(44 + dataBytes)
+  buf.write('RIFF', 0, 'ascii')
+  buf.writeUInt32LE(36 + dataBytes, 4)
+  buf.write('WAVE', 8, 'ascii')
+  buf.write('fmt ', 12, 'ascii')
+  buf.writeUInt32LE(16, 16) // fmt chunk size
+  buf.writeUInt16LE(1, 20) // PCM
+  buf.writeUInt16LE(channels, 22)
+  buf.writeUInt32LE(rate, 24)
+  buf.writeUInt32LE(rate * channels * width, 28) // byte rate
+  buf.writeUInt16LE(channels * width, 32) // block align
+  buf.writeUInt16LE(bits, 34)
+  buf.write('data', 36, 'ascii')
+  buf.writeUInt32LE(dataBytes, 40)
+  const full = 2 ** (bits - 1)
+  let p = 44
+  for (let i = 0; i < frames; i++) {
+    for (let c = 0; c < channels; c++) {
+      const v = Math.max(-full, Math.min(full - 1, Math.round(chans[c][i] * full)))
+      if (bits === 16) buf.writeInt16LE(v, p)
+      else buf.writeIntLE(v, p, 3)
+      p += width
+    }
+  }
+  return buf
+}
+
+/** Write a PCM WAV file (see wavBytes). */
+export function writeWav (file: string, samples: Float32Array | readonly Float32Array[], rate: number, channels = 1, bits = 16): void {
+  fs.writeFileSync(file, wavBytes(samples, rate, channels, bits))
+}
