@@ -3,8 +3,7 @@
  *
  * Each anchor peak is paired with the first `fanout` peaks of its target zone (1..maxDeltaFrames frames later,
  * within ±maxDeltaBins bins). A landmark (anchor bin, bin difference, frame difference) is packed into one hash and
- * reported with the anchor's frame. An anchor is final once peaks up to maxDeltaFrames after it are known, so hashes
- * come out in anchor order with a bounded delay.
+ * reported with the anchor's frame, as soon as its target peak arrives; hashes come out in target order.
  *
  * Hash layout (23 bits of a uint32), most significant first:
  *
@@ -56,61 +55,65 @@ export function checkHashLayout (p: FingerprintParams): void {
 
 export class LandmarkHasher {
   readonly #p: FingerprintParams
-  readonly #frames: Int32Array // ring of pending peaks
+  // Ring of pending anchors: their frame, bin and how many landmarks each has made.
+  readonly #frames: Int32Array
   readonly #bins: Int32Array
+  readonly #made: Int32Array
   readonly #mask: number
   readonly #sink: HashSink
-  #head = 0 // absolute index of the oldest pending peak (the next anchor)
-  #tail = 0 // absolute index one past the newest peak
+  #head = 0 // absolute index of the oldest pending anchor
+  #tail = 0 // absolute index one past the newest
 
   constructor (params: FingerprintParams, sink: HashSink) {
     checkHashLayout(params)
     this.#p = params
-    // Pending peaks span at most maxDeltaFrames plus one block: size the ring to a power of two above that.
+    // Pending anchors span at most maxDeltaFrames plus one block: size the ring to a power of two above that.
     const need = params.peaksPerBlock * (Math.ceil(params.maxDeltaFrames / params.blockFrames) + 2)
     let size = 16
     while (size < need) size <<= 1
     this.#frames = new Int32Array(size)
     this.#bins = new Int32Array(size)
+    this.#made = new Int32Array(size)
     this.#mask = size - 1
     this.#sink = sink
   }
 
-  /** Take the next peak (peaks must arrive in (frame, bin) order). */
+  /**
+   * Take the next peak (peaks must arrive in (frame, bin) order). It becomes the next target of every pending anchor
+   * whose zone it falls in and that still wants targets, so a landmark is emitted as soon as its target is known:
+   * the delay is the distance to the target, not the whole zone.
+   */
   write (frame: number, bin: number): void {
-    // Every anchor whose target zone ends before this peak's frame is final now.
-    while (this.#head < this.#tail && this.#frames[this.#head & this.#mask] + this.#p.maxDeltaFrames < frame) {
-      this.#anchor()
-    }
-    if (this.#tail - this.#head > this.#mask) this.#anchor() // cannot happen with the sizing above; stay bounded
-    const i = this.#tail++ & this.#mask
-    this.#frames[i] = frame
-    this.#bins[i] = bin
-  }
-
-  /** End of input: every pending anchor is final. */
-  end (): void {
-    while (this.#head < this.#tail) this.#anchor()
-  }
-
-  #anchor (): void {
     const p = this.#p
     const mask = this.#mask
     const frames = this.#frames
     const bins = this.#bins
-    const a = this.#head++ & mask
-    const f1 = frames[a]
-    const b1 = bins[a]
-    let made = 0
-    for (let j = this.#head; j < this.#tail && made < p.fanout; j++) {
-      const k = j & mask
-      const dt = frames[k] - f1
-      if (dt > p.maxDeltaFrames) break
-      if (dt < p.minDeltaFrames) continue
-      const db = bins[k] - b1
-      if (db > p.maxDeltaBins || db < -p.maxDeltaBins) continue
-      this.#sink(landmarkToHash(b1, db, dt), f1)
-      made++
+    const made = this.#made
+    // Anchors whose zone ended before this frame, or that have all their targets, are done.
+    while (this.#head < this.#tail) {
+      const h = this.#head & mask
+      if (made[h] < p.fanout && frames[h] + p.maxDeltaFrames >= frame) break
+      this.#head++
     }
+    for (let j = this.#head; j < this.#tail; j++) {
+      const k = j & mask
+      if (made[k] >= p.fanout) continue
+      const dt = frame - frames[k]
+      if (dt < p.minDeltaFrames || dt > p.maxDeltaFrames) continue
+      const db = bin - bins[k]
+      if (db > p.maxDeltaBins || db < -p.maxDeltaBins) continue
+      this.#sink(landmarkToHash(bins[k], db, dt), frames[k])
+      made[k]++
+    }
+    if (this.#tail - this.#head > mask) this.#head++ // more pending anchors than the sizing allows: drop the oldest
+    const i = this.#tail++ & mask
+    frames[i] = frame
+    bins[i] = bin
+    made[i] = 0
+  }
+
+  /** End of input: no more targets will come. */
+  end (): void {
+    this.#head = this.#tail
   }
 }

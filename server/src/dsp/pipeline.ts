@@ -4,7 +4,8 @@
  *   resample -> spectrogram -> peaks -> landmarks
  *
  * Everything is allocated in the constructor; `write` can take any chunk size and gives exactly the hashes that
- * whole-file processing gives. Hashes are final when emitted; the delay is bounded by `lookaheadFrames`.
+ * whole-file processing gives. Hashes are final when emitted; the delay is bounded by `lookaheadFrames`, and is
+ * usually much less (a landmark is emitted when its target peak is decided).
  */
 import type { FingerprintParams } from '../config/fingerprint.js'
 import { Resampler } from './resample.js'

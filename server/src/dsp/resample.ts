@@ -16,7 +16,7 @@ const KAISER_BETA = 6
 /** Cut-off as a fraction of the lower Nyquist frequency (-6 dB point). */
 const CUTOFF = 0.9
 /** Input samples buffered before the buffer is compacted; any chunk size works, larger ones are taken in pieces. */
-const BLOCK = 8192
+const BLOCK = 2048
 
 export type SampleSink = (samples: Float32Array, count: number) => void
 

@@ -1,0 +1,92 @@
+/**
+ * earshot wire protocol, version 1: the message shapes shared by the server and the client SDKs.
+ *
+ * Every WebSocket message is a binary frame whose first byte says what follows:
+ *   0x01 CONTROL  a msgpack map with a `type` field (the messages below)
+ *   0x02 AUDIO    raw PCM in the encoding and channel count announced in `hello`, interleaved, little-endian
+ * Text frames are refused. See protocol/README.md for the sequence of a session.
+ */
+
+export const PROTOCOL_VERSION = 1
+
+/** First byte of every frame. */
+export const FrameTag = Object.freeze({ CONTROL: 0x01, AUDIO: 0x02 })
+
+export type Encoding = 's16le' | 'f32le'
+export const ENCODINGS: readonly Encoding[] = ['s16le', 'f32le']
+export const BYTES_PER_SAMPLE: Readonly<Record<Encoding, number>> = { s16le: 2, f32le: 4 }
+export const MIN_SAMPLE_RATE = 8000
+export const MAX_SAMPLE_RATE = 96000
+export const MAX_LABEL_LENGTH = 200
+export const MAX_STREAM_ID_LENGTH = 200
+export const MAX_TOKEN_LENGTH = 1024
+
+// Client -> server
+
+export interface Hello {
+  type: 'hello'
+  v: number
+  /** Samples per second per channel, 8000..96000. */
+  sampleRate: number
+  encoding: Encoding
+  channels: 1 | 2
+  /** The caller's name for the stream (kept across reconnects). */
+  streamId?: string
+  label?: string
+  token?: string
+}
+
+/** End of input: finish pending hashes and emit final results, then `flushed`. */
+export interface Flush { type: 'flush' }
+
+export interface Ping { type: 'ping', id?: number }
+
+export type ClientMessage = Hello | Flush | Ping
+
+// Server -> client
+
+/** Limits in force for the session; units in the names. */
+export interface Limits {
+  maxFrameBytes: number
+  maxSessionSeconds: number
+  idleTimeoutMs: number
+  helloTimeoutMs: number
+  /** Audio bytes the server buffers for a session before it stops reading from the socket. */
+  maxBufferedBytes: number
+}
+
+export interface Ready { type: 'ready', v: number, sessionId: string, limits: Limits }
+
+export type MatchState = 'tentative' | 'confirmed'
+
+export interface Match {
+  type: 'match'
+  state: MatchState
+  id: number
+  title: string
+  artist: string
+  album: string
+  source: string
+  /** 0..1 */
+  confidence: number
+  /** Position in the track now, in seconds. */
+  offsetSeconds: number
+  /** Position in the stream now, in seconds of audio received. */
+  streamSeconds: number
+}
+
+export interface MatchEnd {
+  type: 'match-end'
+  id: number
+  startedAtStreamSeconds: number
+  endedAtStreamSeconds: number
+}
+
+/** Every result of the input before `flush` has been sent. */
+export interface Flushed { type: 'flushed', streamSeconds: number }
+
+export interface ErrorMessage { type: 'error', code: string, message: string }
+
+export interface Pong { type: 'pong', id?: number }
+
+export type ServerMessage = Ready | Match | MatchEnd | Flushed | ErrorMessage | Pong

@@ -1,0 +1,342 @@
+/**
+ * Matching a live stream: (hash, frame) pairs in, match lifecycle events out.
+ *
+ * Hashes are gathered for one tick (about half a second of audio), then looked up together. Their votes go to one
+ * scratch buffer shared by every stream (JavaScript runs one tick at a time), are sorted and counted like the clip
+ * matcher's, and only the strongest few (track, offset) keys of the tick are kept, in a small candidate table that
+ * holds per-tick counts for a sliding window of ticks. Old ticks fall out of the window, so a track that stops
+ * playing loses its evidence and the next one can take over. Per stream, memory is a few kilobytes whatever the
+ * catalogue size.
+ *
+ * Lifecycle of the leading candidate: `tentative` once its confidence reaches `tentativeConfidence`, `confirmed`
+ * once it holds `confirmConfidence` for `confirmTicks` ticks in a row, updates only when the state, the offset or the
+ * confidence (by `confidenceStep`) moves, and `end` when its confidence falls under `endConfidence` or another track
+ * is confirmed.
+ */
+import type { FingerprintParams } from '../config/fingerprint.js'
+import type { Index } from '../index/types.js'
+import { confidence } from './score.js'
+
+const OFFSET_BIAS = 1 << 24
+const TRACK_SCALE = 2 ** 25
+
+export interface StreamMatcherOptions {
+  /** Frames per evaluation tick (default: about 0.5 s). */
+  tickFrames?: number
+  /** Ticks in the sliding window (default 16: about 8 s). */
+  windowTicks?: number
+  /** (track, offset) keys kept per tick. */
+  keysPerTick?: number
+  /** Candidates kept across the window. */
+  candidates?: number
+  tentativeConfidence?: number
+  confirmConfidence?: number
+  /** Consecutive ticks at confirmConfidence before `confirmed`. */
+  confirmTicks?: number
+  endConfidence?: number
+  /** A confidence change that is worth an update. */
+  confidenceStep?: number
+  maxBucket?: number
+}
+
+export type MatchState = 'tentative' | 'confirmed'
+
+export interface StreamMatchEvent {
+  state: MatchState
+  trackId: number
+  confidence: number
+  /** Track frame minus stream frame. */
+  offsetFrames: number
+  /** The stream frame of the tick that produced the event. */
+  streamFrame: number
+}
+
+export interface StreamMatchEndEvent {
+  trackId: number
+  /** Stream frames of the first and last vote for the match. */
+  startFrame: number
+  endFrame: number
+}
+
+export interface StreamMatchSink {
+  match (e: StreamMatchEvent): void
+  end (e: StreamMatchEndEvent): void
+}
+
+/** Votes of one tick, shared by every stream: a tick is processed synchronously from start to end. */
+let scratch = new Float64Array(1 << 15)
+
+export class StreamMatcher {
+  readonly #index: Index
+  readonly #o: Required<StreamMatcherOptions>
+  readonly #sink: StreamMatchSink
+  // Hashes waiting for the next tick.
+  #pendingHashes: Uint32Array
+  #pendingFrames: Uint32Array
+  #pending = 0
+  #nextTick: number
+  #tick = 0
+  // Candidate table: key, per-tick counts (ring), window total, first and last stream frame with votes.
+  readonly #candKey: Float64Array
+  readonly #candCounts: Uint16Array
+  readonly #candTotal: Int32Array
+  readonly #candFirst: Int32Array
+  readonly #candLast: Int32Array
+  readonly #tickVotes: Int32Array // all votes cast per tick, for the chance model
+  // Selection of the tick's strongest keys.
+  readonly #topKey: Float64Array
+  readonly #topCount: Int32Array
+  readonly #topFirst: Int32Array
+  readonly #topLast: Int32Array
+  // The visitor writes into scratch; the query frame of the hash being looked up is held here.
+  #qFrame = 0
+  #n = 0
+  readonly #visit = (trackId: number, frame: number): void => {
+    if (this.#n === scratch.length) {
+      const grown = new Float64Array(scratch.length * 2)
+      grown.set(scratch)
+      scratch = grown
+    }
+    scratch[this.#n++] = trackId * TRACK_SCALE + (frame - this.#qFrame + OFFSET_BIAS)
+  }
+
+  // The match being reported.
+  #active = -1 // candidate slot, or -1
+  #activeTrack = -1
+  #activeState: MatchState | undefined
+  #activeConfidence = 0
+  #activeOffset = 0
+  #strongTicks = 0
+
+  constructor (index: Index, params: FingerprintParams, sink: StreamMatchSink, options: StreamMatcherOptions = {}) {
+    this.#index = index
+    this.#sink = sink
+    this.#o = {
+      tickFrames: Math.max(1, Math.round((0.5 * params.sampleRate) / params.hopSize)),
+      windowTicks: 16,
+      keysPerTick: 16,
+      candidates: 32,
+      tentativeConfidence: 0.2,
+      confirmConfidence: 0.5,
+      confirmTicks: 2,
+      endConfidence: 0.1,
+      confidenceStep: 0.1,
+      maxBucket: 4096,
+      ...options,
+    }
+    const o = this.#o
+    this.#nextTick = o.tickFrames
+    // A tick yields at most fanout hashes per peak; start with room for a dense tick and grow if needed.
+    this.#pendingHashes = new Uint32Array(64 * o.tickFrames)
+    this.#pendingFrames = new Uint32Array(64 * o.tickFrames)
+    this.#candKey = new Float64Array(o.candidates).fill(-1)
+    this.#candCounts = new Uint16Array(o.candidates * o.windowTicks)
+    this.#candTotal = new Int32Array(o.candidates)
+    this.#candFirst = new Int32Array(o.candidates)
+    this.#candLast = new Int32Array(o.candidates)
+    this.#tickVotes = new Int32Array(o.windowTicks)
+    this.#topKey = new Float64Array(o.keysPerTick)
+    this.#topCount = new Int32Array(o.keysPerTick)
+    this.#topFirst = new Int32Array(o.keysPerTick)
+    this.#topLast = new Int32Array(o.keysPerTick)
+  }
+
+  /** A hash from the stream's fingerprinter. */
+  addHash (hash: number, frame: number): void {
+    if (this.#pending === this.#pendingHashes.length) {
+      const h = new Uint32Array(this.#pending * 2); h.set(this.#pendingHashes); this.#pendingHashes = h
+      const f = new Uint32Array(this.#pending * 2); f.set(this.#pendingFrames); this.#pendingFrames = f
+    }
+    this.#pendingHashes[this.#pending] = hash
+    this.#pendingFrames[this.#pending++] = frame
+  }
+
+  /** The stream has reached `frames` spectrum frames: run every tick that is due. */
+  advance (frames: number): void {
+    while (frames >= this.#nextTick) {
+      this.#runTick(this.#nextTick)
+      this.#nextTick += this.#o.tickFrames
+    }
+  }
+
+  /** End of stream at `frames`: a last tick for what is pending, and the end of the active match. */
+  end (frames: number): void {
+    this.#runTick(frames)
+    if (this.#active >= 0) this.#endActive()
+  }
+
+  #runTick (streamFrame: number): void {
+    const o = this.#o
+    const slot = this.#tick % o.windowTicks
+    this.#tick++
+    // The slot being reused held the oldest tick: take it out of the window.
+    const cand = o.candidates
+    for (let c = 0; c < cand; c++) {
+      const k = c * o.windowTicks + slot
+      if (this.#candCounts[k] !== 0) {
+        this.#candTotal[c] -= this.#candCounts[k]
+        this.#candCounts[k] = 0
+        if (this.#candTotal[c] <= 0 && c !== this.#active) this.#candKey[c] = -1
+      }
+    }
+    // Vote, noting the span of stream frames the tick's hashes cover.
+    this.#n = 0
+    let firstFrame = Infinity
+    let lastFrame = 0
+    for (let i = 0; i < this.#pending; i++) {
+      this.#qFrame = this.#pendingFrames[i]
+      if (this.#qFrame < firstFrame) firstFrame = this.#qFrame
+      if (this.#qFrame > lastFrame) lastFrame = this.#qFrame
+      this.#index.lookup(this.#pendingHashes[i], this.#visit, o.maxBucket)
+    }
+    this.#pending = 0
+    const n = this.#n
+    this.#tickVotes[slot] = n
+    if (n > 0) this.#selectAndMerge(n, slot, firstFrame, lastFrame)
+    this.#evaluate(streamFrame)
+  }
+
+  /** Count the tick's votes in runs and merge its strongest keys into the candidate table. */
+  #selectAndMerge (n: number, slot: number, firstFrame: number, lastFrame: number): void {
+    const votes = scratch.subarray(0, n).sort()
+    const K = this.#o.keysPerTick
+    let kept = 0
+    let i = 0
+    while (i < n) {
+      const key = votes[i]
+      let j = i
+      // A run takes in the next key too when it is one frame away: the ±1 frame tolerance.
+      while (j < n && (votes[j] === key || votes[j] === key + 1)) j++
+      const count = j - i
+      if (kept < K || count > this.#topCount[kept - 1]) {
+        // Insert in descending order of count.
+        let p = kept < K ? kept++ : K - 1
+        while (p > 0 && this.#topCount[p - 1] < count) {
+          this.#topKey[p] = this.#topKey[p - 1]
+          this.#topCount[p] = this.#topCount[p - 1]
+          p--
+        }
+        this.#topKey[p] = key
+        this.#topCount[p] = count
+      }
+      i = j
+    }
+    const W = this.#o.windowTicks
+    for (let t = 0; t < kept; t++) {
+      const key = this.#topKey[t]
+      const count = this.#topCount[t]
+      let target = this.#findCandidate(key)
+      if (target < 0) {
+        target = this.#freeSlot(count)
+        if (target < 0) continue
+        this.#candKey[target] = key
+        this.#candCounts.fill(0, target * W, target * W + W)
+        this.#candTotal[target] = 0
+        this.#candFirst[target] = firstFrame
+      }
+      this.#candCounts[target * W + slot] = Math.min(65535, this.#candCounts[target * W + slot] + count)
+      this.#candTotal[target] += count
+      this.#candLast[target] = lastFrame
+    }
+  }
+
+  /** The candidate within one frame of this key, or -1. */
+  #findCandidate (key: number): number {
+    for (let c = 0; c < this.#o.candidates; c++) {
+      const ck = this.#candKey[c]
+      if (ck >= 0 && Math.abs(ck - key) <= 1) return c
+    }
+    return -1
+  }
+
+  /** An empty slot, else the weakest candidate weaker than `count` (never the active match), else -1. */
+  #freeSlot (count: number): number {
+    let weakest = -1
+    for (let c = 0; c < this.#o.candidates; c++) {
+      if (this.#candKey[c] < 0) return c
+      if (c !== this.#active && (weakest < 0 || this.#candTotal[c] < this.#candTotal[weakest])) weakest = c
+    }
+    return weakest >= 0 && this.#candTotal[weakest] < count ? weakest : -1
+  }
+
+  #evaluate (streamFrame: number): void {
+    const o = this.#o
+    let best = -1
+    for (let c = 0; c < o.candidates; c++) {
+      if (this.#candKey[c] >= 0 && (best < 0 || this.#candTotal[c] > this.#candTotal[best])) best = c
+    }
+    let votes = 0
+    for (let t = 0; t < o.windowTicks; t++) votes += this.#tickVotes[t]
+    const bins = this.#index.totalFrames()
+    const conf = (c: number): number => {
+      const track = Math.floor(this.#candKey[c] / TRACK_SCALE)
+      let runnerUp = 0
+      for (let d = 0; d < o.candidates; d++) {
+        if (d !== c && this.#candKey[d] >= 0 && Math.floor(this.#candKey[d] / TRACK_SCALE) !== track) {
+          runnerUp = Math.max(runnerUp, this.#candTotal[d])
+        }
+      }
+      return confidence({ score: this.#candTotal[c], runnerUp, votes, bins })
+    }
+    // The active match first: does it hold?
+    if (this.#active >= 0) {
+      const c = this.#active
+      const k = conf(c)
+      if (k < o.endConfidence) {
+        this.#endActive()
+      } else {
+        if (this.#activeState === 'tentative' && k >= o.confirmConfidence) this.#strongTicks++
+        else if (k < o.confirmConfidence) this.#strongTicks = 0
+        // Another track confirmed takes over; a stronger candidate of the same track is the same match moved.
+        if (best !== c && best >= 0 && this.#candTotal[best] > this.#candTotal[c]) {
+          const bestTrack = Math.floor(this.#candKey[best] / TRACK_SCALE)
+          if (bestTrack === this.#activeTrack) {
+            this.#active = best
+          } else if (conf(best) >= o.confirmConfidence) {
+            this.#endActive()
+          }
+        }
+        if (this.#active >= 0) this.#report(streamFrame, conf(this.#active))
+        return
+      }
+    }
+    if (best < 0) return
+    const k = conf(best)
+    if (k >= o.tentativeConfidence) {
+      this.#active = best
+      this.#activeTrack = Math.floor(this.#candKey[best] / TRACK_SCALE)
+      this.#activeState = undefined
+      this.#strongTicks = k >= o.confirmConfidence ? 1 : 0
+      this.#report(streamFrame, k)
+    }
+  }
+
+  /** Emit a `match` event if the state, offset or confidence moved enough. */
+  #report (streamFrame: number, k: number): void {
+    const o = this.#o
+    const c = this.#active
+    const state: MatchState = this.#activeState === 'confirmed' || this.#strongTicks >= o.confirmTicks ? 'confirmed' : 'tentative'
+    const key = this.#candKey[c]
+    const offset = key - this.#activeTrack * TRACK_SCALE - OFFSET_BIAS
+    const moved = state !== this.#activeState || Math.abs(offset - this.#activeOffset) > 1 ||
+      Math.abs(k - this.#activeConfidence) >= o.confidenceStep
+    if (!moved) return
+    this.#activeState = state
+    this.#activeOffset = offset
+    this.#activeConfidence = k
+    this.#sink.match({ state, trackId: this.#activeTrack, confidence: k, offsetFrames: offset, streamFrame })
+  }
+
+  #endActive (): void {
+    const c = this.#active
+    if (this.#activeState !== undefined) {
+      this.#sink.end({ trackId: this.#activeTrack, startFrame: this.#candFirst[c], endFrame: this.#candLast[c] })
+    }
+    this.#active = -1
+    this.#activeTrack = -1
+    this.#activeState = undefined
+    this.#activeConfidence = 0
+    this.#strongTicks = 0
+    if (this.#candTotal[c] <= 0) this.#candKey[c] = -1
+  }
+}
