@@ -212,19 +212,39 @@ const importCommand: Command = {
 }
 
 const serveCommand: Command = {
-  summary: 'Run the server',
+  summary: 'Run the server: WebSocket streams on /v1/stream, HTTP on /health',
   usage: '',
   positionals: [0, 0],
   options: {
     ...dbOption,
-    port: { type: 'string', description: 'TCP port (default 8080)' },
+    port: { type: 'string', description: 'TCP port (default 8080; 0 picks a free one)' },
     host: { type: 'string', description: 'Interface to listen on (default 127.0.0.1)' },
+    transport: { type: 'string', description: 'uws (default) or ws' },
+    'max-sessions': { type: 'string', description: `Sessions at once (default ${defaults.stream.maxSessions})` },
+    'max-frame-bytes': { type: 'string', description: `Largest WebSocket message (default ${defaults.stream.maxFrameBytes})` },
+    'max-session-seconds': { type: 'string', description: `Longest session, seconds of audio (default ${defaults.stream.maxSessionSeconds})` },
+    'idle-timeout': { type: 'string', description: `Close a silent connection after this many ms (default ${defaults.stream.idleTimeoutMs})` },
+    'hello-timeout': { type: 'string', description: `Close a connection with no hello after this many ms (default ${defaults.stream.helloTimeoutMs})` },
   },
   async run (values) {
     const port = parseNumber('port', values.port, 0, 65535, true) ?? 8080
     const host = (values.host as string | undefined) ?? '127.0.0.1'
+    const transport = (values.transport as string | undefined) ?? 'uws'
+    if (transport !== 'uws' && transport !== 'ws') throw earshotError('EAR_ERR_USAGE', `--transport must be uws or ws, got '${transport}'`)
+    const d = defaults.stream
+    const settings: Settings = {
+      ...defaults,
+      stream: {
+        maxSessions: parseNumber('max-sessions', values['max-sessions'], 1, 1e6, true) ?? d.maxSessions,
+        maxFrameBytes: parseNumber('max-frame-bytes', values['max-frame-bytes'], 1024, 256 * 1024 * 1024, true) ?? d.maxFrameBytes,
+        maxSessionSeconds: parseNumber('max-session-seconds', values['max-session-seconds'], 1, 1e9, false) ?? d.maxSessionSeconds,
+        idleTimeoutMs: parseNumber('idle-timeout', values['idle-timeout'], 100, 1e9, true) ?? d.idleTimeoutMs,
+        helloTimeoutMs: parseNumber('hello-timeout', values['hello-timeout'], 100, 1e9, true) ?? d.helloTimeoutMs,
+        maxOutgoingBytes: d.maxOutgoingBytes,
+      },
+    }
     const db = openIndex(values, false)
-    await serve(db, { port, host })
+    await serve(db, { port, host, transport, settings })
     return 0
   },
 }

@@ -1,30 +1,30 @@
 /**
- * The server process for now: HTTP health on the index. The streaming transports arrive with the protocol.
+ * `earshot serve`: build the server on the index, listen, and close cleanly on SIGINT/SIGTERM.
  */
-import http from 'node:http'
+import type { Settings } from '../config/defaults.js'
 import type { LmdbIndex } from '../index/lmdb-index.js'
+import { build } from '../app.js'
+import type { TransportName } from '../transport/types.js'
 
-export interface ServeOptions { port: number, host: string }
+export interface ServeOptions { port: number, host: string, transport: TransportName, settings: Settings }
 
-export function serve (db: LmdbIndex, options: ServeOptions): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
-    if (req.url === '/health' && req.method === 'GET') {
-      res.writeHead(200, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ status: 'ok', index: db.stats() }))
-      return
-    }
-    res.writeHead(404, { 'content-type': 'application/json' })
-    res.end(JSON.stringify({ error: { code: 'EAR_ERR_NOT_FOUND', message: 'no such route' } }))
+export async function serve (db: LmdbIndex, options: ServeOptions): Promise<void> {
+  const server = await build({
+    index: db,
+    settings: options.settings,
+    transport: options.transport,
+    onWarning: (m) => process.stderr.write(`earshot: ${m}\n`),
   })
-  const stop = (): void => { server.close(); void db.close() }
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port, options.host, () => {
-      const a = server.address()
-      process.stderr.write(`earshot listening on http://${options.host}:${typeof a === 'object' && a ? a.port : options.port} (index ${db.dir})\n`)
-      resolve(server)
-    })
+  const port = await server.listen(options.host, options.port)
+  process.stderr.write(`earshot listening on ws://${options.host}:${port}/v1/stream and http://${options.host}:${port}/health ` +
+    `(${server.transport}, index ${db.dir}, ${db.stats().tracks} tracks)\n`)
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      void server.close().then(() => db.close()).then(resolve)
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
   })
 }

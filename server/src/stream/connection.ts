@@ -1,0 +1,156 @@
+/**
+ * The protocol state machine of one WebSocket connection, independent of the transport that carries it:
+ * hello -> ready -> audio / flush / ping ... -> close. Every bad frame gets an `error` with a stable code; the
+ * codes that end a session close it with their WebSocket close code.
+ */
+import {
+  CloseCode, FrameTag, PROTOCOL_VERSION, decodeControl, encodeControl, protocolErrors, validateClientMessage,
+  type Hello, type ProtocolErrorCode, type ServerMessage,
+} from '../../../protocol/src/index.js'
+import type { Settings } from '../config/defaults.js'
+import type { Index } from '../index/types.js'
+import { StreamSession } from './session.js'
+
+/** What a transport gives a connection: sending, its queue, closing. */
+export interface Wire {
+  /** Queue a binary message; false when the transport reports backpressure. */
+  send (bytes: Uint8Array): boolean
+  /** Bytes queued and not yet written to the socket. */
+  bufferedAmount (): number
+  close (code: number, reason: string): void
+}
+
+/** Shared by every connection of one server. */
+export interface StreamContext {
+  readonly index: Index
+  readonly settings: Settings
+  readonly transport: string
+  sessions: number
+  nextSessionId: number
+  readonly connections: Set<StreamConnection>
+}
+
+export class StreamConnection {
+  readonly #ctx: StreamContext
+  readonly #wire: Wire
+  #session: StreamSession | undefined
+  readonly #openedAt = Date.now()
+  #lastMessageAt = this.#openedAt
+  #closed = false
+  #counted = false
+  sessionId = ''
+
+  constructor (ctx: StreamContext, wire: Wire) {
+    this.#ctx = ctx
+    this.#wire = wire
+    ctx.connections.add(this)
+  }
+
+  /** Close the connection if it is past its hello or idle timeout. Called by the server's one sweep timer. */
+  sweep (now: number): void {
+    const l = this.#ctx.settings.stream
+    if (!this.#session && now - this.#openedAt > l.helloTimeoutMs) this.fail('EAR_ERR_HELLO_TIMEOUT', `no hello within ${l.helloTimeoutMs} ms`)
+    else if (now - this.#lastMessageAt > l.idleTimeoutMs) this.fail('EAR_ERR_IDLE_TIMEOUT', `nothing for ${l.idleTimeoutMs} ms`)
+  }
+
+  /** A message from the client. The bytes are only valid during this call. */
+  onMessage (data: Uint8Array, isBinary: boolean): void {
+    if (this.#closed) return
+    this.#lastMessageAt = Date.now()
+    if (!isBinary) { this.fail('EAR_ERR_TEXT_FRAME'); return }
+    if (data.length === 0) { this.#error('EAR_ERR_BAD_FRAME', 'empty frame'); return }
+    if (data[0] === FrameTag.AUDIO) { this.#onAudio(data.subarray(1)); return }
+    if (data[0] !== FrameTag.CONTROL) { this.#error('EAR_ERR_BAD_FRAME', `unknown frame tag 0x${data[0].toString(16)}`); return }
+    let raw: Record<string, unknown>
+    try {
+      raw = decodeControl(data)
+    } catch (err) {
+      this.#error('EAR_ERR_BAD_MESSAGE', `malformed msgpack: ${(err as Error).message}`)
+      return
+    }
+    const v = validateClientMessage(raw)
+    if (!v.ok) {
+      if (!this.#session && v.code === 'EAR_ERR_BAD_MESSAGE' && raw.type !== 'ping') this.fail('EAR_ERR_HELLO_REQUIRED', v.detail)
+      else this.#error(v.code, v.detail)
+      return
+    }
+    const m = v.message
+    if (m.type === 'hello') { this.#onHello(m); return }
+    if (m.type === 'ping') { this.#send(m.id === undefined ? { type: 'pong' } : { type: 'pong', id: m.id }); return }
+    if (!this.#session) { this.fail('EAR_ERR_HELLO_REQUIRED'); return }
+    this.#session.flush()
+  }
+
+  #onHello (hello: Hello): void {
+    if (this.#session) { this.#error('EAR_ERR_HELLO_TWICE'); return }
+    const ctx = this.#ctx
+    if (ctx.sessions >= ctx.settings.stream.maxSessions) { this.fail('EAR_ERR_TOO_MANY_SESSIONS', `limit ${ctx.settings.stream.maxSessions}`); return }
+    ctx.sessions++
+    this.#counted = true
+    this.sessionId = `${process.pid.toString(36)}-${(ctx.nextSessionId++).toString(36)}`
+    this.#session = new StreamSession(ctx.index, ctx.settings, hello, (msg) => this.#send(msg))
+    const l = ctx.settings.stream
+    this.#send({
+      type: 'ready',
+      v: PROTOCOL_VERSION,
+      sessionId: this.sessionId,
+      limits: {
+        maxFrameBytes: l.maxFrameBytes,
+        maxSessionSeconds: l.maxSessionSeconds,
+        idleTimeoutMs: l.idleTimeoutMs,
+        helloTimeoutMs: l.helloTimeoutMs,
+        maxBufferedBytes: l.maxOutgoingBytes,
+      },
+    })
+  }
+
+  #onAudio (pcm: Uint8Array): void {
+    const session = this.#session
+    if (!session) { this.fail('EAR_ERR_HELLO_REQUIRED', 'audio before hello'); return }
+    if (session.flushed) { this.#error('EAR_ERR_AUDIO_AFTER_FLUSH'); return }
+    const problem = session.check(pcm)
+    if (problem) { this.#error(problem, `${pcm.length} bytes of ${session.format.encoding} x${session.format.channels}`); return }
+    session.write(pcm)
+    if (session.streamSeconds > this.#ctx.settings.stream.maxSessionSeconds) {
+      session.flush()
+      this.fail('EAR_ERR_SESSION_TOO_LONG', `limit ${this.#ctx.settings.stream.maxSessionSeconds} s`)
+    }
+  }
+
+  /** The transport drained its queue. */
+  onDrain (): void {}
+
+  /** The socket closed, for whatever reason. */
+  onClose (): void {
+    if (this.#closed && !this.#counted) return
+    this.#closed = true
+    if (this.#counted) { this.#ctx.sessions--; this.#counted = false }
+    this.#session = undefined
+    this.#ctx.connections.delete(this)
+  }
+
+  /** Send an error and close with its close code. */
+  fail (code: ProtocolErrorCode, detail?: string): void {
+    if (this.#closed) return
+    this.#error(code, detail)
+    const close = protocolErrors[code].close || CloseCode.POLICY
+    this.#closed = true
+    this.#wire.close(close, code)
+  }
+
+  #error (code: ProtocolErrorCode, detail?: string): void {
+    const message = detail ? `${protocolErrors[code].message}: ${detail}` : protocolErrors[code].message
+    this.#send({ type: 'error', code, message })
+  }
+
+  #send (m: ServerMessage): void {
+    if (this.#closed) return
+    if (this.#wire.bufferedAmount() > this.#ctx.settings.stream.maxOutgoingBytes) {
+      // The client stopped reading: do not grow its queue.
+      this.#closed = true
+      this.#wire.close(CloseCode.POLICY, 'EAR_ERR_SLOW_CONSUMER')
+      return
+    }
+    this.#wire.send(encodeControl(m))
+  }
+}

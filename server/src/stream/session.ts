@@ -1,0 +1,157 @@
+/**
+ * One audio stream, the orchestrator of every stage (the only place that wires them):
+ *
+ *   PCM bytes -> samples -> Fingerprinter (dsp) -> StreamMatcher (match) -> protocol messages
+ *
+ * Created after a valid `hello`. Audio is decoded from the wire encoding into one preallocated buffer in pieces, so
+ * a frame of any size costs no allocation beyond a view. Results go out through `send` as plain protocol messages;
+ * the session never touches a socket.
+ */
+import type { Encoding, Match, MatchEnd, ServerMessage, Flushed } from '../../../protocol/src/index.js'
+import { BYTES_PER_SAMPLE } from '../../../protocol/src/index.js'
+import type { Settings } from '../config/defaults.js'
+import { framesToSeconds } from '../config/fingerprint.js'
+import { Fingerprinter } from '../dsp/pipeline.js'
+import type { Index } from '../index/types.js'
+import { StreamMatcher, type StreamMatchEndEvent, type StreamMatchEvent } from '../match/stream-matcher.js'
+
+/** Samples converted per piece. */
+const PIECE_SAMPLES = 4096
+
+export interface SessionFormat {
+  sampleRate: number
+  encoding: Encoding
+  channels: 1 | 2
+}
+
+export type AudioProblem = 'EAR_ERR_AUDIO_ALIGNMENT' | 'EAR_ERR_AUDIO_INVALID' | undefined
+
+export class StreamSession {
+  readonly format: SessionFormat
+  readonly #index: Index
+  readonly #settings: Settings
+  readonly #send: (m: ServerMessage) => void
+  readonly #fingerprinter: Fingerprinter
+  readonly #matcher: StreamMatcher
+  readonly #bytesPerFrame: number
+  // An aligned copy of each piece of the wire bytes, with typed views over it.
+  readonly #bytes: Uint8Array
+  readonly #s16: Int16Array
+  readonly #f32: Float32Array
+  readonly #mono: Float32Array
+  #flushed = false
+  /** Audio received, in bytes. */
+  bytesReceived = 0
+
+  constructor (index: Index, settings: Settings, format: SessionFormat, send: (m: ServerMessage) => void) {
+    this.format = format
+    this.#index = index
+    this.#settings = settings
+    this.#send = send
+    this.#bytesPerFrame = BYTES_PER_SAMPLE[format.encoding] * format.channels
+    const buffer = new ArrayBuffer(PIECE_SAMPLES * this.#bytesPerFrame)
+    this.#bytes = new Uint8Array(buffer)
+    this.#s16 = new Int16Array(buffer)
+    this.#f32 = new Float32Array(buffer)
+    this.#mono = new Float32Array(PIECE_SAMPLES)
+    const params = settings.fingerprint
+    this.#matcher = new StreamMatcher(index, params, {
+      match: (e) => this.#onMatch(e),
+      end: (e) => this.#onEnd(e),
+    }, { confirmConfidence: settings.minConfidence, maxBucket: settings.maxBucket })
+    const matcher = this.#matcher
+    this.#fingerprinter = new Fingerprinter(params, format.sampleRate, (hash, frame) => matcher.addHash(hash, frame))
+  }
+
+  /** Seconds of audio received. */
+  get streamSeconds (): number { return this.#fingerprinter.inputSeconds }
+
+  get flushed (): boolean { return this.#flushed }
+
+  /**
+   * Check a frame of PCM bytes before anything is processed: a whole number of sample frames, and for floats no
+   * NaN or infinity. Returns the problem's code, or undefined when the audio is fine.
+   */
+  check (pcm: Uint8Array): AudioProblem {
+    if (pcm.length % this.#bytesPerFrame !== 0) return 'EAR_ERR_AUDIO_ALIGNMENT'
+    if (this.format.encoding === 'f32le') {
+      for (let at = 0; at < pcm.length; at += this.#bytes.length) {
+        const n = Math.min(this.#bytes.length, pcm.length - at)
+        this.#bytes.set(pcm.subarray(at, at + n))
+        for (let i = 0, m = n >> 2; i < m; i++) if (!Number.isFinite(this.#f32[i])) return 'EAR_ERR_AUDIO_INVALID'
+      }
+    }
+    return undefined
+  }
+
+  /** Process a checked frame of PCM bytes. */
+  write (pcm: Uint8Array): void {
+    this.bytesReceived += pcm.length
+    const channels = this.format.channels
+    const isFloat = this.format.encoding === 'f32le'
+    const mono = this.#mono
+    for (let at = 0; at < pcm.length; at += this.#bytes.length) {
+      const n = Math.min(this.#bytes.length, pcm.length - at)
+      this.#bytes.set(pcm.subarray(at, at + n))
+      const frames = n / this.#bytesPerFrame
+      if (isFloat) {
+        const x = this.#f32
+        if (channels === 1) for (let i = 0; i < frames; i++) mono[i] = x[i]
+        else for (let i = 0; i < frames; i++) mono[i] = 0.5 * (x[2 * i] + x[2 * i + 1])
+      } else {
+        const x = this.#s16
+        if (channels === 1) for (let i = 0; i < frames; i++) mono[i] = x[i] / 32768
+        else for (let i = 0; i < frames; i++) mono[i] = (x[2 * i] + x[2 * i + 1]) / 65536
+      }
+      this.#fingerprinter.write(mono, 0, frames)
+      this.#matcher.advance(this.#fingerprinter.frames)
+    }
+  }
+
+  /** End of input: emit the final results, then `flushed`. */
+  flush (): void {
+    if (this.#flushed) return
+    this.#flushed = true
+    this.#fingerprinter.end()
+    this.#matcher.end(this.#fingerprinter.frames)
+    const m: Flushed = { type: 'flushed', streamSeconds: round(this.streamSeconds, 3) }
+    this.#send(m)
+  }
+
+  #onMatch (e: StreamMatchEvent): void {
+    const track = this.#index.getTrack(e.trackId)
+    if (!track) return // removed while playing
+    const p = this.#settings.fingerprint
+    const streamSeconds = this.streamSeconds
+    const m: Match = {
+      type: 'match',
+      state: e.state,
+      id: track.id,
+      title: track.title,
+      artist: track.artist,
+      album: track.album,
+      source: track.source,
+      confidence: round(e.confidence, 3),
+      // Where the track is now: its position at this stream frame, carried forward to the audio received.
+      offsetSeconds: round(framesToSeconds(p, e.offsetFrames) + streamSeconds, 2),
+      streamSeconds: round(streamSeconds, 2),
+    }
+    this.#send(m)
+  }
+
+  #onEnd (e: StreamMatchEndEvent): void {
+    const p = this.#settings.fingerprint
+    const m: MatchEnd = {
+      type: 'match-end',
+      id: e.trackId,
+      startedAtStreamSeconds: round(framesToSeconds(p, e.startFrame), 2),
+      endedAtStreamSeconds: round(framesToSeconds(p, e.endFrame), 2),
+    }
+    this.#send(m)
+  }
+}
+
+function round (x: number, digits: number): number {
+  const f = 10 ** digits
+  return Math.round(x * f) / f
+}
