@@ -22,6 +22,8 @@ export const errorCatalogue = {
   EAR_ERR_INDEX_FORMAT: { message: 'The index at %s has format version %s; this earshot reads version %s', Base: Error },
   EAR_ERR_TRACK_NOT_FOUND: { message: 'No track with id %s', Base: RangeError },
   EAR_ERR_IMPORT: { message: 'Cannot import %s', Base: Error },
+  EAR_ERR_CONNECT: { message: 'Cannot stream to %s', Base: Error },
+  EAR_ERR_SOURCE: { message: 'Cannot read the audio source %s', Base: Error },
   EAR_ERR_INTERNAL: { message: 'Internal error: %s', Base: Error },
 } as const satisfies Record<string, ErrorSpec>
 

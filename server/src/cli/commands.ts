@@ -12,6 +12,7 @@ import { decodeFile } from '../audio/decode.js'
 import { earshotError } from '../errors.js'
 import { createProgress } from './progress.js'
 import { serve } from './serve.js'
+import { streamSources } from './stream.js'
 
 type Values = Record<string, string | boolean | undefined>
 
@@ -249,7 +250,33 @@ const serveCommand: Command = {
   },
 }
 
+const streamCommand: Command = {
+  summary: 'Stream a file, folder, URL or - (standard input) to a server and print match events',
+  usage: '<file | folder | URL | -> [more...]',
+  positionals: [1, Infinity],
+  options: {
+    server: { type: 'string', description: 'Server URL (default ws://127.0.0.1:8080/v1/stream)' },
+    realtime: { type: 'boolean', description: 'Send at real-time pace (default: as fast as the server takes it)' },
+    label: { type: 'string', description: 'Label of the stream (default: the source name)' },
+    'stream-id': { type: 'string', description: 'Stream id to report with the session' },
+    ...jsonOption,
+  },
+  async run (values, sources) {
+    const server = (values.server as string | undefined) ?? 'ws://127.0.0.1:8080/v1/stream'
+    if (!/^wss?:\/\/[^/]+/.test(server)) throw earshotError('EAR_ERR_USAGE', `--server must be a ws:// or wss:// URL, got '${server}'`)
+    return streamSources(sources, {
+      server,
+      realtime: values.realtime === true,
+      json: values.json === true,
+      label: values.label as string | undefined,
+      streamId: values['stream-id'] as string | undefined,
+      out,
+    })
+  },
+}
+
 export const commands: Record<string, Command> = {
+  stream: streamCommand,
   index,
   identify,
   tracks,

@@ -51,7 +51,13 @@ export class ClipMatcher {
   match (list: HashList, options: ClipMatchOptions = {}): ClipMatch {
     const maxCandidates = options.maxCandidates ?? 5
     let n = 0
+    // Each distinct hash votes once, from its first occurrence. A sustained sound (a drone, a held chord) repeats the
+    // same hash frame after frame; against a track with a similar sound every repeat would vote along a band of
+    // offsets and pile up a score no real alignment earned. Music that really plays brings new hashes.
+    const seen = new Set<number>()
     for (let i = 0; i < list.count; i++) {
+      if (seen.has(list.hashes[i])) continue
+      seen.add(list.hashes[i])
       const qFrame = list.frames[i]
       this.#index.lookup(list.hashes[i], (trackId, frame) => {
         if (n === this.#votes.length) {

@@ -34,6 +34,8 @@ export interface StreamMatcherOptions {
   /** Consecutive ticks at confirmConfidence before `confirmed`. */
   confirmTicks?: number
   endConfidence?: number
+  /** Ticks without a single vote after which the active match ends (default 6: about 3 s). */
+  endSilentTicks?: number
   /** A confidence change that is worth an update. */
   confidenceStep?: number
   maxBucket?: number
@@ -82,6 +84,7 @@ export class StreamMatcher {
   readonly #candTotal: Int32Array
   readonly #candFirst: Int32Array
   readonly #candLast: Int32Array
+  readonly #candLastTick: Int32Array // the tick that last gave the candidate votes
   readonly #tickVotes: Int32Array // all votes cast per tick, for the chance model
   // Selection of the tick's strongest keys.
   readonly #topKey: Float64Array
@@ -120,6 +123,7 @@ export class StreamMatcher {
       confirmConfidence: 0.5,
       confirmTicks: 2,
       endConfidence: 0.1,
+      endSilentTicks: 6,
       confidenceStep: 0.1,
       maxBucket: 4096,
       ...options,
@@ -134,6 +138,7 @@ export class StreamMatcher {
     this.#candTotal = new Int32Array(o.candidates)
     this.#candFirst = new Int32Array(o.candidates)
     this.#candLast = new Int32Array(o.candidates)
+    this.#candLastTick = new Int32Array(o.candidates)
     this.#tickVotes = new Int32Array(o.windowTicks)
     this.#topKey = new Float64Array(o.keysPerTick)
     this.#topCount = new Int32Array(o.keysPerTick)
@@ -237,6 +242,7 @@ export class StreamMatcher {
       this.#candCounts[target * W + slot] = Math.min(65535, this.#candCounts[target * W + slot] + count)
       this.#candTotal[target] += count
       this.#candLast[target] = lastFrame
+      this.#candLastTick[target] = this.#tick
     }
   }
 
@@ -282,7 +288,10 @@ export class StreamMatcher {
     if (this.#active >= 0) {
       const c = this.#active
       const k = conf(c)
-      if (k < o.endConfidence) {
+      // The track stopped: either its evidence has faded, or nothing has voted for it for a while (a song change
+      // should not wait for the whole window to drain).
+      const silentTicks = this.#tick - this.#candLastTick[c]
+      if (k < o.endConfidence || silentTicks >= o.endSilentTicks) {
         this.#endActive()
       } else {
         if (this.#activeState === 'tentative' && k >= o.confirmConfidence) this.#strongTicks++
@@ -296,11 +305,12 @@ export class StreamMatcher {
             this.#endActive()
           }
         }
-        if (this.#active >= 0) this.#report(streamFrame, conf(this.#active))
+        // Report only on fresh evidence: a fading window is no news.
+        if (this.#active >= 0 && this.#candLastTick[this.#active] === this.#tick) this.#report(streamFrame, conf(this.#active))
         return
       }
     }
-    if (best < 0) return
+    if (best < 0 || this.#candLastTick[best] !== this.#tick) return
     const k = conf(best)
     if (k >= o.tentativeConfidence) {
       this.#active = best

@@ -1,0 +1,137 @@
+/**
+ * `earshot stream`: send a file, a folder, a URL or standard input to a server and print the match events.
+ * Files decode with the engine's decoders; URLs and standard input go through ffmpeg. Audio is sent as s16le mono.
+ */
+import { spawn } from 'node:child_process'
+import type { Readable } from 'node:stream'
+import { once } from 'node:events'
+import { connect, type EarshotClient } from '../../../client-sdk/src/index.js'
+import { decodeFile } from '../audio/decode.js'
+import { collectFiles } from '../catalog/indexer.js'
+import { earshotError, wrapError, describeError } from '../errors.js'
+
+/** Audio per message: 100 ms. */
+const CHUNK_SECONDS = 0.1
+/** Rate ffmpeg decodes URLs and standard input to. */
+const PIPE_RATE = 44100
+
+export interface StreamOptions {
+  server: string
+  realtime: boolean
+  json: boolean
+  label?: string
+  streamId?: string
+  out: (line: string) => void
+}
+
+function toS16 (x: Float32Array, from: number, to: number, into: Int16Array): Int16Array {
+  const n = to - from
+  for (let i = 0; i < n; i++) {
+    const v = x[from + i]
+    into[i] = v >= 1 ? 32767 : v <= -1 ? -32768 : Math.round(v * 32767)
+  }
+  return into.subarray(0, n)
+}
+
+async function openSession (source: string, sampleRate: number, o: StreamOptions): Promise<EarshotClient> {
+  let client: EarshotClient
+  try {
+    client = await connect(o.server, { sampleRate, encoding: 's16le', channels: 1, label: o.label ?? source, streamId: o.streamId })
+  } catch (err) {
+    throw wrapError('EAR_ERR_CONNECT', err, o.server)
+  }
+  const print = (event: Record<string, unknown>): void => {
+    if (o.json) { o.out(JSON.stringify({ input: source, ...event })); return }
+    if (event.type === 'match') {
+      o.out(`[${Number(event.streamSeconds).toFixed(1)} s] ${String(event.state)} #${String(event.id)} ${event.artist ? `${String(event.artist)} - ` : ''}${String(event.title)} ` +
+        `at ${Number(event.offsetSeconds).toFixed(1)} s (confidence ${Number(event.confidence).toFixed(2)})`)
+    } else if (event.type === 'match-end') {
+      o.out(`[${Number(event.endedAtStreamSeconds).toFixed(1)} s] ended #${String(event.id)} (played from ${Number(event.startedAtStreamSeconds).toFixed(1)} s)`)
+    } else if (event.type === 'error') {
+      o.out(`error ${String(event.code)}: ${String(event.message)}`)
+    } else if (event.type === 'reconnected') {
+      o.out('reconnected')
+    }
+  }
+  client.on('match', (m) => print({ ...m }))
+  client.on('match-end', (m) => print({ ...m }))
+  client.on('error', (e) => print(e instanceof Error ? { type: 'error', code: 'EAR_ERR_CONNECT', message: e.message } : { ...e }))
+  client.on('reconnected', () => print({ type: 'reconnected' }))
+  return client
+}
+
+/** Send samples at real-time pace or as fast as the server takes them. */
+async function pace (client: EarshotClient, sent: number, rate: number, started: number, realtime: boolean): Promise<void> {
+  if (realtime) {
+    const ahead = (sent / rate) * 1000 - (performance.now() - started)
+    if (ahead > 0) await new Promise((resolve) => setTimeout(resolve, ahead))
+  }
+}
+
+async function streamFile (file: string, o: StreamOptions): Promise<void> {
+  const audio = await decodeFile(file)
+  const client = await openSession(file, audio.sampleRate, o)
+  const chunk = Math.round(audio.sampleRate * CHUNK_SECONDS)
+  const buf = new Int16Array(chunk)
+  const started = performance.now()
+  for (let i = 0; i < audio.samples.length; i += chunk) {
+    const end = Math.min(audio.samples.length, i + chunk)
+    if (!client.write(toS16(audio.samples, i, end, buf))) await once(client, 'drain')
+    await pace(client, end, audio.sampleRate, started, o.realtime)
+  }
+  await finish(client, o)
+}
+
+async function streamPipe (source: string, o: StreamOptions): Promise<void> {
+  const input = source === '-' ? 'pipe:0' : source
+  const ff = spawn('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', ...(o.realtime && source !== '-' ? ['-re'] : []),
+    '-i', input, '-vn', '-ac', '1', '-ar', String(PIPE_RATE), '-f', 's16le', 'pipe:1'],
+  { stdio: [source === '-' ? 'pipe' : 'ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  ff.stderr?.on('data', (c: Buffer) => { if (stderr.length < 2000) stderr += c.toString() })
+  const spawned = new Promise<void>((resolve, reject) => { ff.once('spawn', resolve); ff.once('error', reject) })
+  try { await spawned } catch (err) { throw wrapError('EAR_ERR_SOURCE', err, `${source} (ffmpeg is needed for URLs and standard input)`) }
+  if (source === '-') process.stdin.pipe(ff.stdin!)
+  const client = await openSession(source, PIPE_RATE, o)
+  let carry: Buffer | undefined
+  for await (const data of ff.stdout as Readable) {
+    let bytes = carry ? Buffer.concat([carry, data as Buffer]) : data as Buffer
+    const even = bytes.length & ~1
+    carry = even < bytes.length ? bytes.subarray(even) : undefined
+    bytes = bytes.subarray(0, even)
+    if (bytes.length > 0 && !client.write(bytes)) await once(client, 'drain')
+  }
+  const [code] = await once(ff, 'close') as [number | null]
+  if (code !== 0) {
+    await client.close()
+    throw earshotError('EAR_ERR_SOURCE', `${source}: ${stderr.trim().split('\n').pop() ?? `ffmpeg exited with ${code}`}`)
+  }
+  await finish(client, o)
+}
+
+async function finish (client: EarshotClient, o: StreamOptions): Promise<void> {
+  const seconds = await client.flush()
+  if (!o.json) o.out(`end of stream after ${seconds.toFixed(1)} s`)
+  await client.close()
+}
+
+export async function streamSources (sources: readonly string[], o: StreamOptions): Promise<number> {
+  let failures = 0
+  for (const source of sources) {
+    if (source === '-' || /^[a-z][a-z0-9+.-]*:\/\//i.test(source)) {
+      await streamPipe(source, o)
+      continue
+    }
+    const files = await collectFiles([source], (file, reason) => { failures++; process.stderr.write(`earshot: skipped ${file}: ${reason}\n`) })
+    for (const file of files) {
+      try {
+        await streamFile(file, o)
+      } catch (err) {
+        if ((err as { code?: string }).code === 'EAR_ERR_CONNECT') throw err
+        failures++
+        process.stderr.write(`earshot: skipped ${file}: ${describeError(err)}\n`)
+      }
+    }
+  }
+  return failures === 0 ? 0 : 1
+}
