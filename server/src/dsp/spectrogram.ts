@@ -63,7 +63,7 @@ export class Spectrogram {
     let i = 0
     while (i < count) {
       const n = Math.min(size - this.#filled, count - i)
-      for (let j = 0, k = this.#filled; j < n; j++) buf[k + j] = samples[i + j]
+      buf.set(n === samples.length ? samples : samples.subarray(i, i + n), this.#filled) // a view, no copy
       this.#filled += n
       i += n
       if (this.#filled === size) {

@@ -1,0 +1,179 @@
+/**
+ * Streaming load: `npm run bench:stream`.
+ *
+ * Starts `earshot serve` as a child process on an index of real music (the accuracy bench's corpus), then, from this
+ * process, opens N sessions through the client SDK that stream catalogue tracks (from random offsets, with white
+ * noise at 15 dB SNR) at real-time pace in 100 ms chunks of 44.1 kHz s16le. Reports per transport:
+ *  - server CPU (one core = 100%) and the sessions a core would hold at that rate;
+ *  - time from track start to `confirmed`, in seconds of audio (median, p95);
+ *  - push latency: from sending the chunk that brought the stream to the event's streamSeconds, to receiving the
+ *    event (p50, p99);
+ *  - server RSS per session, and RSS growth over the run.
+ *
+ * Environment: EARSHOT_BENCH_DB (index folder; default: a fresh one of 20 corpus tracks), EARSHOT_BENCH_SESSIONS
+ * (default 200), EARSHOT_BENCH_SECONDS (default 60), EARSHOT_BENCH_TRANSPORTS (default "uws,ws").
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { connect, type EarshotClient } from '../client-sdk/src/index.js'
+import { loadCorpus } from './corpus.js'
+import { addWhiteNoise, decodeToMono, makeRng } from './degrade.js'
+import { LmdbIndex } from '../server/src/index/lmdb-index.js'
+import { defaults } from '../server/src/config/defaults.js'
+
+const RATE = 44100
+const CHUNK = RATE / 10
+const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'server', 'src', 'cli', 'main.js')
+
+function quantile (xs: number[], q: number): number {
+  if (xs.length === 0) return NaN
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]
+}
+
+/** utime + stime of a process, in seconds. */
+function cpuSeconds (pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(f[11]) + Number(f[12])) / 100
+}
+
+/** Anonymous resident memory (heap, buffers): the mapped index pages are file-backed and shared, so they are left out. */
+function rssBytes (pid: number): number {
+  const m = /RssAnon:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m ? Number(m[1]) * 1024 : NaN
+}
+
+async function startServer (db: string, transport: string): Promise<{ child: ChildProcess, port: number }> {
+  const child = spawn(process.execPath, [cli, 'serve', '--db', db, '--port', '0', '--transport', transport, '--max-sessions', '100000'],
+    { stdio: ['ignore', 'ignore', 'pipe'] })
+  const port = await new Promise<number>((resolve, reject) => {
+    let err = ''
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString()
+      const m = /listening on ws:\/\/[^:]+:(\d+)/.exec(err)
+      if (m) resolve(Number(m[1]))
+    })
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${err}`)))
+  })
+  return { child, port }
+}
+
+interface Run {
+  transport: string
+  sessions: number
+  seconds: number
+  cpuShare: number
+  confirmSeconds: number[]
+  latencyMs: number[]
+  rssIdle: number
+  rssSamples: Array<[number, number]>
+  unconfirmed: number
+}
+
+async function runLoad (db: string, transport: string, tracks: Float32Array[], sessions: number, seconds: number): Promise<Run> {
+  const { child, port } = await startServer(db, transport)
+  const pid = child.pid!
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  const rssIdle = rssBytes(pid)
+  const rng = makeRng(7)
+  const confirmSeconds: number[] = []
+  const latencyMs: number[] = []
+  const rssSamples: Array<[number, number]> = []
+  const clients: EarshotClient[] = []
+  const url = `ws://127.0.0.1:${port}/v1/stream`
+  // Open sessions with a small stagger so chunks do not all land in the same millisecond.
+  for (let s = 0; s < sessions; s++) clients.push(await connect(url, { sampleRate: RATE, encoding: 's16le', channels: 1, reconnect: false }))
+  const starts = clients.map(() => performance.now() + rng() * 100)
+  const pcm = clients.map((_, s) => {
+    const track = tracks[s % tracks.length]
+    const from = Math.floor(rng() * Math.max(1, track.length - seconds * RATE))
+    const x = track.subarray(from, from + seconds * RATE)
+    const y = new Int16Array(x.length)
+    for (let i = 0; i < x.length; i++) y[i] = Math.max(-32768, Math.min(32767, Math.round(x[i] * 32767)))
+    return y
+  })
+  const sentAt = clients.map(() => [] as number[]) // wall time each chunk was sent
+  let unconfirmed = 0
+  clients.forEach((c, s) => {
+    let confirmed = false
+    c.on('match', (m) => {
+      const chunk = Math.min(sentAt[s].length - 1, Math.max(0, Math.ceil(m.streamSeconds * 10) - 1))
+      if (chunk >= 0 && sentAt[s][chunk] !== undefined) latencyMs.push(performance.now() - sentAt[s][chunk])
+      if (m.state === 'confirmed' && !confirmed) { confirmed = true; confirmSeconds.push(m.streamSeconds) }
+    })
+    c.on('close', () => {})
+    c.once('match-end', () => {})
+    ;(c as unknown as { confirmed: () => boolean }).confirmed = () => confirmed
+  })
+  const cpu0 = cpuSeconds(pid)
+  const t0 = performance.now()
+  const chunks = seconds * 10
+  // One timer drives every session: each sends its due chunks.
+  await new Promise<void>((resolve) => {
+    const next = new Array(sessions).fill(0)
+    const timer = setInterval(() => {
+      const now = performance.now()
+      let done = true
+      for (let s = 0; s < sessions; s++) {
+        while (next[s] < chunks && starts[s] + next[s] * 100 <= now) {
+          const i = next[s]++
+          sentAt[s].push(performance.now())
+          clients[s].write(pcm[s].subarray(i * CHUNK, (i + 1) * CHUNK))
+        }
+        if (next[s] < chunks) done = false
+      }
+      if (Math.round((now - t0) / 1000) % 5 === 0 && (rssSamples.length === 0 || now - t0 - rssSamples[rssSamples.length - 1][0] * 1000 > 4000)) {
+        rssSamples.push([(now - t0) / 1000, rssBytes(pid)])
+      }
+      if (done) { clearInterval(timer); resolve() }
+    }, 10)
+  })
+  const elapsed = (performance.now() - t0) / 1000
+  const cpu = cpuSeconds(pid) - cpu0
+  rssSamples.push([elapsed, rssBytes(pid)])
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  for (const c of clients) if (!(c as unknown as { confirmed: () => boolean }).confirmed()) unconfirmed++
+  await Promise.all(clients.map((c) => c.close()))
+  child.kill('SIGTERM')
+  await new Promise((resolve) => child.once('exit', resolve))
+  return { transport, sessions, seconds: elapsed, cpuShare: cpu / elapsed, confirmSeconds, latencyMs, rssIdle, rssSamples, unconfirmed }
+}
+
+async function main (): Promise<void> {
+  const sessions = Number(process.env.EARSHOT_BENCH_SESSIONS ?? 200)
+  const seconds = Number(process.env.EARSHOT_BENCH_SECONDS ?? 60)
+  const transports = (process.env.EARSHOT_BENCH_TRANSPORTS ?? 'uws,ws').split(',')
+  const corpus = await loadCorpus()
+  let db = process.env.EARSHOT_BENCH_DB
+  if (!db) {
+    db = fs.mkdtempSync(path.join(os.tmpdir(), 'earshot-stream-bench-'))
+    const r = spawnSync(process.execPath, [cli, 'index', '--db', db, ...corpus.known.slice(0, 20)], { stdio: ['ignore', 'ignore', 'inherit'] })
+    if (r.status !== 0) throw new Error('indexing failed')
+  }
+  const index = LmdbIndex.open(db, defaults.fingerprint, { readOnly: true })
+  const sources = [...index.listTracks()].map((t) => t.source).filter((f) => fs.existsSync(f)).slice(0, 12)
+  const ntracks = index.stats().tracks
+  await index.close()
+  const rng = makeRng(3)
+  const tracks: Float32Array[] = []
+  for (const f of sources) tracks.push(addWhiteNoise(await decodeToMono(f, RATE), 15, rng))
+  console.log(`${new Date().toISOString().slice(0, 10)}: ${sessions} sessions x ${seconds} s of real-time 44.1 kHz s16le audio, ${ntracks} tracks indexed, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? ''})`)
+  console.log('')
+  console.log('| transport | server CPU | sessions per core at this load | confirmed | time to confirmed p50 / p95 | push latency p50 / p99 | RSS per session | RSS growth |')
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|')
+  for (const t of transports) {
+    const r = await runLoad(db, t, tracks, sessions, seconds)
+    const rssPeak = Math.max(...r.rssSamples.map(([, b]) => b))
+    const first = r.rssSamples[Math.min(1, r.rssSamples.length - 1)][1]
+    const last = r.rssSamples[r.rssSamples.length - 1][1]
+    console.log(`| ${t} | ${(r.cpuShare * 100).toFixed(0)}% | ${(sessions / r.cpuShare).toFixed(0)} | ${sessions - r.unconfirmed}/${sessions} | ` +
+      `${quantile(r.confirmSeconds, 0.5).toFixed(2)} / ${quantile(r.confirmSeconds, 0.95).toFixed(2)} s | ` +
+      `${quantile(r.latencyMs, 0.5).toFixed(1)} / ${quantile(r.latencyMs, 0.99).toFixed(1)} ms | ` +
+      `${((rssPeak - r.rssIdle) / sessions / 1024).toFixed(0)} KB | ${((last - first) / 1024 / 1024).toFixed(1)} MB over ${(r.seconds - r.rssSamples[Math.min(1, r.rssSamples.length - 1)][0]).toFixed(0)} s |`)
+  }
+}
+
+main().catch((err: unknown) => { console.error(err); process.exitCode = 1 })
