@@ -45,17 +45,20 @@ export async function decodeBytes (bytes: Uint8Array, name: string): Promise<Dec
   return { samples, sampleRate: decoded.sampleRate, durationSeconds: samples.length / decoded.sampleRate }
 }
 
-/** Decode a file. */
-export async function decodeFile (file: string): Promise<DecodedAudio> {
-  let bytes: Uint8Array
+/** Read a file's bytes, with the catalogued errors for a missing or unreadable file. */
+export async function readFileBytes (file: string): Promise<Uint8Array> {
   try {
-    bytes = await fs.readFile(file)
+    return await fs.readFile(file)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') throw earshotError('EAR_ERR_FILE_NOT_FOUND', file)
     throw wrapError('EAR_ERR_FILE_UNREADABLE', err, file)
   }
-  return decodeBytes(bytes, file)
+}
+
+/** Decode a file. */
+export async function decodeFile (file: string): Promise<DecodedAudio> {
+  return decodeBytes(await readFileBytes(file), file)
 }
 
 /** Sample rate ffmpeg decodes to when it has to: high enough for any internal rate. */

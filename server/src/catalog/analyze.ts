@@ -1,14 +1,13 @@
 /**
  * Analysis of one file for the index: bytes in, track metadata and fingerprint out. Runs in worker threads.
  */
-import fs from 'node:fs/promises'
 import type { FingerprintParams } from '../config/fingerprint.js'
-import { decodeBytes } from '../audio/decode.js'
+import { decodeBytes, readFileBytes } from '../audio/decode.js'
 import { readTags } from '../audio/tags.js'
 import { fingerprint, type HashList } from '../dsp/pipeline.js'
 import { fingerprintDigest } from '../index/lmdb-index.js'
 import type { NewTrack } from '../index/types.js'
-import { earshotError, wrapError } from '../errors.js'
+import { earshotError } from '../errors.js'
 
 export interface Analysis {
   meta: NewTrack
@@ -35,13 +34,5 @@ export async function analyzeBytes (bytes: Uint8Array, source: string, params: F
 }
 
 export async function analyzeFile (file: string, params: FingerprintParams): Promise<Analysis> {
-  let bytes: Uint8Array
-  try {
-    bytes = await fs.readFile(file)
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw earshotError('EAR_ERR_FILE_NOT_FOUND', file)
-    throw wrapError('EAR_ERR_FILE_UNREADABLE', err, file)
-  }
-  return analyzeBytes(bytes, file, params)
+  return analyzeBytes(await readFileBytes(file), file, params)
 }
