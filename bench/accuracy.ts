@@ -204,7 +204,7 @@ async function main (): Promise<void> {
   lines.push(`| known clips skipped as silent (no hashes when clean) | ${silentClips} |`)
   lines.push(`| fingerprinting speed, one core (decode apart) | ${(fpAudio / (fpMs / 1000)).toFixed(0)}x real time |`)
   lines.push(`| decoding speed, one core | ${(fpAudio / (decMs / 1000)).toFixed(0)}x real time |`)
-  lines.push(`| indexing wall time, all cores (decode + fingerprint + write) | ${(summary.audioSeconds / summary.seconds).toFixed(0)}x real time |`)
+  lines.push(`| indexing wall time, all cores (decode + fingerprint + write) | ${summary.indexed > 0 ? `${(summary.audioSeconds / summary.seconds).toFixed(0)}x real time (${summary.seconds.toFixed(0)} s for ${(summary.audioSeconds / 3600).toFixed(2)} h)` : 'n/a (index reused)'} |`)
   lines.push(`| identify, 10 s clip, median / p95 | ${quantile(queryMs, 0.5).toFixed(1)} / ${quantile(queryMs, 0.95).toFixed(1)} ms |`)
   lines.push(`| index size | ${(stats.bytesOnDisk / 1e6).toFixed(1)} MB, ${stats.bytesPerAudioSecond.toFixed(0)} bytes per second of audio |`)
   lines.push(`| postings | ${stats.postings} (${(stats.postings / stats.audioSeconds).toFixed(0)} hashes per second of audio) |`)

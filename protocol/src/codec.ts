@@ -20,7 +20,8 @@ export function encodeControl (message: ClientMessage | ServerMessage): Uint8Arr
 /** Decode a control frame's body (after the tag byte); throws on malformed msgpack or a non-map value. */
 export function decodeControl (frame: Uint8Array): Record<string, unknown> {
   const value: unknown = unpackr.unpack(frame.subarray(1))
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) {
+  // Plain maps only: msgpackr also yields Dates, Errors and its own marker objects for extension types.
+  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) {
     throw new TypeError('control message is not a map')
   }
   return value as Record<string, unknown>

@@ -30,7 +30,7 @@ const SWEEP_MS = 1000
 
 export async function build (options: BuildOptions): Promise<EarshotServer> {
   let name: TransportName = options.transport ?? 'uws'
-  const ctx: StreamContext = { index: options.index, settings: options.settings, transport: name, sessions: 0, nextSessionId: 1, connections: new Set() }
+  const ctx: StreamContext = { index: options.index, settings: options.settings, transport: name, sessions: 0, connections: new Set() }
   let transport: Transport
   if (name === 'uws') {
     const uws = await loadUws()

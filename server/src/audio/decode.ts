@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises'
 import { spawn } from 'node:child_process'
 import decodeAudio from 'audio-decode'
-import { earshotError, wrapError } from '../errors.js'
+import { earshotError, wrapError, EarshotError } from '../errors.js'
 
 export interface DecodedAudio {
   /** Mono PCM in -1..1. */
@@ -38,6 +38,7 @@ export async function decodeBytes (bytes: Uint8Array, name: string): Promise<Dec
   }
   if (!decoded || decoded.channelData.length === 0 || !(decoded.sampleRate > 0)) {
     decoded = await decodeWithFfmpeg(bytes).catch((err: unknown) => {
+      if (err instanceof EarshotError) throw err
       throw wrapError('EAR_ERR_NOT_AUDIO', firstError ?? err, name)
     })
   }
@@ -77,7 +78,12 @@ export function decodeWithFfmpeg (bytes: Uint8Array): Promise<{ channelData: Flo
     child.stdin.on('error', () => {}) // ffmpeg may close its input early on a bad file; the exit code tells
     child.on('close', (code) => {
       const out = Buffer.concat(chunks)
-      if (code !== 0 || out.length < 4) {
+      if (code === 0 && out.length < 4) {
+        // ffmpeg read the container fine and found no samples in it.
+        reject(earshotError('EAR_ERR_AUDIO_TOO_SHORT', '0 s of audio'))
+        return
+      }
+      if (code !== 0) {
         reject(new Error(stderr.trim().split('\n').pop() || `ffmpeg exited with ${code}`))
         return
       }

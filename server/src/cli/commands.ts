@@ -56,6 +56,7 @@ const index: Command = {
     const threads = parseNumber('threads', values.threads, 1, 256, true)
     const db = openIndex(values, false)
     const progress = createProgress(process.stderr)
+    let firstSkip: string | undefined
     try {
       const summary = await indexFiles(db, inputs, {
         params: defaults.fingerprint,
@@ -65,7 +66,7 @@ const index: Command = {
             case 'found': progress.start(e.total); break
             case 'indexed': progress.tick(`indexed ${e.file} -> #${e.track.id} ${e.track.title}`); break
             case 'present': progress.tick(`already present ${e.file} (#${e.track.id})`); break
-            case 'skipped': progress.skip(`skipped ${e.file}: ${e.reason}`); break
+            case 'skipped': firstSkip ??= e.reason; progress.skip(`skipped ${e.file}: ${e.reason}`); break
           }
         },
       })
@@ -73,7 +74,9 @@ const index: Command = {
       const rate = summary.fingerprintSeconds > 0 ? ` (fingerprinting ${(summary.audioSeconds / summary.fingerprintSeconds).toFixed(0)}x real time per core)` : ''
       out(`indexed ${summary.indexed}, already present ${summary.present}, skipped ${summary.skipped}; ` +
         `${(summary.audioSeconds / 3600).toFixed(2)} h of audio in ${summary.seconds.toFixed(1)} s${rate}`)
-      return summary.indexed + summary.present > 0 ? 0 : 1
+      if (summary.indexed + summary.present > 0) return 0
+      process.stderr.write(`earshot: ${firstSkip ?? 'EAR_ERR_NOT_AUDIO: nothing to index'}\n`)
+      return 1
     } finally {
       progress.stop()
       await db.close()

@@ -1,18 +1,17 @@
 /**
  * Matching a clip: hashes in, ranked candidates out.
  *
- * Every posting of every query hash votes for (track, track frame - query frame). Votes are packed as
- * track * 2^25 + offset + 2^24 into a Float64Array (exact integers), sorted natively, and counted in runs; a window
- * of ±1 frame absorbs frame jitter between the query and the indexed audio. Each track keeps its best window.
+ * Every posting of every query hash votes for (track, track frame - query frame) (see votes.ts). The votes are
+ * sorted natively and counted in runs; a window of ±1 frame absorbs frame jitter between the query and the indexed
+ * audio. Each track keeps its best window.
  */
 import type { FingerprintParams } from '../config/fingerprint.js'
 import { framesToSeconds } from '../config/fingerprint.js'
 import type { HashList } from '../dsp/pipeline.js'
 import type { Index } from '../index/types.js'
 import { confidence, type Evidence } from './score.js'
+import { VoteCaster, OFFSET_BIAS, TRACK_SCALE } from './votes.js'
 
-const OFFSET_BIAS = 1 << 24
-const TRACK_SCALE = 2 ** 25
 
 export interface Candidate {
   trackId: number
@@ -41,7 +40,7 @@ export interface ClipMatch {
 export class ClipMatcher {
   readonly #index: Index
   readonly #params: FingerprintParams
-  #votes = new Float64Array(1 << 16)
+  readonly #caster = new VoteCaster()
 
   constructor (index: Index, params: FingerprintParams) {
     this.#index = index
@@ -50,25 +49,8 @@ export class ClipMatcher {
 
   match (list: HashList, options: ClipMatchOptions = {}): ClipMatch {
     const maxCandidates = options.maxCandidates ?? 5
-    let n = 0
-    // Each distinct hash votes once, from its first occurrence. A sustained sound (a drone, a held chord) repeats the
-    // same hash frame after frame; against a track with a similar sound every repeat would vote along a band of
-    // offsets and pile up a score no real alignment earned. Music that really plays brings new hashes.
-    const seen = new Set<number>()
-    for (let i = 0; i < list.count; i++) {
-      if (seen.has(list.hashes[i])) continue
-      seen.add(list.hashes[i])
-      const qFrame = list.frames[i]
-      this.#index.lookup(list.hashes[i], (trackId, frame) => {
-        if (n === this.#votes.length) {
-          const grown = new Float64Array(this.#votes.length * 2)
-          grown.set(this.#votes)
-          this.#votes = grown
-        }
-        this.#votes[n++] = trackId * TRACK_SCALE + (frame - qFrame + OFFSET_BIAS)
-      }, options.maxBucket)
-    }
-    const votes = this.#votes.subarray(0, n).sort()
+    const n = this.#caster.cast(this.#index, list.hashes, list.frames, list.count, options.maxBucket ?? 4096)
+    const votes = this.#caster.votes.subarray(0, n).sort()
     // Best window per track: runs of equal keys, plus the runs one frame either side.
     const best = new Map<number, { score: number, offset: number }>()
     let prevKey = -2

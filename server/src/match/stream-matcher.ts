@@ -16,9 +16,8 @@
 import type { FingerprintParams } from '../config/fingerprint.js'
 import type { Index } from '../index/types.js'
 import { confidence } from './score.js'
+import { VoteCaster, OFFSET_BIAS, TRACK_SCALE } from './votes.js'
 
-const OFFSET_BIAS = 1 << 24
-const TRACK_SCALE = 2 ** 25
 
 export interface StreamMatcherOptions {
   /** Frames per evaluation tick (default: about 0.5 s). */
@@ -66,7 +65,7 @@ export interface StreamMatchSink {
 }
 
 /** Votes of one tick, shared by every stream: a tick is processed synchronously from start to end. */
-let scratch = new Float64Array(1 << 15)
+const caster = new VoteCaster()
 
 export class StreamMatcher {
   readonly #index: Index
@@ -91,18 +90,6 @@ export class StreamMatcher {
   readonly #topCount: Int32Array
   readonly #topFirst: Int32Array
   readonly #topLast: Int32Array
-  // The visitor writes into scratch; the query frame of the hash being looked up is held here.
-  #qFrame = 0
-  #n = 0
-  readonly #visit = (trackId: number, frame: number): void => {
-    if (this.#n === scratch.length) {
-      const grown = new Float64Array(scratch.length * 2)
-      grown.set(scratch)
-      scratch = grown
-    }
-    scratch[this.#n++] = trackId * TRACK_SCALE + (frame - this.#qFrame + OFFSET_BIAS)
-  }
-
   // The match being reported.
   #active = -1 // candidate slot, or -1
   #activeTrack = -1
@@ -185,17 +172,15 @@ export class StreamMatcher {
       }
     }
     // Vote, noting the span of stream frames the tick's hashes cover.
-    this.#n = 0
     let firstFrame = Infinity
     let lastFrame = 0
     for (let i = 0; i < this.#pending; i++) {
-      this.#qFrame = this.#pendingFrames[i]
-      if (this.#qFrame < firstFrame) firstFrame = this.#qFrame
-      if (this.#qFrame > lastFrame) lastFrame = this.#qFrame
-      this.#index.lookup(this.#pendingHashes[i], this.#visit, o.maxBucket)
+      const f = this.#pendingFrames[i]
+      if (f < firstFrame) firstFrame = f
+      if (f > lastFrame) lastFrame = f
     }
+    const n = caster.cast(this.#index, this.#pendingHashes, this.#pendingFrames, this.#pending, o.maxBucket)
     this.#pending = 0
-    const n = this.#n
     this.#tickVotes[slot] = n
     if (n > 0) this.#selectAndMerge(n, slot, firstFrame, lastFrame)
     this.#evaluate(streamFrame)
@@ -203,7 +188,7 @@ export class StreamMatcher {
 
   /** Count the tick's votes in runs and merge its strongest keys into the candidate table. */
   #selectAndMerge (n: number, slot: number, firstFrame: number, lastFrame: number): void {
-    const votes = scratch.subarray(0, n).sort()
+    const votes = caster.votes.subarray(0, n).sort()
     const K = this.#o.keysPerTick
     let kept = 0
     let i = 0
@@ -300,7 +285,9 @@ export class StreamMatcher {
         if (best !== c && best >= 0 && this.#candTotal[best] > this.#candTotal[c]) {
           const bestTrack = Math.floor(this.#candKey[best] / TRACK_SCALE)
           if (bestTrack === this.#activeTrack) {
+            // The same track at another offset: confirmation needs the new offset to hold for its own ticks.
             this.#active = best
+            if (this.#activeState !== 'confirmed') this.#strongTicks = 0
           } else if (conf(best) >= o.confirmConfidence) {
             this.#endActive()
           }

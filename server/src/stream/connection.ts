@@ -7,6 +7,7 @@ import {
   CloseCode, FrameTag, PROTOCOL_VERSION, decodeControl, encodeControl, protocolErrors, validateClientMessage,
   type Hello, type ProtocolErrorCode, type ServerMessage,
 } from '../../../protocol/src/index.js'
+import { randomUUID } from 'node:crypto'
 import type { Settings } from '../config/defaults.js'
 import type { Index } from '../index/types.js'
 import { StreamSession } from './session.js'
@@ -18,6 +19,8 @@ export interface Wire {
   /** Bytes queued and not yet written to the socket. */
   bufferedAmount (): number
   close (code: number, reason: string): void
+  /** Drop the socket at once, without a closing handshake (for a peer that no longer reads). */
+  terminate (): void
 }
 
 /** Shared by every connection of one server. */
@@ -26,7 +29,6 @@ export interface StreamContext {
   readonly settings: Settings
   readonly transport: string
   sessions: number
-  nextSessionId: number
   readonly connections: Set<StreamConnection>
 }
 
@@ -71,6 +73,7 @@ export class StreamConnection {
     const v = validateClientMessage(raw)
     if (!v.ok) {
       if (!this.#session && v.code === 'EAR_ERR_BAD_MESSAGE' && raw.type !== 'ping') this.fail('EAR_ERR_HELLO_REQUIRED', v.detail)
+      else if (protocolErrors[v.code].close) this.fail(v.code, v.detail)
       else this.#error(v.code, v.detail)
       return
     }
@@ -87,7 +90,7 @@ export class StreamConnection {
     if (ctx.sessions >= ctx.settings.stream.maxSessions) { this.fail('EAR_ERR_TOO_MANY_SESSIONS', `limit ${ctx.settings.stream.maxSessions}`); return }
     ctx.sessions++
     this.#counted = true
-    this.sessionId = `${process.pid.toString(36)}-${(ctx.nextSessionId++).toString(36)}`
+    this.sessionId = randomUUID()
     this.#session = new StreamSession(ctx.index, ctx.settings, hello, (msg) => this.#send(msg))
     const l = ctx.settings.stream
     this.#send({
@@ -122,7 +125,6 @@ export class StreamConnection {
 
   /** The socket closed, for whatever reason. */
   onClose (): void {
-    if (this.#closed && !this.#counted) return
     this.#closed = true
     if (this.#counted) { this.#ctx.sessions--; this.#counted = false }
     this.#session = undefined
@@ -147,8 +149,9 @@ export class StreamConnection {
     if (this.#closed) return
     if (this.#wire.bufferedAmount() > this.#ctx.settings.stream.maxOutgoingBytes) {
       // The client stopped reading: do not grow its queue.
+      // A closing handshake would wait on the same unread queue: drop the socket.
       this.#closed = true
-      this.#wire.close(CloseCode.POLICY, 'EAR_ERR_SLOW_CONSUMER')
+      this.#wire.terminate()
       return
     }
     this.#wire.send(encodeControl(m))

@@ -43,6 +43,7 @@ export function createUwsTransport (uws: Uws, ctx: StreamContext): Transport {
         send: (bytes) => data.closed ? false : ws.send(bytes, true, false) === 1,
         bufferedAmount: () => data.closed ? 0 : ws.getBufferedAmount(),
         close: (code, reason) => { if (!data.closed) ws.end(code, reason) },
+        terminate: () => { if (!data.closed) ws.close() },
       })
     },
     message: (ws, message, isBinary) => {

@@ -39,6 +39,7 @@ export function createWsTransport (ctx: StreamContext): Transport {
         send: (bytes) => { s.send(bytes, { binary: true }); return true },
         bufferedAmount: () => s.bufferedAmount,
         close: (code, reason) => s.close(code, reason),
+        terminate: () => s.terminate(),
       })
       s.on('message', socketOnMessage)
       s.on('close', socketOnClose)

@@ -1,0 +1,79 @@
+/**
+ * Votes: query hashes in, (track, offset) votes out, packed as track * 2^25 + offset + 2^24 in doubles (exact).
+ *
+ * Two rules keep one piece of evidence from counting many times:
+ *  - each distinct hash votes once, from its first occurrence: a sustained sound (a drone, a held chord) repeats the
+ *    same hash frame after frame, and against a track with a similar sound every repeat would vote along a band of
+ *    offsets;
+ *  - the landmarks of one pair of frames (the harmonics of one note paired with those of the next share anchor frame
+ *    and frame difference) vote at most once per (track, offset): they are one coincidence in time, not several.
+ * Shared by the clip matcher and the stream matcher; buffers grow to the largest query and are reused.
+ */
+import type { Index } from '../index/types.js'
+import { DELTA_FRAME_BITS } from '../dsp/landmarks.js'
+
+export const OFFSET_BIAS = 1 << 24
+export const TRACK_SCALE = 2 ** 25
+const DELTA_FRAME_MASK = (1 << DELTA_FRAME_BITS) - 1
+
+export class VoteCaster {
+  votes = new Float64Array(1 << 15)
+  #order = new Uint32Array(1 << 10)
+  #pair = new Float64Array(1 << 10)
+  readonly #seen = new Set<number>()
+  #n = 0
+  #qFrame = 0
+  readonly #visit = (trackId: number, frame: number): void => {
+    if (this.#n === this.votes.length) {
+      const grown = new Float64Array(this.votes.length * 2)
+      grown.set(this.votes)
+      this.votes = grown
+    }
+    this.votes[this.#n++] = trackId * TRACK_SCALE + (frame - this.#qFrame + OFFSET_BIAS)
+  }
+
+  /** Look up `count` hashes and leave their votes in `votes[0..n)`; returns n. */
+  cast (index: Index, hashes: ArrayLike<number>, frames: ArrayLike<number>, count: number, maxBucket: number): number {
+    if (this.#order.length < count) {
+      this.#order = new Uint32Array(count * 2)
+      this.#pair = new Float64Array(count * 2)
+    }
+    // First occurrences only, keyed by their landmark pair (anchor frame, frame difference).
+    const seen = this.#seen
+    seen.clear()
+    let m = 0
+    for (let i = 0; i < count; i++) {
+      if (seen.has(hashes[i])) continue
+      seen.add(hashes[i])
+      this.#pair[m] = frames[i] * (DELTA_FRAME_MASK + 1) + (hashes[i] & DELTA_FRAME_MASK)
+      this.#order[m++] = i
+    }
+    const order = this.#order
+    const pair = this.#pair
+    // Sort the kept indices by pair (insertion sort on runs: hashes arrive nearly in frame order).
+    for (let i = 1; i < m; i++) {
+      const o = order[i]; const p = pair[i]
+      let j = i - 1
+      while (j >= 0 && pair[j] > p) { order[j + 1] = order[j]; pair[j + 1] = pair[j]; j-- }
+      order[j + 1] = o; pair[j + 1] = p
+    }
+    this.#n = 0
+    for (let g = 0; g < m;) {
+      const start = this.#n
+      const key = pair[g]
+      for (; g < m && pair[g] === key; g++) {
+        const i = order[g]
+        this.#qFrame = frames[i]
+        index.lookup(hashes[i], this.#visit, maxBucket)
+      }
+      if (this.#n - start > 1) {
+        // One vote per (track, offset) for the whole group.
+        const group = this.votes.subarray(start, this.#n).sort()
+        let w = 1
+        for (let k = 1; k < group.length; k++) if (group[k] !== group[w - 1]) group[w++] = group[k]
+        this.#n = start + w
+      }
+    }
+    return this.#n
+  }
+}

@@ -1,0 +1,115 @@
+import t from 'tap'
+import path from 'node:path'
+import { Identifier } from '../../server/src/catalog/identify.js'
+import { defaults, type Settings } from '../../server/src/config/defaults.js'
+import { defaultFingerprint as params, framesToSeconds } from '../../server/src/config/fingerprint.js'
+import { fingerprint } from '../../server/src/dsp/pipeline.js'
+import { ClipMatcher } from '../../server/src/match/clip-matcher.js'
+import { buildCatalog } from '../helpers/catalog.js'
+import { addNoise, clip, prng, silence, song, whiteNoise } from '../helpers/signals.js'
+
+// Eight 30 s songs of distinct seeds; track id k is seed k.
+const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8]
+const RATE = 44100
+const catalog = buildCatalog(path.join(t.testdir(), 'db'), SEEDS, 30, RATE)
+t.teardown(() => catalog.index.close())
+const settings: Settings = { ...defaults, db: catalog.index.dir }
+const identifier = new Identifier(catalog.index, settings)
+
+t.test('noisy clips of 5 s and 10 s at random offsets identify the right track and offset', async (t) => {
+  const rand = prng(2024)
+  for (const [id, pcm] of catalog.songs) {
+    for (const seconds of [5, 10]) {
+      for (const snr of [10, 5]) {
+        const start = Math.round(rand() * (30 - seconds) * 1000) / 1000
+        const query = addNoise(clip(pcm, RATE, start, seconds), snr, id * 100 + seconds + snr)
+        const result = identifier.identify(query, RATE)
+        const best = result.matches[0]
+        const name = `track ${id}, ${seconds} s at ${start} s, ${snr} dB SNR`
+        t.equal(best?.id, id, `${name}: identified`)
+        t.ok(best !== undefined && Math.abs(best.offsetSeconds - start) <= 0.1, `${name}: offset ${best?.offsetSeconds} within 0.1 s`)
+        t.ok(best !== undefined && best.confidence >= settings.minConfidence && best.confidence <= 1, `${name}: confidence ${best?.confidence}`)
+        t.equal(result.queryDurationMs, seconds * 1000)
+      }
+    }
+  }
+})
+
+t.test('the same song rendered at other sample rates is identified', async (t) => {
+  for (const rate of [48000, 22050, 11025]) {
+    const query = clip(song(3, 30, rate), rate, 12, 8)
+    const best = identifier.identify(query, rate).matches[0]
+    t.equal(best?.id, 3, `${rate} Hz: identified`)
+    t.ok(best !== undefined && Math.abs(best.offsetSeconds - 12) <= 0.1, `${rate} Hz: offset ${best?.offsetSeconds}`)
+  }
+})
+
+t.test('a clip that starts before the track has a negative offset', async (t) => {
+  const pcm = catalog.songs.get(5)!
+  const query = new Float32Array(7 * RATE)
+  query.set(pcm.subarray(0, 6 * RATE), RATE) // one second of silence, then the track's first 6 s
+  const best = identifier.identify(query, RATE).matches[0]
+  t.equal(best?.id, 5)
+  t.ok(best !== undefined && Math.abs(best.offsetSeconds + 1) <= 0.1, `offset ${best?.offsetSeconds}`)
+})
+
+t.test('white noise and silence are no match', async (t) => {
+  for (const seed of [1, 2, 3]) {
+    const r = identifier.identify(whiteNoise(10, RATE, 0.3, seed), RATE)
+    t.same(r.matches, [], `white noise ${seed}`)
+  }
+  const quiet = identifier.identify(silence(10, RATE), RATE)
+  t.same(quiet.matches, [], 'silence')
+  t.equal(quiet.queryDurationMs, 10000)
+  t.same(identifier.identify(new Float32Array(0), RATE).matches, [], 'no audio at all')
+})
+
+// Songs the index does not hold must not match. A coincidental pair of notes (same pitches, same spacing) in two
+// songs pairs every harmonic of one with every harmonic of the other: many distinct hashes for one coincidence in
+// time, which the matcher counts once (match/votes.ts).
+t.test('songs not in the index are no match', async (t) => {
+  for (let seed = 101; seed <= 140; seed++) {
+    const pcm = song(seed, 10, RATE)
+    for (const seconds of [5, 10]) {
+      const r = identifier.identify(pcm.subarray(0, seconds * RATE), RATE)
+      const got = JSON.stringify(r.matches.map((m) => [m.id, m.confidence]))
+      t.same(r.matches, [], `song ${seed}, ${seconds} s: ${got}`)
+    }
+  }
+})
+
+t.test('ClipMatcher: evidence, ranking and options', async (t) => {
+  const matcher = new ClipMatcher(catalog.index, params)
+  const query = addNoise(clip(catalog.songs.get(2)!, RATE, 7.5, 6), 10, 9)
+  const list = fingerprint(params, query, RATE)
+  const { candidates, evidence } = matcher.match(list, { maxCandidates: 3 })
+  t.ok(candidates.length >= 1 && candidates.length <= 3, 'at most maxCandidates')
+  t.equal(candidates[0].trackId, 2)
+  t.equal(candidates[0].score, evidence.score)
+  t.ok(evidence.score > evidence.runnerUp, 'the best stands above the runner-up')
+  t.equal(candidates[1]?.score ?? 0, evidence.runnerUp)
+  t.ok(candidates.every((c, i) => i === 0 || c.score <= candidates[i - 1].score), 'ranked by score')
+  t.ok(candidates.slice(1).every((c) => c.confidence < candidates[0].confidence), 'the others are less believable')
+  t.equal(candidates[0].offsetSeconds, framesToSeconds(params, candidates[0].offsetFrames))
+  t.ok(Math.abs(candidates[0].offsetSeconds - 7.5) <= 0.1)
+  t.equal(evidence.bins, catalog.index.totalFrames())
+  t.ok(evidence.votes >= evidence.score)
+
+  const none = matcher.match(list, { maxBucket: 0 })
+  t.same(none.candidates, [], 'every bucket over maxBucket: no votes')
+  t.equal(none.evidence.votes, 0)
+  t.same(matcher.match({ hashes: new Uint32Array(0), frames: new Uint32Array(0), count: 0, frameCount: 0 }).candidates, [], 'no hashes')
+  // The matcher keeps no state between clips.
+  t.same(matcher.match(list, { maxCandidates: 3 }), { candidates, evidence })
+})
+
+t.test('a removed track is no longer identified', async (t) => {
+  const small = buildCatalog(path.join(t.testdir(), 'db'), [11, 12], 20, RATE)
+  t.teardown(() => small.index.close())
+  const id = new Identifier(small.index, { ...settings, db: small.index.dir })
+  const query = clip(small.songs.get(2)!, RATE, 4, 8)
+  t.equal(id.identify(query, RATE).matches[0]?.id, 2, 'found before')
+  small.index.removeTrack(2)
+  t.same(id.identify(query, RATE).matches, [], 'gone after')
+  t.equal(id.identify(clip(small.songs.get(1)!, RATE, 4, 8), RATE).matches[0]?.id, 1, 'the other track still found')
+})
