@@ -413,15 +413,10 @@ const BAD_HELLOS: Array<[string, Record<string, unknown>, string]> = [
 
 for (const transport of TRANSPORTS) t.test(`${transport} transport`, (t) => suite(t, transport))
 
-// BUG (stream matcher, transport-independent): in the first ticks the votes of one track split between the true
-// alignment and alignments one or more bars away (the same drum pattern repeats), and confidence() only weighs the
-// leader against *other tracks*, so a wrong alignment of the right track reaches 0.7-0.9 and is `confirmed` with an
-// offset 2.37 s (song 5 from 1.53 s) or 11.76 s (song 3 from 13.85 s) off; one tick later the true alignment leads
-// and a second `confirmed` corrects the offset. Deterministic: the ticks do not depend on the chunking. Proposed fix
-// in StreamMatcher#evaluate: count the strongest candidate of the same track at an offset more than a frame away as
-// a runner-up too (or hold `confirmed` until the leading alignment beats the track's next one by a margin).
-t.test('BUG: a confirmed match carries the offset of the audio, not of a repeat of it', async (t) => {
-  const todo = 'the stream matcher can confirm the right track at an alignment one or more bars away'
+// The votes of one track can split between the true alignment and alignments whole bars away (the same drum pattern
+// repeats). A new alignment must hold for its own ticks before it is confirmed, so a confirmed match carries the
+// offset of the audio.
+t.test('a confirmed match carries the offset of the audio, not of a repeat of it', async (t) => {
   const { url } = await startServer(t, 'ws', catalog.index)
   for (const [id, start] of [[5, 1.53], [3, 13.85]] as const) {
     const { client, events } = await sdkSession(url, { sampleRate: RATE })
@@ -431,7 +426,7 @@ t.test('BUG: a confirmed match carries the offset of the audio, not of a repeat 
     t.ok(confirmed.length > 0 && confirmed.every((m) => m.id === id), `song ${id} from ${start} s: confirmed, the right track`)
     for (const m of confirmed) {
       const truth = start + m.streamSeconds
-      t.ok(Math.abs(m.offsetSeconds - truth) <= 0.5, `song ${id}: confirmed at ${m.streamSeconds} s with offset ${m.offsetSeconds}, truth ${truth.toFixed(2)}`, { todo })
+      t.ok(Math.abs(m.offsetSeconds - truth) <= 0.5, `song ${id}: confirmed at ${m.streamSeconds} s with offset ${m.offsetSeconds}, truth ${truth.toFixed(2)}`)
     }
   }
 })
