@@ -64,6 +64,12 @@ export async function main (argv: string[]): Promise<number> {
   return command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals)
 }
 
+// A reader that goes away (`earshot stream --json | head`) is the end of the output, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+  throw err
+})
+
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code
 }, (err: unknown) => {
