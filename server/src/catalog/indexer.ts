@@ -52,6 +52,11 @@ export async function collectFiles (inputs: readonly string[], onSkip: (file: st
       else if (e.isFile() && AUDIO_EXTENSIONS.has(path.extname(e.name).toLowerCase())) files.push(full)
     }
   }
+  const unique = (): string[] => {
+    // A file named twice (directly and inside a named folder) is tried once.
+    const seen = new Set<string>()
+    return files.filter((f) => { const r = path.resolve(f); if (seen.has(r)) return false; seen.add(r); return true })
+  }
   for (const input of inputs) {
     let stat
     try {
@@ -68,7 +73,7 @@ export async function collectFiles (inputs: readonly string[], onSkip: (file: st
       files.push(input)
     }
   }
-  return files
+  return unique()
 }
 
 export interface IndexOptions {
