@@ -11,7 +11,8 @@
  *  - server RSS per session, and RSS growth over the run.
  *
  * Environment: EARSHOT_BENCH_DB (index folder; default: a fresh one of 20 corpus tracks), EARSHOT_BENCH_SESSIONS
- * (default 200), EARSHOT_BENCH_SECONDS (default 60), EARSHOT_BENCH_TRANSPORTS (default "uws,ws").
+ * (default 200), EARSHOT_BENCH_SECONDS (default 60), EARSHOT_BENCH_TRANSPORTS (default "uws,ws"),
+ * EARSHOT_BENCH_NODE_ARGS (extra node flags for the server, e.g. "--cpu-prof").
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -47,7 +48,8 @@ function rssBytes (pid: number): number {
 }
 
 async function startServer (db: string, transport: string): Promise<{ child: ChildProcess, port: number }> {
-  const child = spawn(process.execPath, [cli, 'serve', '--db', db, '--port', '0', '--transport', transport, '--max-sessions', '100000'],
+  const nodeArgs = (process.env.EARSHOT_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean) // e.g. --cpu-prof
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--db', db, '--port', '0', '--transport', transport, '--max-sessions', '100000'],
     { stdio: ['ignore', 'ignore', 'pipe'] })
   const port = await new Promise<number>((resolve, reject) => {
     let err = ''
@@ -66,6 +68,8 @@ interface Run {
   sessions: number
   seconds: number
   cpuShare: number
+  /** CPU of this load generator process, one core = 1. */
+  generatorShare: number
   confirmSeconds: number[]
   latencyMs: number[]
   rssIdle: number
@@ -86,7 +90,6 @@ async function runLoad (db: string, transport: string, tracks: Float32Array[], s
   const url = `ws://127.0.0.1:${port}/v1/stream`
   // Open sessions with a small stagger so chunks do not all land in the same millisecond.
   for (let s = 0; s < sessions; s++) clients.push(await connect(url, { sampleRate: RATE, encoding: 's16le', channels: 1, reconnect: false }))
-  const starts = clients.map(() => performance.now() + rng() * 100)
   const pcm = clients.map((_, s) => {
     const track = tracks[s % tracks.length]
     const from = Math.floor(rng() * Math.max(1, track.length - seconds * RATE))
@@ -95,6 +98,9 @@ async function runLoad (db: string, transport: string, tracks: Float32Array[], s
     for (let i = 0; i < x.length; i++) y[i] = Math.max(-32768, Math.min(32767, Math.round(x[i] * 32767)))
     return y
   })
+  // Sessions start spread over the first second, as independent clients would; all audio is prepared before, so no
+  // session starts behind its schedule (a backlog would show up as push latency that the server did not cause).
+  const starts = clients.map(() => performance.now() + rng() * 1000)
   const sentAt = clients.map(() => [] as number[]) // wall time each chunk was sent
   let unconfirmed = 0
   clients.forEach((c, s) => {
@@ -109,6 +115,7 @@ async function runLoad (db: string, transport: string, tracks: Float32Array[], s
     ;(c as unknown as { confirmed: () => boolean }).confirmed = () => confirmed
   })
   const cpu0 = cpuSeconds(pid)
+  const own0 = process.cpuUsage()
   const t0 = performance.now()
   const chunks = seconds * 10
   // One timer drives every session: each sends its due chunks.
@@ -133,13 +140,15 @@ async function runLoad (db: string, transport: string, tracks: Float32Array[], s
   })
   const elapsed = (performance.now() - t0) / 1000
   const cpu = cpuSeconds(pid) - cpu0
+  const own = process.cpuUsage(own0)
+  const generatorShare = (own.user + own.system) / 1e6 / elapsed
   rssSamples.push([elapsed, rssBytes(pid)])
   await new Promise((resolve) => setTimeout(resolve, 300))
   for (const c of clients) if (!(c as unknown as { confirmed: () => boolean }).confirmed()) unconfirmed++
   await Promise.all(clients.map((c) => c.close()))
   child.kill('SIGTERM')
   await new Promise((resolve) => child.once('exit', resolve))
-  return { transport, sessions, seconds: elapsed, cpuShare: cpu / elapsed, confirmSeconds, latencyMs, rssIdle, rssSamples, unconfirmed }
+  return { transport, sessions, seconds: elapsed, cpuShare: cpu / elapsed, generatorShare, confirmSeconds, latencyMs, rssIdle, rssSamples, unconfirmed }
 }
 
 async function main (): Promise<void> {
@@ -162,14 +171,14 @@ async function main (): Promise<void> {
   for (const f of sources) tracks.push(addWhiteNoise(await decodeToMono(f, RATE), 15, rng))
   console.log(`${new Date().toISOString().slice(0, 10)}: ${sessions} sessions x ${seconds} s of real-time 44.1 kHz s16le audio, ${ntracks} tracks indexed, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? ''})`)
   console.log('')
-  console.log('| transport | server CPU | sessions per core at this load | confirmed | time to confirmed p50 / p95 | push latency p50 / p99 | RSS per session | RSS growth |')
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|')
+  console.log('| transport | server CPU | load generator CPU | sessions per core at this load | confirmed | time to confirmed p50 / p95 | push latency p50 / p99 | RSS per session | RSS growth |')
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
   for (const t of transports) {
     const r = await runLoad(db, t, tracks, sessions, seconds)
     const rssPeak = Math.max(...r.rssSamples.map(([, b]) => b))
     const first = r.rssSamples[Math.min(1, r.rssSamples.length - 1)][1]
     const last = r.rssSamples[r.rssSamples.length - 1][1]
-    console.log(`| ${t} | ${(r.cpuShare * 100).toFixed(0)}% | ${(sessions / r.cpuShare).toFixed(0)} | ${sessions - r.unconfirmed}/${sessions} | ` +
+    console.log(`| ${t} | ${(r.cpuShare * 100).toFixed(0)}% | ${(r.generatorShare * 100).toFixed(0)}% | ${(sessions / r.cpuShare).toFixed(0)} | ${sessions - r.unconfirmed}/${sessions} | ` +
       `${quantile(r.confirmSeconds, 0.5).toFixed(2)} / ${quantile(r.confirmSeconds, 0.95).toFixed(2)} s | ` +
       `${quantile(r.latencyMs, 0.5).toFixed(1)} / ${quantile(r.latencyMs, 0.99).toFixed(1)} ms | ` +
       `${((rssPeak - r.rssIdle) / sessions / 1024).toFixed(0)} KB | ${((last - first) / 1024 / 1024).toFixed(1)} MB over ${(r.seconds - r.rssSamples[Math.min(1, r.rssSamples.length - 1)][0]).toFixed(0)} s |`)

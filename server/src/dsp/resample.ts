@@ -16,7 +16,7 @@ const KAISER_BETA = 5
 /** Cut-off as a fraction of the lower Nyquist frequency (-6 dB point). */
 const CUTOFF = 0.9
 /** Input samples buffered before the buffer is compacted; any chunk size works, larger ones are taken in pieces. */
-const BLOCK = 2048
+const BLOCK = 1024
 
 export type SampleSink = (samples: Float32Array, count: number) => void
 
@@ -35,6 +35,36 @@ function besselI0 (x: number): number {
     if (term < sum * 1e-12) break
   }
   return sum
+}
+
+/** Kernels depend only on the two rates: streams with the same rates share one (48 kHz -> 11025 Hz has 147 phases). */
+const kernels = new Map<string, Float64Array>()
+
+function sharedKernel (inputRate: number, outputRate: number, up: number, taps: number, half: number, cutoff: number): Float64Array {
+  const key = `${inputRate}:${outputRate}`
+  const cached = kernels.get(key)
+  if (cached) return cached
+  const kernel = new Float64Array(up * taps)
+  const norm = besselI0(KAISER_BETA)
+  for (let phase = 0; phase < up; phase++) {
+    const frac = phase / up
+    let sum = 0
+    for (let j = 0; j < taps; j++) {
+      // Tap j reads input (base - half + 1 + j); its distance from the output position is tau.
+      const tau = j - half + 1 - frac
+      const x = tau / half
+      const w = Math.abs(x) >= 1 ? 0 : besselI0(KAISER_BETA * Math.sqrt(1 - x * x)) / norm
+      const arg = 2 * cutoff * tau
+      const sinc = arg === 0 ? 1 : Math.sin(Math.PI * arg) / (Math.PI * arg)
+      const h = 2 * cutoff * sinc * w
+      kernel[phase * taps + j] = h
+      sum += h
+    }
+    // Unity gain at DC for every phase, so a constant stays constant.
+    for (let j = 0; j < taps; j++) kernel[phase * taps + j] /= sum
+  }
+  kernels.set(key, kernel)
+  return kernel
 }
 
 export class Resampler {
@@ -74,25 +104,7 @@ export class Resampler {
     this.#half = Math.ceil(ZERO_CROSSINGS * Math.max(1, 1 / ratio))
     this.#half = Math.ceil(this.#half / 2) * 2 // taps a multiple of 4, for the unrolled loops
     this.#taps = 2 * this.#half
-    this.#kernel = new Float64Array(this.#up * this.#taps)
-    const norm = besselI0(KAISER_BETA)
-    for (let phase = 0; phase < this.#up; phase++) {
-      const frac = phase / this.#up
-      let sum = 0
-      for (let j = 0; j < this.#taps; j++) {
-        // Tap j reads input (base - half + 1 + j); its distance from the output position is tau.
-        const tau = j - this.#half + 1 - frac
-        const x = tau / this.#half
-        const w = Math.abs(x) >= 1 ? 0 : besselI0(KAISER_BETA * Math.sqrt(1 - x * x)) / norm
-        const arg = 2 * cutoff * tau
-        const sinc = arg === 0 ? 1 : Math.sin(Math.PI * arg) / (Math.PI * arg)
-        const h = 2 * cutoff * sinc * w
-        this.#kernel[phase * this.#taps + j] = h
-        sum += h
-      }
-      // Unity gain at DC for every phase, so a constant stays constant.
-      for (let j = 0; j < this.#taps; j++) this.#kernel[phase * this.#taps + j] /= sum
-    }
+    this.#kernel = sharedKernel(inputRate, outputRate, this.#up, this.#taps, this.#half, cutoff)
     this.#input = new Float64Array(BLOCK + this.#taps)
     this.#output = new Float32Array(Math.ceil((BLOCK * this.#up) / this.#down) + 2)
     // Samples before the start of the stream are zeros.

@@ -1,8 +1,8 @@
 /**
  * Spectrogram: PCM at the internal rate in, one log-power spectrum per hop out.
  *
- * Frame k covers samples [k*hop, k*hop + fftSize). The Hann window, the fft.js plan and every buffer are made once
- * per stream; `write` allocates nothing.
+ * Frame k covers samples [k*hop, k*hop + fftSize). Every buffer is made once per stream, the fft.js plan and the
+ * Hann window once per size; `write` allocates nothing but a view per block.
  */
 import FFT from 'fft.js'
 
@@ -11,14 +11,38 @@ export type FrameSink = (logPower: Float32Array, frame: number) => void
 /** Added to |X|^2 before the log, so digital silence gives a finite floor (~-160 dB) instead of -Infinity. */
 const POWER_FLOOR = 1e-16
 
+interface Plan { fft: FFT, window: Float32Array, scale: number, windowed: Float64Array, spectrum: number[] }
+const plans = new Map<number, Plan>()
+
+/**
+ * The FFT plan and the Hann window depend only on the size, and the transform's scratch is filled and read within one
+ * synchronous call (JavaScript runs one transform at a time), so every stream of one size shares them.
+ */
+function sharedPlan (size: number): Plan {
+  let plan = plans.get(size)
+  if (!plan) {
+    const window = new Float32Array(size)
+    let sum = 0
+    for (let i = 0; i < size; i++) {
+      window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / size)
+      sum += window[i]
+    }
+    // A full-scale sine centred on a bin gives power 1 (log power 0).
+    const fft = new FFT(size)
+    // Scratch for one transform at a time: written and read within #emit, so streams share it too.
+    plan = { fft, window, scale: 4 / (sum * sum), windowed: new Float64Array(size), spectrum: fft.createComplexArray() as number[] }
+    plans.set(size, plan)
+  }
+  return plan
+}
+
 export class Spectrogram {
   readonly fftSize: number
   readonly hopSize: number
   readonly #fft: FFT
   readonly #window: Float32Array
   readonly #samples: Float32Array // the current window's worth of samples
-  readonly #windowed: Float64Array
-  readonly #spectrum: number[]
+  readonly #plan: Plan
   readonly #logPower: Float32Array
   readonly #sink: FrameSink
   readonly #scale: number
@@ -36,18 +60,12 @@ export class Spectrogram {
   constructor (fftSize: number, hopSize: number, sink: FrameSink, bins: readonly [number, number] = [0, fftSize / 2 + 1]) {
     this.fftSize = fftSize
     this.hopSize = hopSize
-    this.#fft = new FFT(fftSize)
-    this.#window = new Float32Array(fftSize)
-    let sum = 0
-    for (let i = 0; i < fftSize; i++) {
-      this.#window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / fftSize)
-      sum += this.#window[i]
-    }
-    // A full-scale sine centred on a bin gives power 1 (log power 0).
-    this.#scale = 4 / (sum * sum)
+    const shared = sharedPlan(fftSize)
+    this.#fft = shared.fft
+    this.#window = shared.window
+    this.#scale = shared.scale
+    this.#plan = shared
     this.#samples = new Float32Array(fftSize)
-    this.#windowed = new Float64Array(fftSize)
-    this.#spectrum = this.#fft.createComplexArray() as number[]
     this.#logPower = new Float32Array(fftSize / 2 + 1)
     this.#sink = sink
     this.#firstBin = bins[0]
@@ -77,10 +95,10 @@ export class Spectrogram {
   #emit (): void {
     const size = this.fftSize
     const win = this.#window
-    const x = this.#windowed
+    const x = this.#plan.windowed
     const s = this.#samples
     for (let i = 0; i < size; i++) x[i] = s[i] * win[i]
-    const out = this.#spectrum
+    const out = this.#plan.spectrum
     this.#fft.realTransform(out, x)
     const lp = this.#logPower
     const scale = this.#scale

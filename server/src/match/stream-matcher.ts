@@ -117,9 +117,9 @@ export class StreamMatcher {
     }
     const o = this.#o
     this.#nextTick = o.tickFrames
-    // A tick yields at most fanout hashes per peak; start with room for a dense tick and grow if needed.
-    this.#pendingHashes = new Uint32Array(64 * o.tickFrames)
-    this.#pendingFrames = new Uint32Array(64 * o.tickFrames)
+    // Music gives about 100 hashes a second: start with room for a dense tick and grow if needed.
+    this.#pendingHashes = new Uint32Array(256)
+    this.#pendingFrames = new Uint32Array(256)
     this.#candKey = new Float64Array(o.candidates).fill(-1)
     this.#candCounts = new Uint16Array(o.candidates * o.windowTicks)
     this.#candTotal = new Int32Array(o.candidates)

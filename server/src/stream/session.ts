@@ -3,8 +3,8 @@
  *
  *   PCM bytes -> samples -> Fingerprinter (dsp) -> StreamMatcher (match) -> protocol messages
  *
- * Created after a valid `hello`. Audio is decoded from the wire encoding into one preallocated buffer in pieces, so
- * a frame of any size costs no allocation beyond a view. Results go out through `send` as plain protocol messages;
+ * Created after a valid `hello`. Audio is decoded from the wire encoding in pieces through one buffer shared by all
+ * sessions, so a frame of any size costs no allocation beyond a view. Results go out through `send` as plain protocol messages;
  * the session never touches a socket.
  */
 import type { Encoding, Match, MatchEnd, ServerMessage, Flushed } from '../../../protocol/src/index.js'
@@ -16,7 +16,16 @@ import type { Index } from '../index/types.js'
 import { StreamMatcher, type StreamMatchEndEvent, type StreamMatchEvent } from '../match/stream-matcher.js'
 
 /** Samples converted per piece. */
-const PIECE_SAMPLES = 4096
+const PIECE_SAMPLES = 1024
+/**
+ * Conversion scratch shared by every session: a piece is copied, converted and fingerprinted within one synchronous
+ * call, so one aligned buffer (room for a stereo f32 piece) and one mono buffer serve them all.
+ */
+const pieceBuffer = new ArrayBuffer(PIECE_SAMPLES * 8)
+const pieceBytes = new Uint8Array(pieceBuffer)
+const pieceS16 = new Int16Array(pieceBuffer)
+const pieceF32 = new Float32Array(pieceBuffer)
+const pieceMono = new Float32Array(PIECE_SAMPLES)
 
 export interface SessionFormat {
   sampleRate: number
@@ -34,11 +43,7 @@ export class StreamSession {
   readonly #fingerprinter: Fingerprinter
   readonly #matcher: StreamMatcher
   readonly #bytesPerFrame: number
-  // An aligned copy of each piece of the wire bytes, with typed views over it.
-  readonly #bytes: Uint8Array
-  readonly #s16: Int16Array
-  readonly #f32: Float32Array
-  readonly #mono: Float32Array
+  readonly #pieceBytes: number // bytes of one piece: PIECE_SAMPLES sample frames
   #flushed = false
   /** Audio received, in bytes. */
   bytesReceived = 0
@@ -49,11 +54,7 @@ export class StreamSession {
     this.#settings = settings
     this.#send = send
     this.#bytesPerFrame = BYTES_PER_SAMPLE[format.encoding] * format.channels
-    const buffer = new ArrayBuffer(PIECE_SAMPLES * this.#bytesPerFrame)
-    this.#bytes = new Uint8Array(buffer)
-    this.#s16 = new Int16Array(buffer)
-    this.#f32 = new Float32Array(buffer)
-    this.#mono = new Float32Array(PIECE_SAMPLES)
+    this.#pieceBytes = PIECE_SAMPLES * this.#bytesPerFrame
     const params = settings.fingerprint
     this.#matcher = new StreamMatcher(index, params, {
       match: (e) => this.#onMatch(e),
@@ -75,10 +76,10 @@ export class StreamSession {
   check (pcm: Uint8Array): AudioProblem {
     if (pcm.length % this.#bytesPerFrame !== 0) return 'EAR_ERR_AUDIO_ALIGNMENT'
     if (this.format.encoding === 'f32le') {
-      for (let at = 0; at < pcm.length; at += this.#bytes.length) {
-        const n = Math.min(this.#bytes.length, pcm.length - at)
-        this.#bytes.set(pcm.subarray(at, at + n))
-        for (let i = 0, m = n >> 2; i < m; i++) if (!Number.isFinite(this.#f32[i])) return 'EAR_ERR_AUDIO_INVALID'
+      for (let at = 0; at < pcm.length; at += this.#pieceBytes) {
+        const n = Math.min(this.#pieceBytes, pcm.length - at)
+        pieceBytes.set(pcm.subarray(at, at + n))
+        for (let i = 0, m = n >> 2; i < m; i++) if (!Number.isFinite(pieceF32[i])) return 'EAR_ERR_AUDIO_INVALID'
       }
     }
     return undefined
@@ -89,17 +90,17 @@ export class StreamSession {
     this.bytesReceived += pcm.length
     const channels = this.format.channels
     const isFloat = this.format.encoding === 'f32le'
-    const mono = this.#mono
-    for (let at = 0; at < pcm.length; at += this.#bytes.length) {
-      const n = Math.min(this.#bytes.length, pcm.length - at)
-      this.#bytes.set(pcm.subarray(at, at + n))
+    const mono = pieceMono
+    for (let at = 0; at < pcm.length; at += this.#pieceBytes) {
+      const n = Math.min(this.#pieceBytes, pcm.length - at)
+      pieceBytes.set(pcm.subarray(at, at + n))
       const frames = n / this.#bytesPerFrame
       if (isFloat) {
-        const x = this.#f32
+        const x = pieceF32
         if (channels === 1) for (let i = 0; i < frames; i++) mono[i] = x[i]
         else for (let i = 0; i < frames; i++) mono[i] = 0.5 * (x[2 * i] + x[2 * i + 1])
       } else {
-        const x = this.#s16
+        const x = pieceS16
         if (channels === 1) for (let i = 0; i < frames; i++) mono[i] = x[i] / 32768
         else for (let i = 0; i < frames; i++) mono[i] = (x[2 * i] + x[2 * i + 1]) / 65536
       }
