@@ -3,9 +3,9 @@
  *
  * Starts `earshot serve` as a child process on an index of real music (the accuracy bench's corpus), then, from this
  * process, opens N sessions through the client SDK that stream catalogue tracks (from random offsets, with white
- * noise at 15 dB SNR) at real-time pace in 100 ms chunks of 44.1 kHz s16le. Reports per transport:
+ * noise at 15 dB SNR, one after another) at real-time pace in 100 ms chunks of 44.1 kHz s16le. Reports per transport:
  *  - server CPU (one core = 100%) and the sessions a core would hold at that rate;
- *  - time from track start to `confirmed`, in seconds of audio (median, p95);
+ *  - time from session start to the first `confirmed`, in seconds of audio (median, p95);
  *  - push latency: from sending the chunk that brought the stream to the event's streamSeconds, to receiving the
  *    event (p50, p99);
  *  - server RSS per session, and RSS growth over the run.
@@ -90,14 +90,17 @@ async function runLoad (db: string, transport: string, tracks: Float32Array[], s
   const url = `ws://127.0.0.1:${port}/v1/stream`
   // Open sessions with a small stagger so chunks do not all land in the same millisecond.
   for (let s = 0; s < sessions; s++) clients.push(await connect(url, { sampleRate: RATE, encoding: 's16le', channels: 1, reconnect: false }))
-  const pcm = clients.map((_, s) => {
-    const track = tracks[s % tracks.length]
-    const from = Math.floor(rng() * Math.max(1, track.length - seconds * RATE))
-    const x = track.subarray(from, from + seconds * RATE)
-    const y = new Int16Array(x.length)
-    for (let i = 0; i < x.length; i++) y[i] = Math.max(-32768, Math.min(32767, Math.round(x[i] * 32767)))
-    return y
-  })
+  // Each session plays catalogue tracks back to back (as a station would), from a random point of its first track.
+  const cursor = clients.map((_, s) => ({ track: s % tracks.length, at: Math.floor(rng() * tracks[s % tracks.length].length * 0.8) }))
+  const chunk = new Int16Array(CHUNK)
+  const nextChunk = (s: number): Int16Array => {
+    const c = cursor[s]
+    for (let i = 0; i < CHUNK; i++) {
+      if (c.at >= tracks[c.track].length) { c.track = (c.track + 1) % tracks.length; c.at = 0 }
+      chunk[i] = Math.max(-32768, Math.min(32767, Math.round(tracks[c.track][c.at++] * 32767)))
+    }
+    return chunk
+  }
   // Sessions start spread over the first second, as independent clients would; all audio is prepared before, so no
   // session starts behind its schedule (a backlog would show up as push latency that the server did not cause).
   const starts = clients.map(() => performance.now() + rng() * 1000)
@@ -126,9 +129,9 @@ async function runLoad (db: string, transport: string, tracks: Float32Array[], s
       let done = true
       for (let s = 0; s < sessions; s++) {
         while (next[s] < chunks && starts[s] + next[s] * 100 <= now) {
-          const i = next[s]++
+          next[s]++
           sentAt[s].push(performance.now())
-          clients[s].write(pcm[s].subarray(i * CHUNK, (i + 1) * CHUNK))
+          clients[s].write(nextChunk(s))
         }
         if (next[s] < chunks) done = false
       }
