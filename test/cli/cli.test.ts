@@ -3,30 +3,16 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { childEnv } from '../helpers/child-env.js'
+import { childEnv, runEarshot, EARSHOT_MAIN as MAIN, type Run } from '../helpers/child-env.js'
 import { addNoise, clip, silence, song, wavBytes, whiteNoise, writeWav } from '../helpers/signals.js'
 
 // End to end: the real CLI in child processes, on generated WAV files, in a temp folder as the working directory.
-const MAIN = fileURLToPath(new URL('../../server/src/cli/main.js', import.meta.url))
 const dir = t.testdir()
 
-interface Run { code: number | null, stdout: string, stderr: string }
 
 /** Run `earshot ...args` in the temp folder. EARSHOT_DB is unset unless `env` sets it. */
 function earshot (args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      cwd: dir,
-      env: childEnv(env, ['EARSHOT_DB', 'EARSHOT_DEBUG']),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
+  return runEarshot(dir, args, childEnv(env, ['EARSHOT_DB', 'EARSHOT_DEBUG']))
 }
 
 function lines (s: string): string[] {

@@ -5,24 +5,15 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { addNoise, clip, song, writeWav } from '../helpers/signals.js'
-import { childEnv, freePort, httpGet, within } from '../helpers/stream-helpers.js'
+import { freePort, httpGet, within } from '../helpers/stream-helpers.js'
+import { childEnv, runEarshot, EARSHOT_MAIN as MAIN, type Run } from '../helpers/child-env.js'
 
 // End to end: `earshot index`, `earshot serve` and `earshot stream` as real child processes on generated WAV files.
-const MAIN = fileURLToPath(new URL('../../server/src/cli/main.js', import.meta.url))
 const dir = t.testdir()
 
-interface Run { code: number | null, stdout: string, stderr: string }
 
 function earshot (args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: dir, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
+  return runEarshot(dir, args, childEnv({}, ['EARSHOT_DB', 'EARSHOT_DEBUG']))
 }
 
 const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '')
@@ -45,7 +36,7 @@ t.test('earshot index builds the index', async (t) => {
 })
 
 t.test('earshot serve --port 0 listens and says where', async (t) => {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--db', 'db', '--port', '0'], { cwd: dir, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [MAIN, 'serve', '--db', 'db', '--port', '0'], { cwd: dir, env: childEnv({}, ['EARSHOT_DB', 'EARSHOT_DEBUG']), stdio: ['ignore', 'pipe', 'pipe'] })
   server = child
   child.stdout!.resume()
   const listening = new Promise<number>((resolve, reject) => {

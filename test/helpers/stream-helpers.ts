@@ -257,15 +257,3 @@ export async function writeChunks (client: EarshotClient, samples: Int16Array | 
   }
 }
 
-/**
- * The environment for child processes: the parent's, without what tap adds (NODE_OPTIONS with its hooks, TAP_*),
- * and without EARSHOT_* settings of the developer's shell.
- */
-export function childEnv (): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k === 'NODE_OPTIONS' || k.startsWith('TAP') || k.startsWith('_TAPJS_') || k.startsWith('EARSHOT_')) continue
-    env[k] = v
-  }
-  return env
-}
