@@ -176,6 +176,7 @@ async function main (): Promise<void> {
   console.log('')
   console.log('| transport | server CPU | load generator CPU | sessions per core at this load | confirmed | time to confirmed p50 / p95 | push latency p50 / p99 | RSS per session | RSS growth |')
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+  const series: string[] = []
   for (const t of transports) {
     const r = await runLoad(db, t, tracks, sessions, seconds)
     const rssPeak = Math.max(...r.rssSamples.map(([, b]) => b))
@@ -185,7 +186,13 @@ async function main (): Promise<void> {
       `${quantile(r.confirmSeconds, 0.5).toFixed(2)} / ${quantile(r.confirmSeconds, 0.95).toFixed(2)} s | ` +
       `${quantile(r.latencyMs, 0.5).toFixed(1)} / ${quantile(r.latencyMs, 0.99).toFixed(1)} ms | ` +
       `${((rssPeak - r.rssIdle) / sessions / 1024).toFixed(0)} KB | ${((last - first) / 1024 / 1024).toFixed(1)} MB over ${(r.seconds - r.rssSamples[Math.min(1, r.rssSamples.length - 1)][0]).toFixed(0)} s |`)
+    series.push(`${t}: ` + r.rssSamples.filter((_, i) => i % Math.max(1, Math.floor(r.rssSamples.length / 12)) === 0)
+      .map(([at, b]) => `${at.toFixed(0)} s ${(b / 1024 / 1024).toFixed(0)} MB`).join(', '))
   }
+  console.log('')
+  console.log('Server anonymous RSS during the run:')
+  for (const line of series) console.log(`- ${line}`)
 }
 
 main().catch((err: unknown) => { console.error(err); process.exitCode = 1 })
+
