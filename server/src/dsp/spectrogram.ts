@@ -39,13 +39,10 @@ function sharedPlan (size: number): Plan {
 export class Spectrogram {
   readonly fftSize: number
   readonly hopSize: number
-  readonly #fft: FFT
-  readonly #window: Float32Array
   readonly #samples: Float32Array // the current window's worth of samples
   readonly #plan: Plan
   readonly #logPower: Float32Array
   readonly #sink: FrameSink
-  readonly #scale: number
   readonly #firstBin: number
   readonly #endBin: number
   #filled = 0
@@ -60,11 +57,7 @@ export class Spectrogram {
   constructor (fftSize: number, hopSize: number, sink: FrameSink, bins: readonly [number, number] = [0, fftSize / 2 + 1]) {
     this.fftSize = fftSize
     this.hopSize = hopSize
-    const shared = sharedPlan(fftSize)
-    this.#fft = shared.fft
-    this.#window = shared.window
-    this.#scale = shared.scale
-    this.#plan = shared
+    this.#plan = sharedPlan(fftSize)
     this.#samples = new Float32Array(fftSize)
     this.#logPower = new Float32Array(fftSize / 2 + 1)
     this.#sink = sink
@@ -94,14 +87,15 @@ export class Spectrogram {
 
   #emit (): void {
     const size = this.fftSize
-    const win = this.#window
-    const x = this.#plan.windowed
+    const plan = this.#plan
+    const win = plan.window
+    const x = plan.windowed
     const s = this.#samples
     for (let i = 0; i < size; i++) x[i] = s[i] * win[i]
-    const out = this.#plan.spectrum
-    this.#fft.realTransform(out, x)
+    const out = plan.spectrum
+    plan.fft.realTransform(out, x)
     const lp = this.#logPower
-    const scale = this.#scale
+    const scale = plan.scale
     for (let b = this.#firstBin, end = this.#endBin; b < end; b++) {
       const re = out[2 * b]
       const im = out[2 * b + 1]

@@ -88,8 +88,6 @@ export class StreamMatcher {
   // Selection of the tick's strongest keys.
   readonly #topKey: Float64Array
   readonly #topCount: Int32Array
-  readonly #topFirst: Int32Array
-  readonly #topLast: Int32Array
   // The match being reported.
   #active = -1 // candidate slot, or -1
   #activeTrack = -1
@@ -129,8 +127,6 @@ export class StreamMatcher {
     this.#tickVotes = new Int32Array(o.windowTicks)
     this.#topKey = new Float64Array(o.keysPerTick)
     this.#topCount = new Int32Array(o.keysPerTick)
-    this.#topFirst = new Int32Array(o.keysPerTick)
-    this.#topLast = new Int32Array(o.keysPerTick)
   }
 
   /** A hash from the stream's fingerprinter. */
