@@ -30,6 +30,7 @@ export const protocolErrors = {
   EAR_ERR_TOO_MANY_SESSIONS: { close: CloseCode.TRY_AGAIN_LATER, message: 'The server holds its maximum number of sessions' },
   EAR_ERR_SLOW_CONSUMER: { close: CloseCode.POLICY, message: 'The client does not read its messages' },
   EAR_ERR_UNAUTHORIZED: { close: CloseCode.POLICY, message: 'Missing or wrong token' },
+  EAR_ERR_RATE_LIMITED: { close: CloseCode.TRY_AGAIN_LATER, message: 'Too many streams opened; try again later' },
   EAR_ERR_SHUTTING_DOWN: { close: CloseCode.GOING_AWAY, message: 'The server is shutting down' },
   EAR_ERR_INTERNAL: { close: CloseCode.INTERNAL, message: 'Internal error' },
 } as const

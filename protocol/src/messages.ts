@@ -34,6 +34,8 @@ export interface Hello {
   streamId?: string
   label?: string
   token?: string
+  /** Write this stream's confirmed matches to the server's play log under streamId (needs streamId). */
+  playLog?: boolean
 }
 
 /** End of input: finish pending hashes and emit final results, then `flushed`. */
@@ -73,6 +75,8 @@ export interface Match {
   offsetSeconds: number
   /** Position in the stream now, in seconds of audio received. */
   streamSeconds: number
+  /** Where in the stream this match began: its first evidence, in seconds of audio received. */
+  startedAtStreamSeconds: number
 }
 
 export interface MatchEnd {

@@ -50,5 +50,10 @@ function validateHello (m: Record<string, unknown>): Validated {
   if (typeof streamId === 'string') hello.streamId = streamId
   if (typeof label === 'string') hello.label = label
   if (typeof token === 'string') hello.token = token
+  if (m.playLog !== undefined) {
+    if (typeof m.playLog !== 'boolean') return bad('playLog must be a boolean')
+    if (m.playLog && hello.streamId === undefined) return bad('playLog needs a streamId to file the plays under')
+    hello.playLog = m.playLog
+  }
   return { ok: true, message: hello }
 }

@@ -1,26 +1,45 @@
 /**
- * build(options): connects the index, the stream sessions and a transport into a server. main.ts (the CLI's serve)
- * reads flags and signals; tests call build() directly.
+ * build(options): connects the index, the stream sessions, monitors, the play log, webhooks and the HTTP API into a
+ * server with one transport. main.ts (the CLI's serve) reads flags and signals; tests call build() directly.
+ *
+ *   transport ── WebSocket ──> StreamConnection ──> StreamSession ──> (opt-in) PlayRecorder ──> PlayLog, webhooks
+ *             └─ HTTP ───────> Router ──> routes ──> index, uploads, jobs, Monitors ──> StreamSession ──> PlayRecorder
  */
+import type { RootDatabase } from 'lmdb'
 import { CloseCode } from '../../protocol/src/index.js'
+import { Identifier } from './catalog/identify.js'
+import { IndexJobs } from './catalog/index-jobs.js'
+import { TrackUploads } from './catalog/uploads.js'
 import type { Settings } from './config/defaults.js'
+import { Access } from './http/access.js'
+import { router } from './http/routes.js'
+import type { Services } from './http/services.js'
 import type { Index } from './index/types.js'
+import { Monitors } from './monitor/monitors.js'
+import { PlayLog } from './playlog/play-log.js'
+import { PlayRecorder, type PlayEvent } from './playlog/play-recorder.js'
+import { openStateStore, stateDirOf } from './state/state-store.js'
 import type { StreamContext } from './stream/connection.js'
 import { createWsTransport } from './transport/ws.js'
 import { createUwsTransport, loadUws } from './transport/uws.js'
-import type { Transport, TransportName } from './transport/types.js'
+import type { HttpHandler, Transport, TransportName } from './transport/types.js'
+import { defaultWebhookSettings, WebhookDispatcher } from './webhooks/webhooks.js'
 
 export interface BuildOptions {
   index: Index
   settings: Settings
   transport?: TransportName
-  /** Told when the requested transport could not load and another one serves. */
+  /** Folder of the server's state (monitors, play log, webhook queue); default `<index folder>/server`. */
+  stateDir?: string
+  /** Told when the requested transport could not load and another one serves, and of internal errors. */
   onWarning?: (message: string) => void
 }
 
 export interface EarshotServer {
   readonly transport: TransportName
   readonly context: StreamContext
+  readonly services: Services
+  /** Listen, then start the stored monitors. */
   listen (host: string, port: number): Promise<number>
   close (): Promise<void>
 }
@@ -29,39 +48,95 @@ export interface EarshotServer {
 const SWEEP_MS = 1000
 
 export async function build (options: BuildOptions): Promise<EarshotServer> {
+  const { index, settings } = options
+  const warn = options.onWarning ?? (() => {})
   let name: TransportName = options.transport ?? 'uws'
-  const ctx: StreamContext = { index: options.index, settings: options.settings, transport: name, sessions: 0, connections: new Set() }
-  let transport: Transport
-  if (name === 'uws') {
-    const uws = await loadUws()
-    if (uws) {
-      transport = createUwsTransport(uws, ctx)
-    } else {
-      options.onWarning?.('uWebSockets.js did not load on this platform; serving with ws')
-      name = 'ws'
-      ;(ctx as { transport: string }).transport = name
-      transport = createWsTransport(ctx)
-    }
-  } else {
-    transport = createWsTransport(ctx)
+  const uws = name === 'uws' ? await loadUws() : undefined
+  if (name === 'uws' && !uws) {
+    warn('uWebSockets.js did not load on this platform; serving with ws')
+    name = 'ws'
   }
+
+  const root: RootDatabase = openStateStore(options.stateDir ?? stateDirOf(index.dir ?? settings.db))
+  const plays = new PlayLog(root)
+  const webhooks = settings.webhooks.urls.length > 0
+    ? new WebhookDispatcher(root, { ...defaultWebhookSettings, urls: settings.webhooks.urls, secret: settings.webhooks.secret })
+    : undefined
+  const publish = (e: PlayEvent): void => { webhooks?.enqueue({ type: e.type, data: e.play }) }
+  // Plays left open by a crash end at the last audio seen; their match.ended was never sent: send it now.
+  for (const play of plays.recover()) publish({ type: 'match.ended', play })
+  webhooks?.start()
+
+  const access = new Access(settings.access)
+  const ctx: StreamContext = {
+    index,
+    settings,
+    transport: name,
+    sessions: 0,
+    connections: new Set(),
+    gate (token, address) {
+      const denied = access.check('client', token, address)
+      if (denied) return { code: 'EAR_ERR_UNAUTHORIZED', detail: denied.message }
+      const wait = access.limit('stream', token, address)
+      return wait > 0 ? { code: 'EAR_ERR_RATE_LIMITED', detail: `retry in ${wait} s` } : undefined
+    },
+    observe (hello) {
+      if (!hello.playLog || hello.streamId === undefined) return undefined
+      const recorder = new PlayRecorder(plays, { id: hello.streamId, kind: 'client' }, publish)
+      return { message: (m) => recorder.onMessage(m), audio: (s) => recorder.onAudio(s), end: (s) => recorder.end(s) }
+    },
+  }
+  const monitors = new Monitors(root, index, settings, plays, { onPlay: publish })
+  const services: Services = {
+    index,
+    settings,
+    stream: ctx,
+    access,
+    identifier: new Identifier(index, settings),
+    uploads: new TrackUploads(index, settings),
+    jobs: new IndexJobs(index, settings),
+    monitors,
+    plays,
+    webhooks,
+    startedAt: Date.now(),
+    onHttpError (err) {
+      if (!(err instanceof Error) || !('code' in err)) warn(`internal error in the HTTP API: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+    },
+  }
+  const api: HttpHandler = {
+    bodyLimit: (method, path) => router.bodyLimit(settings, method, path),
+    bodyTimeoutMs: settings.http.bodyTimeoutMs,
+    handle: (req) => router.handle(services, req),
+  }
+  const transport: Transport = uws ? createUwsTransport(uws, ctx, api) : createWsTransport(ctx, api)
+
   let sweep: NodeJS.Timeout | undefined
+  let closed = false
   return {
     transport: name,
     context: ctx,
+    services,
     async listen (host, port) {
       const bound = await transport.listen(host, port)
       sweep = setInterval(() => {
         const now = Date.now()
         for (const c of ctx.connections) c.sweep(now)
-      }, Math.min(SWEEP_MS, ctx.settings.stream.helloTimeoutMs / 2))
+      }, Math.min(SWEEP_MS, settings.stream.helloTimeoutMs / 2))
       sweep.unref()
+      monitors.resume()
       return bound
     },
     async close () {
+      if (closed) return
+      closed = true
       clearInterval(sweep)
       for (const c of ctx.connections) c.fail('EAR_ERR_SHUTTING_DOWN')
       await transport.close(CloseCode.GOING_AWAY, 'EAR_ERR_SHUTTING_DOWN')
+      await monitors.close()
+      await services.uploads.close()
+      await webhooks?.close()
+      await plays.flushed()
+      await root.close()
     },
   }
 }

@@ -7,24 +7,44 @@
 interface ErrorSpec {
   readonly message: string
   readonly Base: ErrorConstructor | RangeErrorConstructor | TypeErrorConstructor
+  /** The HTTP status the API answers the error with. */
+  readonly status: number
 }
 
 export const errorCatalogue = {
-  EAR_ERR_USAGE: { message: 'Bad command line: %s', Base: TypeError },
-  EAR_ERR_FILE_NOT_FOUND: { message: 'No such file or folder: %s', Base: Error },
-  EAR_ERR_FILE_UNREADABLE: { message: 'Cannot read %s', Base: Error },
-  EAR_ERR_FILE_EMPTY: { message: 'File is empty: %s', Base: Error },
-  EAR_ERR_NOT_AUDIO: { message: 'Not audio, or a format earshot cannot decode: %s', Base: TypeError },
-  EAR_ERR_AUDIO_TOO_SHORT: { message: 'Too little audio to fingerprint (%s)', Base: RangeError },
-  EAR_ERR_AUDIO_TOO_LONG: { message: 'Audio is longer than the index can hold (%s)', Base: RangeError },
-  EAR_ERR_INDEX_OPEN: { message: 'Cannot open the index at %s', Base: Error },
-  EAR_ERR_INDEX_PARAMS: { message: 'The index at %s was built with other fingerprint parameters (%s)', Base: Error },
-  EAR_ERR_INDEX_FORMAT: { message: 'The index at %s has format version %s; this earshot reads version %s', Base: Error },
-  EAR_ERR_TRACK_NOT_FOUND: { message: 'No track with id %s', Base: RangeError },
-  EAR_ERR_IMPORT: { message: 'Cannot import %s', Base: Error },
-  EAR_ERR_CONNECT: { message: 'Cannot stream to %s', Base: Error },
-  EAR_ERR_SOURCE: { message: 'Cannot read the audio source %s', Base: Error },
-  EAR_ERR_INTERNAL: { message: 'Internal error: %s', Base: Error },
+  EAR_ERR_USAGE: { message: 'Bad command line: %s', Base: TypeError, status: 400 },
+  EAR_ERR_CONFIG: { message: 'Bad configuration: %s', Base: TypeError, status: 500 },
+  EAR_ERR_FILE_NOT_FOUND: { message: 'No such file or folder: %s', Base: Error, status: 400 },
+  EAR_ERR_FILE_UNREADABLE: { message: 'Cannot read %s', Base: Error, status: 400 },
+  EAR_ERR_FILE_EMPTY: { message: 'File is empty: %s', Base: Error, status: 400 },
+  EAR_ERR_NOT_AUDIO: { message: 'Not audio, or a format earshot cannot decode: %s', Base: TypeError, status: 415 },
+  EAR_ERR_AUDIO_TOO_SHORT: { message: 'Too little audio to fingerprint (%s)', Base: RangeError, status: 422 },
+  EAR_ERR_AUDIO_TOO_LONG: { message: 'Audio is longer than the index can hold (%s)', Base: RangeError, status: 413 },
+  EAR_ERR_INDEX_OPEN: { message: 'Cannot open the index at %s', Base: Error, status: 503 },
+  EAR_ERR_INDEX_PARAMS: { message: 'The index at %s was built with other fingerprint parameters (%s)', Base: Error, status: 500 },
+  EAR_ERR_INDEX_FORMAT: { message: 'The index at %s has format version %s; this earshot reads version %s', Base: Error, status: 500 },
+  EAR_ERR_TRACK_NOT_FOUND: { message: 'No track with id %s', Base: RangeError, status: 404 },
+  EAR_ERR_IMPORT: { message: 'Cannot import %s', Base: Error, status: 400 },
+  EAR_ERR_CONNECT: { message: 'Cannot reach the server at %s', Base: Error, status: 502 },
+  EAR_ERR_SOURCE: { message: 'Cannot read the audio source %s', Base: Error, status: 502 },
+  EAR_ERR_NOT_FOUND: { message: 'No route %s', Base: Error, status: 404 },
+  EAR_ERR_METHOD: { message: '%s is not allowed on %s', Base: Error, status: 405 },
+  EAR_ERR_UPGRADE_REQUIRED: { message: 'Connect to %s with a WebSocket', Base: Error, status: 426 },
+  EAR_ERR_UNAUTHORIZED: { message: 'Missing or unknown token%s', Base: Error, status: 401 },
+  EAR_ERR_FORBIDDEN: { message: 'Not allowed: %s', Base: Error, status: 403 },
+  EAR_ERR_BAD_JSON: { message: 'The body is not valid JSON: %s', Base: TypeError, status: 400 },
+  EAR_ERR_BAD_REQUEST: { message: 'Bad request: %s', Base: TypeError, status: 400 },
+  EAR_ERR_CONTENT_TYPE: { message: 'Unsupported content type %s; send %s', Base: TypeError, status: 415 },
+  EAR_ERR_BODY_TOO_LARGE: { message: 'The body is larger than the limit of %s bytes', Base: RangeError, status: 413 },
+  EAR_ERR_BODY_TIMEOUT: { message: 'The body did not arrive within %s ms', Base: Error, status: 408 },
+  EAR_ERR_RATE_LIMITED: { message: 'Too many requests; retry in %s s', Base: RangeError, status: 429 },
+  EAR_ERR_BAD_CURSOR: { message: 'The cursor %s is not one this server gave out', Base: TypeError, status: 400 },
+  EAR_ERR_MONITOR_NOT_FOUND: { message: 'No monitor with id %s', Base: RangeError, status: 404 },
+  EAR_ERR_MONITOR_EXISTS: { message: 'A monitor of %s exists already (id %s)', Base: Error, status: 409 },
+  EAR_ERR_TOO_MANY_MONITORS: { message: 'The server holds its maximum of %s monitors', Base: RangeError, status: 409 },
+  EAR_ERR_JOB_NOT_FOUND: { message: 'No index job with id %s', Base: RangeError, status: 404 },
+  EAR_ERR_API: { message: 'The server answered %s', Base: Error, status: 502 },
+  EAR_ERR_INTERNAL: { message: 'Internal error: %s', Base: Error, status: 500 },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorCatalogue

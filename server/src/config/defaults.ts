@@ -15,6 +15,56 @@ export interface Settings {
   maxBucket: number
   fingerprint: FingerprintParams
   stream: StreamLimits
+  http: HttpLimits
+  access: AccessSettings
+  monitors: MonitorSettings
+  webhooks: WebhookConfig
+  /** /health reports unhealthy when the index's disk has less free space than this, in bytes. */
+  minFreeDiskBytes: number
+}
+
+/** Limits of the HTTP API. */
+export interface HttpLimits {
+  /** Largest body of POST /v1/identify, in bytes. */
+  maxIdentifyBytes: number
+  /** Largest audio upload to POST /v1/tracks, in bytes. */
+  maxUploadBytes: number
+  /** Largest JSON body, in bytes. */
+  maxJsonBytes: number
+  /** A request body must arrive whole within this, in ms (slow uploads hold memory and a socket). */
+  bodyTimeoutMs: number
+  /** Identify fingerprints at most this much of a long upload, in seconds (its start). */
+  maxIdentifySeconds: number
+}
+
+/** Who may do what. With no token at all configured, writes are allowed from loopback only. */
+export interface AccessSettings {
+  /** Tokens allowed everything: catalog writes, monitors, index jobs. */
+  adminTokens: readonly string[]
+  /** Tokens allowed to stream, identify and read. */
+  clientTokens: readonly string[]
+  /** Identify requests per minute, for each token and for each client address apart. */
+  identifyPerMinute: number
+  /** Stream opens per minute, for each token and for each client address apart. */
+  streamOpensPerMinute: number
+}
+
+export interface MonitorSettings {
+  /** Monitored streams at most. */
+  maxMonitors: number
+  /** First reconnect delay after a source drops, in ms (doubles per failure). */
+  initialBackoffMs: number
+  /** Longest reconnect delay, in ms. */
+  maxBackoffMs: number
+  /** A source that sends nothing for this long is dropped, in ms. */
+  stallTimeoutMs: number
+}
+
+/** Where match events are POSTed. */
+export interface WebhookConfig {
+  urls: readonly string[]
+  /** Shared secret of the HMAC-SHA256 signature; required when urls are set. */
+  secret: string
 }
 
 /** Limits of the streaming server; every one has a flag. */
@@ -47,6 +97,27 @@ export const defaults: Readonly<Settings> = Object.freeze({
     helloTimeoutMs: 5_000,
     maxOutgoingBytes: 1024 * 1024,
   }),
+  http: Object.freeze({
+    maxIdentifyBytes: 32 * 1024 * 1024, // a few minutes of compressed audio; identify needs seconds
+    maxUploadBytes: 512 * 1024 * 1024, // an hour of 44.1 kHz stereo WAV
+    maxJsonBytes: 64 * 1024,
+    bodyTimeoutMs: 120_000,
+    maxIdentifySeconds: 60,
+  }),
+  access: Object.freeze({
+    adminTokens: Object.freeze([]) as readonly string[],
+    clientTokens: Object.freeze([]) as readonly string[],
+    identifyPerMinute: 120,
+    streamOpensPerMinute: 60,
+  }),
+  monitors: Object.freeze({
+    maxMonitors: 200,
+    initialBackoffMs: 1000,
+    maxBackoffMs: 60_000,
+    stallTimeoutMs: 15_000,
+  }),
+  webhooks: Object.freeze({ urls: Object.freeze([]) as readonly string[], secret: '' }),
+  minFreeDiskBytes: 256 * 1024 * 1024,
 })
 
 /** The index folder from `--db`, then `EARSHOT_DB`, then the default. */

@@ -222,8 +222,8 @@ export class LmdbIndex implements Index {
     return id === undefined ? undefined : this.#tracks.get(id)
   }
 
-  * listTracks (): Iterable<Track> {
-    for (const { value } of this.#tracks.getRange({})) yield value
+  * listTracks (afterId = 0): Iterable<Track> {
+    for (const { value } of this.#tracks.getRange({ start: afterId + 1 })) yield value
   }
 
   /** The (hash, frame) pairs stored for a track, rebuilt from its buckets (for export and import). */

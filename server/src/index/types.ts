@@ -48,13 +48,16 @@ export interface IndexStats {
 export type PostingVisitor = (trackId: number, frame: number) => void
 
 export interface Index {
+  /** The folder the index lives in, for indexes on disk. */
+  readonly dir?: string
   /** Add a track and its hashes in one transaction: all in or all out. */
   addTrack (meta: NewTrack, hashes: HashList): AddResult
   /** Remove a track and its postings; false when there was no such track. */
   removeTrack (id: number): boolean
   getTrack (id: number): Track | undefined
   findByDigest (digest: string): Track | undefined
-  listTracks (): Iterable<Track>
+  /** Tracks in id order, from the first id above `afterId` (default 0: all). */
+  listTracks (afterId?: number): Iterable<Track>
   /** Visit every posting of a hash; returns how many there were. Buckets beyond `limit` are skipped as uninformative. */
   lookup (hash: number, visit: PostingVisitor, limit?: number): number
   /** Frames of all indexed audio: the size of the space a random match could land in. */

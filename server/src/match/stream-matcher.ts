@@ -50,6 +50,8 @@ export interface StreamMatchEvent {
   offsetFrames: number
   /** The stream frame of the tick that produced the event. */
   streamFrame: number
+  /** The stream frame of the match's first vote. */
+  startFrame: number
 }
 
 export interface StreamMatchEndEvent {
@@ -317,7 +319,7 @@ export class StreamMatcher {
     this.#activeState = state
     this.#activeOffset = offset
     this.#activeConfidence = k
-    this.#sink.match({ state, trackId: this.#activeTrack, confidence: k, offsetFrames: offset, streamFrame })
+    this.#sink.match({ state, trackId: this.#activeTrack, confidence: k, offsetFrames: offset, streamFrame, startFrame: this.#candFirst[c] })
   }
 
   #endActive (): void {

@@ -23,6 +23,19 @@ export interface Wire {
   terminate (): void
 }
 
+/** What a session's owner sees of it besides the client: for the play log and metrics. */
+export interface SessionObserver {
+  /** Every message the session sends. */
+  message (m: ServerMessage): void
+  /** After each audio frame: the session's stream time, in seconds. */
+  audio (streamSeconds: number): void
+  /** The session ended (closed or flushed), at this stream time. */
+  end (streamSeconds: number): void
+}
+
+/** Admission of a new session: a refusal's code and detail, or undefined to admit. */
+export type Gate = (token: string | undefined, address: string) => { code: ProtocolErrorCode, detail: string } | undefined
+
 /** Shared by every connection of one server. */
 export interface StreamContext {
   readonly index: Index
@@ -30,21 +43,34 @@ export interface StreamContext {
   readonly transport: string
   sessions: number
   readonly connections: Set<StreamConnection>
+  /** Tokens and rate limits; everyone is admitted without one. */
+  gate?: Gate
+  /** An observer for a session that asked for one (hello.playLog), or undefined. */
+  observe?: (hello: Hello, sessionId: string) => SessionObserver | undefined
 }
 
 export class StreamConnection {
   readonly #ctx: StreamContext
   readonly #wire: Wire
+  readonly #address: string
+  readonly #urlToken: string | undefined
   #session: StreamSession | undefined
+  #observer: SessionObserver | undefined
   readonly #openedAt = Date.now()
   #lastMessageAt = this.#openedAt
   #closed = false
   #counted = false
   sessionId = ''
 
-  constructor (ctx: StreamContext, wire: Wire) {
+  /**
+   * @param address the peer's IP address (rate limits)
+   * @param urlToken `?token=` of the WebSocket URL (browsers cannot send headers); hello.token wins over it
+   */
+  constructor (ctx: StreamContext, address: string, urlToken: string | undefined, wire: Wire) {
     this.#ctx = ctx
     this.#wire = wire
+    this.#address = address
+    this.#urlToken = urlToken
     ctx.connections.add(this)
   }
 
@@ -87,11 +113,17 @@ export class StreamConnection {
   #onHello (hello: Hello): void {
     if (this.#session) { this.#error('EAR_ERR_HELLO_TWICE'); return }
     const ctx = this.#ctx
+    const refused = ctx.gate?.(hello.token ?? this.#urlToken, this.#address)
+    if (refused) { this.fail(refused.code, refused.detail); return }
     if (ctx.sessions >= ctx.settings.stream.maxSessions) { this.fail('EAR_ERR_TOO_MANY_SESSIONS', `limit ${ctx.settings.stream.maxSessions}`); return }
     ctx.sessions++
     this.#counted = true
     this.sessionId = randomUUID()
-    this.#session = new StreamSession(ctx.index, ctx.settings, hello, (msg) => this.#send(msg))
+    const observer = ctx.observe?.(hello, this.sessionId)
+    this.#observer = observer
+    this.#session = new StreamSession(ctx.index, ctx.settings, hello, observer
+      ? (msg) => { observer.message(msg); this.#send(msg) }
+      : (msg) => this.#send(msg))
     const l = ctx.settings.stream
     this.#send({
       type: 'ready',
@@ -114,6 +146,7 @@ export class StreamConnection {
     const problem = session.check(pcm)
     if (problem) { this.#error(problem, `${pcm.length} bytes of ${session.format.encoding} x${session.format.channels}`); return }
     session.write(pcm)
+    this.#observer?.audio(session.streamSeconds)
     if (session.streamSeconds > this.#ctx.settings.stream.maxSessionSeconds) {
       session.flush()
       this.fail('EAR_ERR_SESSION_TOO_LONG', `limit ${this.#ctx.settings.stream.maxSessionSeconds} s`)
@@ -127,6 +160,8 @@ export class StreamConnection {
   onClose (): void {
     this.#closed = true
     if (this.#counted) { this.#ctx.sessions--; this.#counted = false }
+    if (this.#session && this.#observer) this.#observer.end(this.#session.streamSeconds)
+    this.#observer = undefined
     this.#session = undefined
     this.#ctx.connections.delete(this)
   }

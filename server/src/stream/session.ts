@@ -136,6 +136,7 @@ export class StreamSession {
       // Where the track is now: its position at this stream frame, carried forward to the audio received.
       offsetSeconds: round(framesToSeconds(p, e.offsetFrames) + streamSeconds, 2),
       streamSeconds: round(streamSeconds, 2),
+      startedAtStreamSeconds: round(framesToSeconds(p, e.startFrame), 2),
     }
     this.#send(m)
   }

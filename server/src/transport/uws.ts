@@ -2,14 +2,63 @@
  * The uWebSockets.js transport. uWS hands each message as an ArrayBuffer valid only during the callback: the
  * connection decodes it synchronously. A WebSocket must not be touched after its close event, hence `closed`.
  */
-import type { TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js'
+import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js'
 import { StreamConnection, type StreamContext } from '../stream/connection.js'
-import { answerHttp, STREAM_PATH } from '../http/routes.js'
-import type { Transport } from './types.js'
+import { STREAM_PATH } from '../http/routes.js'
+import { earshotError } from '../errors.js'
+import { replyForError, STATUS_TEXT, type HttpReply, type HttpRequest } from '../http/request.js'
+import type { HttpHandler, Transport } from './types.js'
 
-interface UserData { connection?: StreamConnection, closed: boolean }
+interface UserData { connection?: StreamConnection, closed: boolean, address: string, token: string | undefined }
 
-const STATUS_TEXT: Record<number, string> = { 200: 'OK', 404: 'Not Found', 405: 'Method Not Allowed', 426: 'Upgrade Required', 503: 'Service Unavailable' }
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * Serve one HTTP request. Everything of `req` is read before the first await (it dies when the handler returns), and
+ * the body is collected from the start: uWS drops data that nobody listens to. Chunks are copied: uWS reuses them.
+ */
+function serveHttp (api: HttpHandler, res: UwsResponse, req: UwsRequest): void {
+  const method = req.getMethod().toUpperCase()
+  const path = req.getUrl()
+  const query = new URLSearchParams(req.getQuery() ?? '')
+  const headers: Record<string, string> = {}
+  req.forEach((k, v) => { headers[k] = v })
+  const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString()
+  let done = false // answered or aborted: res must not be touched again
+  let refused = false // the body was refused: close the connection after answering
+  let fail: (err: Error) => void = () => {}
+  res.onAborted(() => { done = true; fail(new Error('the client closed the request')) })
+  const limit = api.bodyLimit(method, path)
+  const body = new Promise<Buffer>((resolve, reject) => {
+    const declared = Number(headers['content-length'] ?? 0)
+    if (declared > limit) { refused = true; reject(earshotError('EAR_ERR_BODY_TOO_LARGE', limit)); return }
+    if (!(declared > 0) && headers['transfer-encoding'] === undefined) { resolve(EMPTY); return }
+    const chunks: Buffer[] = []
+    let size = 0
+    let settled = false
+    const timer = setTimeout(() => { fail(earshotError('EAR_ERR_BODY_TIMEOUT', api.bodyTimeoutMs)) }, api.bodyTimeoutMs)
+    fail = (err) => { if (settled) return; settled = true; refused = true; clearTimeout(timer); reject(err) }
+    res.onData((chunk, isLast) => {
+      if (settled) return
+      size += chunk.byteLength
+      if (size > limit) { fail(earshotError('EAR_ERR_BODY_TOO_LARGE', limit)); return }
+      chunks.push(Buffer.from(new Uint8Array(chunk))) // a copy
+      if (isLast) { settled = true; clearTimeout(timer); resolve(Buffer.concat(chunks, size)) }
+    })
+  })
+  body.catch(() => {}) // a handler that never asks for its body must not leave an unhandled rejection
+  const request: HttpRequest = { method, path, query, remoteAddress, header: (name) => headers[name], body: () => body }
+  api.handle(request).catch(replyForError).then((a: HttpReply) => {
+    if (done) return
+    done = true
+    res.cork(() => {
+      res.writeStatus(`${a.status} ${STATUS_TEXT[a.status] ?? ''}`).writeHeader('content-type', a.type)
+      for (const [k, v] of Object.entries(a.headers ?? {})) res.writeHeader(k, v)
+      if (method === 'HEAD') res.endWithoutBody(Buffer.byteLength(a.body), refused)
+      else res.end(a.body, refused)
+    })
+  }, () => {})
+}
 
 type Uws = typeof import('uWebSockets.js')
 
@@ -23,7 +72,7 @@ export async function loadUws (): Promise<Uws | undefined> {
   }
 }
 
-export function createUwsTransport (uws: Uws, ctx: StreamContext): Transport {
+export function createUwsTransport (uws: Uws, ctx: StreamContext, api: HttpHandler): Transport {
   const sockets = new Set<WebSocket<UserData>>()
   let listenSocket: us_listen_socket | undefined
   const app: TemplatedApp = uws.App()
@@ -33,13 +82,15 @@ export function createUwsTransport (uws: Uws, ctx: StreamContext): Transport {
     idleTimeout: 0, // the connection runs its own hello and idle timeouts, the same for both transports
     compression: uws.DISABLED,
     upgrade: (res, req, context) => {
-      res.upgrade<UserData>({ closed: false }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'),
+      const token = new URLSearchParams(req.getQuery() ?? '').get('token') ?? undefined
+      const address = Buffer.from(res.getRemoteAddressAsText()).toString()
+      res.upgrade<UserData>({ closed: false, address, token }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'),
         req.getHeader('sec-websocket-extensions'), context)
     },
     open: (ws) => {
       sockets.add(ws)
       const data = ws.getUserData()
-      data.connection = new StreamConnection(ctx, {
+      data.connection = new StreamConnection(ctx, data.address, data.token, {
         send: (bytes) => data.closed ? false : ws.send(bytes, true, false) === 1,
         bufferedAmount: () => data.closed ? 0 : ws.getBufferedAmount(),
         close: (code, reason) => { if (!data.closed) ws.end(code, reason) },
@@ -56,12 +107,7 @@ export function createUwsTransport (uws: Uws, ctx: StreamContext): Transport {
       data.connection?.onClose()
     },
   })
-  app.any('/*', (res, req) => {
-    const a = answerHttp(ctx, req.getMethod().toUpperCase(), req.getUrl() + (req.getQuery() ? `?${req.getQuery()}` : ''))
-    res.cork(() => {
-      res.writeStatus(`${a.status} ${STATUS_TEXT[a.status] ?? ''}`).writeHeader('content-type', a.type).end(a.body)
-    })
-  })
+  app.any('/*', (res, req) => serveHttp(api, res, req))
   return {
     name: 'uws',
     listen: (host, port) => new Promise((resolve, reject) => {

@@ -5,8 +5,10 @@ import http from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket, type RawData } from 'ws'
 import { StreamConnection, type StreamContext } from '../stream/connection.js'
-import { answerHttp, STREAM_PATH } from '../http/routes.js'
-import type { Transport } from './types.js'
+import { STREAM_PATH } from '../http/routes.js'
+import { earshotError } from '../errors.js'
+import { replyForError, type HttpReply, type HttpRequest } from '../http/request.js'
+import { splitUrl, type HttpHandler, type Transport } from './types.js'
 
 const kConnection = Symbol('earshot.connection')
 type Socket = WebSocket & { [kConnection]: StreamConnection }
@@ -21,11 +23,67 @@ function socketOnMessage (this: WebSocket, data: RawData, isBinary: boolean): vo
 function socketOnClose (this: WebSocket): void { (this as Socket)[kConnection].onClose() }
 function socketOnError (this: WebSocket): void { /* ws closes the socket itself (e.g. 1009 on a too large frame) */ }
 
-export function createWsTransport (ctx: StreamContext): Transport {
+/**
+ * Read a request's body up to `limit` bytes within `timeoutMs`. A declared length over the limit is refused before
+ * any byte is read.
+ */
+/** After refusing a body, the rest is read and dropped for at most this long, in ms. */
+const DRAIN_MS = 5000
+
+function readBody (req: http.IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0)
+    if (declared > limit) { reject(earshotError('EAR_ERR_BODY_TOO_LARGE', limit)); return }
+    const chunks: Buffer[] = []
+    let size = 0
+    const timer = setTimeout(() => finish(earshotError('EAR_ERR_BODY_TIMEOUT', timeoutMs)), timeoutMs)
+    const finish = (err?: Error): void => {
+      clearTimeout(timer)
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose)
+      if (!err) { resolve(Buffer.concat(chunks, size)); return }
+      // Drain what is still coming so the client reads the error answer instead of a reset; bounded in time.
+      req.resume()
+      setTimeout(() => req.socket.destroy(), DRAIN_MS).unref()
+      reject(err)
+    }
+    const onData = (c: Buffer): void => {
+      size += c.length
+      if (size > limit) finish(earshotError('EAR_ERR_BODY_TOO_LARGE', limit))
+      else chunks.push(c)
+    }
+    const onEnd = (): void => finish()
+    const onError = (e: Error): void => finish(e)
+    const onClose = (): void => { if (!req.complete) finish(new Error('the client closed the request')) }
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose)
+  })
+}
+
+function toRequest (req: http.IncomingMessage, api: HttpHandler): HttpRequest {
+  const method = (req.method ?? 'GET').toUpperCase()
+  const { path, query } = splitUrl(req.url ?? '/')
+  const body = readBody(req, api.bodyLimit(method, path), api.bodyTimeoutMs)
+  body.catch(() => {}) // a handler that never asks for its body must not leave an unhandled rejection
+  return {
+    method,
+    path,
+    query,
+    remoteAddress: req.socket.remoteAddress ?? '',
+    header: (name) => { const v = req.headers[name]; return Array.isArray(v) ? v.join(', ') : v },
+    body: () => body,
+  }
+}
+
+function writeReply (req: http.IncomingMessage, res: http.ServerResponse, a: HttpReply): void {
+  if (res.headersSent || res.destroyed) return
+  // After an unread or refused body, the connection cannot be reused: close it.
+  const close = !req.complete
+  res.writeHead(a.status, { ...a.headers, 'content-type': a.type, 'content-length': Buffer.byteLength(a.body), ...(close ? { connection: 'close' } : {}) })
+  res.end(req.method === 'HEAD' ? undefined : a.body)
+}
+
+export function createWsTransport (ctx: StreamContext, api: HttpHandler): Transport {
   const server = http.createServer((req, res) => {
-    const a = answerHttp(ctx, req.method ?? 'GET', req.url ?? '/')
-    res.writeHead(a.status, { 'content-type': a.type, 'content-length': Buffer.byteLength(a.body) })
-    res.end(req.method === 'HEAD' ? undefined : a.body)
+    api.handle(toRequest(req, api)).catch(replyForError).then((a) => writeReply(req, res, a), () => {})
   })
   const wss = new WebSocketServer({ noServer: true, maxPayload: ctx.settings.stream.maxFrameBytes, perMessageDeflate: false })
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -35,7 +93,7 @@ export function createWsTransport (ctx: StreamContext): Transport {
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const s = ws as Socket
-      s[kConnection] = new StreamConnection(ctx, {
+      s[kConnection] = new StreamConnection(ctx, req.socket.remoteAddress ?? '', splitUrl(req.url ?? '').query.get('token') ?? undefined, {
         send: (bytes) => { s.send(bytes, { binary: true }); return true },
         bufferedAmount: () => s.bufferedAmount,
         close: (code, reason) => s.close(code, reason),

@@ -1,0 +1,66 @@
+/**
+ * Audio that arrives over HTTP: decoded for identify, or analysed and added to the index, in one small worker pool
+ * so that decoding never stalls the event loop that carries live streams.
+ */
+import { Piscina } from 'piscina'
+import type { Settings } from '../config/defaults.js'
+import type { Index, AddResult } from '../index/types.js'
+import { EarshotError, errorCatalogue, type ErrorCode } from '../errors.js'
+import type { Analysis } from './analyze.js'
+import type { AnalyzeTask } from './analyze-worker.js'
+
+type WorkerResult<T> = ({ ok: true } & T) | { ok: false, error: string, code: string }
+
+/** Threads of the upload pool: one, so uploads queue and leave the other cores to live streams and index jobs. */
+const UPLOAD_THREADS = 1
+/** An idle worker exits after this long, in ms. */
+const IDLE_MS = 30_000
+
+export interface DecodedUpload { samples: Float32Array, sampleRate: number, durationSeconds: number }
+
+export class TrackUploads {
+  readonly #index: Index
+  readonly #settings: Settings
+  #pool: Piscina | undefined
+
+  constructor (index: Index, settings: Settings) {
+    this.#index = index
+    this.#settings = settings
+  }
+
+  /** Decode an upload to mono PCM, keeping at most the first `maxIdentifySeconds`. */
+  async decode (bytes: Uint8Array, source: string): Promise<DecodedUpload> {
+    return this.#run<DecodedUpload>({ mode: 'decode', bytes, source, maxSeconds: this.#settings.http.maxIdentifySeconds })
+  }
+
+  /** Analyse an upload and add it to the index; `meta` overrides the tags read from the file. */
+  async add (bytes: Uint8Array, source: string, meta: { title?: string, artist?: string, album?: string }): Promise<AddResult> {
+    const a = await this.#run<Analysis>({ mode: 'analyze-bytes', bytes, source, params: this.#settings.fingerprint })
+    const given = Object.fromEntries(Object.entries(meta).filter(([, v]) => typeof v === 'string' && v !== ''))
+    return this.#index.addTrack({ ...a.meta, ...given }, a.hashes)
+  }
+
+  async close (): Promise<void> {
+    const pool = this.#pool
+    this.#pool = undefined
+    await pool?.destroy()
+  }
+
+  async #run<T> (task: AnalyzeTask): Promise<T> {
+    this.#pool ??= new Piscina({
+      filename: new URL('./analyze-worker.js', import.meta.url).href,
+      minThreads: 0,
+      maxThreads: UPLOAD_THREADS,
+      idleTimeout: IDLE_MS,
+    })
+    const r = await this.#pool.run(task) as WorkerResult<T>
+    if (!r.ok) {
+      // Rebuild the catalogued error from its code, keeping the worker's message.
+      const code = (r.code in errorCatalogue ? r.code : 'EAR_ERR_INTERNAL') as ErrorCode
+      const err = new EarshotError(code)
+      err.message = r.error.replace(/^EAR_ERR_[A-Z_]+: /, '')
+      throw err
+    }
+    return r
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Query, path and JSON field readers that answer bad input with EAR_ERR_BAD_REQUEST naming the field.
+ */
+import { earshotError } from '../errors.js'
+
+/** An integer query parameter within [min, max]; `fallback` when absent. */
+export function intParam (query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+  const raw = query.get(name)
+  if (raw === null || raw === '') return fallback
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < min || n > max) throw earshotError('EAR_ERR_BAD_REQUEST', `${name} must be an integer from ${min} to ${max}`)
+  return n
+}
+
+/** A time query parameter: ISO 8601 or ms since the epoch; undefined when absent. */
+export function timeParam (query: URLSearchParams, name: string): number | undefined {
+  const raw = query.get(name)
+  if (raw === null || raw === '') return undefined
+  const n = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw)
+  if (!Number.isFinite(n)) throw earshotError('EAR_ERR_BAD_REQUEST', `${name} must be an ISO 8601 time or milliseconds since 1970`)
+  return n
+}
+
+/** A positive integer id from the path. */
+export function idParam (raw: string | undefined, what: string): number {
+  const n = Number(raw)
+  if (!raw || !/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1) throw earshotError('EAR_ERR_BAD_REQUEST', `${what} must be a positive integer`)
+  return n
+}
+
+/** A string field of a JSON body; `max` characters at most. */
+export function stringField (body: Record<string, unknown>, name: string, options: { required?: boolean, max?: number } = {}): string | undefined {
+  const v = body[name]
+  if (v === undefined || v === null) {
+    if (options.required) throw earshotError('EAR_ERR_BAD_REQUEST', `${name} is required`)
+    return undefined
+  }
+  if (typeof v !== 'string') throw earshotError('EAR_ERR_BAD_REQUEST', `${name} must be a string`)
+  if (options.required && v.trim() === '') throw earshotError('EAR_ERR_BAD_REQUEST', `${name} must not be empty`)
+  if (v.length > (options.max ?? 1000)) throw earshotError('EAR_ERR_BAD_REQUEST', `${name} is longer than ${options.max ?? 1000} characters`)
+  return v
+}
+
+/** Reject JSON fields the route does not know (a typo must not pass silently). */
+export function onlyFields (body: Record<string, unknown>, known: readonly string[]): void {
+  for (const key of Object.keys(body)) {
+    if (!known.includes(key)) throw earshotError('EAR_ERR_BAD_REQUEST', `unknown field ${JSON.stringify(key).slice(0, 60)}; known: ${known.join(', ')}`)
+  }
+}

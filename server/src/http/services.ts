@@ -1,0 +1,32 @@
+/**
+ * Everything the HTTP routes work on, built once by app.ts. Routes see these interfaces only.
+ */
+import type { Settings } from '../config/defaults.js'
+import type { Index } from '../index/types.js'
+import type { Identifier } from '../catalog/identify.js'
+import type { IndexJobs } from '../catalog/index-jobs.js'
+import type { TrackUploads } from '../catalog/uploads.js'
+import type { Monitors } from '../monitor/monitors.js'
+import type { PlayLog } from '../playlog/play-log.js'
+import type { StreamContext } from '../stream/connection.js'
+import type { WebhookDispatcher } from '../webhooks/webhooks.js'
+import type { Access } from './access.js'
+import type { HttpRequest } from './request.js'
+
+export interface Services {
+  readonly index: Index
+  readonly settings: Settings
+  readonly stream: StreamContext
+  readonly access: Access
+  readonly identifier: Identifier
+  readonly uploads: TrackUploads
+  readonly jobs: IndexJobs
+  readonly monitors: Monitors
+  readonly plays: PlayLog
+  /** Undefined when no webhook URL is configured. */
+  readonly webhooks: WebhookDispatcher | undefined
+  /** ms since the epoch. */
+  readonly startedAt: number
+  /** Told of every error a route answered with (for the log and metrics). */
+  onHttpError?: (err: unknown, req: HttpRequest) => void
+}

@@ -1,0 +1,205 @@
+/**
+ * Monitored streams: each one pulls its source (SourcePuller), feeds the audio through the same session pipeline as
+ * a client stream (StreamSession), and files confirmed matches in the play log (PlayRecorder). Monitors are stored
+ * in LMDB and started again when the server starts.
+ *
+ *   source PCM -> StreamSession -> match messages -> PlayRecorder -> play log, webhooks
+ *
+ * A source that drops ends its session (the open play closes at the last audio) and a new session starts on
+ * reconnect; stream time runs on across sessions, so the play log reads as one timeline per monitor.
+ */
+import { randomUUID } from 'node:crypto'
+import type { Database, RootDatabase } from 'lmdb'
+import type { ServerMessage } from '../../../protocol/src/index.js'
+import type { Settings } from '../config/defaults.js'
+import { earshotError } from '../errors.js'
+import type { Index } from '../index/types.js'
+import type { PlayLog } from '../playlog/play-log.js'
+import { PlayRecorder, type PlayEvent } from '../playlog/play-recorder.js'
+import { StreamSession } from '../stream/session.js'
+import { SourcePuller, validateSourceUrl, type PcmFormat, type SourceStatus } from './source.js'
+
+/** A stored monitor. */
+export interface MonitorRecord { id: string, url: string, label: string, createdAt: string }
+
+export interface CurrentMatch {
+  state: 'tentative' | 'confirmed'
+  trackId: number
+  title: string
+  artist: string
+  confidence: number
+  offsetSeconds: number
+}
+
+/** A monitor as the API shows it. */
+export interface MonitorInfo extends MonitorRecord {
+  state: SourceStatus['state']
+  /** When the monitor entered its state (ISO); "down since" when down. */
+  since: string
+  reconnects: number
+  lastError: string | null
+  /** Seconds of audio heard since the server started. */
+  streamSeconds: number
+  /** Seconds of that audio in which no track was confirmed. */
+  unmatchedSeconds: number
+  current: CurrentMatch | null
+}
+
+export interface MonitorHooks {
+  /** A play opened or closed (webhooks). */
+  onPlay?: (e: PlayEvent, monitor: MonitorRecord) => void
+  /** Seconds of audio processed by a monitor, and how many of them matched nothing (metrics). */
+  onAudio?: (monitor: MonitorRecord, seconds: number, unmatchedSeconds: number) => void
+  /** A session message of a monitor (metrics). */
+  onMessage?: (monitor: MonitorRecord, m: ServerMessage) => void
+  onState?: (monitor: MonitorRecord, status: SourceStatus) => void
+}
+
+class Monitor {
+  readonly record: MonitorRecord
+  readonly #puller: SourcePuller
+  readonly #recorder: PlayRecorder
+  #session: StreamSession | undefined
+  #base = 0 // stream seconds of the sessions before this one
+  #seen = 0 // stream seconds reported to onAudio
+  #unmatched = 0
+  #current: CurrentMatch | null = null
+
+  constructor (record: MonitorRecord, private readonly index: Index, private readonly settings: Settings, plays: PlayLog,
+    private readonly hooks: MonitorHooks) {
+    this.record = record
+    this.#recorder = new PlayRecorder(plays, { id: record.id, kind: 'monitor' }, (e) => hooks.onPlay?.(e, record))
+    const m = settings.monitors
+    this.#puller = new SourcePuller(record.url, {
+      format: (f) => this.#open(f),
+      pcm: (bytes) => this.#write(bytes),
+      end: () => this.#end(),
+      state: (s) => hooks.onState?.(record, s),
+    }, { initialBackoffMs: m.initialBackoffMs, maxBackoffMs: m.maxBackoffMs, stallTimeoutMs: m.stallTimeoutMs, ffmpegSampleRate: settings.fingerprint.sampleRate })
+  }
+
+  start (): void { this.#puller.start() }
+
+  async stop (): Promise<void> {
+    await this.#puller.stop()
+    this.#end()
+  }
+
+  info (): MonitorInfo {
+    const s = this.#puller.status
+    return {
+      ...this.record,
+      state: s.state,
+      since: s.since,
+      reconnects: s.reconnects,
+      lastError: s.lastError ?? null,
+      streamSeconds: round(this.#streamSeconds),
+      unmatchedSeconds: round(this.#unmatched),
+      current: this.#current && { ...this.#current },
+    }
+  }
+
+  get #streamSeconds (): number { return this.#base + (this.#session?.streamSeconds ?? 0) }
+
+  #open (f: PcmFormat): void {
+    this.#end()
+    this.#recorder.streamBase = this.#base
+    this.#session = new StreamSession(this.index, this.settings, f, (m) => this.#onMessage(m))
+  }
+
+  #write (bytes: Uint8Array): void {
+    const session = this.#session
+    if (!session || session.check(bytes)) return // a NaN-bearing or misaligned chunk is skipped, never fatal
+    session.write(bytes)
+    const now = this.#streamSeconds
+    const delta = now - this.#seen
+    this.#seen = now
+    const unmatched = this.#current?.state === 'confirmed' ? 0 : delta
+    this.#unmatched += unmatched
+    this.hooks.onAudio?.(this.record, delta, unmatched)
+    this.#recorder.onAudio(session.streamSeconds)
+  }
+
+  #end (): void {
+    const session = this.#session
+    if (!session) return
+    this.#session = undefined
+    session.flush()
+    this.#recorder.end(session.streamSeconds)
+    this.#base += session.streamSeconds
+    this.#seen = this.#base
+    this.#current = null
+  }
+
+  #onMessage (m: ServerMessage): void {
+    if (m.type === 'match') {
+      this.#current = { state: m.state, trackId: m.id, title: m.title, artist: m.artist, confidence: m.confidence, offsetSeconds: m.offsetSeconds }
+    } else if (m.type === 'match-end' && this.#current?.trackId === m.id) {
+      this.#current = null
+    }
+    this.#recorder.onMessage(m)
+    this.hooks.onMessage?.(this.record, m)
+  }
+}
+
+export class Monitors {
+  readonly #db: Database<MonitorRecord, string>
+  readonly #running = new Map<string, Monitor>()
+  #closed = false
+
+  constructor (root: RootDatabase, private readonly index: Index, private readonly settings: Settings,
+    private readonly plays: PlayLog, private readonly hooks: MonitorHooks = {}) {
+    this.#db = root.openDB<MonitorRecord, string>('monitors', { encoding: 'msgpack' })
+  }
+
+  /** Start every stored monitor (server start). */
+  resume (): void {
+    for (const { value } of this.#db.getRange()) this.#launch(value)
+  }
+
+  /** Store a monitor and start it. @throws EAR_ERR_BAD_REQUEST, EAR_ERR_MONITOR_EXISTS, EAR_ERR_TOO_MANY_MONITORS */
+  add (url: string, label: string): MonitorInfo {
+    const problem = validateSourceUrl(url)
+    if (problem) throw earshotError('EAR_ERR_BAD_REQUEST', `url: ${problem}`)
+    const same = [...this.#running.values()].find((m) => m.record.url === url)
+    if (same) throw earshotError('EAR_ERR_MONITOR_EXISTS', url, same.record.id)
+    if (this.#running.size >= this.settings.monitors.maxMonitors) throw earshotError('EAR_ERR_TOO_MANY_MONITORS', this.settings.monitors.maxMonitors)
+    const record: MonitorRecord = { id: randomUUID(), url, label, createdAt: new Date().toISOString() }
+    this.#db.putSync(record.id, record)
+    return this.#launch(record).info()
+  }
+
+  list (): MonitorInfo[] {
+    return [...this.#running.values()].map((m) => m.info()).sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+  }
+
+  get (id: string): MonitorInfo | undefined { return this.#running.get(id)?.info() }
+
+  get size (): number { return this.#running.size }
+
+  /** Stop and forget a monitor; its plays stay in the log. */
+  async remove (id: string): Promise<boolean> {
+    const m = this.#running.get(id)
+    if (!m) return false
+    this.#running.delete(id)
+    this.#db.removeSync(id)
+    await m.stop()
+    return true
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    const all = [...this.#running.values()]
+    this.#running.clear()
+    await Promise.all(all.map((m) => m.stop()))
+  }
+
+  #launch (record: MonitorRecord): Monitor {
+    const m = new Monitor(record, this.index, this.settings, this.plays, this.hooks)
+    this.#running.set(record.id, m)
+    if (!this.#closed) m.start()
+    return m
+  }
+}
+
+function round (x: number): number { return Math.round(x * 100) / 100 }

@@ -1,0 +1,642 @@
+/**
+ * Pulling a monitored stream: a radio stream's URL in, its PCM out (through callbacks), for as long as it runs.
+ *
+ * One GET per connection (node:http, so the body streams with backpressure; `Icy-MetaData: 0` keeps in-band title
+ * blocks out of the audio; up to 5 redirects). What happens to the body depends on its content type and first bytes:
+ *
+ *   audio/wav (or a body opening RIFF....WAVE)  the header is read from the stream; 16-bit integer or 32-bit float,
+ *                                               1 or 2 channels at 8000..96000 Hz pass through; any other WAV goes
+ *                                               to ffmpeg
+ *   audio/pcm;rate=R;encoding=E;channels=C      raw, passed through
+ *   audio/L16;rate=R;channels=C                 raw big-endian, swapped to little-endian in a reused buffer
+ *   HLS (playlist type, or a path ending .m3u8) the response is closed and ffmpeg reads the URL itself
+ *   anything else (MP3, AAC, Ogg…)              the body is piped into ffmpeg's stdin; no second request
+ *   an `ICY 200 OK` answer (SHOUTcast v1)       node cannot parse it: ffmpeg reads the URL itself
+ *
+ * ffmpeg outputs mono s16le at `ffmpegSampleRate` (11025 Hz: earshot fingerprints at that rate, so the audio is
+ * resampled once). Whatever ends a connection (an HTTP error, a refused connection, a timeout, no audio for a while,
+ * ffmpeg exiting, a bad header, or the body simply ending: a live source has no end) makes the source 'down' and a
+ * new attempt follows after an exponential backoff with jitter.
+ *
+ * Per chunk nothing is allocated but views: odd bytes wait in a carry buffer and L16 is swapped into a swap buffer,
+ * both made once per puller.
+ */
+import http from 'node:http'
+import https from 'node:https'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { performance } from 'node:perf_hooks'
+import { EarshotError, describeError } from '../errors.js'
+import { isWavMagic, parseWavHeader, MAX_PASS_THROUGH_RATE_HZ, MIN_PASS_THROUGH_RATE_HZ } from './wav-header.js'
+
+export interface PcmFormat { sampleRate: number, encoding: 's16le' | 'f32le', channels: 1 | 2 }
+
+export type SourceState = 'connecting' | 'listening' | 'down'
+
+export interface SourceStatus {
+  state: SourceState
+  /** When the state last changed (ISO 8601). */
+  since: string
+  /** Attempts after the first since start(). */
+  reconnects: number
+  /** The latest failure, one line (`EAR_ERR_SOURCE: …`); kept after the source recovers. */
+  lastError?: string
+}
+
+/** Callbacks of a SourcePuller. They run synchronously on the puller's events and must not throw. */
+export interface SourceHandlers {
+  /** A new connection produced audio: its format. Called once per connection, before its first pcm(). */
+  format (f: PcmFormat): void
+  /** PCM of the current connection: whole sample frames only. May be a view valid only during the call. */
+  pcm (bytes: Uint8Array): void
+  /** The current connection ended (dropped, stalled, ffmpeg exited, stop()…). Once per connection that produced format(). */
+  end (reason: string): void
+  /** State changes: connecting -> listening (first audio) -> down (on failure, until the next attempt) -> connecting… */
+  state (s: SourceStatus): void
+}
+
+export interface SourceOptions {
+  /** [ffmpegPath='ffmpeg'] the ffmpeg executable, looked up on the PATH unless absolute. */
+  ffmpegPath?: string
+  /** [ffmpegSampleRate=11025] Hz of ffmpeg's output (mono s16le), 8000..96000. */
+  ffmpegSampleRate?: number
+  /** [connectTimeoutMs=10000] from the request to the response headers, redirects included. */
+  connectTimeoutMs?: number
+  /** [stallTimeoutMs=15000] no audio bytes for this long (from the response on) and the source counts as dropped. */
+  stallTimeoutMs?: number
+  /** [initialBackoffMs=1000] wait before the first retry; doubled per failed attempt in a row, ±20 % jitter. */
+  initialBackoffMs?: number
+  /** [maxBackoffMs=60000] the longest wait between attempts. */
+  maxBackoffMs?: number
+  /** [resetAfterMs=30000] listening at least this long makes the next failure wait initialBackoffMs again. */
+  resetAfterMs?: number
+  /** [maxHeaderBytes=65536] bytes read to sniff the body or find a WAV header's data chunk before giving up. */
+  maxHeaderBytes?: number
+}
+
+/** The defaults, one line each; options are spread over them. */
+export const sourceDefaults: Readonly<Required<SourceOptions>> = Object.freeze({
+  ffmpegPath: 'ffmpeg', // found on the PATH
+  ffmpegSampleRate: 11025, // Hz: the fingerprint rate, so audio is resampled once
+  connectTimeoutMs: 10_000, // a live server answers in well under a second; DNS and TLS can take a few
+  stallTimeoutMs: 15_000, // longer than a slow HLS segment fetch or a stream's start-up buffering
+  initialBackoffMs: 1000, // first retry after about a second
+  maxBackoffMs: 60_000, // a source that is down for hours is still tried every minute
+  resetAfterMs: 30_000, // half a minute of audio means the source works again
+  maxHeaderBytes: 65_536, // a WAV header with a large LIST chunk still fits
+})
+
+const MAX_REDIRECTS = 5
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
+/** The swap buffer for L16: big enough for any chunk node hands over (64 KiB), so a chunk is swapped in one go. */
+const SWAP_BUFFER_BYTES = 65_536
+/** The largest sample frame: 2 channels of 32-bit float. */
+const MAX_FRAME_BYTES = 8
+/** Bytes needed to tell a WAV (RIFF....WAVE) or a playlist (#EXTM3U) from anything else. */
+const SNIFF_BYTES = 12
+const HLS_MAGIC = '#EXTM3U'
+/** How much of ffmpeg's stderr is kept: its last line goes into the error message. */
+const STDERR_TAIL_CHARS = 1024
+/** Reasons longer than this are cut, so lastError stays one readable line. */
+const MAX_REASON_CHARS = 300
+const MAX_URL_CHARS = 2048
+/** Jitter spreads the retries of many monitors of one server: each wait is 80..120 % of the doubled delay. */
+const JITTER_FRACTION = 0.2
+const USER_AGENT = 'earshot'
+
+const HLS_TYPES = new Set(['application/vnd.apple.mpegurl', 'application/x-mpegurl', 'audio/mpegurl', 'audio/x-mpegurl'])
+const WAV_TYPES = new Set(['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave'])
+
+/**
+ * Whether `url` can be monitored: undefined when it can, otherwise a one-line reason. Only http: and https: URLs
+ * with a host; no user name or password in the URL, since a URL shows in logs, status and metrics.
+ */
+export function validateSourceUrl (url: string): string | undefined {
+  if (typeof url !== 'string' || url.trim() === '') return 'no URL given'
+  if (url.length > MAX_URL_CHARS) return `the URL is longer than ${MAX_URL_CHARS} characters`
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    return 'not a valid absolute URL (expected http://host/path or https://host/path)'
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `only http: and https: streams can be monitored, not ${u.protocol}`
+  if (u.hostname === '') return 'the URL has no host'
+  if (u.username !== '' || u.password !== '') return 'the URL holds a user name or password, which would show in logs and status'
+  return undefined
+}
+
+/**
+ * The wait before the next attempt after `failures` failed attempts in a row: initialMs doubled per failure beyond
+ * the first, capped at maxMs, times 0.8..1.2 (jitter), capped at maxMs again.
+ */
+export function backoffDelayMs (failures: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
+  const base = Math.min(maxMs, initialMs * 2 ** Math.max(0, failures - 1))
+  return Math.round(Math.min(maxMs, base * (1 - JITTER_FRACTION + 2 * JITTER_FRACTION * random())))
+}
+
+/** The URL for messages: scheme, host and path; the query is left out, since stream tokens often live there. */
+function displayUrl (url: string): string {
+  try {
+    const u = new URL(url)
+    return `${u.protocol}//${u.host}${u.pathname}`
+  } catch {
+    return url.slice(0, 100)
+  }
+}
+
+function oneLine (s: string): string {
+  const line = s.replace(/\s+/g, ' ').trim()
+  return line.length > MAX_REASON_CHARS ? `${line.slice(0, MAX_REASON_CHARS - 1)}…` : line
+}
+
+function resolveOptions (options: SourceOptions): Readonly<Required<SourceOptions>> {
+  const o = { ...sourceDefaults }
+  for (const [key, value] of Object.entries(options)) {
+    if (key in sourceDefaults && value !== undefined) (o as Record<string, unknown>)[key] = value
+  }
+  if (typeof o.ffmpegPath !== 'string' || o.ffmpegPath === '') throw new TypeError('SourceOptions.ffmpegPath must be a non-empty string')
+  const positive = ['connectTimeoutMs', 'stallTimeoutMs', 'initialBackoffMs', 'maxBackoffMs', 'resetAfterMs'] as const
+  for (const key of positive) {
+    const v = o[key]
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new RangeError(`SourceOptions.${key} must be a positive number of ms, got ${String(v)}`)
+  }
+  if (!Number.isInteger(o.ffmpegSampleRate) || o.ffmpegSampleRate < MIN_PASS_THROUGH_RATE_HZ || o.ffmpegSampleRate > MAX_PASS_THROUGH_RATE_HZ) {
+    throw new RangeError(`SourceOptions.ffmpegSampleRate must be an integer from ${MIN_PASS_THROUGH_RATE_HZ} to ${MAX_PASS_THROUGH_RATE_HZ} Hz, got ${String(o.ffmpegSampleRate)}`)
+  }
+  if (!Number.isInteger(o.maxHeaderBytes) || o.maxHeaderBytes < 64) throw new RangeError(`SourceOptions.maxHeaderBytes must be an integer of at least 64, got ${String(o.maxHeaderBytes)}`)
+  return Object.freeze(o)
+}
+
+type Body =
+  | { kind: 'raw', format: PcmFormat, bigEndian: boolean }
+  | { kind: 'wav' | 'hls' | 'sniff' }
+  | { kind: 'bad', reason: string }
+
+/** What to do with a response body, from its content type and the URL's path. */
+function classifyBody (contentType: string | undefined, pathname: string): Body {
+  const [mime = '', ...params] = (contentType ?? '').toLowerCase().split(';')
+  const type = mime.trim()
+  if (HLS_TYPES.has(type) || pathname.toLowerCase().endsWith('.m3u8')) return { kind: 'hls' }
+  if (WAV_TYPES.has(type)) return { kind: 'wav' }
+  if (type !== 'audio/pcm' && type !== 'audio/l16') return { kind: 'sniff' }
+  const p = new Map<string, string>()
+  for (const param of params) {
+    const eq = param.indexOf('=')
+    if (eq > 0) p.set(param.slice(0, eq).trim(), param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1'))
+  }
+  const rate = Number(p.get('rate'))
+  const channels = Number(p.get('channels') ?? '1')
+  const encoding = type === 'audio/l16' ? 's16le' : p.get('encoding') ?? 's16le'
+  if (!Number.isInteger(rate) || rate < MIN_PASS_THROUGH_RATE_HZ || rate > MAX_PASS_THROUGH_RATE_HZ) {
+    return { kind: 'bad', reason: `${type} needs rate=${MIN_PASS_THROUGH_RATE_HZ}..${MAX_PASS_THROUGH_RATE_HZ} in its content type, got ${oneLine(p.get('rate') ?? 'none').slice(0, 20)}` }
+  }
+  if (channels !== 1 && channels !== 2) return { kind: 'bad', reason: `${type} with channels=${oneLine(p.get('channels') ?? '').slice(0, 20)} (1 or 2 are read)` }
+  if (encoding !== 's16le' && encoding !== 'f32le') return { kind: 'bad', reason: `${type} with encoding=${oneLine(encoding).slice(0, 20)} (s16le or f32le are read)` }
+  return { kind: 'raw', format: { sampleRate: rate, encoding, channels }, bigEndian: type === 'audio/l16' }
+}
+
+/** Buffers made once per puller and reused by each of its connections (one runs at a time). */
+interface SharedBuffers {
+  /** The start of a body, while its WAV header is read or its kind sniffed. */
+  head: Buffer
+  /** L16 samples swapped to little-endian. */
+  swap: Buffer
+  /** The bytes of an incomplete sample frame, until the next chunk completes it. */
+  carry: Buffer
+}
+
+/** What a connection reports to its puller. Nothing is reported after the connection is closed. */
+interface ConnectionSink {
+  format (f: PcmFormat): void
+  pcm (bytes: Uint8Array): void
+  ended (reason: string): void
+  spawned (child: ChildProcess): void
+}
+
+/**
+ * One attempt: the request, its response, and ffmpeg when one runs. It ends once, through sink.ended(reason), or
+ * by close() (which reports nothing).
+ */
+class Connection {
+  readonly #options: Readonly<Required<SourceOptions>>
+  readonly #buffers: SharedBuffers
+  readonly #pipeArgs: readonly string[]
+  readonly #sink: ConnectionSink
+  #url: URL
+  #closed = false
+  #req: http.ClientRequest | undefined
+  #res: http.IncomingMessage | undefined
+  #child: ChildProcess | undefined
+  #stderrTail = ''
+  #connectTimer: NodeJS.Timeout | undefined
+  #stallTimer: NodeJS.Timeout | undefined
+  /** head: reading the WAV header or sniffing; pcm: body bytes are audio; ffmpeg: audio comes from ffmpeg. */
+  #mode: 'head' | 'pcm' | 'ffmpeg' = 'head'
+  #sniffing = false
+  #headLength = 0
+  #format: PcmFormat | undefined
+  #frameBytes = 1
+  #carry: Buffer
+  #carryLength = 0
+  #bigEndian = false
+  #producedAudio = false
+
+  constructor (url: URL, options: Readonly<Required<SourceOptions>>, buffers: SharedBuffers, pipeArgs: readonly string[], sink: ConnectionSink) {
+    this.#url = url
+    this.#options = options
+    this.#buffers = buffers
+    this.#pipeArgs = pipeArgs
+    this.#sink = sink
+    this.#carry = buffers.carry
+  }
+
+  /** Whether format() was reported: end() is due when this connection ends. */
+  get producedAudio (): boolean { return this.#producedAudio }
+
+  start (): void {
+    this.#connectTimer = setTimeout(() => this.#fail(`no response within ${this.#options.connectTimeoutMs} ms`), this.#options.connectTimeoutMs)
+    this.#request(0)
+  }
+
+  /** End everything this connection holds, without reporting. */
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    clearTimeout(this.#connectTimer)
+    clearTimeout(this.#stallTimer)
+    const res = this.#res
+    const req = this.#req
+    const child = this.#child
+    this.#res = this.#req = this.#child = undefined
+    res?.destroy()
+    req?.destroy()
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  }
+
+  #fail (reason: string): void {
+    if (this.#closed) return
+    this.close()
+    this.#sink.ended(reason)
+  }
+
+  #request (redirects: number): void {
+    const url = this.#url
+    const get = url.protocol === 'https:' ? https.get : http.get
+    const req = get(url, { agent: false, headers: { 'Icy-MetaData': '0', 'User-Agent': USER_AGENT, Accept: '*/*' } })
+    this.#req = req
+    req.on('error', (err) => {
+      if (req !== this.#req) return
+      if (isIcyAnswer(err)) this.#decodeUrl()
+      else this.#fail(`cannot connect: ${err.message}`)
+    })
+    req.on('response', (res) => {
+      if (req !== this.#req) { res.destroy(); return }
+      this.#onResponse(res, redirects)
+    })
+  }
+
+  #onResponse (res: http.IncomingMessage, redirects: number): void {
+    const status = res.statusCode ?? 0
+    const location = res.headers.location
+    if (REDIRECT_STATUSES.has(status) && location) {
+      res.on('error', () => {}) // its body is not wanted
+      res.destroy()
+      if (redirects >= MAX_REDIRECTS) { this.#fail(`more than ${MAX_REDIRECTS} redirects`); return }
+      let next: URL
+      try {
+        next = new URL(location, this.#url)
+      } catch {
+        this.#fail(`HTTP ${status} redirects to an invalid URL`)
+        return
+      }
+      const invalid = validateSourceUrl(next.href)
+      if (invalid) { this.#fail(`HTTP ${status} redirects to a URL that cannot be monitored: ${invalid}`); return }
+      this.#url = next
+      this.#request(redirects + 1)
+      return
+    }
+    clearTimeout(this.#connectTimer)
+    this.#res = res
+    let ended = false
+    res.on('error', (err) => { if (res === this.#res) this.#fail(`connection lost: ${err.message}`) })
+    res.on('end', () => {
+      ended = true
+      // Piped into ffmpeg, the body's end reaches ffmpeg, which flushes its last audio and exits: that ends it.
+      if (res === this.#res && this.#mode !== 'ffmpeg') this.#fail('the stream ended')
+    })
+    res.on('close', () => { if (!ended && res === this.#res) this.#fail('the source closed the connection') })
+    if (status < 200 || status >= 300) { // 4xx and 5xx, and a 3xx without a Location
+      this.#fail(`HTTP ${status}${res.statusMessage ? ` ${oneLine(res.statusMessage).slice(0, 60)}` : ''}`)
+      return
+    }
+    this.#armStallTimer()
+    const body = classifyBody(res.headers['content-type'], this.#url.pathname)
+    switch (body.kind) {
+      case 'bad': this.#fail(body.reason); return
+      case 'hls': this.#decodeUrl(); return
+      case 'raw':
+        this.#setFormat(body.format, body.bigEndian)
+        this.#mode = 'pcm'
+        break
+      case 'wav': this.#mode = 'head'; break
+      case 'sniff': this.#mode = 'head'; this.#sniffing = true; break
+    }
+    res.on('data', this.#onBody)
+  }
+
+  /** Body bytes while they are read here (not piped into ffmpeg). */
+  readonly #onBody = (chunk: Buffer): void => {
+    if (this.#closed) return
+    if (this.#mode === 'pcm') this.#onAudio(chunk)
+    else if (this.#mode === 'head') this.#onHead(chunk)
+  }
+
+  /** Collect the start of the body until it says what it is: WAV (with where its audio starts), HLS, or other. */
+  #onHead (chunk: Buffer): void {
+    const head = this.#buffers.head
+    const taken = Math.min(head.length - this.#headLength, chunk.length)
+    chunk.copy(head, this.#headLength, 0, taken)
+    const length = this.#headLength += taken
+    if (this.#sniffing) {
+      if (length < SNIFF_BYTES) return
+      this.#sniffing = false
+      if (head.toString('latin1', 0, HLS_MAGIC.length) === HLS_MAGIC) { this.#decodeUrl(); return }
+      if (!isWavMagic(head, length)) { this.#pipeToFfmpeg(length, chunk, taken); return }
+    }
+    const wav = parseWavHeader(head, length)
+    switch (wav.kind) {
+      case 'more':
+        if (length === head.length) this.#fail(`no WAV data chunk in the first ${length} bytes`)
+        return
+      case 'bad': this.#fail(wav.reason); return
+      case 'other': this.#pipeToFfmpeg(length, chunk, taken); return
+      case 'pcm':
+        this.#setFormat(wav.format, false)
+        this.#mode = 'pcm'
+        if (length > wav.dataOffset) this.#onAudio(head.subarray(wav.dataOffset, length))
+        if (taken < chunk.length && !this.#closed) this.#onAudio(chunk.subarray(taken))
+    }
+  }
+
+  #setFormat (format: PcmFormat, bigEndian: boolean): void {
+    this.#format = format
+    this.#frameBytes = format.channels * (format.encoding === 's16le' ? 2 : 4)
+    this.#carry = this.#buffers.carry.subarray(0, this.#frameBytes)
+    this.#carryLength = 0
+    this.#bigEndian = bigEndian
+  }
+
+  /** Audio bytes in the current format, from the body or from ffmpeg: passed on as whole frames. */
+  readonly #onAudio = (chunk: Buffer): void => {
+    if (this.#closed) return
+    this.#stallTimer?.refresh()
+    const frame = this.#frameBytes
+    let from = 0
+    if (this.#carryLength > 0) {
+      const need = frame - this.#carryLength
+      if (chunk.length < need) {
+        chunk.copy(this.#carry, this.#carryLength)
+        this.#carryLength += chunk.length
+        return
+      }
+      chunk.copy(this.#carry, this.#carryLength, 0, need)
+      this.#carryLength = 0
+      from = need
+      this.#emit(this.#carry)
+      if (this.#closed) return
+    }
+    const rest = (chunk.length - from) % frame
+    const to = chunk.length - rest
+    if (to > from) this.#emit(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to))
+    if (rest > 0 && !this.#closed) {
+      chunk.copy(this.#carry, 0, to)
+      this.#carryLength = rest
+    }
+  }
+
+  /** Whole frames out: as they are, or swapped from big-endian 16-bit into the swap buffer. */
+  #emit (frames: Uint8Array): void {
+    if (!this.#bigEndian) { this.#deliver(frames); return }
+    const swap = this.#buffers.swap
+    for (let from = 0; from < frames.length && !this.#closed; from += swap.length) {
+      const n = Math.min(swap.length, frames.length - from)
+      for (let i = 0; i < n; i += 2) {
+        swap[i] = frames[from + i + 1]
+        swap[i + 1] = frames[from + i]
+      }
+      this.#deliver(n === swap.length ? swap : swap.subarray(0, n))
+    }
+  }
+
+  #deliver (bytes: Uint8Array): void {
+    if (!this.#producedAudio) {
+      this.#producedAudio = true
+      this.#sink.format(this.#format as PcmFormat)
+      if (this.#closed) return // a handler stopped the puller
+    }
+    this.#sink.pcm(bytes)
+  }
+
+  #armStallTimer (): void {
+    this.#stallTimer ??= setTimeout(() => this.#fail(`no audio for ${this.#options.stallTimeoutMs} ms`), this.#options.stallTimeoutMs)
+  }
+
+  /**
+   * ffmpeg fetches the URL itself: for HLS (the playlist and its segments), and for a SHOUTcast v1 server, whose
+   * 'ICY 200 OK' status line node's HTTP parser refuses and ffmpeg reads. This request is no longer needed.
+   */
+  #decodeUrl (): void {
+    const res = this.#res
+    const req = this.#req
+    this.#res = this.#req = undefined
+    res?.destroy()
+    req?.destroy()
+    clearTimeout(this.#connectTimer)
+    this.#armStallTimer()
+    this.#startFfmpeg(this.#url.href)
+  }
+
+  /** Anything but WAV, raw PCM or HLS: the bytes read so far, then the rest of the body, into ffmpeg's stdin. */
+  #pipeToFfmpeg (headLength: number, chunk: Buffer, taken: number): void {
+    const res = this.#res as http.IncomingMessage
+    const child = this.#startFfmpeg('pipe:0')
+    const stdin = child.stdin as NonNullable<ChildProcess['stdin']>
+    // A copy: the head buffer is the puller's, and this write may wait in the pipe's queue.
+    stdin.write(Buffer.from(this.#buffers.head.subarray(0, headLength)))
+    if (taken < chunk.length) stdin.write(chunk.subarray(taken))
+    res.off('data', this.#onBody)
+    res.pipe(stdin) // backpressure: a slow ffmpeg pauses the socket
+  }
+
+  #startFfmpeg (input: string): ChildProcess {
+    const o = this.#options
+    const args = input === 'pipe:0' ? this.#pipeArgs : ffmpegArgs(input, o.ffmpegSampleRate)
+    const child = spawn(o.ffmpegPath, args, { stdio: [input === 'pipe:0' ? 'pipe' : 'ignore', 'pipe', 'pipe'] })
+    this.#child = child
+    this.#mode = 'ffmpeg'
+    this.#setFormat({ sampleRate: o.ffmpegSampleRate, encoding: 's16le', channels: 1 }, false)
+    this.#sink.spawned(child)
+    child.stdin?.on('error', () => {}) // ffmpeg closes its input when it exits; its exit code says why
+    child.stdout?.on('data', this.#onAudio)
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+      this.#stderrTail = (this.#stderrTail + s).slice(-STDERR_TAIL_CHARS)
+    })
+    child.on('error', (err) => { if (child === this.#child) this.#fail(`cannot run ffmpeg (${o.ffmpegPath}): ${err.message}`) })
+    child.on('close', (code, signal) => {
+      if (child !== this.#child) return
+      const last = this.#stderrTail.trim().split('\n').pop() ?? ''
+      if (code === 0) this.#fail('the stream ended')
+      else this.#fail(`ffmpeg exited with ${code ?? signal}${last ? `: ${last}` : ''}`)
+    })
+    return child
+  }
+}
+
+/** node's HTTP parser failing on a SHOUTcast v1 answer (`ICY 200 OK` instead of `HTTP/1.0 200 OK`). */
+function isIcyAnswer (err: Error): boolean {
+  const raw = (err as { rawPacket?: unknown }).rawPacket
+  return (err as NodeJS.ErrnoException).code === 'HPE_INVALID_CONSTANT' && Buffer.isBuffer(raw) && raw.toString('latin1', 0, 4) === 'ICY '
+}
+
+/** ffmpeg's command line: decode `input`, output mono s16le at `rate` on stdout. */
+function ffmpegArgs (input: string, rate: number): string[] {
+  return ['-hide_banner', '-loglevel', 'error', '-nostdin', '-i', input, '-vn', '-ac', '1', '-ar', String(rate), '-f', 's16le', '-']
+}
+
+/**
+ * Pulls one stream for as long as it runs: connects, passes its audio on, and reconnects whenever it drops.
+ *
+ *   const puller = new SourcePuller('https://radio.example/live.mp3', handlers)
+ *   puller.start()
+ *   …
+ *   await puller.stop()
+ */
+export class SourcePuller {
+  readonly url: string
+  readonly #target: URL
+  readonly #display: string
+  readonly #handlers: SourceHandlers
+  readonly #options: Readonly<Required<SourceOptions>>
+  readonly #buffers: SharedBuffers
+  readonly #pipeArgs: readonly string[]
+  #status: SourceStatus
+  #running = false
+  #connection: Connection | undefined
+  #retryTimer: NodeJS.Timeout | undefined
+  #failures = 0 // failed attempts in a row
+  #reconnects = 0
+  #listeningAt = 0 // performance.now() when the current connection produced audio
+  #lastError: string | undefined
+  /** Exits of ffmpeg processes that may still run; stop() waits for them. */
+  readonly #exits = new Set<Promise<void>>()
+
+  /**
+   * @throws EAR_ERR_SOURCE for a URL that validateSourceUrl refuses; TypeError or RangeError for bad options
+   */
+  constructor (url: string, handlers: SourceHandlers, options: SourceOptions = {}) {
+    const invalid = validateSourceUrl(url)
+    if (invalid) throw new EarshotError('EAR_ERR_SOURCE', [displayUrl(String(url))], { cause: new TypeError(invalid) })
+    this.url = url
+    this.#target = new URL(url)
+    this.#display = displayUrl(url)
+    this.#handlers = handlers
+    this.#options = resolveOptions(options)
+    this.#buffers = {
+      head: Buffer.alloc(this.#options.maxHeaderBytes),
+      swap: Buffer.alloc(SWAP_BUFFER_BYTES),
+      carry: Buffer.alloc(MAX_FRAME_BYTES),
+    }
+    this.#pipeArgs = Object.freeze(ffmpegArgs('pipe:0', this.#options.ffmpegSampleRate))
+    this.#status = Object.freeze({ state: 'down', since: new Date().toISOString(), reconnects: 0 })
+  }
+
+  /** The current state; a new frozen object at each change. */
+  get status (): SourceStatus { return this.#status }
+
+  /** Start pulling (again, after stop()). Does nothing while running. */
+  start (): void {
+    if (this.#running) return
+    this.#running = true
+    this.#failures = 0
+    this.#reconnects = 0
+    this.#connect()
+  }
+
+  /**
+   * Stop: end the current connection (ffmpeg is killed), cancel the retry. A connection that produced audio gets
+   * end('stopped') and the state becomes 'down', both before this returns; no callback follows. Resolves once no
+   * ffmpeg process of this puller remains.
+   */
+  async stop (): Promise<void> {
+    this.#running = false
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
+    const connection = this.#connection
+    this.#connection = undefined
+    if (connection) {
+      connection.close()
+      if (connection.producedAudio) this.#handlers.end('stopped')
+    }
+    if (this.#status.state !== 'down') this.#setState('down')
+    await Promise.all(this.#exits)
+  }
+
+  #connect (): void {
+    this.#setState('connecting')
+    if (!this.#running) return // a state handler stopped the puller
+    const connection: Connection = new Connection(this.#target, this.#options, this.#buffers, this.#pipeArgs, {
+      format: (f) => this.#onFormat(connection, f),
+      pcm: (bytes) => this.#handlers.pcm(bytes),
+      ended: (reason) => this.#onEnded(connection, reason),
+      spawned: (child) => this.#track(child),
+    })
+    this.#connection = connection
+    connection.start()
+  }
+
+  #onFormat (connection: Connection, f: PcmFormat): void {
+    this.#handlers.format(f)
+    if (connection !== this.#connection) return
+    this.#listeningAt = performance.now()
+    this.#setState('listening')
+  }
+
+  #onEnded (connection: Connection, reason: string): void {
+    if (connection !== this.#connection) return
+    this.#connection = undefined
+    const line = oneLine(reason)
+    if (connection.producedAudio) {
+      this.#handlers.end(line)
+      if (performance.now() - this.#listeningAt >= this.#options.resetAfterMs) this.#failures = 0
+    }
+    this.#failures++
+    this.#lastError = oneLine(describeError(new EarshotError('EAR_ERR_SOURCE', [this.#display], { cause: new Error(line) })))
+    this.#setState('down')
+    if (!this.#running || this.#connection || this.#retryTimer) return // stopped or restarted by a handler
+    const o = this.#options
+    this.#retryTimer = setTimeout(this.#retry, backoffDelayMs(this.#failures, o.initialBackoffMs, o.maxBackoffMs))
+  }
+
+  readonly #retry = (): void => {
+    this.#retryTimer = undefined
+    if (!this.#running) return
+    this.#reconnects++
+    this.#connect()
+  }
+
+  #setState (state: SourceState): void {
+    const s: SourceStatus = { state, since: new Date().toISOString(), reconnects: this.#reconnects }
+    if (this.#lastError !== undefined) s.lastError = this.#lastError
+    this.#status = Object.freeze(s)
+    this.#handlers.state(this.#status)
+  }
+
+  #track (child: ChildProcess): void {
+    const exit = new Promise<void>((resolve) => {
+      child.once('exit', () => resolve())
+      child.once('error', () => resolve()) // it never started
+    })
+    this.#exits.add(exit)
+    void exit.then(() => this.#exits.delete(exit))
+  }
+}

@@ -1,0 +1,472 @@
+/**
+ * The play log: every confirmed song heard on a stream becomes one row, kept in LMDB beside the index.
+ *
+ * Consumes open/touch/close calls (from a PlayRecorder, one per stream) and produces rows, pages of rows, per-day
+ * totals and CSV. Three named databases of the RootDatabase it is given (the index's root allows 8 and uses 4):
+ *
+ *   playlog.plays  id -> Play (msgpack). The id is the key and sorts by start time:
+ *                  `${startMs, 13 digits}-${seq, 10 digits}`, e.g. '1709337000000-0000000042'
+ *                  (a play started 2024-03-01T23:50:00Z, the 42nd play ever opened). A time range is one range scan:
+ *                  from/to become '1709337000000' .. '1709337600000', and every id of those milliseconds sorts
+ *                  after its 13-digit prefix.
+ *   playlog.open   id -> Live { lastSeenAt, lastStreamSeconds, peakConfidence } for each open play: found without a
+ *                  scan, and the only thing `touch` writes.
+ *   playlog.index  ['s', stream, id] | ['t', trackId, id] | ['st', stream, trackId, id] -> 1: secondary indexes, so a
+ *                  filtered page reads limit+1 index entries and as many rows, whatever else the range holds;
+ *                  ['meta', 'formatVersion'] and ['meta', 'nextSeq'] live here too.
+ *
+ * Why touch writes a separate record: an async `put` queued before a `putSync` commits after it (lmdb-js runs async
+ * writes on its own thread), so a touch of the row itself could land after the close and reopen the play. A stale
+ * `open` record left that way is harmless: it is checked against the row, and close queues an async remove that
+ * runs after any pending touch. Rows change only in synchronous transactions (open, close, recover).
+ */
+import type { Database, RootDatabase } from 'lmdb'
+
+/** Bump when the stored layout changes; a log with another version is refused. */
+export const PLAYLOG_FORMAT_VERSION = 1
+/** Digits of the start time in an id: milliseconds since 1970 up to the year 2286. */
+const ID_MS_DIGITS = 13
+const ID_SEQ_DIGITS = 10
+const MAX_ID_MS = 10 ** ID_MS_DIGITS - 1
+const ID_PATTERN = /^\d{13}-\d{10}$/
+/** A cursor longer than this cannot be one of ours: refuse it before decoding. */
+const MAX_CURSOR_LENGTH = 64
+const CURSOR_PREFIX = 'c1:'
+
+export interface Play {
+  /** Unique, and sorts by start time (see the header). */
+  id: string
+  /** Monitor id or the client's streamId. */
+  stream: string
+  kind: 'monitor' | 'client'
+  trackId: number
+  /** Copied at open: the row stays readable when the track is removed from the index. */
+  title: string
+  artist: string
+  album: string
+  /** ISO 8601 wall clock. */
+  startedAt: string
+  /** Null while open. */
+  endedAt: string | null
+  startStreamSeconds: number
+  endStreamSeconds: number | null
+  /** Position in the track at the start, in seconds. */
+  startOffsetSeconds: number
+  endOffsetSeconds: number | null
+  peakConfidence: number
+  /** Wall clock of the last audio seen while open (what recover closes at). */
+  lastSeenAt: string
+  lastStreamSeconds: number
+  open: boolean
+}
+
+export type NewPlay = Pick<Play, 'stream' | 'kind' | 'trackId' | 'title' | 'artist' | 'album' | 'startedAt' |
+'startStreamSeconds' | 'startOffsetSeconds' | 'peakConfidence'>
+
+export interface PlaySeen { lastStreamSeconds: number, lastSeenAt: string, peakConfidence: number }
+
+export interface PlayEnd {
+  endedAt: string
+  endStreamSeconds: number
+  endOffsetSeconds: number
+  /** A corrected start in stream seconds: startedAt and startOffsetSeconds move by the same amount; the id stays. */
+  startStreamSeconds?: number
+  peakConfidence?: number
+}
+
+export interface PlayQuery {
+  stream?: string
+  trackId?: number
+  /** Plays starting at or after, ms since epoch. */
+  from?: number
+  /** Plays starting before, ms since epoch. */
+  to?: number
+  /** Rows per page: default `defaultPageSize` (100), larger values are cut to `maxPageSize` (1000). */
+  limit?: number
+  /** `nextCursor` of the previous page. */
+  cursor?: string
+}
+
+export interface PlayPage { plays: Play[], nextCursor: string | null }
+
+export interface TrackDay {
+  /** YYYY-MM-DD, UTC. */
+  day: string
+  trackId: number
+  title: string
+  artist: string
+  plays: number
+  seconds: number
+}
+
+export interface PlayLogOptions {
+  /** [defaultPageSize=100] rows of a page when the query gives no limit. */
+  defaultPageSize?: number
+  /** [maxPageSize=1000] rows of a page at most; a larger limit is cut to this. */
+  maxPageSize?: number
+  /** [maxReportPlays=1000000] plays perTrackPerDay reads at most (about a second of work); past it, narrow the range. */
+  maxReportPlays?: number
+}
+
+const defaultOptions: Required<PlayLogOptions> = Object.freeze({
+  defaultPageSize: 100,
+  maxPageSize: 1000,
+  maxReportPlays: 1_000_000,
+})
+
+export type PlayLogErrorCode = 'EAR_ERR_BAD_CURSOR' | 'EAR_ERR_BAD_QUERY' | 'EAR_ERR_PLAYLOG_FORMAT'
+
+/** An error of the play log, with a stable code (RangeError for bad input). */
+export class PlayLogError extends Error {
+  readonly code: PlayLogErrorCode
+
+  constructor (code: PlayLogErrorCode, message: string) {
+    super(message)
+    this.code = code
+    this.name = `Error [${code}]`
+  }
+}
+
+function badQuery (message: string): PlayLogError {
+  return new PlayLogError('EAR_ERR_BAD_QUERY', message)
+}
+
+interface Live { lastSeenAt: string, lastStreamSeconds: number, peakConfidence: number }
+type IndexKey = Array<string | number>
+
+export class PlayLog {
+  readonly #root: RootDatabase
+  readonly #plays: Database<Play, string>
+  readonly #open: Database<Live, string>
+  readonly #index: Database<unknown, IndexKey>
+  readonly #options: Required<PlayLogOptions>
+  /** Touches made by this process, newer than what the `open` database may show yet (async puts are not readable until committed). */
+  readonly #live = new Map<string, Live>()
+
+  /**
+   * @param root an open LMDB environment with room for three more named databases
+   * @param options page and report limits
+   * @throws EAR_ERR_PLAYLOG_FORMAT when the stored log has another format version
+   */
+  constructor (root: RootDatabase, options: PlayLogOptions = {}) {
+    const o = { ...defaultOptions, ...options }
+    for (const k of ['defaultPageSize', 'maxPageSize', 'maxReportPlays'] as const) {
+      if (!Number.isInteger(o[k]) || o[k] < 1) throw new TypeError(`PlayLog option ${k} must be a positive integer, got ${String(o[k])}`)
+    }
+    if (o.defaultPageSize > o.maxPageSize) throw new TypeError('PlayLog option defaultPageSize must not exceed maxPageSize')
+    this.#options = Object.freeze(o)
+    this.#root = root
+    this.#plays = root.openDB<Play, string>('playlog.plays', { encoding: 'msgpack' })
+    this.#open = root.openDB<Live, string>('playlog.open', { encoding: 'msgpack' })
+    this.#index = root.openDB<unknown, IndexKey>('playlog.index', { encoding: 'msgpack' })
+    const version = this.#index.get(['meta', 'formatVersion'])
+    if (version === undefined) {
+      this.#index.transactionSync(() => {
+        this.#index.putSync(['meta', 'formatVersion'], PLAYLOG_FORMAT_VERSION)
+        this.#index.putSync(['meta', 'nextSeq'], 1)
+      })
+    } else if (version !== PLAYLOG_FORMAT_VERSION) {
+      throw new PlayLogError('EAR_ERR_PLAYLOG_FORMAT', `The play log has format version ${String(version)}; this earshot reads version ${PLAYLOG_FORMAT_VERSION}`)
+    }
+  }
+
+  /** Start a play: written and synced before it returns. */
+  open (p: NewPlay): Play {
+    const startMs = Date.parse(p.startedAt)
+    if (!(startMs >= 0 && startMs <= MAX_ID_MS)) throw new TypeError(`startedAt is not a date the play log can hold: ${p.startedAt}`)
+    let play: Play | undefined
+    this.#plays.transactionSync(() => {
+      // Read inside the write transaction: LMDB has one writer, so two processes never take the same number.
+      const seq = this.#index.get(['meta', 'nextSeq']) as number
+      this.#index.putSync(['meta', 'nextSeq'], seq + 1)
+      const id = `${String(startMs).padStart(ID_MS_DIGITS, '0')}-${String(seq).padStart(ID_SEQ_DIGITS, '0')}`
+      play = {
+        id,
+        stream: p.stream,
+        kind: p.kind,
+        trackId: p.trackId,
+        title: p.title,
+        artist: p.artist,
+        album: p.album,
+        startedAt: new Date(startMs).toISOString(),
+        endedAt: null,
+        startStreamSeconds: p.startStreamSeconds,
+        endStreamSeconds: null,
+        startOffsetSeconds: p.startOffsetSeconds,
+        endOffsetSeconds: null,
+        peakConfidence: p.peakConfidence,
+        lastSeenAt: new Date(startMs).toISOString(),
+        lastStreamSeconds: p.startStreamSeconds,
+        open: true,
+      }
+      this.#plays.putSync(id, play)
+      this.#open.putSync(id, { lastSeenAt: play.lastSeenAt, lastStreamSeconds: play.lastStreamSeconds, peakConfidence: play.peakConfidence })
+      this.#index.putSync(['s', p.stream, id], 1)
+      this.#index.putSync(['t', p.trackId, id], 1)
+      this.#index.putSync(['st', p.stream, p.trackId, id], 1)
+    })
+    return play as Play
+  }
+
+  /**
+   * Note that an open play is still heard. Cheap (one async put of a small record, batched per event turn); meant
+   * for about once a second per open play. A closed or unknown id is ignored.
+   */
+  touch (id: string, seen: PlaySeen): void {
+    let live = this.#live.get(id)
+    if (live === undefined) {
+      // First touch in this process: one read to check that the play is open.
+      const row = this.#plays.get(id)
+      if (row?.open !== true) return
+      live = { ...(this.#open.get(id) ?? { lastSeenAt: row.lastSeenAt, lastStreamSeconds: row.lastStreamSeconds, peakConfidence: row.peakConfidence }) }
+      this.#live.set(id, live)
+    }
+    live.lastSeenAt = seen.lastSeenAt
+    live.lastStreamSeconds = seen.lastStreamSeconds
+    live.peakConfidence = Math.max(live.peakConfidence, seen.peakConfidence)
+    void this.#open.put(id, { ...live })
+  }
+
+  /**
+   * End an open play: written and synced before it returns. Returns the closed row, the row as it is when it was
+   * already closed, or undefined for an unknown id.
+   */
+  close (id: string, end: PlayEnd): Play | undefined {
+    const row = this.#plays.get(id)
+    if (row === undefined || !row.open) return row
+    const play = this.#merged(row)
+    if (end.startStreamSeconds !== undefined && end.startStreamSeconds !== play.startStreamSeconds) {
+      const delta = end.startStreamSeconds - play.startStreamSeconds
+      play.startStreamSeconds = end.startStreamSeconds
+      play.startOffsetSeconds = roundMs(play.startOffsetSeconds + delta)
+      play.startedAt = new Date(Date.parse(play.startedAt) + Math.round(delta * 1000)).toISOString()
+    }
+    play.endedAt = end.endedAt
+    // A play never ends before it starts, whatever rounding upstream did.
+    play.endStreamSeconds = Math.max(end.endStreamSeconds, play.startStreamSeconds)
+    play.endOffsetSeconds = end.endOffsetSeconds
+    if (end.peakConfidence !== undefined) play.peakConfidence = Math.max(play.peakConfidence, end.peakConfidence)
+    play.open = false
+    this.#writeClosed([play])
+    return play
+  }
+
+  /** One play, open or closed, with the latest touch applied. */
+  get (id: string): Play | undefined {
+    const row = this.#plays.get(id)
+    return row === undefined ? undefined : this.#merged(row)
+  }
+
+  /** Every open play, oldest first (reads the small `open` database, not the log). */
+  openPlays (): Play[] {
+    const out: Play[] = []
+    for (const id of this.#open.getKeys()) {
+      const row = this.#plays.get(id)
+      if (row?.open === true) out.push(this.#merged(row))
+    }
+    return out
+  }
+
+  /**
+   * After a crash or restart: close every open play where it was last heard (end offset = start offset + elapsed
+   * stream time). Returns the plays it closed; a second call finds none. Call it before any recorder opens plays.
+   */
+  recover (): Play[] {
+    const closed: Play[] = []
+    const stale: string[] = []
+    for (const id of this.#open.getKeys()) {
+      const row = this.#plays.get(id)
+      if (row?.open !== true) {
+        stale.push(id)
+        continue
+      }
+      const play = this.#merged(row)
+      play.endedAt = play.lastSeenAt
+      play.endStreamSeconds = Math.max(play.lastStreamSeconds, play.startStreamSeconds)
+      play.endOffsetSeconds = roundMs(play.startOffsetSeconds + play.endStreamSeconds - play.startStreamSeconds)
+      play.open = false
+      closed.push(play)
+    }
+    this.#writeClosed(closed, stale)
+    return closed
+  }
+
+  /**
+   * A page of plays, newest first (by start time, then by id). The cursor names the last row returned, so rows
+   * inserted meanwhile never shift a page: no duplicates, no gaps among the rows that were there.
+   *
+   * Cost: with no filter, a range scan of the log; with stream and/or trackId, a range scan of the matching
+   * secondary index. Either way a page reads at most limit + 1 entries.
+   * @throws EAR_ERR_BAD_CURSOR for a cursor this log did not make; EAR_ERR_BAD_QUERY for bad values
+   */
+  query (q: PlayQuery): PlayPage {
+    const limit = this.#limit(q.limit)
+    const { lo, hi } = timeBounds(q.from, q.to)
+    let upper = hi
+    let after: string | undefined
+    if (q.cursor !== undefined) {
+      after = decodeCursor(q.cursor)
+      if (after < upper) upper = after
+    }
+    const plays: Play[] = []
+    let more = false
+    for (const play of this.#scan(q, lo, upper, true)) {
+      if (play.id === after) continue // the range start is inclusive
+      if (plays.length === limit) {
+        more = true
+        break
+      }
+      plays.push(play)
+    }
+    const last = plays[plays.length - 1]
+    return { plays, nextCursor: more && last !== undefined ? encodeCursor(last.id) : null }
+  }
+
+  /**
+   * Plays and seconds heard per track per UTC day, for plays starting in [from, to). A play counts on the day it
+   * started, with its whole length (an open play: up to where it was last heard). Sorted by day, then most played.
+   * Reads every play of the range (of the stream, through its index): O(plays), bounded by `maxReportPlays`.
+   * @throws EAR_ERR_BAD_QUERY for bad bounds or a range holding more than maxReportPlays plays
+   */
+  perTrackPerDay (q: { from: number, to: number, stream?: string }): TrackDay[] {
+    if (!Number.isFinite(q.from) || !Number.isFinite(q.to)) throw badQuery('perTrackPerDay needs finite from and to (ms since epoch)')
+    const { lo, hi } = timeBounds(q.from, q.to)
+    const days = new Map<string, TrackDay>()
+    let read = 0
+    for (const play of this.#scan({ stream: q.stream }, lo, hi, false)) {
+      if (++read > this.#options.maxReportPlays) throw badQuery(`more than ${this.#options.maxReportPlays} plays in the range; ask for a shorter one`)
+      const day = play.startedAt.slice(0, 10)
+      const key = `${day}/${play.trackId}`
+      let row = days.get(key)
+      if (row === undefined) {
+        row = { day, trackId: play.trackId, title: play.title, artist: play.artist, plays: 0, seconds: 0 }
+        days.set(key, row)
+      }
+      row.plays++
+      row.seconds += Math.max(0, (play.endStreamSeconds ?? play.lastStreamSeconds) - play.startStreamSeconds)
+    }
+    const out = [...days.values()]
+    for (const row of out) row.seconds = roundMs(row.seconds)
+    return out.sort((a, b) => a.day < b.day ? -1 : a.day > b.day ? 1 : b.plays - a.plays || a.trackId - b.trackId)
+  }
+
+  /** Resolves once every write made so far (touches included) is on disk. */
+  async flushed (): Promise<void> {
+    await this.#root.committed
+    await this.#root.flushed
+  }
+
+  /** Rows of the id range [lo, hi) matching the stream/track filters, in key order (reverse: newest first). */
+  * #scan (q: { stream?: string, trackId?: number }, lo: string, hi: string, reverse: boolean): Generator<Play> {
+    const { stream, trackId } = q
+    if (stream !== undefined && typeof stream !== 'string') throw badQuery('stream must be a string')
+    if (trackId !== undefined && !Number.isInteger(trackId)) throw badQuery('trackId must be an integer')
+    if (stream === undefined && trackId === undefined) {
+      const range = reverse ? { start: hi, end: lo, reverse } : { start: lo, end: hi }
+      for (const { value } of this.#plays.getRange(range)) yield this.#merged(value)
+      return
+    }
+    const prefix: IndexKey = stream !== undefined && trackId !== undefined
+      ? ['st', stream, trackId]
+      : stream !== undefined ? ['s', stream] : ['t', trackId as number]
+    const start = [...prefix, reverse ? hi : lo]
+    const end = [...prefix, reverse ? lo : hi]
+    for (const { key } of this.#index.getRange({ start, end, reverse })) {
+      const row = this.#plays.get(key[key.length - 1] as string)
+      // Check the row too: it costs nothing more, and no odd stream name can then leak in through the key encoding.
+      if (row === undefined || (stream !== undefined && row.stream !== stream) || (trackId !== undefined && row.trackId !== trackId)) continue
+      yield this.#merged(row)
+    }
+  }
+
+  #limit (limit: number | undefined): number {
+    if (limit === undefined) return this.#options.defaultPageSize
+    if (!Number.isInteger(limit) || limit < 1) throw badQuery(`limit must be a positive integer, got ${String(limit)}`)
+    return Math.min(limit, this.#options.maxPageSize)
+  }
+
+  /** Latest live values of an open play: this process's touches first, then the stored record. */
+  #liveOf (id: string): Live | undefined {
+    return this.#live.get(id) ?? this.#open.get(id)
+  }
+
+  /** A copy of the row; for an open row, with its live values applied. */
+  #merged (row: Play): Play {
+    const play = { ...row }
+    if (play.open) {
+      const live = this.#liveOf(play.id)
+      if (live !== undefined) {
+        play.lastSeenAt = live.lastSeenAt
+        play.lastStreamSeconds = live.lastStreamSeconds
+        play.peakConfidence = Math.max(play.peakConfidence, live.peakConfidence)
+      }
+    }
+    return play
+  }
+
+  /** Write closed rows and drop their open records, synced; `stale` open records go too. */
+  #writeClosed (plays: readonly Play[], stale: readonly string[] = []): void {
+    if (plays.length === 0 && stale.length === 0) return
+    this.#plays.transactionSync(() => {
+      for (const play of plays) {
+        this.#plays.putSync(play.id, play)
+        this.#open.removeSync(play.id)
+      }
+      for (const id of stale) this.#open.removeSync(id)
+    })
+    for (const play of plays) {
+      this.#live.delete(play.id)
+      // Async writes run in order: this remove lands after any touch still queued, which would bring the record back.
+      void this.#open.remove(play.id)
+    }
+  }
+}
+
+/** Id-range bounds of a time range: ids of [from, to) sort in [lo, hi). */
+function timeBounds (from: number | undefined, to: number | undefined): { lo: string, hi: string } {
+  if (from !== undefined && !Number.isFinite(from)) throw badQuery('from must be a number (ms since epoch)')
+  if (to !== undefined && !Number.isFinite(to)) throw badQuery('to must be a number (ms since epoch)')
+  const clamp = (ms: number): string => String(Math.min(Math.max(Math.ceil(ms), 0), MAX_ID_MS + 1)).padStart(ID_MS_DIGITS, '0')
+  // hi: the 13-digit prefix of `to` sorts before every id of that millisecond; '~' sorts after every digit.
+  return { lo: clamp(from ?? 0), hi: to === undefined ? '~' : clamp(to) }
+}
+
+function encodeCursor (id: string): string {
+  return Buffer.from(CURSOR_PREFIX + id).toString('base64url')
+}
+
+function decodeCursor (cursor: string): string {
+  const fail = (): PlayLogError => new PlayLogError('EAR_ERR_BAD_CURSOR', 'The cursor is not one this play log made; start again without it')
+  if (typeof cursor !== 'string' || cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw fail()
+  const text = Buffer.from(cursor, 'base64url').toString('latin1')
+  const id = text.slice(CURSOR_PREFIX.length)
+  if (!text.startsWith(CURSOR_PREFIX) || !ID_PATTERN.test(id)) throw fail()
+  return id
+}
+
+function roundMs (seconds: number): number {
+  return Math.round(seconds * 1000) / 1000
+}
+
+/** The CSV columns, in order: every field of a Play. */
+const CSV_COLUMNS: ReadonlyArray<keyof Play> = [
+  'id', 'stream', 'kind', 'trackId', 'title', 'artist', 'album', 'startedAt', 'endedAt', 'startStreamSeconds',
+  'endStreamSeconds', 'startOffsetSeconds', 'endOffsetSeconds', 'peakConfidence', 'lastSeenAt', 'lastStreamSeconds', 'open',
+]
+
+/**
+ * Plays as CSV (RFC 4180): a header line, then one row per play, CRLF line ends; a field holding a comma, a quote
+ * or a line break is quoted, with quotes doubled; null is an empty field. Titles are written as they are: a
+ * spreadsheet may read one starting with '=' as a formula.
+ */
+export function playsToCsv (plays: readonly Play[]): string {
+  const lines = [CSV_COLUMNS.join(',')]
+  for (const play of plays) lines.push(CSV_COLUMNS.map((c) => csvField(play[c])).join(','))
+  return lines.join('\r\n') + '\r\n'
+}
+
+function csvField (v: unknown): string {
+  if (v === null || v === undefined) return ''
+  const s = String(v)
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+}

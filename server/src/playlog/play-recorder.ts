@@ -1,0 +1,170 @@
+/**
+ * One stream's plays: consumes the protocol messages of its sessions (`match`, `match-end`) and the stream position
+ * after each chunk of audio; produces rows of the PlayLog and `match.confirmed` / `match.ended` events.
+ *
+ * Rules:
+ *   - the first `confirmed` match of a track opens a play at the match's first evidence (startedAtStreamSeconds);
+ *   - later `match` messages of that track only raise its peak confidence (written with the next touch);
+ *   - `match-end` of that track closes it at endedAtStreamSeconds;
+ *   - a `confirmed` match of another track first closes the open play where the new one starts;
+ *   - `end()` closes the open play where the session stopped (source dropped, socket closed);
+ *   - tentative matches, and `match`/`match-end` of a track that was never confirmed, record nothing.
+ *
+ * Stream seconds in messages count from the start of one session; a monitor that reconnects to its source starts a
+ * new session, so `streamBase` (seconds) is added to every stream time before it is stored. Wall clock times are
+ * `now` back-dated by the stream time between the event and the latest audio seen: a match confirmed 6 s after its
+ * first evidence started 6 s ago.
+ */
+import type { Match, MatchEnd, ServerMessage } from '../../../protocol/src/index.js'
+import type { Play, PlayLog } from './play-log.js'
+
+export interface PlayEvent { type: 'match.confirmed' | 'match.ended', play: Play }
+
+export interface PlayRecorderOptions {
+  /** [touchEverySeconds=1] stream seconds between two touches of the open play (how much a crash can lose). */
+  touchEverySeconds?: number
+  /** [now=Date.now] wall clock in ms since epoch. */
+  now?: () => number
+}
+
+const defaultOptions: Required<PlayRecorderOptions> = Object.freeze({
+  touchEverySeconds: 1,
+  now: Date.now,
+})
+
+export class PlayRecorder {
+  /** Seconds added to every session stream time (default 0): set it to where the previous session ended. */
+  streamBase = 0
+  readonly #log: PlayLog
+  readonly #stream: { id: string, kind: 'monitor' | 'client' }
+  readonly #onEvent: (e: PlayEvent) => void
+  readonly #touchEverySeconds: number
+  readonly #now: () => number
+  #current: Play | undefined
+  #peak = 0
+  /** Absolute stream seconds of the last touch. */
+  #touchedAt = -Infinity
+  /** Latest absolute stream position known (audio or match), the "now" of stream time. */
+  #latest = -Infinity
+
+  /**
+   * @param log where plays are written
+   * @param stream the stream's id (monitor id or client streamId) and kind
+   * @param onEvent told of each play opened and closed, after it is written
+   * @param options touch interval and clock
+   */
+  constructor (log: PlayLog, stream: { id: string, kind: 'monitor' | 'client' }, onEvent: (e: PlayEvent) => void, options: PlayRecorderOptions = {}) {
+    const o = { ...defaultOptions, ...options }
+    if (!(Number.isFinite(o.touchEverySeconds) && o.touchEverySeconds > 0)) throw new TypeError(`touchEverySeconds must be a positive number, got ${String(o.touchEverySeconds)}`)
+    if (typeof o.now !== 'function') throw new TypeError('now must be a function')
+    this.#log = log
+    this.#stream = { id: stream.id, kind: stream.kind }
+    this.#onEvent = onEvent
+    this.#touchEverySeconds = o.touchEverySeconds
+    this.#now = o.now
+  }
+
+  /** The open play, as opened (live values are in the log). */
+  get current (): Play | undefined { return this.#current }
+
+  /** Feed every message the session sends; those other than `match` and `match-end` are ignored. */
+  onMessage (m: ServerMessage): void {
+    if (m.type === 'match') this.#onMatch(m)
+    else if (m.type === 'match-end') this.#onMatchEnd(m)
+  }
+
+  /** Call after each chunk of audio with the session's stream position: touches the open play now and then. */
+  onAudio (streamSeconds: number): void {
+    const at = this.streamBase + streamSeconds
+    this.#seen(at)
+    if (this.#current !== undefined && at - this.#touchedAt >= this.#touchEverySeconds) this.#touch(at)
+  }
+
+  /**
+   * The session is over without a match-end: close the open play at the session's last stream position. The next
+   * session's times must start from a new `streamBase` (usually this base + streamSeconds).
+   */
+  end (streamSeconds: number): void {
+    const at = this.streamBase + streamSeconds
+    this.#seen(at)
+    this.#close(at)
+    // Forget this session's position, so a next session that keeps the old base cannot back-date into the past.
+    this.#latest = -Infinity
+  }
+
+  #onMatch (m: Match): void {
+    const at = this.streamBase + m.streamSeconds
+    this.#seen(at)
+    const current = this.#current
+    if (current !== undefined && current.trackId === m.id) {
+      this.#peak = Math.max(this.#peak, m.confidence)
+      return
+    }
+    if (m.state !== 'confirmed') return
+    const start = this.streamBase + m.startedAtStreamSeconds
+    if (current !== undefined) this.#close(start)
+    const play = this.#log.open({
+      stream: this.#stream.id,
+      kind: this.#stream.kind,
+      trackId: m.id,
+      title: m.title,
+      artist: m.artist,
+      album: m.album,
+      startedAt: this.#wallClock(start),
+      startStreamSeconds: roundMs(start),
+      startOffsetSeconds: roundMs(m.offsetSeconds - (m.streamSeconds - m.startedAtStreamSeconds)),
+      peakConfidence: m.confidence,
+    })
+    this.#current = play
+    this.#peak = m.confidence
+    // Mark the play heard up to now at once: a crash before the first audio touch then loses nothing.
+    this.#touch(this.#latest)
+    this.#onEvent({ type: 'match.confirmed', play })
+  }
+
+  #onMatchEnd (m: MatchEnd): void {
+    if (this.#current === undefined || this.#current.trackId !== m.id) return
+    this.#close(this.streamBase + m.endedAtStreamSeconds, this.streamBase + m.startedAtStreamSeconds)
+  }
+
+  /** Close the open play at `at` absolute stream seconds (and a corrected start, if the match-end gives one). */
+  #close (at: number, start?: number): void {
+    const current = this.#current
+    if (current === undefined) return
+    this.#current = undefined
+    this.#touchedAt = -Infinity
+    const startSeconds = start !== undefined && start < at ? roundMs(start) : current.startStreamSeconds
+    const endSeconds = Math.max(at, startSeconds)
+    const startOffset = current.startOffsetSeconds + (startSeconds - current.startStreamSeconds)
+    const play = this.#log.close(current.id, {
+      endedAt: this.#wallClock(endSeconds),
+      endStreamSeconds: roundMs(endSeconds),
+      endOffsetSeconds: roundMs(startOffset + endSeconds - startSeconds),
+      startStreamSeconds: startSeconds,
+      peakConfidence: this.#peak,
+    })
+    if (play !== undefined) this.#onEvent({ type: 'match.ended', play })
+  }
+
+  #touch (at: number): void {
+    const current = this.#current
+    if (current === undefined) return
+    const seenAt = Math.max(at, current.startStreamSeconds)
+    this.#touchedAt = seenAt
+    this.#log.touch(current.id, { lastStreamSeconds: roundMs(seenAt), lastSeenAt: new Date(this.#now()).toISOString(), peakConfidence: this.#peak })
+  }
+
+  #seen (at: number): void {
+    if (at > this.#latest) this.#latest = at
+  }
+
+  /** ISO wall clock of an absolute stream time: now, back-dated by the stream time since. */
+  #wallClock (at: number): string {
+    const behind = Number.isFinite(this.#latest) ? Math.max(0, this.#latest - at) : 0
+    return new Date(this.#now() - Math.round(behind * 1000)).toISOString()
+  }
+}
+
+function roundMs (seconds: number): number {
+  return Math.round(seconds * 1000) / 1000
+}

@@ -1,0 +1,384 @@
+/**
+ * Webhook delivery: consumes match events (`match.confirmed`, `match.ended`) and produces signed JSON POSTs to every
+ * configured URL, retried with exponential backoff, surviving a process restart.
+ *
+ * Each event becomes one delivery per URL, persisted in the caller's LMDB environment before `enqueue` returns:
+ *
+ *   webhook-queue   [url, seq] -> QueuedDelivery (msgpack)   waiting deliveries; seq is per event, so a URL's
+ *                                                            range lists its deliveries in the order enqueued
+ *   webhook-failed  [failedAtMs, deliveryId] -> FailedDelivery  the last `keepFailed` given up on, for diagnosis
+ *
+ * Example: events 7 and 8 for URLs A and B are the keys [A,7] [A,8] [B,7] [B,8]. Every URL has a lane that posts
+ * only its first key, one request at a time, so A's order holds, and a B that is down (retrying [B,7]) holds back
+ * neither A nor anything else. A delivery leaves the queue when it is delivered or failed; `attempts` is stored,
+ * so a restart does not grant a delivery new attempts. The delivery id travels in `x-earshot-delivery` and is the
+ * same on every attempt: a receiver that saw a delivery whose acknowledgement was lost (a timeout, a crash before
+ * the removal committed, a close mid-request) gets it again and de-duplicates by that id (at-least-once).
+ *
+ * One dispatcher per environment: two processes draining the same queue would post everything twice.
+ */
+import { randomUUID } from 'node:crypto'
+import type { Database, RootDatabase } from 'lmdb'
+import { earshotError } from '../errors.js'
+import { SIGNATURE_HEADER, signBody } from './signature.js'
+
+export { SIGNATURE_HEADER, signBody, verifySignature } from './signature.js'
+
+export interface WebhookSettings {
+  /** Every event goes to every URL (http or https; duplicates are ignored). */
+  urls: readonly string[]
+  /** Shared secret for the HMAC-SHA256 signature; required when `urls` is not empty. */
+  secret: string
+  /** Deliveries waiting at most; an event that does not fit is dropped whole and counted. */
+  maxQueue: number
+  /** Attempts per delivery, the first included, before it is failed. */
+  maxAttempts: number
+  /** Wait before the first retry, in ms; doubled per attempt, with jitter. */
+  initialBackoffMs: number
+  /** Longest wait between attempts, in ms; also bounds a receiver's Retry-After. */
+  maxBackoffMs: number
+  /** One request may take this long, in ms, before it is aborted and retried. */
+  timeoutMs: number
+}
+
+export const defaultWebhookSettings: Readonly<Omit<WebhookSettings, 'urls' | 'secret'>> = Object.freeze({
+  maxQueue: 10_000, // deliveries, across all URLs: a URL down for hours at a few events a minute fits
+  maxAttempts: 12, // with the backoff below, about 40 minutes of retrying before giving up
+  initialBackoffMs: 1_000,
+  maxBackoffMs: 300_000, // 5 minutes
+  timeoutMs: 10_000,
+})
+
+/** Failed deliveries kept in `webhook-failed` by default, newest kept. */
+export const DEFAULT_KEEP_FAILED = 100
+
+export type WebhookEventType = 'match.confirmed' | 'match.ended'
+const EVENT_TYPES: ReadonlySet<string> = new Set<WebhookEventType>(['match.confirmed', 'match.ended'])
+
+export interface WebhookEvent { type: WebhookEventType, data: unknown }
+
+/**
+ * `delivered`, `retried`, `failed` and `dropped` count deliveries (an event for N URLs is N) in this process;
+ * `queueDepth` is the number persisted, waiting, including those left by an earlier process.
+ */
+export interface WebhookStats { delivered: number, retried: number, failed: number, dropped: number, queueDepth: number }
+
+export interface DeliveryReport {
+  url: string
+  /** The HTTP status, or 'error' for a network error or timeout. */
+  status: number | 'error'
+  /** 1 for the first attempt. */
+  attempt: number
+  outcome: 'delivered' | 'retry' | 'failed'
+}
+
+export interface WebhookDispatcherOptions {
+  /** Called after every attempt (not one cut short by `close`). An exception it throws is ignored. */
+  onDelivery?: (e: DeliveryReport) => void
+  /** Failed deliveries kept for diagnosis, newest kept. Default DEFAULT_KEEP_FAILED (100). */
+  keepFailed?: number
+}
+
+/** A delivery given up on, as kept in `webhook-failed`. */
+export interface FailedDelivery {
+  id: string
+  url: string
+  eventId: string
+  type: WebhookEventType
+  attempts: number
+  /** The last answer: an HTTP status, 'error', or null when never attempted. */
+  status: number | 'error' | null
+  reason: string
+  failedAt: string
+  /** The body that was sent, byte for byte. */
+  body: string
+}
+
+/** A waiting delivery, as persisted. */
+interface QueuedDelivery {
+  id: string
+  eventId: string
+  type: WebhookEventType
+  /** Serialised once at enqueue, so every attempt sends (and signs) the same bytes. */
+  body: string
+  /** Attempts made so far. */
+  attempts: number
+}
+
+type QueueKey = [url: string, seq: number]
+type FailedKey = [failedAtMs: number, id: string]
+
+/** One per URL: at most one request in flight, or one timer waiting to retry. */
+interface Lane {
+  readonly url: string
+  running: Promise<void> | undefined
+  timer: NodeJS.Timeout | undefined
+  controller: AbortController | undefined
+}
+
+/** Upper bound of a key's seq, for a URL's range. */
+const SEQ_END = Number.MAX_SAFE_INTEGER
+const MS_PER_SECOND = 1000
+
+/**
+ * Wait before retrying after `attempt` (1-based) failed: initialMs doubled per attempt, capped at maxMs, the upper
+ * half random ("equal jitter": many deliveries failing together do not retry together, none retries early).
+ */
+export function backoffMs (attempt: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
+  const base = Math.min(maxMs, initialMs * 2 ** (attempt - 1))
+  return Math.round(base / 2 + random() * (base / 2))
+}
+
+/** A Retry-After header (seconds, or an HTTP date) in ms from `nowMs`; undefined when absent or unreadable. */
+export function parseRetryAfter (value: string | null | undefined, nowMs: number = Date.now()): number | undefined {
+  if (value == null) return undefined
+  const text = value.trim()
+  if (/^\d+$/.test(text)) return Number(text) * MS_PER_SECOND
+  const at = Date.parse(text)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs)
+}
+
+function isRetryable (status: number | 'error'): boolean {
+  return status === 'error' || status >= 500 || status === 408 || status === 429
+}
+
+/** Short words for a network error: the system code when there is one (ECONNREFUSED), else the error's name. */
+function describeNetworkError (err: unknown): string {
+  const cause = (err as { cause?: { code?: unknown } } | undefined)?.cause
+  if (typeof cause?.code === 'string') return cause.code
+  return err instanceof Error ? err.name : 'error'
+}
+
+function checkSettings (s: WebhookSettings, keepFailed: number): void {
+  // The config layer validates user input; reaching here with bad values is a bug in the caller.
+  const problems: string[] = []
+  for (const url of s.urls) {
+    let protocol = ''
+    try { protocol = new URL(url).protocol } catch {}
+    if (protocol !== 'http:' && protocol !== 'https:') problems.push(`url ${JSON.stringify(url)} is not http(s)`)
+  }
+  if (s.urls.length > 0 && (typeof s.secret !== 'string' || s.secret === '')) problems.push('a secret is required')
+  const positiveIntegers = { maxQueue: s.maxQueue, maxAttempts: s.maxAttempts, keepFailed }
+  for (const [name, v] of Object.entries(positiveIntegers)) if (!Number.isInteger(v) || v < 1) problems.push(`${name} must be an integer >= 1`)
+  const durations = { initialBackoffMs: s.initialBackoffMs, maxBackoffMs: s.maxBackoffMs, timeoutMs: s.timeoutMs }
+  for (const [name, v] of Object.entries(durations)) if (!Number.isFinite(v) || v < 0) problems.push(`${name} must be a number >= 0`)
+  if (problems.length > 0) throw earshotError('EAR_ERR_INTERNAL', `webhook settings: ${problems.join('; ')}`)
+}
+
+export class WebhookDispatcher {
+  readonly #root: RootDatabase
+  readonly #queue: Database<QueuedDelivery, QueueKey>
+  readonly #failedDb: Database<FailedDelivery, FailedKey>
+  readonly #settings: Readonly<WebhookSettings>
+  readonly #onDelivery: ((e: DeliveryReport) => void) | undefined
+  readonly #keepFailed: number
+  readonly #lanes: Lane[]
+  #nextSeq = 0
+  #depth = 0
+  #delivered = 0
+  #retried = 0
+  #failed = 0
+  #dropped = 0
+  #started = false
+  #closed = false
+
+  /**
+   * Open the queue in `root` (the databases `webhook-queue` and `webhook-failed`). Nothing is sent before `start`.
+   * @throws EAR_ERR_INTERNAL when the settings are invalid (the caller validates them first)
+   */
+  constructor (root: RootDatabase, settings: WebhookSettings, options: WebhookDispatcherOptions = {}) {
+    const keepFailed = options.keepFailed ?? DEFAULT_KEEP_FAILED
+    checkSettings(settings, keepFailed)
+    const urls = Object.freeze([...new Set(settings.urls)])
+    this.#settings = Object.freeze({ ...settings, urls })
+    this.#onDelivery = options.onDelivery
+    this.#keepFailed = keepFailed
+    this.#root = root
+    this.#queue = root.openDB<QueuedDelivery, QueueKey>('webhook-queue', { encoding: 'msgpack' })
+    this.#failedDb = root.openDB<FailedDelivery, FailedKey>('webhook-failed', { encoding: 'msgpack' })
+    this.#lanes = urls.map((url) => ({ url, running: undefined, timer: undefined, controller: undefined }))
+    // One pass over the keys (at most maxQueue of them) gives the depth and where seq resumes.
+    for (const key of this.#queue.getKeys()) {
+      this.#depth++
+      if (key[1] >= this.#nextSeq) this.#nextSeq = key[1] + 1
+    }
+  }
+
+  /**
+   * Queue an event for every URL. The deliveries are on disk when this returns (one synchronous transaction).
+   * Returns false, and counts the deliveries as dropped, when they would take the queue past `maxQueue`: an event
+   * goes to all URLs or to none.
+   */
+  enqueue (event: WebhookEvent): boolean {
+    if (!EVENT_TYPES.has(event.type)) throw earshotError('EAR_ERR_INTERNAL', `unknown webhook event type ${String(event.type)}`)
+    const urls = this.#settings.urls
+    if (urls.length === 0) return true
+    if (this.#depth + urls.length > this.#settings.maxQueue) {
+      this.#dropped += urls.length
+      return false
+    }
+    const eventId = randomUUID()
+    const body = JSON.stringify({ id: eventId, type: event.type, createdAt: new Date().toISOString(), data: event.data })
+    const seq = this.#nextSeq++
+    this.#queue.transactionSync(() => {
+      for (const url of urls) this.#queue.putSync([url, seq], { id: randomUUID(), eventId, type: event.type, body, attempts: 0 })
+    })
+    this.#depth += urls.length
+    for (const lane of this.#lanes) this.#pump(lane)
+    return true
+  }
+
+  /**
+   * Begin delivering, oldest first, including deliveries persisted by an earlier process. Deliveries persisted for
+   * a URL that is no longer configured are failed (reason 'url no longer configured'), not sent: the URL was
+   * removed on purpose, perhaps because it should no longer receive data.
+   */
+  start (): void {
+    if (this.#started || this.#closed) return
+    this.#started = true
+    this.#failUnconfigured()
+    for (const lane of this.#lanes) this.#pump(lane)
+  }
+
+  get stats (): WebhookStats {
+    return { delivered: this.#delivered, retried: this.#retried, failed: this.#failed, dropped: this.#dropped, queueDepth: this.#depth }
+  }
+
+  /** The failed deliveries kept in `webhook-failed`, newest first. */
+  recentFailures (): FailedDelivery[] {
+    return [...this.#failedDb.getRange({ reverse: true, limit: this.#keepFailed })].map((e) => e.value)
+  }
+
+  /**
+   * Stop: cancel retry timers, abort requests in flight and wait for their lanes to settle. An aborted attempt
+   * does not count; everything undelivered stays persisted for the next dispatcher. Does not close `root`.
+   */
+  async close (): Promise<void> {
+    this.#closed = true
+    for (const lane of this.#lanes) {
+      clearTimeout(lane.timer)
+      lane.timer = undefined
+      lane.controller?.abort()
+    }
+    await Promise.all(this.#lanes.map((lane) => lane.running))
+  }
+
+  /** Post the lane's first delivery unless it is busy or waiting; go on to the next when one settles. */
+  #pump (lane: Lane): void {
+    if (!this.#started || this.#closed || lane.running !== undefined || lane.timer !== undefined) return
+    lane.running = this.#deliverHead(lane).then((more) => {
+      lane.running = undefined
+      if (more) this.#pump(lane)
+    }, () => {
+      // Only LMDB writes reject here (fetch errors are outcomes). Try again later rather than spin or stop for good.
+      lane.running = undefined
+      this.#retryLater(lane, this.#settings.maxBackoffMs)
+    })
+  }
+
+  #retryLater (lane: Lane, delayMs: number): void {
+    if (this.#closed) return
+    lane.timer = setTimeout(() => {
+      lane.timer = undefined
+      this.#pump(lane)
+    }, delayMs)
+    lane.timer.unref() // a pending retry must not keep the process alive
+  }
+
+  /** One attempt at the lane's first delivery. Resolves true when the lane may go straight on to the next one. */
+  async #deliverHead (lane: Lane): Promise<boolean> {
+    const head = this.#first(lane.url)
+    if (head === undefined) return false
+    const { key, value } = head
+    const attempt = value.attempts + 1
+    const controller = new AbortController()
+    lane.controller = controller
+    let status: number | 'error'
+    let retryAfter: string | null = null
+    let networkError = ''
+    try {
+      const res = await fetch(lane.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-earshot-event': value.type,
+          'x-earshot-delivery': value.id,
+          [SIGNATURE_HEADER]: signBody(this.#settings.secret, value.body),
+        },
+        body: value.body,
+        // Following a 301/302 would turn the POST into a GET elsewhere; a receiver that redirects is misconfigured.
+        redirect: 'manual',
+        signal: AbortSignal.any([controller.signal, AbortSignal.timeout(this.#settings.timeoutMs)]),
+      })
+      status = res.status
+      retryAfter = res.headers.get('retry-after')
+      // The answer's body is not used; cancelling it frees the connection.
+      await res.body?.cancel().catch(() => {})
+    } catch (err) {
+      status = 'error'
+      networkError = describeNetworkError(err)
+    } finally {
+      lane.controller = undefined
+    }
+    if (controller.signal.aborted) return false // closing: the delivery stays queued and the attempt does not count
+
+    if (typeof status === 'number' && status >= 200 && status < 300) {
+      await this.#queue.remove(key)
+      this.#depth--
+      this.#delivered++
+      this.#report({ url: lane.url, status, attempt, outcome: 'delivered' })
+      return true
+    }
+    const last = status === 'error' ? networkError : `HTTP ${status}`
+    if (isRetryable(status) && attempt < this.#settings.maxAttempts) {
+      await this.#queue.put(key, { ...value, attempts: attempt })
+      this.#retried++
+      this.#report({ url: lane.url, status, attempt, outcome: 'retry' })
+      const asked = parseRetryAfter(retryAfter)
+      const { initialBackoffMs, maxBackoffMs } = this.#settings
+      this.#retryLater(lane, asked !== undefined ? Math.min(asked, maxBackoffMs) : backoffMs(attempt, initialBackoffMs, maxBackoffMs))
+      return false
+    }
+    const reason = isRetryable(status) ? `gave up after ${attempt} attempts (last: ${last})` : `refused (${last})`
+    await this.#root.transaction(() => this.#moveToFailed(lane.url, key, value, attempt, status, reason))
+    this.#report({ url: lane.url, status, attempt, outcome: 'failed' })
+    return true
+  }
+
+  #first (url: string): { key: QueueKey, value: QueuedDelivery } | undefined {
+    for (const entry of this.#queue.getRange({ start: [url, 0], end: [url, SEQ_END], limit: 1 })) return entry
+    return undefined
+  }
+
+  /** Inside a write transaction: take the delivery off the queue and keep it in `webhook-failed`, trimmed. */
+  #moveToFailed (url: string, key: QueueKey, value: QueuedDelivery, attempts: number, status: FailedDelivery['status'], reason: string): void {
+    const now = Date.now()
+    this.#queue.removeSync(key)
+    this.#failedDb.putSync([now, value.id], {
+      id: value.id, url, eventId: value.eventId, type: value.type, attempts, status, reason, failedAt: new Date(now).toISOString(), body: value.body,
+    })
+    const excess = this.#failedDb.getCount() - this.#keepFailed
+    if (excess > 0) for (const old of [...this.#failedDb.getKeys({ limit: excess })]) this.#failedDb.removeSync(old)
+    this.#depth--
+    this.#failed++
+  }
+
+  #failUnconfigured (): void {
+    const configured = new Set(this.#settings.urls)
+    const stale: Array<{ key: QueueKey, value: QueuedDelivery }> = []
+    for (const entry of this.#queue.getRange()) if (!configured.has(entry.key[0])) stale.push(entry)
+    if (stale.length === 0) return
+    this.#root.transactionSync(() => {
+      for (const { key, value } of stale) this.#moveToFailed(key[0], key, value, value.attempts, null, 'url no longer configured')
+    })
+  }
+
+  #report (e: DeliveryReport): void {
+    if (this.#onDelivery === undefined) return
+    try {
+      this.#onDelivery(e)
+    } catch {
+      // An observer's bug must not stall or repeat deliveries.
+    }
+  }
+}

@@ -1,0 +1,208 @@
+import t, { type Test } from 'tap'
+import path from 'node:path'
+import { open, type RootDatabase } from 'lmdb'
+import type { Match, MatchEnd, ServerMessage } from '../../protocol/src/index.js'
+import { PlayLog, type Play } from '../../server/src/playlog/play-log.js'
+import { PlayRecorder, type PlayEvent, type PlayRecorderOptions } from '../../server/src/playlog/play-recorder.js'
+
+/** Wall clock at stream second 0 of the first session. */
+const T0 = Date.UTC(2024, 5, 10, 8, 0, 0)
+/** Audio arrives in chunks of this many seconds. */
+const CHUNK_SECONDS = 0.5
+
+const iso = (ms: number): string => new Date(ms).toISOString()
+
+/**
+ * A recorder on a real log, fed like a live session: `play(to)` sends audio chunks up to stream second `to` with the
+ * clock running in step; messages go in between.
+ */
+function setup (t: Test, options: PlayRecorderOptions = {}, dir = path.join(t.testdir(), 'db')): {
+  log: PlayLog
+  root: RootDatabase
+  rec: PlayRecorder
+  events: PlayEvent[]
+  clock: { ms: number }
+  play: (to: number) => void
+  send: (m: ServerMessage) => void
+} {
+  const root = open({ path: dir, maxDbs: 8 })
+  t.teardown(() => root.close())
+  const log = new PlayLog(root)
+  const clock = { ms: T0 }
+  const events: PlayEvent[] = []
+  const rec = new PlayRecorder(log, { id: 'radio-1', kind: 'monitor' }, (e) => events.push(e), { now: () => clock.ms, ...options })
+  /** Session stream position and the wall clock at its second 0. */
+  const session = { at: 0, wallAtZero: T0 }
+  const play = (to: number): void => {
+    while (session.at + CHUNK_SECONDS <= to + 1e-9) {
+      session.at += CHUNK_SECONDS
+      clock.ms = session.wallAtZero + Math.round(session.at * 1000)
+      rec.onAudio(session.at)
+    }
+  }
+  return { log, root, rec, events, clock, play, send: (m) => rec.onMessage(m) }
+}
+
+function match (state: 'tentative' | 'confirmed', id: number, streamSeconds: number, startedAtStreamSeconds: number, offsetSeconds: number, confidence: number): Match {
+  return { type: 'match', state, id, title: `title ${id}`, artist: `artist ${id}`, album: `album ${id}`, source: `${id}.flac`, confidence, offsetSeconds, streamSeconds, startedAtStreamSeconds }
+}
+
+function matchEnd (id: number, startedAtStreamSeconds: number, endedAtStreamSeconds: number): MatchEnd {
+  return { type: 'match-end', id, startedAtStreamSeconds, endedAtStreamSeconds }
+}
+
+function rows (log: PlayLog): Play[] {
+  return log.query({ limit: 1000 }).plays.reverse() // oldest first
+}
+
+t.test('tentative, confirmed, updates, match-end: one play', async (t) => {
+  const { log, rec, events, play, send } = setup(t)
+  play(3)
+  send(match('tentative', 7, 3, 1, 33, 0.2))
+  t.same(rows(log), [], 'a tentative match writes nothing')
+  t.same(events, [])
+  play(5)
+  send({ type: 'pong', id: 1 })
+  send({ type: 'flushed', streamSeconds: 5 })
+  send({ type: 'error', code: 'EAR_ERR_AUDIO_INVALID', message: 'x' })
+  send(match('confirmed', 7, 5, 1, 35, 0.6))
+  // Started at stream second 1, 4 s before now; 35 - 4 = 31 s into the track.
+  const opened = rec.current as Play
+  t.match(opened, { stream: 'radio-1', kind: 'monitor', trackId: 7, title: 'title 7', artist: 'artist 7', album: 'album 7', startedAt: iso(T0 + 1000), startStreamSeconds: 1, startOffsetSeconds: 31, peakConfidence: 0.6, open: true })
+  t.same(events, [{ type: 'match.confirmed', play: opened }])
+  t.same(rows(log).map((p) => p.id), [opened.id])
+
+  play(10)
+  send(match('confirmed', 7, 10, 1, 40, 0.9))
+  play(15)
+  send(match('confirmed', 7, 15, 1, 45, 0.7))
+  play(40)
+  t.match(log.get(opened.id), { open: true, lastStreamSeconds: 40, lastSeenAt: iso(T0 + 40_000), peakConfidence: 0.9 }, 'touched as audio goes by, the peak kept')
+  t.equal(events.length, 1, 'updates emit nothing')
+
+  play(42)
+  send(match('tentative', 7, 42, 1, 72, 0.3))
+  send(matchEnd(7, 1, 40))
+  t.equal(rec.current, undefined)
+  const closed = log.get(opened.id) as Play
+  t.match(closed, { open: false, startStreamSeconds: 1, endStreamSeconds: 40, endedAt: iso(T0 + 40_000), startOffsetSeconds: 31, endOffsetSeconds: 70, peakConfidence: 0.9 })
+  t.same(events.map((e) => e.type), ['match.confirmed', 'match.ended'])
+  t.same(events[1].play, closed, 'the event carries the closed row')
+  t.equal(rows(log).length, 1, 'one row in all')
+
+  send(matchEnd(7, 1, 40))
+  play(50)
+  t.equal(events.length, 2, 'a second match-end does nothing')
+  t.equal(log.openPlays().length, 0)
+})
+
+t.test('another track confirmed while one is open: the first closes where the second starts', async (t) => {
+  const { log, rec, events, play, send } = setup(t)
+  play(10)
+  send(match('confirmed', 1, 10, 2, 20, 0.5))
+  play(66)
+  send(match('tentative', 2, 64, 60, 4, 0.2))
+  t.equal(rec.current?.trackId, 1, 'a tentative match of another track changes nothing')
+  send(match('confirmed', 2, 66, 60, 6, 0.6))
+  const [a, b] = rows(log)
+  t.match(a, { trackId: 1, open: false, startStreamSeconds: 2, endStreamSeconds: 60, startedAt: iso(T0 + 2000), endedAt: iso(T0 + 60_000), startOffsetSeconds: 12, endOffsetSeconds: 70 })
+  t.match(b, { trackId: 2, open: true, startStreamSeconds: 60, startedAt: iso(T0 + 60_000), startOffsetSeconds: 0 })
+  t.same(events.map((e) => `${e.type} ${e.play.trackId}`), ['match.confirmed 1', 'match.ended 1', 'match.confirmed 2'])
+  t.equal(rec.current?.id, b.id)
+
+  send(matchEnd(1, 2, 59)) // the old track's end, late: already closed
+  t.equal(events.length, 3)
+  t.equal(log.get(a.id)?.endStreamSeconds, 60)
+  play(100)
+  send(matchEnd(2, 60, 98))
+  t.match(log.get(b.id), { open: false, endStreamSeconds: 98, endedAt: iso(T0 + 98_000), endOffsetSeconds: 38 })
+  t.same(events.map((e) => `${e.type} ${e.play.trackId}`), ['match.confirmed 1', 'match.ended 1', 'match.confirmed 2', 'match.ended 2'])
+})
+
+t.test('a track that is never confirmed records nothing', async (t) => {
+  const { log, rec, events, play, send } = setup(t)
+  play(4)
+  send(match('tentative', 3, 4, 1, 10, 0.2))
+  play(8)
+  send(match('tentative', 3, 8, 1, 14, 0.3))
+  play(12)
+  send(matchEnd(3, 1, 9))
+  rec.end(12)
+  await log.flushed()
+  t.same(rows(log), [])
+  t.same(log.openPlays(), [])
+  t.same(events, [])
+  t.equal(rec.current, undefined)
+})
+
+t.test('end() without match-end closes the open play where the session stopped', async (t) => {
+  const { log, rec, events, play, send } = setup(t)
+  play(8)
+  send(match('confirmed', 5, 8, 3, 100, 0.55))
+  play(30)
+  rec.end(30)
+  const [p] = rows(log)
+  t.match(p, { open: false, startStreamSeconds: 3, endStreamSeconds: 30, startedAt: iso(T0 + 3000), endedAt: iso(T0 + 30_000), startOffsetSeconds: 95, endOffsetSeconds: 122 })
+  t.same(events.map((e) => e.type), ['match.confirmed', 'match.ended'])
+  t.equal(rec.current, undefined)
+  rec.end(30)
+  t.equal(events.length, 2, 'end() with nothing open does nothing')
+})
+
+t.test('streamBase: a reconnect starts a new session, stream time goes on', async (t) => {
+  const { log, rec, events, clock, send } = setup(t)
+  // Session 1: 20 s of audio, a play confirmed at 5 s.
+  for (let s = 0.5; s <= 20; s += 0.5) { clock.ms = T0 + s * 1000; rec.onAudio(s) }
+  send(match('confirmed', 1, 5, 1, 11, 0.5)) // late in this loop on purpose: now is 20 s, the match says 5 s
+  rec.end(20)
+  // The source comes back 3 s of wall clock later; the new session counts from 0 again.
+  rec.streamBase = 20
+  const wallAtZero = T0 + 23_000
+  for (let s = 0.5; s <= 30; s += 0.5) {
+    clock.ms = wallAtZero + s * 1000
+    rec.onAudio(s)
+    if (s === 6) send(match('confirmed', 2, 6, 2, 14, 0.7))
+  }
+  send(matchEnd(2, 2, 28))
+  const [a, b] = rows(log)
+  // Back-dated from the latest audio (20 s), not from the message's own 5 s: the start is 19 s before now.
+  t.match(a, { trackId: 1, open: false, startStreamSeconds: 1, endStreamSeconds: 20, startedAt: iso(T0 + 1000), endedAt: iso(T0 + 20_000), startOffsetSeconds: 7, endOffsetSeconds: 26 })
+  t.match(b, {
+    trackId: 2,
+    open: false,
+    startStreamSeconds: 22,
+    endStreamSeconds: 48,
+    startedAt: iso(wallAtZero + 2000),
+    endedAt: iso(wallAtZero + 28_000),
+    startOffsetSeconds: 10,
+    endOffsetSeconds: 36,
+  })
+  t.equal(events.length, 4)
+})
+
+t.test('touches every touchEverySeconds of stream time; a crash is recovered at the last touch', async (t) => {
+  const dir = path.join(t.testdir(), 'db')
+  const first = setup(t, { touchEverySeconds: 5 }, dir)
+  first.play(3)
+  first.send(match('confirmed', 9, 3, 1, 50, 0.8))
+  first.play(12)
+  t.match(first.log.get(first.rec.current?.id ?? ''), { lastStreamSeconds: 8, lastSeenAt: iso(T0 + 8000) }, 'touched at 3 (the confirm) and 8, not yet at 12')
+  first.play(13)
+  t.equal(first.log.get(first.rec.current?.id ?? '')?.lastStreamSeconds, 13)
+  await first.log.flushed()
+  await first.root.close()
+
+  // Restart: the play is still open on disk, and recover closes it at the last touch.
+  const second = setup(t, {}, dir)
+  const recovered = second.log.recover()
+  t.equal(recovered.length, 1)
+  t.match(recovered[0], { trackId: 9, open: false, startStreamSeconds: 1, endStreamSeconds: 13, endedAt: iso(T0 + 13_000), startOffsetSeconds: 48, endOffsetSeconds: 60, peakConfidence: 0.8 })
+  t.same(second.log.recover(), [])
+})
+
+t.test('bad options fail fast', async (t) => {
+  const { log } = setup(t)
+  for (const touchEverySeconds of [0, -1, Number.NaN, Infinity]) {
+    t.throws(() => new PlayRecorder(log, { id: 'x', kind: 'client' }, () => {}, { touchEverySeconds }), TypeError, `touchEverySeconds ${touchEverySeconds}`)
+  }
+})
