@@ -1,7 +1,8 @@
 import t, { type Test } from 'tap'
 import path from 'node:path'
 import { open, type RootDatabase } from 'lmdb'
-import { PlayLog, PlayLogError, PLAYLOG_FORMAT_VERSION, playsToCsv, type NewPlay, type Play, type PlayLogOptions, type PlayQuery } from '../../server/src/playlog/play-log.js'
+import { EarshotError } from '../../server/src/errors.js'
+import { PlayLog, PLAYLOG_FORMAT_VERSION, playsToCsv, type NewPlay, type Play, type PlayLogOptions, type PlayQuery } from '../../server/src/playlog/play-log.js'
 
 /** 2024-03-01T23:50:00Z: ten minutes before a UTC day boundary. */
 const T0 = Date.UTC(2024, 2, 1, 23, 50, 0)
@@ -49,8 +50,8 @@ function throwsCode (t: Test, fn: () => unknown, code: string, message: string):
     fn()
     t.fail(`${message}: expected ${code}`)
   } catch (err) {
-    t.ok(err instanceof PlayLogError, `${message}: a PlayLogError`)
-    t.equal((err as PlayLogError).code, code, message)
+    t.ok(err instanceof EarshotError, `${message}: an EarshotError`)
+    t.equal((err as EarshotError).code, code, message)
   }
 }
 
@@ -177,7 +178,7 @@ t.test('a log with another format version is refused', async (t) => {
   const root = open({ path: dir, maxDbs: 8 })
   t.teardown(() => root.close())
   root.openDB('playlog.index', { encoding: 'msgpack' }).putSync(['meta', 'formatVersion'], PLAYLOG_FORMAT_VERSION + 1)
-  throwsCode(t, () => new PlayLog(root), 'EAR_ERR_PLAYLOG_FORMAT', 'format version')
+  throwsCode(t, () => new PlayLog(root), 'EAR_ERR_STATE_FORMAT', 'format version')
   t.throws(() => new PlayLog(root, { maxPageSize: 0 }), TypeError, 'a bad option fails fast')
 })
 
@@ -283,9 +284,9 @@ t.test('limit bounds', async (t) => {
   t.equal(log.query({ limit: 5 }).plays.length, 5, 'at the maximum')
   t.equal(log.query({ limit: 6 }).plays.length, 5, 'one past it is cut to the maximum')
   t.equal(log.query({ limit: 1 }).plays.length, 1)
-  for (const limit of [0, -1, 1.5, Number.NaN]) throwsCode(t, () => log.query({ limit }), 'EAR_ERR_BAD_QUERY', `limit ${limit}`)
-  throwsCode(t, () => log.query({ from: Number.NaN }), 'EAR_ERR_BAD_QUERY', 'from NaN')
-  throwsCode(t, () => log.query({ trackId: 1.5 }), 'EAR_ERR_BAD_QUERY', 'trackId 1.5')
+  for (const limit of [0, -1, 1.5, Number.NaN]) throwsCode(t, () => log.query({ limit }), 'EAR_ERR_BAD_REQUEST', `limit ${limit}`)
+  throwsCode(t, () => log.query({ from: Number.NaN }), 'EAR_ERR_BAD_REQUEST', 'from NaN')
+  throwsCode(t, () => log.query({ trackId: 1.5 }), 'EAR_ERR_BAD_REQUEST', 'trackId 1.5')
   t.throws(() => new PlayLog(root, { defaultPageSize: 10, maxPageSize: 5 }), TypeError, 'a default over the maximum fails fast')
 })
 
@@ -333,9 +334,9 @@ t.test('perTrackPerDay groups by UTC day of the start, across midnight', async (
   t.same(log.perTrackPerDay({ from: midnight, to: midnight, stream: 'nobody' }), [])
 
   play('b', 3, midnight + 1_500_000, 10)
-  throwsCode(t, () => log.perTrackPerDay({ from: 0, to: midnight + 86_400_000 }), 'EAR_ERR_BAD_QUERY', 'past maxReportPlays')
+  throwsCode(t, () => log.perTrackPerDay({ from: 0, to: midnight + 86_400_000 }), 'EAR_ERR_BAD_REQUEST', 'past maxReportPlays')
   t.equal(log.perTrackPerDay({ from: midnight, to: midnight + 86_400_000 }).length, 3, 'at the limit it answers')
-  throwsCode(t, () => log.perTrackPerDay({ from: Number.NaN, to: 0 }), 'EAR_ERR_BAD_QUERY', 'from NaN')
+  throwsCode(t, () => log.perTrackPerDay({ from: Number.NaN, to: 0 }), 'EAR_ERR_BAD_REQUEST', 'from NaN')
 })
 
 /** A strict RFC 4180 parser: rows of fields. */

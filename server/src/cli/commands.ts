@@ -13,6 +13,8 @@ import { earshotError } from '../errors.js'
 import { createProgress } from './progress.js'
 import { serve } from './serve.js'
 import { streamSources } from './stream.js'
+import { loadSettings } from '../config/load.js'
+import { monitorCommand, playsCommand } from './remote.js'
 
 type Values = Record<string, string | boolean | undefined>
 
@@ -216,7 +218,7 @@ const importCommand: Command = {
 }
 
 const serveCommand: Command = {
-  summary: 'Run the server: WebSocket streams on /v1/stream, HTTP on /health',
+  summary: 'Run the server: WebSocket streams on /v1/stream, the HTTP API on /v1, monitors',
   usage: '',
   positionals: [0, 0],
   options: {
@@ -229,22 +231,23 @@ const serveCommand: Command = {
     'max-session-seconds': { type: 'string', description: `Longest session, seconds of audio (default ${defaults.stream.maxSessionSeconds})` },
     'idle-timeout': { type: 'string', description: `Close a silent connection after this many ms (default ${defaults.stream.idleTimeoutMs})` },
     'hello-timeout': { type: 'string', description: `Close a connection with no hello after this many ms (default ${defaults.stream.helloTimeoutMs})` },
+    config: { type: 'string', description: 'JSON settings file: tokens, webhooks, limits (default $EARSHOT_CONFIG)' },
   },
   async run (values) {
     const port = parseNumber('port', values.port, 0, 65535, true) ?? 8080
     const host = (values.host as string | undefined) ?? '127.0.0.1'
     const transport = (values.transport as string | undefined) ?? 'uws'
     if (transport !== 'uws' && transport !== 'ws') throw earshotError('EAR_ERR_USAGE', `--transport must be uws or ws, got '${transport}'`)
-    const d = defaults.stream
+    const configured = loadSettings(defaults, values.config as string | undefined)
     const settings: Settings = {
-      ...defaults,
+      ...configured,
       stream: {
-        maxSessions: parseNumber('max-sessions', values['max-sessions'], 1, 1e6, true) ?? d.maxSessions,
-        maxFrameBytes: parseNumber('max-frame-bytes', values['max-frame-bytes'], 1024, 256 * 1024 * 1024, true) ?? d.maxFrameBytes,
-        maxSessionSeconds: parseNumber('max-session-seconds', values['max-session-seconds'], 1, 1e9, false) ?? d.maxSessionSeconds,
-        idleTimeoutMs: parseNumber('idle-timeout', values['idle-timeout'], 100, 1e9, true) ?? d.idleTimeoutMs,
-        helloTimeoutMs: parseNumber('hello-timeout', values['hello-timeout'], 100, 1e9, true) ?? d.helloTimeoutMs,
-        maxOutgoingBytes: d.maxOutgoingBytes,
+        ...configured.stream,
+        maxSessions: parseNumber('max-sessions', values['max-sessions'], 1, 1e6, true) ?? configured.stream.maxSessions,
+        maxFrameBytes: parseNumber('max-frame-bytes', values['max-frame-bytes'], 1024, 256 * 1024 * 1024, true) ?? configured.stream.maxFrameBytes,
+        maxSessionSeconds: parseNumber('max-session-seconds', values['max-session-seconds'], 1, 1e9, false) ?? configured.stream.maxSessionSeconds,
+        idleTimeoutMs: parseNumber('idle-timeout', values['idle-timeout'], 100, 1e9, true) ?? configured.stream.idleTimeoutMs,
+        helloTimeoutMs: parseNumber('hello-timeout', values['hello-timeout'], 100, 1e9, true) ?? configured.stream.helloTimeoutMs,
       },
     }
     const db = openIndex(values, false)
@@ -287,4 +290,6 @@ export const commands: Record<string, Command> = {
   export: exportCommand,
   import: importCommand,
   serve: serveCommand,
+  monitor: monitorCommand,
+  plays: playsCommand,
 }

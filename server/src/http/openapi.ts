@@ -1,4 +1,709 @@
 /**
- * The OpenAPI 3 description of the HTTP API (served at /openapi.json). A test checks it against the route table.
+ * The OpenAPI 3 description of the HTTP API, served at /openapi.json.
+ *
+ * Consumes nothing at run time but the default limits (for the numbers in descriptions); produces one plain JSON
+ * object. It is written by hand, apart from the route table, on purpose: test/http/openapi.test.ts compares the two
+ * (paths, methods, access levels, bodies), so a route added without its description, or the reverse, fails a test.
+ *
+ * Access levels travel as `security` (public: `[]`; client and admin: a bearer token or `?token=`) and, since
+ * OpenAPI has no scopes for bearer tokens, as the extension `x-earshot-access` ('public' | 'client' | 'admin').
+ * Every error answer has the body `{"error": {"code", "message"}}` (schema Error); each status lists the codes
+ * behind it. Any route may also answer 500 EAR_ERR_INTERNAL (a bug); the router answers 404 EAR_ERR_NOT_FOUND for
+ * an unknown path and 405 EAR_ERR_METHOD (with Allow) for a known path with another method: those are not repeated
+ * per operation.
  */
-export const openApiDocument: Record<string, unknown> = { openapi: '3.0.3', info: { title: 'earshot', version: '1' }, paths: {} }
+import { defaults } from '../config/defaults.js'
+
+type Json = Record<string, unknown>
+type Access = 'public' | 'client' | 'admin'
+
+/** Rows of a page at most: GET /v1/tracks and GET /v1/plays (the routes' MAX_PAGE and MAX_PLAYS_PAGE). */
+const MAX_PAGE_ROWS = 1000
+/** Longest range of GET /v1/plays/daily, in days. */
+const MAX_DAILY_RANGE_DAYS = 400
+/** Largest track id a query parameter takes. */
+const MAX_TRACK_ID = 2 ** 32
+
+// ---- small builders -------------------------------------------------------------------------------------------
+
+function ref (name: string): Json {
+  return { $ref: `#/components/schemas/${name}` }
+}
+
+/** A nullable reference: OpenAPI 3.0 ignores siblings of $ref, so it goes through allOf. */
+function nullableRef (name: string, description?: string): Json {
+  return { allOf: [ref(name)], nullable: true, ...(description ? { description } : {}) }
+}
+
+function str (description?: string, extra: Json = {}): Json {
+  return { type: 'string', ...(description ? { description } : {}), ...extra }
+}
+
+function int (description?: string, extra: Json = {}): Json {
+  return { type: 'integer', ...(description ? { description } : {}), ...extra }
+}
+
+function num (description?: string, extra: Json = {}): Json {
+  return { type: 'number', ...(description ? { description } : {}), ...extra }
+}
+
+function time (description: string, nullable = false): Json {
+  return { type: 'string', format: 'date-time', description, ...(nullable ? { nullable: true } : {}) }
+}
+
+/** An object schema whose listed properties are all required unless named in `optional`. */
+function object (properties: Record<string, Json>, optional: readonly string[] = [], description?: string): Json {
+  const required = Object.keys(properties).filter((k) => !optional.includes(k))
+  return { type: 'object', ...(description ? { description } : {}), required, properties }
+}
+
+function mib (bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${Math.round(bytes / 1024)} KiB`
+}
+
+function pathParam (name: string, schema: Json, description: string): Json {
+  return { name, in: 'path', required: true, description, schema }
+}
+
+function queryParam (name: string, schema: Json, description: string): Json {
+  return { name, in: 'query', required: false, description, schema }
+}
+
+function jsonContent (schema: Json): Json {
+  return { 'application/json': { schema } }
+}
+
+function jsonResponse (description: string, schemaName: string, headers?: Json): Json {
+  return { description, ...(headers ? { headers } : {}), content: jsonContent(ref(schemaName)) }
+}
+
+const NO_CONTENT: Json = { description: 'Done; no body' }
+
+const LOCATION_HEADER: Json = { Location: { description: 'The new resource\'s path', schema: { type: 'string' } } }
+
+const RETRY_AFTER_HEADER: Json = {
+  'Retry-After': { description: 'Seconds to wait before the next request counts', schema: { type: 'integer', minimum: 1 } },
+}
+
+function errorResponse (status: number, description: string): Json {
+  return {
+    description,
+    ...(status === 429 ? { headers: RETRY_AFTER_HEADER } : {}),
+    content: jsonContent(ref('Error')),
+  }
+}
+
+/** The error statuses an access level brings, with the codes behind them. */
+const ACCESS_ERRORS: Readonly<Record<Access, Readonly<Record<number, string>>>> = {
+  public: {},
+  client: {
+    401: 'EAR_ERR_UNAUTHORIZED: tokens are configured and the request carries none, or the token is unknown',
+  },
+  admin: {
+    401: 'EAR_ERR_UNAUTHORIZED: the token is unknown, or admin tokens are configured and the request carries none',
+    403: 'EAR_ERR_FORBIDDEN: a client token; or no admin token is configured and the request is not from loopback',
+  },
+}
+
+const TOKEN_SECURITY: Json[] = [{ bearer: [] }, { tokenQuery: [] }]
+
+interface BodySpec {
+  /** The request body object (content by media type). */
+  body: Json
+  /** The route's body limit in bytes (default settings), and the setting that changes it. */
+  limitBytes: number
+  setting: string
+}
+
+interface OperationSpec {
+  operationId: string
+  summary: string
+  description?: string
+  tag: string
+  access: Access
+  parameters?: Json[]
+  request?: BodySpec
+  /** Counted against a per-minute rate limit (adds 429 with Retry-After). */
+  limited?: string
+  /** Success answers by status. */
+  ok: Record<number, Json>
+  /** Error statuses the handler itself gives, with the codes behind each. */
+  errors?: Record<number, string>
+}
+
+/**
+ * An operation: the spec's answers plus the errors its access level, body and rate limit bring. Two reasons for
+ * one status are joined into one description.
+ */
+function operation (spec: OperationSpec): Json {
+  const errors = new Map<number, string[]>()
+  const add = (status: number, why: string): void => { errors.set(status, [...(errors.get(status) ?? []), why]) }
+  for (const [status, why] of Object.entries(ACCESS_ERRORS[spec.access])) add(Number(status), why)
+  if (spec.request) {
+    add(408, `EAR_ERR_BODY_TIMEOUT: the body did not arrive within ${defaults.http.bodyTimeoutMs} ms (setting http.bodyTimeoutMs)`)
+    add(413, `EAR_ERR_BODY_TOO_LARGE: the body is over ${mib(spec.request.limitBytes)} (setting ${spec.request.setting})`)
+  }
+  if (spec.limited) add(429, `EAR_ERR_RATE_LIMITED: ${spec.limited}; wait Retry-After seconds`)
+  for (const [status, why] of Object.entries(spec.errors ?? {})) add(Number(status), why)
+
+  const responses: Json = {}
+  for (const [status, response] of Object.entries(spec.ok)) responses[status] = response
+  for (const status of [...errors.keys()].sort((a, b) => a - b)) responses[String(status)] = errorResponse(status, (errors.get(status) ?? []).join('; '))
+
+  return {
+    operationId: spec.operationId,
+    summary: spec.summary,
+    ...(spec.description ? { description: spec.description } : {}),
+    tags: [spec.tag],
+    'x-earshot-access': spec.access,
+    security: spec.access === 'public' ? [] : TOKEN_SECURITY,
+    ...(spec.parameters ? { parameters: spec.parameters } : {}),
+    ...(spec.request ? { requestBody: spec.request.body } : {}),
+    responses,
+  }
+}
+
+// ---- request bodies -------------------------------------------------------------------------------------------
+
+const BINARY: Json = { type: 'string', format: 'binary' }
+
+function binary (description: string): Json {
+  return { schema: { ...BINARY, description } }
+}
+
+const ENCODED_AUDIO = 'Audio in any container earshot decodes: WAV, MP3, FLAC, Ogg Vorbis, Opus; with ffmpeg on the server, every other format ffmpeg knows'
+
+/** Audio bodies: files always; raw PCM for identify only (a track keeps its container as its source). */
+function audioBody (withPcm: boolean, form: Json): Json {
+  const content: Json = {
+    'audio/*': binary(ENCODED_AUDIO),
+    'video/*': binary('A video container; its audio is used (needs ffmpeg for most containers)'),
+    'application/ogg': binary('Ogg Vorbis or Opus'),
+    'application/octet-stream': binary(`${ENCODED_AUDIO}; the format is read from the bytes`),
+  }
+  if (withPcm) {
+    content['audio/pcm'] = binary('Raw interleaved PCM. Media type parameters: rate=8000..96000 (Hz, required), ' +
+      'encoding=s16le (default) or f32le, channels=1 (default) or 2. Example: `audio/pcm; rate=44100; encoding=s16le; channels=2`. ' +
+      'The body must hold whole sample frames; f32le samples must be finite. Stereo is mixed to mono.')
+    content['audio/L16'] = binary('RFC 2586 linear 16-bit PCM, big-endian (network byte order). Media type parameters: ' +
+      'rate=8000..96000 (Hz, required), channels=1 (default) or 2. Example: `audio/L16; rate=16000`.')
+  }
+  content['multipart/form-data'] = {
+    schema: form,
+    encoding: { audio: { contentType: 'audio/*, video/*, application/ogg, application/octet-stream' } },
+  }
+  return { required: true, content }
+}
+
+function jsonBody (schema: Json): Json {
+  return { required: true, content: jsonContent(schema) }
+}
+
+// ---- schemas --------------------------------------------------------------------------------------------------
+
+const monitorCounts = object({
+  total: int(), connecting: int(), listening: int(), down: int(),
+}, [], 'Monitors by state')
+
+const webhookStats = object({
+  delivered: int('Deliveries that got a 2xx answer (since the server started)'),
+  retried: int('Attempts that will be retried'),
+  failed: int('Deliveries given up on'),
+  dropped: int('Deliveries dropped because the queue was full'),
+  queueDepth: int('Deliveries waiting, on disk (including those left by an earlier run)'),
+}, [], 'Webhook delivery counters')
+
+const indexStats = object({
+  tracks: int(), postings: int(), distinctHashes: int(),
+  audioSeconds: num('Seconds of audio indexed'),
+  bytesOnDisk: int(),
+  bytesPerAudioSecond: num(),
+}, [], 'The index\'s figures')
+
+const schemas: Record<string, Json> = {
+  Error: object({
+    error: object({
+      code: str('A stable code, listed in docs/ERRORS.md', { pattern: '^EAR_ERR_[A-Z_]+$', example: 'EAR_ERR_TRACK_NOT_FOUND' }),
+      message: str('One line for people', { example: 'No track with id 99' }),
+    }),
+  }, [], 'Every error answer'),
+
+  Track: object({
+    id: int('Track id', { minimum: 1 }),
+    title: str(),
+    artist: str(),
+    album: str(),
+    durationSeconds: num('Length, rounded to 0.01 s'),
+    source: str('The indexed file\'s path, or the upload\'s name'),
+    indexedAt: time('When it was indexed'),
+    hashCount: int('Fingerprint hashes stored for it'),
+  }),
+  TrackPage: object({
+    tracks: { type: 'array', items: ref('Track') },
+    nextCursor: str('Pass as `cursor` for the next page; null on the last page', { nullable: true }),
+  }),
+  TrackAdded: object({
+    added: { type: 'boolean', description: 'False when the same audio was indexed already (the existing track is returned)' },
+    track: ref('Track'),
+  }),
+
+  Match: object({
+    id: int('Track id'),
+    title: str(), artist: str(), album: str(), source: str(),
+    confidence: num('0..1, rounded to 0.001', { minimum: 0, maximum: 1 }),
+    offsetSeconds: num('Where in the track the clip starts, in seconds'),
+  }),
+  IdentifyResult: object({
+    matches: { type: 'array', items: ref('Match'), description: `Best first; at most ${defaults.maxMatches}, at or above confidence ${defaults.minConfidence}; empty when nothing matches` },
+    queryDurationMs: int('Audio examined, in ms (at most the first 60 s of the clip)'),
+    processingTimeMs: num('Time taken, decoding included, in ms'),
+  }),
+
+  CurrentMatch: object({
+    state: str(undefined, { enum: ['tentative', 'confirmed'] }),
+    trackId: int(), title: str(), artist: str(),
+    confidence: num(undefined, { minimum: 0, maximum: 1 }),
+    offsetSeconds: num('Position in the track'),
+  }, [], 'What a monitor hears now'),
+  Monitor: object({
+    id: str('Monitor id', { format: 'uuid' }),
+    url: str('The stream pulled (http or https)'),
+    label: str(),
+    createdAt: time('When it was registered'),
+    state: str('connecting → listening (audio arrives) → down (failed; reconnects with backoff)', { enum: ['connecting', 'listening', 'down'] }),
+    since: time('When it entered its state ("down since" when down)'),
+    reconnects: int('Attempts after the first since the server started'),
+    lastError: str('The latest failure, kept after recovery', { nullable: true }),
+    streamSeconds: num('Seconds of audio heard since the server started'),
+    unmatchedSeconds: num('Seconds of that audio in which no track was confirmed'),
+    current: nullableRef('CurrentMatch', 'The track playing now; null when none'),
+  }),
+  MonitorList: object({ monitors: { type: 'array', items: ref('Monitor'), description: 'Oldest first' } }),
+
+  Play: object({
+    id: str('Sorts by start time: 13 digits of ms since 1970, a dash, 10 digits of sequence', { pattern: '^\\d{13}-\\d{10}$', example: '1709337000000-0000000042' }),
+    stream: str('The monitor id, or a client stream\'s streamId'),
+    kind: str(undefined, { enum: ['monitor', 'client'] }),
+    trackId: int(),
+    title: str('Copied when the play opened: readable after the track is removed'),
+    artist: str(),
+    album: str(),
+    startedAt: time('Wall clock of the start'),
+    endedAt: time('Null while the play is open', true),
+    startStreamSeconds: num('Position in the stream at the start'),
+    endStreamSeconds: num('Null while open', { nullable: true }),
+    startOffsetSeconds: num('Position in the track at the start'),
+    endOffsetSeconds: num('Null while open', { nullable: true }),
+    peakConfidence: num(undefined, { minimum: 0, maximum: 1 }),
+    lastSeenAt: time('Wall clock of the last audio heard while open'),
+    lastStreamSeconds: num(),
+    open: { type: 'boolean', description: 'True while the track is still playing' },
+  }, [], 'One song heard on one stream'),
+  PlayPage: object({
+    plays: { type: 'array', items: ref('Play'), description: 'Newest first' },
+    nextCursor: str('Pass as `cursor` for the next page; null on the last page', { nullable: true }),
+  }),
+  TrackDay: object({
+    day: str('UTC day the plays started', { format: 'date', example: '2026-11-21' }),
+    trackId: int(), title: str(), artist: str(),
+    plays: int(),
+    seconds: num('Seconds heard, summed over the plays'),
+  }),
+  DailyPlays: object({
+    from: time('Start of the range (inclusive)'),
+    to: time('End of the range (exclusive)'),
+    days: { type: 'array', items: ref('TrackDay'), description: 'By day, then most played first' },
+  }),
+
+  IndexJob: object({
+    id: str(undefined, { format: 'uuid' }),
+    paths: { type: 'array', items: str() },
+    state: str('Jobs run one at a time, in order', { enum: ['queued', 'running', 'done', 'failed'] }),
+    createdAt: time('When it was submitted'),
+    startedAt: time('Null while queued', true),
+    finishedAt: time('Null until done or failed', true),
+    total: int('Files found; null until the walk is done', { nullable: true }),
+    indexed: int('Files added'),
+    present: int('Files whose audio was indexed already'),
+    skipped: { type: 'array', items: object({ file: str(), reason: str() }), description: 'Files that could not be indexed (the first 1000)' },
+    audioSeconds: num('Seconds of audio added'),
+    error: str('Why the job failed', { nullable: true }),
+    skippedCount: int('All skipped files, also beyond the listed ones (GET only)'),
+  }, ['skippedCount']),
+
+  MonitorCounts: monitorCounts,
+  WebhookStats: webhookStats,
+  IndexStats: indexStats,
+  Stats: object({
+    tracks: int(), postings: int(), distinctHashes: int(),
+    audioSeconds: int('Seconds of audio indexed'),
+    indexBytes: int('Bytes the index occupies on disk'),
+    uptimeSeconds: int(),
+    sessions: int('Stream sessions open now'),
+    monitors: ref('MonitorCounts'),
+    webhooks: nullableRef('WebhookStats', 'Null when no webhook URL is configured'),
+  }),
+  Health: object({
+    status: str(undefined, { enum: ['ok', 'unhealthy'] }),
+    problems: { type: 'array', items: str(), description: 'Empty when healthy' },
+    transport: str(undefined, { enum: ['uws', 'ws'] }),
+    sessions: int(),
+    uptimeSeconds: int(),
+    index: ref('IndexStats'),
+    disk: object({ freeBytes: int(), totalBytes: int() }, [], 'Space on the index\'s disk'),
+    monitors: ref('MonitorCounts'),
+    webhooks: ref('WebhookStats'),
+  }, ['index', 'disk', 'webhooks']),
+}
+
+// ---- parameters -----------------------------------------------------------------------------------------------
+
+const TIME_FORMAT = 'An ISO 8601 time (`2026-11-21T08:00:00Z`) or milliseconds since 1970'
+const trackId = pathParam('id', int(undefined, { minimum: 1 }), 'Track id')
+const monitorId = pathParam('id', str(undefined, { format: 'uuid' }), 'Monitor id')
+const jobId = pathParam('id', str(undefined, { format: 'uuid' }), 'Index job id')
+const monitorFilter = [
+  queryParam('monitor', str(), 'Only plays of this monitor id'),
+  queryParam('stream', str(), 'Only plays of this stream (a monitor id or a client stream\'s streamId); `monitor` wins when both are given'),
+]
+
+const metadataFields = {
+  title: str('Overrides the title read from the file', { maxLength: 500 }),
+  artist: str('Overrides the artist', { maxLength: 500 }),
+  album: str('Overrides the album', { maxLength: 500 }),
+  source: str('The name kept as the track\'s source (default: the file name)', { maxLength: 500 }),
+}
+
+// ---- the paths ------------------------------------------------------------------------------------------------
+
+const paths: Record<string, Json> = {
+  '/health': {
+    get: operation({
+      operationId: 'getHealth',
+      tag: 'system',
+      access: 'public',
+      summary: 'Health: index readable, free disk space, monitors; 503 when unhealthy',
+      description: `Unhealthy when the index cannot be read or its disk has less than ${mib(defaults.minFreeDiskBytes)} free (setting minFreeDiskBytes). For load balancers and probes.`,
+      ok: {
+        200: jsonResponse('Healthy', 'Health'),
+        503: jsonResponse('Unhealthy: `problems` says why (the body is a Health, not an Error)', 'Health'),
+      },
+    }),
+  },
+  '/ping': {
+    get: operation({
+      operationId: 'ping',
+      tag: 'system',
+      access: 'public',
+      summary: 'Liveness: answers pong',
+      ok: { 200: { description: 'The process answers', content: { 'text/plain': { schema: { type: 'string', enum: ['pong'] } } } } },
+    }),
+  },
+  '/openapi.json': {
+    get: operation({
+      operationId: 'getOpenApi',
+      tag: 'system',
+      access: 'public',
+      summary: 'This API as an OpenAPI 3 document',
+      ok: { 200: { description: 'This document', content: jsonContent({ type: 'object' }) } },
+    }),
+  },
+  '/v1/stats': {
+    get: operation({
+      operationId: 'getStats',
+      tag: 'system',
+      access: 'client',
+      summary: 'Index size, uptime, sessions, monitors',
+      ok: { 200: jsonResponse('Figures of the index and the server', 'Stats') },
+    }),
+  },
+  '/v1/stream': {
+    get: operation({
+      operationId: 'openStream',
+      tag: 'system',
+      access: 'public',
+      summary: 'The streaming endpoint: a WebSocket (see protocol/README.md); plain GET answers 426',
+      description: 'Upgrade to a WebSocket and follow protocol/README.md: a msgpack hello, PCM audio frames, match messages back. ' +
+        'The upgrade itself is open to all; where tokens are configured the session needs a client or admin token, given as ' +
+        '`?token=` on the URL or `token` in the hello (a refused session is closed with 1008 EAR_ERR_UNAUTHORIZED). ' +
+        `Stream opens are rate limited to ${defaults.access.streamOpensPerMinute} a minute per token and per address (close 1013 EAR_ERR_RATE_LIMITED).`,
+      ok: { 101: { description: 'Switching to the WebSocket protocol of protocol/README.md' } },
+      errors: { 426: 'EAR_ERR_UPGRADE_REQUIRED: a plain GET without a WebSocket upgrade' },
+    }),
+  },
+
+  '/v1/identify': {
+    post: operation({
+      operationId: 'identify',
+      tag: 'catalog',
+      access: 'client',
+      limited: `more than ${defaults.access.identifyPerMinute} identifies a minute from this token or this address (setting access.identifyPerMinute)`,
+      summary: 'Identify a clip: an audio file, raw PCM or a multipart upload',
+      description: `At most the first ${defaults.http.maxIdentifySeconds} s of the clip are examined (setting http.maxIdentifySeconds). A few seconds are enough.`,
+      request: {
+        body: audioBody(true, {
+          type: 'object',
+          required: ['audio'],
+          properties: { audio: { ...BINARY, description: 'The clip (the field `file`, or the first file of the form, also works)' } },
+        }),
+        limitBytes: defaults.http.maxIdentifyBytes,
+        setting: 'http.maxIdentifyBytes',
+      },
+      ok: { 200: jsonResponse('The matches, best first (empty when nothing matches)', 'IdentifyResult') },
+      errors: {
+        400: 'EAR_ERR_BAD_REQUEST: bad PCM parameters, a partial sample frame, NaN samples, an unreadable form or a form without a file; EAR_ERR_FILE_EMPTY: an empty body or file',
+        415: 'EAR_ERR_CONTENT_TYPE: a content type not listed here; EAR_ERR_NOT_AUDIO: bytes that do not decode',
+        422: 'EAR_ERR_AUDIO_TOO_SHORT: a container with no audio in it',
+      },
+    }),
+  },
+  '/v1/tracks': {
+    get: operation({
+      operationId: 'listTracks',
+      tag: 'catalog',
+      access: 'client',
+      summary: 'List tracks in id order, optionally searching title, artist and album',
+      parameters: [
+        queryParam('q', str(), 'Only tracks whose title, artist or album contains this text (case-insensitive)'),
+        queryParam('limit', int(undefined, { minimum: 1, maximum: MAX_PAGE_ROWS, default: 50 }), 'Tracks per page'),
+        queryParam('cursor', int(undefined, { minimum: 0, maximum: MAX_TRACK_ID, default: 0 }), 'The `nextCursor` of the previous page: tracks after this id'),
+      ],
+      ok: { 200: jsonResponse('A page of tracks', 'TrackPage') },
+      errors: { 400: 'EAR_ERR_BAD_REQUEST: limit or cursor is not an integer in range' },
+    }),
+    post: operation({
+      operationId: 'addTrack',
+      tag: 'catalog',
+      access: 'admin',
+      summary: 'Upload audio with metadata; it is fingerprinted and indexed',
+      description: 'Tags are read from the file; `title`, `artist`, `album` and `source` (form fields, or query parameters for a raw body) override them. ' +
+        'The same audio uploaded again (in any container, with any tags) is not added twice: the answer is 200 with `added: false` and the existing track.',
+      parameters: Object.entries(metadataFields).map(([name, schema]) => queryParam(name, schema, `${String(schema.description)} (a form field of the same name wins)`)),
+      request: {
+        body: audioBody(false, {
+          type: 'object',
+          required: ['audio'],
+          properties: { audio: { ...BINARY, description: 'The audio file (the field `file`, or the first file of the form, also works)' }, ...metadataFields },
+        }),
+        limitBytes: defaults.http.maxUploadBytes,
+        setting: 'http.maxUploadBytes',
+      },
+      ok: {
+        201: jsonResponse('Indexed as a new track', 'TrackAdded'),
+        200: jsonResponse('The same audio is indexed already: that track', 'TrackAdded'),
+      },
+      errors: {
+        400: 'EAR_ERR_BAD_REQUEST: a metadata field over 500 characters, an unreadable form or a form without a file; EAR_ERR_FILE_EMPTY: an empty body or file',
+        413: 'EAR_ERR_AUDIO_TOO_LONG: more audio than a track may span (about 108 h)',
+        415: 'EAR_ERR_CONTENT_TYPE: raw PCM or another type not listed here; EAR_ERR_NOT_AUDIO: bytes that do not decode',
+        422: 'EAR_ERR_AUDIO_TOO_SHORT: silence, or too short to fingerprint',
+      },
+    }),
+  },
+  '/v1/tracks/{id}': {
+    get: operation({
+      operationId: 'getTrack',
+      tag: 'catalog',
+      access: 'client',
+      summary: 'One track',
+      parameters: [trackId],
+      ok: { 200: jsonResponse('The track', 'Track') },
+      errors: { 400: 'EAR_ERR_BAD_REQUEST: the id is not a positive integer', 404: 'EAR_ERR_TRACK_NOT_FOUND' },
+    }),
+    delete: operation({
+      operationId: 'removeTrack',
+      tag: 'catalog',
+      access: 'admin',
+      summary: 'Remove a track and its postings',
+      description: 'Plays of the track stay in the play log.',
+      parameters: [trackId],
+      ok: { 204: NO_CONTENT },
+      errors: { 400: 'EAR_ERR_BAD_REQUEST: the id is not a positive integer', 404: 'EAR_ERR_TRACK_NOT_FOUND' },
+    }),
+  },
+  '/v1/index-jobs': {
+    post: operation({
+      operationId: 'startIndexJob',
+      tag: 'catalog',
+      access: 'admin',
+      summary: 'Index files or folders on the server\'s disk in the background',
+      description: 'Paths are read by the server, recursively. Jobs run one at a time and live in memory: after a restart, submit again ' +
+        '(files indexed already cost only their decoding). Poll the Location for progress; a missing path makes the job fail, not the request.',
+      request: {
+        body: jsonBody({
+          type: 'object',
+          additionalProperties: false,
+          description: 'At least one of path and paths',
+          properties: {
+            path: str('One file or folder', { minLength: 1, maxLength: 4096 }),
+            paths: { type: 'array', minItems: 1, maxItems: 1000, items: str(undefined, { minLength: 1, maxLength: 4096 }) },
+          },
+        }),
+        limitBytes: defaults.http.maxJsonBytes,
+        setting: 'http.maxJsonBytes',
+      },
+      ok: { 202: jsonResponse('Queued', 'IndexJob', LOCATION_HEADER) },
+      errors: {
+        400: 'EAR_ERR_BAD_JSON: not a JSON object; EAR_ERR_BAD_REQUEST: no path, an unknown field, or paths not 1 to 1000 non-empty strings',
+        415: 'EAR_ERR_CONTENT_TYPE: not application/json',
+      },
+    }),
+  },
+  '/v1/index-jobs/{id}': {
+    get: operation({
+      operationId: 'getIndexJob',
+      tag: 'catalog',
+      access: 'client',
+      summary: 'Progress of an index job',
+      parameters: [jobId],
+      ok: { 200: jsonResponse('The job', 'IndexJob') },
+      errors: { 404: 'EAR_ERR_JOB_NOT_FOUND: unknown, forgotten (the last 100 finished jobs are kept) or from before a restart' },
+    }),
+  },
+
+  '/v1/monitors': {
+    post: operation({
+      operationId: 'addMonitor',
+      tag: 'monitors',
+      access: 'admin',
+      summary: 'Register a stream for the server to pull and monitor',
+      description: 'The server pulls the stream (WAV and raw PCM as audio/pcm or audio/L16 directly; MP3, AAC, Ogg, HLS playlists and the rest through ffmpeg), reconnects with backoff when it drops, ' +
+        'and writes every confirmed song to the play log. Monitors are stored and resume when the server restarts.',
+      request: {
+        body: jsonBody({
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: str('An http or https stream URL, without a user name or password', { minLength: 1, maxLength: 2048, example: 'https://radio.example.org/live.mp3' }),
+            label: str('A name for people', { maxLength: 200, default: '', example: 'Radio Example' }),
+          },
+        }),
+        limitBytes: defaults.http.maxJsonBytes,
+        setting: 'http.maxJsonBytes',
+      },
+      ok: { 201: jsonResponse('Registered and started', 'Monitor', LOCATION_HEADER) },
+      errors: {
+        400: 'EAR_ERR_BAD_JSON: not a JSON object; EAR_ERR_BAD_REQUEST: no url, an unknown field, a URL that is not http(s) or holds credentials, a label too long',
+        409: `EAR_ERR_MONITOR_EXISTS: the URL is monitored already; EAR_ERR_TOO_MANY_MONITORS: ${defaults.monitors.maxMonitors} monitors exist (setting monitors.maxMonitors)`,
+        415: 'EAR_ERR_CONTENT_TYPE: not application/json',
+      },
+    }),
+    get: operation({
+      operationId: 'listMonitors',
+      tag: 'monitors',
+      access: 'client',
+      summary: 'Every monitor with its state and current match',
+      ok: { 200: jsonResponse('Every monitor, oldest first', 'MonitorList') },
+    }),
+  },
+  '/v1/monitors/{id}': {
+    get: operation({
+      operationId: 'getMonitor',
+      tag: 'monitors',
+      access: 'client',
+      summary: 'One monitor',
+      parameters: [monitorId],
+      ok: { 200: jsonResponse('The monitor', 'Monitor') },
+      errors: { 404: 'EAR_ERR_MONITOR_NOT_FOUND' },
+    }),
+    delete: operation({
+      operationId: 'removeMonitor',
+      tag: 'monitors',
+      access: 'admin',
+      summary: 'Stop and remove a monitor (its plays stay in the log)',
+      parameters: [monitorId],
+      ok: { 204: NO_CONTENT },
+      errors: { 404: 'EAR_ERR_MONITOR_NOT_FOUND' },
+    }),
+  },
+
+  '/v1/plays': {
+    get: operation({
+      operationId: 'listPlays',
+      tag: 'plays',
+      access: 'client',
+      summary: 'Plays of the log, filtered by monitor (or client stream), track and time; JSON or CSV (Accept: text/csv)',
+      description: 'Newest first. Page with `cursor`: rows added meanwhile never shift a page. CSV is chosen by `Accept: text/csv` or `format=csv`; ' +
+        'a CSV page carries the next page\'s URL in `Link: <...>; rel="next"` (without the token).',
+      parameters: [
+        ...monitorFilter,
+        queryParam('track', int(undefined, { minimum: 1, maximum: MAX_TRACK_ID }), 'Only plays of this track id'),
+        queryParam('from', str(undefined, { example: '2026-11-21T00:00:00Z' }), `Plays starting at or after this. ${TIME_FORMAT}`),
+        queryParam('to', str(undefined, { example: '2026-11-22T00:00:00Z' }), `Plays starting before this. ${TIME_FORMAT}`),
+        queryParam('limit', int(undefined, { minimum: 1, maximum: MAX_PAGE_ROWS, default: 100 }), 'Plays per page'),
+        queryParam('cursor', str(undefined, { maxLength: 64 }), 'The `nextCursor` of the previous page, as given'),
+        queryParam('format', str(undefined, { enum: ['json', 'csv'], default: 'json' }), 'csv: the page as CSV (like `Accept: text/csv`)'),
+      ],
+      ok: {
+        200: {
+          description: 'A page of plays',
+          headers: {
+            Link: { description: 'CSV only: `</v1/plays?...&cursor=...>; rel="next"` when there is a next page', schema: { type: 'string' } },
+            'Content-Disposition': { description: 'CSV only: `attachment; filename="plays.csv"`', schema: { type: 'string' } },
+          },
+          content: {
+            'application/json': { schema: ref('PlayPage') },
+            'text/csv': {
+              schema: {
+                type: 'string',
+                description: 'RFC 4180, CRLF line ends, a header line, then one row per play with the columns of Play in its order; null is an empty field',
+                example: 'id,stream,kind,trackId,title,artist,album,startedAt,endedAt,startStreamSeconds,endStreamSeconds,startOffsetSeconds,endOffsetSeconds,peakConfidence,lastSeenAt,lastStreamSeconds,open\r\n',
+              },
+            },
+          },
+        },
+      },
+      errors: { 400: 'EAR_ERR_BAD_REQUEST: track, limit, from or to out of range or unreadable; EAR_ERR_BAD_CURSOR: a cursor this server did not give out' },
+    }),
+  },
+  '/v1/plays/daily': {
+    get: operation({
+      operationId: 'dailyPlays',
+      tag: 'plays',
+      access: 'client',
+      summary: 'Plays per track per day (UTC) in a time range, optionally of one monitor',
+      description: `Counts plays starting in [from, to); a play counts on the day it started, with its whole length. The range is at most ${MAX_DAILY_RANGE_DAYS} days.`,
+      parameters: [
+        queryParam('from', str(), `Start of the range (default: 30 days before \`to\`). ${TIME_FORMAT}`),
+        queryParam('to', str(), `End of the range (default: now). ${TIME_FORMAT}`),
+        ...monitorFilter,
+      ],
+      ok: { 200: jsonResponse('Plays and seconds per track per day', 'DailyPlays') },
+      errors: { 400: `EAR_ERR_BAD_REQUEST: an unreadable time, from not before to, or a range over ${MAX_DAILY_RANGE_DAYS} days` },
+    }),
+  },
+}
+
+export const openApiDocument: Record<string, unknown> = {
+  openapi: '3.0.3',
+  info: {
+    title: 'earshot',
+    version: '1',
+    description: 'Real-time audio recognition: identify clips, manage the catalog, monitor radio streams and read their play log. ' +
+      'A guide with examples is docs/API.md; error codes are in docs/ERRORS.md; the WebSocket stream protocol is protocol/README.md. ' +
+      'Every error answer is `{"error": {"code": "EAR_ERR_...", "message": "..."}}`. Any route may answer 500 EAR_ERR_INTERNAL (a bug to report); ' +
+      'an unknown path answers 404 EAR_ERR_NOT_FOUND, a known path with another method 405 EAR_ERR_METHOD with an Allow header. ' +
+      'HEAD is answered like GET, without a body.',
+  },
+  servers: [{ url: '/' }],
+  tags: [
+    { name: 'system', description: 'Health, statistics, this document, the stream endpoint' },
+    { name: 'catalog', description: 'Identify, tracks, index jobs' },
+    { name: 'monitors', description: 'Radio streams the server pulls and listens to' },
+    { name: 'plays', description: 'The play log: what was heard, where and when' },
+  ],
+  paths,
+  components: {
+    securitySchemes: {
+      bearer: {
+        type: 'http',
+        scheme: 'bearer',
+        description: 'An admin or client token (EARSHOT_ADMIN_TOKENS, EARSHOT_CLIENT_TOKENS). Client routes are open to all when no token is configured; ' +
+          'admin routes need an admin token, or, when no admin token is configured, a request from loopback.',
+      },
+      tokenQuery: { type: 'apiKey', in: 'query', name: 'token', description: 'The same token as `?token=`, for links and browsers' },
+    },
+    schemas,
+  },
+}

@@ -20,6 +20,7 @@
  * `open` record left that way is harmless: it is checked against the row, and close queues an async remove that
  * runs after any pending touch. Rows change only in synchronous transactions (open, close, recover).
  */
+import { earshotError, type EarshotError } from '../errors.js'
 import type { Database, RootDatabase } from 'lmdb'
 
 /** Bump when the stored layout changes; a log with another version is refused. */
@@ -114,21 +115,8 @@ const defaultOptions: Required<PlayLogOptions> = Object.freeze({
   maxReportPlays: 1_000_000,
 })
 
-export type PlayLogErrorCode = 'EAR_ERR_BAD_CURSOR' | 'EAR_ERR_BAD_QUERY' | 'EAR_ERR_PLAYLOG_FORMAT'
-
-/** An error of the play log, with a stable code (RangeError for bad input). */
-export class PlayLogError extends Error {
-  readonly code: PlayLogErrorCode
-
-  constructor (code: PlayLogErrorCode, message: string) {
-    super(message)
-    this.code = code
-    this.name = `Error [${code}]`
-  }
-}
-
-function badQuery (message: string): PlayLogError {
-  return new PlayLogError('EAR_ERR_BAD_QUERY', message)
+function badQuery (message: string): EarshotError {
+  return earshotError('EAR_ERR_BAD_REQUEST', message)
 }
 
 interface Live { lastSeenAt: string, lastStreamSeconds: number, peakConfidence: number }
@@ -146,7 +134,7 @@ export class PlayLog {
   /**
    * @param root an open LMDB environment with room for three more named databases
    * @param options page and report limits
-   * @throws EAR_ERR_PLAYLOG_FORMAT when the stored log has another format version
+   * @throws EAR_ERR_STATE_FORMAT when the stored log has another format version
    */
   constructor (root: RootDatabase, options: PlayLogOptions = {}) {
     const o = { ...defaultOptions, ...options }
@@ -166,7 +154,7 @@ export class PlayLog {
         this.#index.putSync(['meta', 'nextSeq'], 1)
       })
     } else if (version !== PLAYLOG_FORMAT_VERSION) {
-      throw new PlayLogError('EAR_ERR_PLAYLOG_FORMAT', `The play log has format version ${String(version)}; this earshot reads version ${PLAYLOG_FORMAT_VERSION}`)
+      throw earshotError('EAR_ERR_STATE_FORMAT', 'play log', String(version), PLAYLOG_FORMAT_VERSION)
     }
   }
 
@@ -297,7 +285,7 @@ export class PlayLog {
    *
    * Cost: with no filter, a range scan of the log; with stream and/or trackId, a range scan of the matching
    * secondary index. Either way a page reads at most limit + 1 entries.
-   * @throws EAR_ERR_BAD_CURSOR for a cursor this log did not make; EAR_ERR_BAD_QUERY for bad values
+   * @throws EAR_ERR_BAD_CURSOR for a cursor this log did not make; EAR_ERR_BAD_REQUEST for bad values
    */
   query (q: PlayQuery): PlayPage {
     const limit = this.#limit(q.limit)
@@ -326,7 +314,7 @@ export class PlayLog {
    * Plays and seconds heard per track per UTC day, for plays starting in [from, to). A play counts on the day it
    * started, with its whole length (an open play: up to where it was last heard). Sorted by day, then most played.
    * Reads every play of the range (of the stream, through its index): O(plays), bounded by `maxReportPlays`.
-   * @throws EAR_ERR_BAD_QUERY for bad bounds or a range holding more than maxReportPlays plays
+   * @throws EAR_ERR_BAD_REQUEST for bad bounds or a range holding more than maxReportPlays plays
    */
   perTrackPerDay (q: { from: number, to: number, stream?: string }): TrackDay[] {
     if (!Number.isFinite(q.from) || !Number.isFinite(q.to)) throw badQuery('perTrackPerDay needs finite from and to (ms since epoch)')
@@ -436,7 +424,7 @@ function encodeCursor (id: string): string {
 }
 
 function decodeCursor (cursor: string): string {
-  const fail = (): PlayLogError => new PlayLogError('EAR_ERR_BAD_CURSOR', 'The cursor is not one this play log made; start again without it')
+  const fail = (): EarshotError => earshotError('EAR_ERR_BAD_CURSOR', JSON.stringify(String(cursor).slice(0, 60)))
   if (typeof cursor !== 'string' || cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw fail()
   const text = Buffer.from(cursor, 'base64url').toString('latin1')
   const id = text.slice(CURSOR_PREFIX.length)

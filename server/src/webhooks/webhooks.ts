@@ -134,7 +134,8 @@ export function parseRetryAfter (value: string | null | undefined, nowMs: number
   if (value == null) return undefined
   const text = value.trim()
   if (/^\d+$/.test(text)) return Number(text) * MS_PER_SECOND
-  const at = Date.parse(text)
+  // HTTP dates start with the day's name; Date.parse alone would also take '-5' or '2026' for dates.
+  const at = /^[A-Za-z]/.test(text) ? Date.parse(text) : NaN
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs)
 }
 
@@ -263,12 +264,16 @@ export class WebhookDispatcher {
     await Promise.all(this.#lanes.map((lane) => lane.running))
   }
 
-  /** Post the lane's first delivery unless it is busy or waiting; go on to the next when one settles. */
+  /** Post the lane's first delivery unless it is busy, waiting or empty; go on to the next when one settles. */
   #pump (lane: Lane): void {
     if (!this.#started || this.#closed || lane.running !== undefined || lane.timer !== undefined) return
-    lane.running = this.#deliverHead(lane).then((more) => {
+    // Looked up here, synchronously, not inside the attempt: an enqueue in the same turn must find the lane busy
+    // only when it really is, or its wake-up would be lost.
+    const head = this.#first(lane.url)
+    if (head === undefined) return
+    lane.running = this.#deliver(lane, head.key, head.value).then(() => {
       lane.running = undefined
-      if (more) this.#pump(lane)
+      this.#pump(lane)
     }, () => {
       // Only LMDB writes reject here (fetch errors are outcomes). Try again later rather than spin or stop for good.
       lane.running = undefined
@@ -285,11 +290,8 @@ export class WebhookDispatcher {
     lane.timer.unref() // a pending retry must not keep the process alive
   }
 
-  /** One attempt at the lane's first delivery. Resolves true when the lane may go straight on to the next one. */
-  async #deliverHead (lane: Lane): Promise<boolean> {
-    const head = this.#first(lane.url)
-    if (head === undefined) return false
-    const { key, value } = head
+  /** One attempt at the lane's first delivery; settles once its outcome is committed (or a retry is scheduled). */
+  async #deliver (lane: Lane, key: QueueKey, value: QueuedDelivery): Promise<void> {
     const attempt = value.attempts + 1
     const controller = new AbortController()
     lane.controller = controller
@@ -320,14 +322,14 @@ export class WebhookDispatcher {
     } finally {
       lane.controller = undefined
     }
-    if (controller.signal.aborted) return false // closing: the delivery stays queued and the attempt does not count
+    if (controller.signal.aborted) return // closing: the delivery stays queued and the attempt does not count
 
     if (typeof status === 'number' && status >= 200 && status < 300) {
       await this.#queue.remove(key)
       this.#depth--
       this.#delivered++
       this.#report({ url: lane.url, status, attempt, outcome: 'delivered' })
-      return true
+      return
     }
     const last = status === 'error' ? networkError : `HTTP ${status}`
     if (isRetryable(status) && attempt < this.#settings.maxAttempts) {
@@ -337,12 +339,11 @@ export class WebhookDispatcher {
       const asked = parseRetryAfter(retryAfter)
       const { initialBackoffMs, maxBackoffMs } = this.#settings
       this.#retryLater(lane, asked !== undefined ? Math.min(asked, maxBackoffMs) : backoffMs(attempt, initialBackoffMs, maxBackoffMs))
-      return false
+      return
     }
     const reason = isRetryable(status) ? `gave up after ${attempt} attempts (last: ${last})` : `refused (${last})`
     await this.#root.transaction(() => this.#moveToFailed(lane.url, key, value, attempt, status, reason))
     this.#report({ url: lane.url, status, attempt, outcome: 'failed' })
-    return true
   }
 
   #first (url: string): { key: QueueKey, value: QueuedDelivery } | undefined {

@@ -1,0 +1,105 @@
+/**
+ * Commands that work on a running server over its HTTP API: `earshot monitor add|list|rm` and `earshot plays`.
+ */
+import type { Command } from './main.js'
+import { earshotError } from '../errors.js'
+import type { MonitorInfo } from '../monitor/monitors.js'
+import type { Play, PlayPage } from '../playlog/play-log.js'
+import { apiOptions, callApi, DEFAULT_API } from './api-client.js'
+
+const apiFlags = {
+  server: { type: 'string', description: `Server (default $EARSHOT_SERVER or ${DEFAULT_API})` },
+  token: { type: 'string', description: 'API token (default $EARSHOT_TOKEN)' },
+  json: { type: 'boolean', description: 'Print one JSON document' },
+} as const
+
+function out (line: string): void { process.stdout.write(line + '\n') }
+
+function describeMonitor (m: MonitorInfo): string {
+  const now = m.current ? `${m.current.state} ${m.current.title || `track ${m.current.trackId}`}${m.current.artist ? ` — ${m.current.artist}` : ''}` : 'no match'
+  const state = m.state === 'down' ? `down since ${m.since}${m.lastError ? ` (${m.lastError})` : ''}` : m.state
+  return `${m.id}  ${m.label || '-'}  ${m.url}\n    ${state}; ${now}`
+}
+
+export const monitorCommand: Command = {
+  summary: 'Manage monitored streams on a running server: add URL, list, rm ID',
+  usage: 'add <url> | list | rm <id>',
+  positionals: [1, 2],
+  options: { ...apiFlags, label: { type: 'string', description: 'Label of a new monitor' } },
+  async run (values, [action, arg]) {
+    const api = apiOptions(values)
+    const json = values.json === true
+    if (action === 'add' && arg) {
+      const body: Record<string, string> = { url: arg }
+      if (values.label !== undefined) body.label = values.label as string
+      const m = JSON.parse((await callApi(api, 'POST', '/v1/monitors', body)).text) as MonitorInfo
+      out(json ? JSON.stringify(m) : `added monitor ${m.id} (${m.state})`)
+      return 0
+    }
+    if (action === 'list' && arg === undefined) {
+      const { monitors } = JSON.parse((await callApi(api, 'GET', '/v1/monitors')).text) as { monitors: MonitorInfo[] }
+      if (json) out(JSON.stringify({ monitors }))
+      else if (monitors.length === 0) out('no monitors')
+      else for (const m of monitors) out(describeMonitor(m))
+      return 0
+    }
+    if (action === 'rm' && arg) {
+      await callApi(api, 'DELETE', `/v1/monitors/${encodeURIComponent(arg)}`)
+      out(json ? JSON.stringify({ removed: arg }) : `removed monitor ${arg}`)
+      return 0
+    }
+    throw earshotError('EAR_ERR_USAGE', 'earshot monitor add <url> [--label L] | list | rm <id>')
+  },
+}
+
+export const playsCommand: Command = {
+  summary: 'Print the play log of a running server (all pages; --csv for a spreadsheet)',
+  usage: '',
+  positionals: [0, 0],
+  options: {
+    ...apiFlags,
+    monitor: { type: 'string', description: 'Only this monitor (or client stream id)' },
+    track: { type: 'string', description: 'Only this track id' },
+    from: { type: 'string', description: 'Plays starting at or after this time (ISO 8601)' },
+    to: { type: 'string', description: 'Plays starting before this time (ISO 8601)' },
+    limit: { type: 'string', description: 'At most this many plays (default: all)' },
+    csv: { type: 'boolean', description: 'Print CSV' },
+  },
+  async run (values) {
+    const api = apiOptions(values)
+    const query = new URLSearchParams()
+    for (const key of ['monitor', 'track', 'from', 'to'] as const) if (typeof values[key] === 'string') query.set(key, values[key] as string)
+    const wanted = values.limit === undefined ? Infinity : Number(values.limit)
+    if (!(wanted >= 1) || !Number.isInteger(wanted === Infinity ? 1 : wanted)) throw earshotError('EAR_ERR_USAGE', `--limit must be a positive integer, got '${String(values.limit)}'`)
+    const csv = values.csv === true
+    const all: Play[] = []
+    let cursor: string | null = null
+    let header = true
+    do {
+      query.set('limit', String(Math.min(1000, wanted - all.length)))
+      if (cursor) query.set('cursor', cursor)
+      const res = await callApi(api, 'GET', `/v1/plays?${query.toString()}`, undefined, csv ? 'text/csv' : 'application/json')
+      if (csv) {
+        // Pages of CSV: keep the header of the first only; the next page is in the Link header.
+        const lines = res.text.replace(/\n$/, '').split('\n')
+        process.stdout.write((header ? lines : lines.slice(1)).map((l) => l + '\n').join(''))
+        header = false
+        all.length += Math.max(0, lines.length - 1)
+        cursor = /[?&]cursor=([^&>]+)/.exec(res.headers.get('link') ?? '')?.[1] ?? null
+        if (cursor) cursor = decodeURIComponent(cursor)
+      } else {
+        const page = JSON.parse(res.text) as PlayPage
+        all.push(...page.plays)
+        cursor = page.nextCursor
+      }
+    } while (cursor && all.length < wanted)
+    if (csv) return 0
+    if (values.json === true) { out(JSON.stringify({ plays: all })); return 0 }
+    if (all.length === 0) out('no plays')
+    for (const p of all) {
+      const span = `${p.startedAt} → ${p.endedAt ?? 'playing'}`
+      out(`${span}  ${p.stream}  ${p.title || `track ${p.trackId}`}${p.artist ? ` — ${p.artist}` : ''}  (${p.peakConfidence})`)
+    }
+    return 0
+  },
+}

@@ -1,0 +1,100 @@
+/**
+ * Monitoring end to end in one process: a live WAV station on loopback plays two catalog songs with unknown music
+ * between them; the server pulls it as a monitor and files plays. The station's link drops during the second song:
+ * the monitor goes down, reconnects and goes on.
+ */
+import t from 'tap'
+import path from 'node:path'
+import { buildCatalog } from '../helpers/catalog.js'
+import { clip, song } from '../helpers/signals.js'
+import { startServer, testSettings, waitUntil } from '../helpers/stream-helpers.js'
+import { startRadio } from '../helpers/radio.js'
+import type { MonitorInfo } from '../../server/src/monitor/monitors.js'
+import type { Play } from '../../server/src/playlog/play-log.js'
+
+const RATE = 44100
+/** Seconds of program per wall-clock second: the test hears 40 s of radio in about 10 s. */
+const SPEED = 4
+
+async function getJson<T> (url: string): Promise<T> {
+  const res = await fetch(url)
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`)
+  return await res.json() as T
+}
+
+t.test('a monitored station: the play log holds each song, nothing for unknown music, and survives a dropped link', async (t) => {
+  const { index } = buildCatalog(path.join(t.testdir(), 'db'), [3, 5], 30, RATE)
+  t.teardown(() => index.close())
+  // Program: song 3 (0–14 s), unknown music (14–24 s), song 5 (24–40 s), then silence.
+  const parts = [clip(song(3, 30, RATE), RATE, 2, 14), clip(song(99, 30, RATE), RATE, 0, 10), clip(song(5, 30, RATE), RATE, 5, 16)]
+  const program = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) { program.set(p, at); at += p.length }
+  const radio = await startRadio(program, RATE, SPEED)
+  t.teardown(() => radio.close())
+
+  const settings = testSettings({ idleTimeoutMs: 60_000 })
+  settings.monitors = { ...settings.monitors, initialBackoffMs: 100, maxBackoffMs: 500, stallTimeoutMs: 2000 }
+  const { http } = await startServer(t, 'uws', index, settings)
+
+  const created = await fetch(`${http}/v1/monitors`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: radio.url, label: 'test FM' }) })
+  t.equal(created.status, 201, 'monitor created')
+  const monitor = await created.json() as MonitorInfo
+  t.equal(monitor.label, 'test FM')
+  t.match(monitor.state, /^(connecting|listening)$/)
+
+  const info = (): Promise<MonitorInfo> => getJson<MonitorInfo>(`${http}/v1/monitors/${monitor.id}`)
+  // While song 3 airs, the monitor is listening and shows it confirmed.
+  let seen: MonitorInfo | undefined
+  await waitUntilAsync(async () => { seen = await info(); return seen.current?.state === 'confirmed' }, 15_000, 'song 3 confirmed on the monitor')
+  t.equal(seen?.state, 'listening')
+  t.equal(seen?.current?.trackId, 1, 'the current match is song 3 (track 1)')
+  const open = await getJson<{ plays: Play[] }>(`${http}/v1/plays?monitor=${monitor.id}`)
+  t.equal(open.plays.length, 1, 'one play while song 3 airs')
+  t.equal(open.plays[0].open, true, 'it is open')
+  t.equal(open.plays[0].endedAt, null)
+
+  // Drop the link 6 s into song 5 (program 30 s).
+  await waitUntil(() => radio.position() > 30, 20_000, 'program time 30 s')
+  radio.drop()
+  await waitUntilAsync(async () => (await info()).reconnects >= 1, 10_000, 'the monitor to reconnect')
+  await waitUntilAsync(async () => (await info()).state === 'listening', 10_000, 'listening again')
+  t.ok(radio.connections >= 2, 'the station saw the monitor come back')
+
+  // Let the program end and the last match close on the silence after it.
+  await waitUntil(() => radio.position() > 46, 30_000, 'the end of the program')
+  await waitUntilAsync(async () => (await info()).current === null, 10_000, 'the last match to end')
+  const { plays } = await getJson<{ plays: Play[] }>(`${http}/v1/plays?monitor=${monitor.id}`)
+  plays.reverse() // oldest first
+  t.same(plays.map((p) => p.trackId), [1, 2, 2], 'song 3, then song 5 before and after the drop; nothing for the unknown music')
+  t.ok(plays.every((p) => !p.open && p.endedAt !== null), 'every play is closed')
+  const [a, b1, b2] = plays
+  t.ok(Math.abs(a.startStreamSeconds - 0) < 2, `song 3 starts at ${a.startStreamSeconds} s (truth 0)`)
+  t.ok(Math.abs((a.endStreamSeconds ?? 0) - 14) < 2, `song 3 ends at ${a.endStreamSeconds} s (truth 14)`)
+  t.ok(Math.abs(a.startOffsetSeconds - 2) < 1, `song 3 was joined ${a.startOffsetSeconds} s in (truth 2)`)
+  t.ok(Math.abs(b1.startStreamSeconds - 24) < 2, `song 5 starts at ${b1.startStreamSeconds} s (truth 24)`)
+  t.ok((b1.endStreamSeconds ?? 0) <= 31 && (b1.endStreamSeconds ?? 0) > 28, `song 5 is cut off by the drop at ${b1.endStreamSeconds} s (about 30)`)
+  t.ok(b2.startStreamSeconds >= (b1.endStreamSeconds ?? 0), 'the second part starts after the first ends')
+  t.ok(b2.startOffsetSeconds > b1.startOffsetSeconds + 6, `the second part joins song 5 later in the track (${b2.startOffsetSeconds} s)`)
+  for (const p of plays) t.ok(p.peakConfidence >= settings.minConfidence, `peak confidence ${p.peakConfidence}`)
+  t.ok(Date.parse(a.startedAt) <= Date.parse(a.endedAt ?? ''), 'wall-clock times in order')
+
+  // CSV export of the same log.
+  const csv = await fetch(`${http}/v1/plays?monitor=${monitor.id}`, { headers: { accept: 'text/csv' } })
+  t.match(csv.headers.get('content-type'), /^text\/csv/)
+  const lines = (await csv.text()).trim().split(/\r?\n/)
+  t.equal(lines.length, 4, 'a header and three rows')
+
+  // Removing the monitor keeps its plays.
+  t.equal((await fetch(`${http}/v1/monitors/${monitor.id}`, { method: 'DELETE' })).status, 204)
+  t.equal((await fetch(`${http}/v1/monitors/${monitor.id}`)).status, 404)
+  t.equal((await getJson<{ plays: Play[] }>(`${http}/v1/plays?monitor=${monitor.id}`)).plays.length, 3, 'the plays stay')
+})
+
+async function waitUntilAsync (cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms
+  while (!await cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
