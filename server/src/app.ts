@@ -23,7 +23,7 @@ import type { StreamContext } from './stream/connection.js'
 import { createWsTransport } from './transport/ws.js'
 import { createUwsTransport, loadUws } from './transport/uws.js'
 import type { HttpHandler, Transport, TransportName } from './transport/types.js'
-import { defaultWebhookSettings, WebhookDispatcher } from './webhooks/webhooks.js'
+import { WebhookDispatcher } from './webhooks/webhooks.js'
 
 export interface BuildOptions {
   index: Index
@@ -60,7 +60,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   const root: RootDatabase = openStateStore(options.stateDir ?? stateDirOf(index.dir ?? settings.db))
   const plays = new PlayLog(root)
   const webhooks = settings.webhooks.urls.length > 0
-    ? new WebhookDispatcher(root, { ...defaultWebhookSettings, urls: settings.webhooks.urls, secret: settings.webhooks.secret })
+    ? new WebhookDispatcher(root, settings.webhooks)
     : undefined
   const publish = (e: PlayEvent): void => { webhooks?.enqueue({ type: e.type, data: e.play }) }
   // Plays left open by a crash end at the last audio seen; their match.ended was never sent: send it now.

@@ -60,11 +60,21 @@ export interface MonitorSettings {
   stallTimeoutMs: number
 }
 
-/** Where match events are POSTed. */
+/** Where match events are POSTed, and how deliveries are retried. */
 export interface WebhookConfig {
   urls: readonly string[]
   /** Shared secret of the HMAC-SHA256 signature; required when urls are set. */
   secret: string
+  /** Deliveries waiting at most; events beyond it are dropped and counted. */
+  maxQueue: number
+  /** Attempts per delivery before it is counted failed. */
+  maxAttempts: number
+  /** First retry delay, in ms; doubled per attempt with jitter. */
+  initialBackoffMs: number
+  /** Longest retry delay, in ms. */
+  maxBackoffMs: number
+  /** One request may take this long, in ms. */
+  timeoutMs: number
 }
 
 /** Limits of the streaming server; every one has a flag. */
@@ -116,7 +126,15 @@ export const defaults: Readonly<Settings> = Object.freeze({
     maxBackoffMs: 60_000,
     stallTimeoutMs: 15_000,
   }),
-  webhooks: Object.freeze({ urls: Object.freeze([]) as readonly string[], secret: '' }),
+  webhooks: Object.freeze({
+    urls: Object.freeze([]) as readonly string[],
+    secret: '',
+    maxQueue: 10_000, // a URL down for hours at a few events a minute fits
+    maxAttempts: 12, // about 40 minutes of retrying with the backoff below
+    initialBackoffMs: 1_000,
+    maxBackoffMs: 300_000,
+    timeoutMs: 10_000,
+  }),
   minFreeDiskBytes: 256 * 1024 * 1024,
 })
 

@@ -4,7 +4,7 @@
 import { earshotError } from '../errors.js'
 import type { Track } from '../index/types.js'
 import { readAudio, readJson } from './body.js'
-import { intParam, idParam, onlyFields, stringField } from './params.js'
+import { intParam, idParam, onlyFields, stringField, uuidParam } from './params.js'
 import { json } from './request.js'
 import type { Route } from './router.js'
 
@@ -124,8 +124,9 @@ export const catalogRoutes: Route[] = [
     access: 'client',
     summary: 'Progress of an index job',
     handle ({ services, params }) {
-      const job = services.jobs.get(params.id)
-      if (!job) throw earshotError('EAR_ERR_JOB_NOT_FOUND', params.id.slice(0, 60))
+      const id = uuidParam(params.id, 'job id')
+      const job = services.jobs.get(id)
+      if (!job) throw earshotError('EAR_ERR_JOB_NOT_FOUND', id)
       return json(200, { ...job, skippedCount: services.jobs.skippedCount(job.id) })
     },
   },

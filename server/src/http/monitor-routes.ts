@@ -3,7 +3,7 @@
  */
 import { earshotError } from '../errors.js'
 import { readJson } from './body.js'
-import { onlyFields, stringField } from './params.js'
+import { onlyFields, stringField, uuidParam } from './params.js'
 import { json } from './request.js'
 import type { Route } from './router.js'
 
@@ -38,8 +38,9 @@ export const monitorRoutes: Route[] = [
     access: 'client',
     summary: 'One monitor',
     handle ({ services, params }) {
-      const m = services.monitors.get(params.id)
-      if (!m) throw earshotError('EAR_ERR_MONITOR_NOT_FOUND', params.id.slice(0, 60))
+      const id = uuidParam(params.id, 'monitor id')
+      const m = services.monitors.get(id)
+      if (!m) throw earshotError('EAR_ERR_MONITOR_NOT_FOUND', id)
       return json(200, m)
     },
   },
@@ -49,7 +50,8 @@ export const monitorRoutes: Route[] = [
     access: 'admin',
     summary: 'Stop and remove a monitor (its plays stay in the log)',
     async handle ({ services, params }) {
-      if (!await services.monitors.remove(params.id)) throw earshotError('EAR_ERR_MONITOR_NOT_FOUND', params.id.slice(0, 60))
+      const id = uuidParam(params.id, 'monitor id')
+      if (!await services.monitors.remove(id)) throw earshotError('EAR_ERR_MONITOR_NOT_FOUND', id)
       return { status: 204, type: 'text/plain', body: '' }
     },
   },

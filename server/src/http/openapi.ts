@@ -528,7 +528,7 @@ const paths: Record<string, Json> = {
       access: 'admin',
       summary: 'Index files or folders on the server\'s disk in the background',
       description: 'Paths are read by the server, recursively. Jobs run one at a time and live in memory: after a restart, submit again ' +
-        '(files indexed already cost only their decoding). Poll the Location for progress; a missing path makes the job fail, not the request.',
+        '(files indexed already cost only their decoding). Poll the Location for progress. A path that does not exist is listed under `skipped`; it does not fail the request.',
       request: {
         body: jsonBody({
           type: 'object',

@@ -28,6 +28,14 @@ export function idParam (raw: string | undefined, what: string): number {
   return n
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** A UUID from the path (monitor and index job ids): anything else is a malformed id, not an unknown one. */
+export function uuidParam (raw: string | undefined, what: string): string {
+  if (!raw || !UUID.test(raw)) throw earshotError('EAR_ERR_BAD_REQUEST', `${what} must be a UUID`)
+  return raw.toLowerCase()
+}
+
 /** A string field of a JSON body; `max` characters at most. */
 export function stringField (body: Record<string, unknown>, name: string, options: { required?: boolean, max?: number } = {}): string | undefined {
   const v = body[name]

@@ -60,6 +60,7 @@ export class Router {
   async handle (services: Services, req: HttpRequest): Promise<HttpReply> {
     const found = this.#find(req.method, req.path)
     if (!found) return errorReply('EAR_ERR_NOT_FOUND', `No route ${req.path}`)
+    if ('malformed' in found) return replyForError(earshotError('EAR_ERR_BAD_REQUEST', `${found.malformed} is not valid percent-encoding`))
     if (!('route' in found)) {
       return errorReply('EAR_ERR_METHOD', `${req.method} is not allowed on ${req.path}`, { allow: found.allow.join(', ') })
     }
@@ -79,7 +80,7 @@ export class Router {
     }
   }
 
-  #find (method: string, path: string): { route: Route, params: Record<string, string> } | { allow: string[] } | undefined {
+  #find (method: string, path: string): { route: Route, params: Record<string, string> } | { allow: string[] } | { malformed: string } | undefined {
     const m = method === 'HEAD' ? 'GET' : method
     const allow: string[] = []
     for (const c of this.#compiled) {
@@ -87,11 +88,10 @@ export class Router {
       if (!hit) continue
       if (c.route.method !== m) { allow.push(c.route.method); continue }
       const params: Record<string, string> = {}
-      let ok = true
-      c.names.forEach((name, i) => {
-        try { params[name] = decodeURIComponent(hit[i + 1]) } catch { ok = false }
-      })
-      if (!ok) return undefined
+      for (const [i, name] of c.names.entries()) {
+        // A malformed id (`%ZZ`) is the client's mistake (400), not a missing route (404).
+        try { params[name] = decodeURIComponent(hit[i + 1]) } catch { return { malformed: name } }
+      }
       return { route: c.route, params }
     }
     return allow.length > 0 ? { allow } : undefined

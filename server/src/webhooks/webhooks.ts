@@ -343,6 +343,8 @@ export class WebhookDispatcher {
     }
     const reason = isRetryable(status) ? `gave up after ${attempt} attempts (last: ${last})` : `refused (${last})`
     await this.#root.transaction(() => this.#moveToFailed(lane.url, key, value, attempt, status, reason))
+    this.#depth--
+    this.#failed++
     this.#report({ url: lane.url, status, attempt, outcome: 'failed' })
   }
 
@@ -351,7 +353,7 @@ export class WebhookDispatcher {
     return undefined
   }
 
-  /** Inside a write transaction: take the delivery off the queue and keep it in `webhook-failed`, trimmed. */
+  /** Inside a write transaction: take the delivery off the queue and keep it in `webhook-failed`, trimmed. The caller counts it once committed. */
   #moveToFailed (url: string, key: QueueKey, value: QueuedDelivery, attempts: number, status: FailedDelivery['status'], reason: string): void {
     const now = Date.now()
     this.#queue.removeSync(key)
@@ -360,8 +362,6 @@ export class WebhookDispatcher {
     })
     const excess = this.#failedDb.getCount() - this.#keepFailed
     if (excess > 0) for (const old of [...this.#failedDb.getKeys({ limit: excess })]) this.#failedDb.removeSync(old)
-    this.#depth--
-    this.#failed++
   }
 
   #failUnconfigured (): void {
@@ -372,6 +372,8 @@ export class WebhookDispatcher {
     this.#root.transactionSync(() => {
       for (const { key, value } of stale) this.#moveToFailed(key[0], key, value, value.attempts, null, 'url no longer configured')
     })
+    this.#depth -= stale.length
+    this.#failed += stale.length
   }
 
   #report (e: DeliveryReport): void {

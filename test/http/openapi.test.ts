@@ -1,0 +1,235 @@
+import t from 'tap'
+import fs from 'node:fs'
+import http from 'node:http'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { errorCatalogue } from '../../server/src/errors.js'
+import { router } from '../../server/src/http/routes.js'
+import type { Route } from '../../server/src/http/router.js'
+import { buildCatalog } from '../helpers/catalog.js'
+import { clip } from '../helpers/signals.js'
+import { startServer, toS16 } from '../helpers/stream-helpers.js'
+
+// The OpenAPI document is written by hand, apart from the route table; this test holds the two together, then
+// checks the schemas against real answers of a real server (ws transport, a one-song catalog in a real LMDB).
+const API_MD = fileURLToPath(new URL('../../../docs/API.md', import.meta.url))
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
+/** Each request of this test is answered well within this, in ms. */
+const REQUEST_TIMEOUT_MS = 10_000
+
+type Json = Record<string, any>
+
+const catalog = buildCatalog(path.join(t.testdir(), 'db'), [1], 20)
+t.teardown(() => catalog.index.close())
+
+interface Answer { status: number, type: string, headers: http.IncomingHttpHeaders, body: string }
+
+/** One request on a connection of its own, bounded in time. */
+function request (method: string, url: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent: false, headers, timeout: REQUEST_TIMEOUT_MS }, (res) => {
+      let text = ''
+      res.setEncoding('utf8').on('data', (s: string) => { text += s })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), headers: res.headers, body: text }))
+    })
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer within ${REQUEST_TIMEOUT_MS} ms`)))
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+function openApiPath (route: Route): string {
+  return route.path.replace(/:([a-zA-Z]+)/g, '{$1}')
+}
+
+/** Every operation of the document as [path, method, operation]. */
+function operations (doc: Json): Array<[string, string, Json]> {
+  const out: Array<[string, string, Json]> = []
+  for (const [p, item] of Object.entries(doc.paths as Json)) {
+    for (const m of HTTP_METHODS) if (item[m] !== undefined) out.push([p, m, item[m]])
+  }
+  return out
+}
+
+/** A local JSON pointer (`#/components/schemas/Track`), or undefined when it leads nowhere. */
+function resolvePointer (doc: Json, pointer: string): unknown {
+  if (!pointer.startsWith('#/')) return undefined
+  let at: unknown = doc
+  for (const raw of pointer.slice(2).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~')
+    if (typeof at !== 'object' || at === null || !Object.hasOwn(at, key)) return undefined
+    at = (at as Json)[key]
+  }
+  return at
+}
+
+/** Every `$ref` value in the document, with where it sits. */
+function refs (value: unknown, where = '#', out: Array<[string, string]> = []): Array<[string, string]> {
+  if (Array.isArray(value)) value.forEach((v, i) => refs(v, `${where}/${i}`, out))
+  else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === '$ref') out.push([where, String(v)])
+      else refs(v, `${where}/${k}`, out)
+    }
+  }
+  return out
+}
+
+/**
+ * The ways `value` breaks `schema` (empty when it fits): the subset of OpenAPI 3.0 schemas the document uses
+ * ($ref, allOf, nullable, type, enum, required, properties without extras, items, minimum, maximum, date-time).
+ */
+function violations (doc: Json, schema: Json, value: unknown, at = '$'): string[] {
+  if (schema.$ref !== undefined) return violations(doc, resolvePointer(doc, schema.$ref) as Json, value, at)
+  if (value === null) return schema.nullable === true ? [] : [`${at} is null`]
+  if (schema.allOf !== undefined) return (schema.allOf as Json[]).flatMap((s) => violations(doc, s, value, at))
+  const problems: string[] = []
+  const type = Array.isArray(value) ? 'array' : Number.isInteger(value) ? 'integer' : typeof value
+  const fits = schema.type === undefined || schema.type === type || (schema.type === 'number' && type === 'integer') ||
+    (schema.type === 'object' && type === 'object')
+  if (!fits) return [`${at} is ${type}, not ${String(schema.type)}`]
+  if (schema.enum !== undefined && !(schema.enum as unknown[]).includes(value)) problems.push(`${at} = ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`)
+  if (typeof value === 'number') {
+    if (schema.minimum !== undefined && value < schema.minimum) problems.push(`${at} = ${value} < ${String(schema.minimum)}`)
+    if (schema.maximum !== undefined && value > schema.maximum) problems.push(`${at} = ${value} > ${String(schema.maximum)}`)
+  }
+  if (typeof value === 'string' && schema.format === 'date-time' && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(value)) problems.push(`${at} = ${value} is not an ISO time`)
+  if (Array.isArray(value) && schema.items !== undefined) value.forEach((v, i) => problems.push(...violations(doc, schema.items, v, `${at}[${i}]`)))
+  if (type === 'object' && schema.properties !== undefined) {
+    const obj = value as Json
+    for (const k of schema.required ?? []) if (!(k in obj)) problems.push(`${at}.${String(k)} is missing`)
+    for (const [k, v] of Object.entries(obj)) {
+      const s = (schema.properties as Json)[k]
+      if (s === undefined) problems.push(`${at}.${k} is not in the schema`)
+      else problems.push(...violations(doc, s, v, `${at}.${k}`))
+    }
+  }
+  return problems
+}
+
+t.test('GET /openapi.json describes every route of the table, and only those', async (t) => {
+  const { http: base } = await startServer(t, 'ws', catalog.index)
+  const answer = await request('GET', `${base}/openapi.json`)
+  t.equal(answer.status, 200)
+  t.match(answer.type, /^application\/json/)
+  const doc = JSON.parse(answer.body) as Json
+  t.match(doc.openapi, /^3\.\d+\.\d+$/, 'an OpenAPI 3 document')
+  t.equal(doc.info?.title, 'earshot')
+  t.ok(doc.components?.securitySchemes?.bearer && doc.components?.securitySchemes?.tokenQuery, 'both token schemes are defined')
+
+  const ops = operations(doc)
+  const key = (p: string, m: string): string => `${m.toUpperCase()} ${p}`
+  t.same(ops.map(([p, m]) => key(p, m)).sort(), router.routes.map((r) => key(openApiPath(r), r.method)).sort(),
+    'the same operations as the route table')
+  const ids = ops.map(([, , op]) => op.operationId)
+  t.equal(new Set(ids).size, ids.length, 'operationIds are unique')
+  t.ok(ids.every((id) => typeof id === 'string' && id.length > 0), 'every operation has an operationId')
+
+  const catalogueStatuses = new Set<number>(Object.values(errorCatalogue).map((e) => e.status))
+  const schemes = Object.keys(doc.components.securitySchemes as Json)
+
+  for (const route of router.routes) {
+    const p = openApiPath(route)
+    const op = (doc.paths as Json)[p]?.[route.method.toLowerCase()] as Json | undefined
+    if (op === undefined) continue // reported above
+    const name = `${route.method} ${route.path}`
+    t.equal(op.summary, route.summary, `${name}: the route's summary`)
+    t.equal(op['x-earshot-access'], route.access, `${name}: x-earshot-access is the route's access level`)
+    if (route.access === 'public') {
+      t.same(op.security, [], `${name}: public, so security is []`)
+    } else {
+      t.ok(Array.isArray(op.security) && op.security.length > 0, `${name}: ${route.access}, so it needs a token`)
+      for (const req of op.security as Json[]) t.ok(Object.keys(req).every((s) => schemes.includes(s)), `${name}: security names defined schemes`)
+    }
+
+    const statuses = Object.keys(op.responses as Json).map(Number)
+    t.ok(statuses.some((s) => s >= 100 && s < 400), `${name}: has an answer that is not an error`)
+    t.equal(statuses.includes(401), route.access !== 'public', `${name}: 401 exactly when a token may be needed`)
+    t.equal(statuses.includes(403), route.access === 'admin', `${name}: 403 exactly on admin routes`)
+    t.equal(statuses.includes(429), route.limited !== undefined, `${name}: 429 exactly when rate limited`)
+    if (route.limited) t.ok(op.responses['429'].headers?.['Retry-After'], `${name}: 429 carries Retry-After`)
+
+    t.equal(op.requestBody !== undefined, route.bodyLimit !== undefined, `${name}: a request body exactly when the route has a body limit`)
+    if (route.bodyLimit) {
+      t.ok(statuses.includes(408) && statuses.includes(413), `${name}: a body brings 408 and 413`)
+      t.ok(Object.keys(op.requestBody.content as Json).length > 0, `${name}: the body has content types`)
+    }
+
+    for (const s of statuses.filter((s) => s >= 400)) {
+      t.ok(catalogueStatuses.has(s), `${name}: ${s} is a status of the error catalogue`)
+      const schema = op.responses[String(s)].content?.['application/json']?.schema
+      // /health answers 503 with its Health body; every other error status carries the Error body.
+      const expected = route.path === '/health' && s === 503 ? '#/components/schemas/Health' : '#/components/schemas/Error'
+      t.equal(schema?.$ref, expected, `${name}: ${s} carries ${expected.split('/').pop()}`)
+    }
+
+    const names = [...route.path.matchAll(/:([a-zA-Z]+)/g)].map((m) => m[1])
+    const pathParams = ((op.parameters ?? []) as Json[]).filter((x) => x.in === 'path')
+    t.same(pathParams.map((x) => x.name).sort(), names.sort(), `${name}: its path parameters`)
+    t.ok(pathParams.every((x) => x.required === true), `${name}: path parameters are required`)
+  }
+
+  for (const [where, target] of refs(doc)) t.ok(resolvePointer(doc, target) !== undefined, `${where}: $ref ${target} resolves`)
+  t.ok(refs(doc).length > 20, 'the document uses its shared schemas')
+})
+
+t.test('the schemas fit what the server answers', async (t) => {
+  const { http: base } = await startServer(t, 'ws', catalog.index)
+  const doc = JSON.parse((await request('GET', `${base}/openapi.json`)).body) as Json
+  const fits = (name: string, answer: Answer, path: string, method: string, status = answer.status): void => {
+    t.equal(answer.status, status, `${name}: status ${status} (${answer.body.slice(0, 200)})`)
+    const media = (doc.paths as Json)[path][method].responses[String(status)]?.content?.['application/json']
+    t.ok(media, `${name}: ${status} is documented as JSON`)
+    if (!media) return
+    t.same(violations(doc, media.schema, JSON.parse(answer.body)), [], `${name}: the body fits its schema`)
+  }
+  const post = (p: string, body: unknown): Promise<Answer> => request('POST', `${base}${p}`, JSON.stringify(body), { 'content-type': 'application/json' })
+
+  fits('health', await request('GET', `${base}/health`), '/health', 'get', 200)
+  fits('stats', await request('GET', `${base}/v1/stats`), '/v1/stats', 'get', 200)
+  fits('track list', await request('GET', `${base}/v1/tracks?limit=1`), '/v1/tracks', 'get', 200)
+  fits('one track', await request('GET', `${base}/v1/tracks/1`), '/v1/tracks/{id}', 'get', 200)
+  fits('no such track', await request('GET', `${base}/v1/tracks/99`), '/v1/tracks/{id}', 'get', 404)
+  fits('bad limit', await request('GET', `${base}/v1/tracks?limit=0`), '/v1/tracks', 'get', 400)
+
+  // 8 s of the song from 5 s, as raw PCM: identify answers with the track.
+  const pcm = Buffer.from(toS16(clip(catalog.songs.get(1) as Float32Array, catalog.rate, 5, 8)).buffer)
+  const identified = await request('POST', `${base}/v1/identify`, pcm, { 'content-type': `audio/pcm; rate=${catalog.rate}; encoding=s16le` })
+  fits('identify', identified, '/v1/identify', 'post', 200)
+  t.equal(JSON.parse(identified.body).matches?.[0]?.id, 1, 'identify finds the song')
+  fits('identify, wrong type', await request('POST', `${base}/v1/identify`, 'x', { 'content-type': 'text/plain' }), '/v1/identify', 'post', 415)
+
+  // A monitor of a loopback port that refuses connections: it is registered, then goes down and retries.
+  const added = await post('/v1/monitors', { url: 'http://127.0.0.1:9/live.mp3', label: 'Test radio' })
+  fits('add monitor', added, '/v1/monitors', 'post', 201)
+  const monitor = JSON.parse(added.body) as Json
+  t.equal(added.headers.location, `/v1/monitors/${String(monitor.id)}`, 'Location names the new monitor')
+  fits('monitor twice', await post('/v1/monitors', { url: 'http://127.0.0.1:9/live.mp3' }), '/v1/monitors', 'post', 409)
+  fits('monitor, unknown field', await post('/v1/monitors', { url: 'http://127.0.0.1:9/b', lable: 'typo' }), '/v1/monitors', 'post', 400)
+  fits('monitor list', await request('GET', `${base}/v1/monitors`), '/v1/monitors', 'get', 200)
+  fits('one monitor', await request('GET', `${base}/v1/monitors/${String(monitor.id)}`), '/v1/monitors/{id}', 'get', 200)
+  t.equal((await request('DELETE', `${base}/v1/monitors/${String(monitor.id)}`)).status, 204, 'the monitor is removed')
+  fits('removed monitor', await request('DELETE', `${base}/v1/monitors/${String(monitor.id)}`), '/v1/monitors/{id}', 'delete', 404)
+
+  fits('plays', await request('GET', `${base}/v1/plays?limit=10`), '/v1/plays', 'get', 200)
+  const csv = await request('GET', `${base}/v1/plays`, undefined, { accept: 'text/csv' })
+  t.match(csv.type, /^text\/csv/, 'plays as CSV')
+  t.match(csv.body, /^id,stream,kind,trackId,/, 'the CSV starts with its header line')
+  t.ok((doc.paths as Json)['/v1/plays'].get.responses['200'].content['text/csv'], 'CSV is documented')
+  fits('plays per day', await request('GET', `${base}/v1/plays/daily?from=2026-11-01T00:00:00Z&to=2026-11-22T00:00:00Z`), '/v1/plays/daily', 'get', 200)
+  fits('plays per day, reversed range', await request('GET', `${base}/v1/plays/daily?from=2026-11-22&to=2026-11-01`), '/v1/plays/daily', 'get', 400)
+
+  // A job of a path that does not exist is accepted, then fails.
+  const job = await post('/v1/index-jobs', { path: path.join(t.testdir(), 'missing') })
+  fits('index job', job, '/v1/index-jobs', 'post', 202)
+  fits('index job progress', await request('GET', `${base}${String(job.headers.location)}`), '/v1/index-jobs/{id}', 'get', 200)
+  fits('index job, not JSON', await request('POST', `${base}/v1/index-jobs`, '{', { 'content-type': 'application/json' }), '/v1/index-jobs', 'post', 400)
+})
+
+t.test('docs/API.md covers every route', async (t) => {
+  const text = fs.readFileSync(API_MD, 'utf8')
+  for (const route of router.routes) {
+    const forms = [`${route.method} ${route.path}`, `${route.method} ${openApiPath(route)}`]
+    t.ok(forms.some((f) => text.includes(f)), `docs/API.md names ${route.method} ${route.path}`)
+  }
+})
