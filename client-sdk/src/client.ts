@@ -24,6 +24,8 @@ export interface ConnectOptions {
   streamId?: string
   label?: string
   token?: string
+  /** File this stream's confirmed matches in the server's play log under streamId (which it then needs). */
+  playLog?: boolean
   /** Reopen dropped connections (default true). */
   reconnect?: boolean
   /** First and longest wait between reconnect attempts, in ms. */
@@ -50,7 +52,7 @@ export interface EarshotClientEvents {
 
 export class EarshotClient extends EventEmitter<EarshotClientEvents> {
   readonly url: string
-  readonly options: Required<Omit<ConnectOptions, 'streamId' | 'label' | 'token'>> & Pick<ConnectOptions, 'streamId' | 'label' | 'token'>
+  readonly options: Required<Omit<ConnectOptions, 'streamId' | 'label' | 'token' | 'playLog'>> & Pick<ConnectOptions, 'streamId' | 'label' | 'token' | 'playLog'>
   #ws: WebSocket | undefined
   #queued = 0 // bytes handed to ws and not yet written to the socket
   #closing = false
@@ -89,6 +91,7 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
         if (o.streamId !== undefined) hello.streamId = o.streamId
         if (o.label !== undefined) hello.label = o.label
         if (o.token !== undefined) hello.token = o.token
+        if (o.playLog !== undefined) hello.playLog = o.playLog
         ws.send(encodeControl(hello))
       })
       ws.on('message', (data: Buffer, isBinary: boolean) => {

@@ -524,22 +524,47 @@ t.test('no answer, a refused connection, a missing ffmpeg, not audio: each is a 
 })
 
 t.test('stop() kills ffmpeg and no callback follows', { skip: fs.existsSync('/proc/self/stat') ? false : 'needs /proc' }, async (t) => {
+  // A live HLS playlist (no end: ffmpeg would reload it for ever) and an endless MP3 station, piped into ffmpeg.
+  const live = fs.readFileSync(path.join(dir, 'hls', 'index.m3u8'), 'utf8').replace(/#EXT-X-(ENDLIST|PLAYLIST-TYPE:VOD)\n/g, '')
   const url = await serve(t, (req, res) => {
+    if (req.url === '/live/index.m3u8') { res.writeHead(200, { 'content-type': 'application/x-mpegurl' }); res.end(live); return }
+    if (req.url?.startsWith('/live/')) { res.writeHead(200, { 'content-type': 'video/mp2t' }); res.end(fs.readFileSync(path.join(dir, 'hls', path.basename(req.url)))); return }
     res.writeHead(200, { 'content-type': 'audio/mpeg' })
-    // An endless station: the MP3 again and again.
-    void (async () => {
-      while (!res.destroyed) await trickle(res, mp3, 2048, 10)
-    })()
+    void (async () => { while (!res.destroyed) await trickle(res, mp3, 2048, 10) })()
   })
   const before = ffmpegChildren().length
-  const { puller, rec } = pull(t, `${url}/endless.mp3`)
-  await until(() => rec.audio(0).length > 11025, 'audio from ffmpeg')
-  t.equal(ffmpegChildren().length, before + 1, 'one ffmpeg runs')
-  await puller.stop()
-  rec.stopped = true
+  const hls = pull(t, `${url}/live/index.m3u8`)
+  const station = pull(t, `${url}/endless.mp3`)
+  await until(() => hls.rec.audio(0).length > 11025 && station.rec.audio(0).length > 11025, 'audio from both ffmpegs')
+  t.equal(ffmpegChildren().length, before + 2, 'two ffmpeg processes run')
+  for (const { puller, rec } of [hls, station]) {
+    await puller.stop()
+    rec.stopped = true
+    t.equal(rec.connections[0].end, 'stopped')
+    t.equal(puller.status.state, 'down')
+  }
   t.equal(ffmpegChildren().length, before, 'no ffmpeg left once stop() resolves')
-  t.equal(rec.connections[0].end, 'stopped')
-  t.equal(puller.status.state, 'down')
   await sleep(300)
-  t.same(rec.broken, [], 'no callback after stop()')
+  t.same(hls.rec.broken, [], 'no callback after stop()')
+  t.same(station.rec.broken, [], 'no callback after stop()')
+})
+
+t.test('listening for resetAfterMs resets the backoff', async (t) => {
+  let requests = 0
+  const url = await serve(t, (req, res) => {
+    if (++requests !== 4) { res.writeHead(503); res.end(); return }
+    res.writeHead(200, { 'content-type': 'audio/pcm;rate=8000;encoding=s16le;channels=1' })
+    void trickle(res, s16(song(2, 1, 8000)), 800, 50) // 0.05 s of audio every 50 ms for 1 s, then the end
+      .then(() => res.end())
+  })
+  const { puller, rec } = pull(t, `${url}/flaky`, { initialBackoffMs: 40, maxBackoffMs: 5000, resetAfterMs: 300 })
+  await until(() => rec.states.filter((s) => s.state === 'connecting').length >= 5, 'the attempt after the audio')
+  await puller.stop()
+  const at = (i: number): number => Date.parse(rec.states[i].since)
+  // connecting, down (503) ×3, then connecting, listening, down (the end), connecting.
+  t.same(rec.states.slice(0, 10).map((s) => s.state),
+    ['connecting', 'down', 'connecting', 'down', 'connecting', 'down', 'connecting', 'listening', 'down', 'connecting'])
+  t.ok(at(6) - at(5) >= 125, `after three failures, about 160 ms: ${at(6) - at(5)} ms`)
+  // Without the reset this wait would be 320 ms ± 20 %; with it, 40 ms ± 20 %.
+  t.ok(at(9) - at(8) < 200, `after a second of audio, about 40 ms again: ${at(9) - at(8)} ms`)
 })
