@@ -16,6 +16,7 @@ import { router } from './http/routes.js'
 import type { Services } from './http/services.js'
 import type { Index } from './index/types.js'
 import { Monitors } from './monitor/monitors.js'
+import { Metrics } from './metrics/metrics.js'
 import { PlayLog } from './playlog/play-log.js'
 import { PlayRecorder, type PlayEvent } from './playlog/play-recorder.js'
 import { openStateStore, stateDirOf } from './state/state-store.js'
@@ -57,10 +58,17 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     name = 'ws'
   }
 
+  const metrics = new Metrics()
   const root: RootDatabase = openStateStore(options.stateDir ?? stateDirOf(index.dir ?? settings.db))
   const plays = new PlayLog(root)
   const webhooks = settings.webhooks.urls.length > 0
-    ? new WebhookDispatcher(root, settings.webhooks)
+    ? new WebhookDispatcher(root, settings.webhooks, {
+      onDelivery (e) {
+        if (e.outcome === 'delivered') metrics.webhooksDelivered.inc()
+        else if (e.outcome === 'retry') metrics.webhooksRetried.inc()
+        else metrics.webhooksFailed.inc()
+      },
+    })
     : undefined
   const publish = (e: PlayEvent): void => { webhooks?.enqueue({ type: e.type, data: e.play }) }
   // Plays left open by a crash end at the last audio seen; their match.ended was never sent: send it now.
@@ -68,12 +76,14 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   webhooks?.start()
 
   const access = new Access(settings.access)
+  const startedAt = Date.now()
   const ctx: StreamContext = {
     index,
     settings,
     transport: name,
     sessions: 0,
     connections: new Set(),
+    metrics,
     gate (token, address) {
       const denied = access.check('client', token, address)
       if (denied) return { code: 'EAR_ERR_UNAUTHORIZED', detail: denied.message }
@@ -86,7 +96,22 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       return { message: (m) => recorder.onMessage(m), audio: (s) => recorder.onAudio(s), end: (s) => recorder.end(s) }
     },
   }
-  const monitors = new Monitors(root, index, settings, plays, { onPlay: publish })
+  const monitors = new Monitors(root, index, settings, plays, { onPlay: publish, metrics })
+  const jobs = new IndexJobs(index, settings)
+  jobs.onFinished = (job) => {
+    metrics.indexJobs.labels({ state: job.state }).inc()
+    metrics.lastIndexJob.set(Date.parse(job.finishedAt ?? '') / 1000)
+    metrics.lastIndexJobTracks.set(job.indexed)
+  }
+  // Read at scrape time: the index's own totals (cheap: a meta read and a stat), the webhook queue, monitor counts.
+  const indexStat = (key: 'tracks' | 'postings' | 'bytesOnDisk' | 'audioSeconds') => (): number => { try { return index.stats()[key] } catch { return Number.NaN } }
+  metrics.gaugeFrom('earshot_index_tracks', 'Tracks in the index', indexStat('tracks'))
+  metrics.gaugeFrom('earshot_index_postings', 'Postings in the index', indexStat('postings'))
+  metrics.gaugeFrom('earshot_index_size_bytes', 'Bytes the index occupies on disk', indexStat('bytesOnDisk'))
+  metrics.gaugeFrom('earshot_index_audio_seconds', 'Seconds of audio indexed', indexStat('audioSeconds'))
+  metrics.gaugeFrom('earshot_webhook_queue_depth', 'Webhook deliveries waiting, persisted', () => webhooks?.stats.queueDepth ?? 0)
+  metrics.gaugeFrom('earshot_monitors', 'Monitors configured', () => monitors.size)
+  metrics.gaugeFrom('earshot_uptime_seconds', 'Seconds since the server started', () => (Date.now() - startedAt) / 1000)
   const services: Services = {
     index,
     settings,
@@ -94,11 +119,12 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     access,
     identifier: new Identifier(index, settings),
     uploads: new TrackUploads(index, settings),
-    jobs: new IndexJobs(index, settings),
+    jobs,
     monitors,
     plays,
     webhooks,
-    startedAt: Date.now(),
+    startedAt,
+    metrics,
     onHttpError (err) {
       if (!(err instanceof Error) || !('code' in err)) warn(`internal error in the HTTP API: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
     },

@@ -54,7 +54,8 @@ function time (description: string, nullable = false): Json {
 /** An object schema whose listed properties are all required unless named in `optional`. */
 function object (properties: Record<string, Json>, optional: readonly string[] = [], description?: string): Json {
   const required = Object.keys(properties).filter((k) => !optional.includes(k))
-  return { type: 'object', ...(description ? { description } : {}), required, properties }
+  // OpenAPI 3.0 takes `required` only with at least one name.
+  return { type: 'object', ...(description ? { description } : {}), ...(required.length > 0 ? { required } : {}), properties }
 }
 
 function mib (bytes: number): string {
@@ -359,6 +360,8 @@ const schemas: Record<string, Json> = {
 // ---- parameters -----------------------------------------------------------------------------------------------
 
 const TIME_FORMAT = 'An ISO 8601 time (`2026-11-21T08:00:00Z`) or milliseconds since 1970'
+/** Why a UUID path id is refused. */
+const NOT_A_UUID = 'the id is not a UUID, or not valid percent-encoding'
 const trackId = pathParam('id', int(undefined, { minimum: 1 }), 'Track id')
 const monitorId = pathParam('id', str(undefined, { format: 'uuid' }), 'Monitor id')
 const jobId = pathParam('id', str(undefined, { format: 'uuid' }), 'Index job id')
@@ -557,7 +560,10 @@ const paths: Record<string, Json> = {
       summary: 'Progress of an index job',
       parameters: [jobId],
       ok: { 200: jsonResponse('The job', 'IndexJob') },
-      errors: { 404: 'EAR_ERR_JOB_NOT_FOUND: unknown, forgotten (the last 100 finished jobs are kept) or from before a restart' },
+      errors: {
+        400: `EAR_ERR_BAD_REQUEST: ${NOT_A_UUID}`,
+        404: 'EAR_ERR_JOB_NOT_FOUND: unknown, forgotten (the last 100 finished jobs are kept) or from before a restart',
+      },
     }),
   },
 
@@ -605,7 +611,7 @@ const paths: Record<string, Json> = {
       summary: 'One monitor',
       parameters: [monitorId],
       ok: { 200: jsonResponse('The monitor', 'Monitor') },
-      errors: { 404: 'EAR_ERR_MONITOR_NOT_FOUND' },
+      errors: { 400: `EAR_ERR_BAD_REQUEST: ${NOT_A_UUID}`, 404: 'EAR_ERR_MONITOR_NOT_FOUND' },
     }),
     delete: operation({
       operationId: 'removeMonitor',
@@ -614,7 +620,7 @@ const paths: Record<string, Json> = {
       summary: 'Stop and remove a monitor (its plays stay in the log)',
       parameters: [monitorId],
       ok: { 204: NO_CONTENT },
-      errors: { 404: 'EAR_ERR_MONITOR_NOT_FOUND' },
+      errors: { 400: `EAR_ERR_BAD_REQUEST: ${NOT_A_UUID}`, 404: 'EAR_ERR_MONITOR_NOT_FOUND' },
     }),
   },
 
@@ -670,7 +676,7 @@ const paths: Record<string, Json> = {
         ...monitorFilter,
       ],
       ok: { 200: jsonResponse('Plays and seconds per track per day', 'DailyPlays') },
-      errors: { 400: `EAR_ERR_BAD_REQUEST: an unreadable time, from not before to, or a range over ${MAX_DAILY_RANGE_DAYS} days` },
+      errors: { 400: `EAR_ERR_BAD_REQUEST: an unreadable time, from not before to, a range over ${MAX_DAILY_RANGE_DAYS} days, or over a million plays in the range` },
     }),
   },
 }

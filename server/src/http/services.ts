@@ -7,6 +7,7 @@ import type { Identifier } from '../catalog/identify.js'
 import type { IndexJobs } from '../catalog/index-jobs.js'
 import type { TrackUploads } from '../catalog/uploads.js'
 import type { Monitors } from '../monitor/monitors.js'
+import type { Metrics } from '../metrics/metrics.js'
 import type { PlayLog } from '../playlog/play-log.js'
 import type { StreamContext } from '../stream/connection.js'
 import type { WebhookDispatcher } from '../webhooks/webhooks.js'
@@ -27,6 +28,7 @@ export interface Services {
   readonly webhooks: WebhookDispatcher | undefined
   /** ms since the epoch. */
   readonly startedAt: number
+  readonly metrics: Metrics
   /** Told of every error a route answered with (for the log and metrics). */
   onHttpError?: (err: unknown, req: HttpRequest) => void
 }

@@ -38,6 +38,8 @@ export interface StreamMatcherOptions {
   /** A confidence change that is worth an update. */
   confidenceStep?: number
   maxBucket?: number
+  /** Told after each tick's lookups: hashes looked up, distinct lookups, postings read, and the seconds it took. */
+  onTick?: (hashes: number, lookups: number, postings: number, seconds: number) => void
 }
 
 export type MatchState = 'tentative' | 'confirmed'
@@ -71,7 +73,8 @@ const caster = new VoteCaster()
 
 export class StreamMatcher {
   readonly #index: Index
-  readonly #o: Required<StreamMatcherOptions>
+  readonly #o: Required<Omit<StreamMatcherOptions, 'onTick'>>
+  readonly #onTick: StreamMatcherOptions['onTick']
   readonly #sink: StreamMatchSink
   // Hashes waiting for the next tick.
   #pendingHashes: Uint32Array
@@ -115,6 +118,7 @@ export class StreamMatcher {
       maxBucket: 4096,
       ...options,
     }
+    this.#onTick = options.onTick
     const o = this.#o
     this.#nextTick = o.tickFrames
     // Music gives about 100 hashes a second: start with room for a dense tick and grow if needed.
@@ -177,7 +181,9 @@ export class StreamMatcher {
       if (f < firstFrame) firstFrame = f
       if (f > lastFrame) lastFrame = f
     }
+    const started = performance.now()
     const n = caster.cast(this.#index, this.#pendingHashes, this.#pendingFrames, this.#pending, o.maxBucket)
+    this.#onTick?.(this.#pending, caster.lookups, caster.postings, (performance.now() - started) / 1000)
     this.#pending = 0
     this.#tickVotes[slot] = n
     if (n > 0) this.#selectAndMerge(n, slot, firstFrame, lastFrame)

@@ -18,6 +18,9 @@ const DELTA_FRAME_MASK = (1 << DELTA_FRAME_BITS) - 1
 
 export class VoteCaster {
   votes = new Float64Array(1 << 15)
+  /** Lookups and postings read by the last cast (for metrics). */
+  lookups = 0
+  postings = 0
   #order = new Uint32Array(1 << 10)
   #pair = new Float64Array(1 << 10)
   readonly #seen = new Set<number>()
@@ -41,6 +44,8 @@ export class VoteCaster {
     // First occurrences only, keyed by their landmark pair (anchor frame, frame difference).
     const seen = this.#seen
     seen.clear()
+    this.lookups = 0
+    this.postings = 0
     let m = 0
     for (let i = 0; i < count; i++) {
       if (seen.has(hashes[i])) continue
@@ -64,7 +69,8 @@ export class VoteCaster {
       for (; g < m && pair[g] === key; g++) {
         const i = order[g]
         this.#qFrame = frames[i]
-        index.lookup(hashes[i], this.#visit, maxBucket)
+        this.postings += index.lookup(hashes[i], this.#visit, maxBucket)
+        this.lookups++
       }
       if (this.#n - start > 1) {
         // One vote per (track, offset) for the whole group.

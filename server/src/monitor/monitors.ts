@@ -17,6 +17,8 @@ import type { Index } from '../index/types.js'
 import type { PlayLog } from '../playlog/play-log.js'
 import { PlayRecorder, type PlayEvent } from '../playlog/play-recorder.js'
 import { StreamSession } from '../stream/session.js'
+import type { Metrics } from '../metrics/metrics.js'
+import { SessionMeter } from '../metrics/session-meter.js'
 import { SourcePuller, validateSourceUrl, type PcmFormat, type SourceStatus } from './source.js'
 
 /** A stored monitor. */
@@ -48,21 +50,23 @@ export interface MonitorInfo extends MonitorRecord {
 export interface MonitorHooks {
   /** A play opened or closed (webhooks). */
   onPlay?: (e: PlayEvent, monitor: MonitorRecord) => void
-  /** Seconds of audio processed by a monitor, and how many of them matched nothing (metrics). */
-  onAudio?: (monitor: MonitorRecord, seconds: number, unmatchedSeconds: number) => void
-  /** A session message of a monitor (metrics). */
-  onMessage?: (monitor: MonitorRecord, m: ServerMessage) => void
-  onState?: (monitor: MonitorRecord, status: SourceStatus) => void
+  /** The server's metrics. */
+  metrics?: Metrics
 }
+
+/** The transport label of monitor sessions in metrics: the server pulls them. */
+const MONITOR_TRANSPORT = 'pull'
 
 class Monitor {
   readonly record: MonitorRecord
   readonly #puller: SourcePuller
   readonly #recorder: PlayRecorder
   #session: StreamSession | undefined
+  #meter: SessionMeter | undefined
   #base = 0 // stream seconds of the sessions before this one
   #seen = 0 // stream seconds reported to onAudio
   #unmatched = 0
+  #reconnects = 0
   #current: CurrentMatch | null = null
 
   constructor (record: MonitorRecord, private readonly index: Index, private readonly settings: Settings, plays: PlayLog,
@@ -74,7 +78,7 @@ class Monitor {
       format: (f) => this.#open(f),
       pcm: (bytes) => this.#write(bytes),
       end: () => this.#end(),
-      state: (s) => hooks.onState?.(record, s),
+      state: (s) => this.#onState(s),
     }, { initialBackoffMs: m.initialBackoffMs, maxBackoffMs: m.maxBackoffMs, stallTimeoutMs: m.stallTimeoutMs, ffmpegSampleRate: settings.fingerprint.sampleRate })
   }
 
@@ -104,7 +108,28 @@ class Monitor {
   #open (f: PcmFormat): void {
     this.#end()
     this.#recorder.streamBase = this.#base
-    this.#session = new StreamSession(this.index, this.settings, f, (m) => this.#onMessage(m))
+    const metrics = this.hooks.metrics
+    this.#meter = metrics && new SessionMeter(metrics, { transport: MONITOR_TRANSPORT, kind: 'monitor', monitor: { id: this.record.id, label: this.record.label } })
+    this.#session = new StreamSession(this.index, this.settings, f, (m) => this.#onMessage(m), this.#meter?.tick)
+  }
+
+  #onState (s: SourceStatus): void {
+    const metrics = this.hooks.metrics
+    if (!metrics) return
+    const labels = { monitor: this.record.id, label: this.record.label }
+    metrics.monitorUp.labels(labels).set(s.state === 'listening' ? 1 : 0)
+    if (s.reconnects > this.#reconnects) metrics.monitorReconnects.labels(labels).inc(s.reconnects - this.#reconnects)
+    this.#reconnects = s.reconnects
+  }
+
+  /** Forget this monitor's series (it was removed). */
+  dropMetrics (): void {
+    const metrics = this.hooks.metrics
+    if (!metrics) return
+    const labels = { monitor: this.record.id, label: this.record.label }
+    for (const m of [metrics.monitorUp, metrics.monitorReconnects, metrics.monitorAudioSeconds, metrics.monitorUnknownSeconds]) m.remove(labels)
+    metrics.matchesConfirmed.remove({ monitor: this.record.id })
+    metrics.matchEnds.remove({ monitor: this.record.id })
   }
 
   #write (bytes: Uint8Array): void {
@@ -114,9 +139,8 @@ class Monitor {
     const now = this.#streamSeconds
     const delta = now - this.#seen
     this.#seen = now
-    const unmatched = this.#current?.state === 'confirmed' ? 0 : delta
-    this.#unmatched += unmatched
-    this.hooks.onAudio?.(this.record, delta, unmatched)
+    if (this.#current?.state !== 'confirmed') this.#unmatched += delta
+    this.#meter?.audio(bytes.length, delta)
     this.#recorder.onAudio(session.streamSeconds)
   }
 
@@ -125,6 +149,8 @@ class Monitor {
     if (!session) return
     this.#session = undefined
     session.flush()
+    this.#meter?.close('normal')
+    this.#meter = undefined
     this.#recorder.end(session.streamSeconds)
     this.#base += session.streamSeconds
     this.#seen = this.#base
@@ -138,7 +164,7 @@ class Monitor {
       this.#current = null
     }
     this.#recorder.onMessage(m)
-    this.hooks.onMessage?.(this.record, m)
+    this.#meter?.message(m)
   }
 }
 
@@ -184,6 +210,7 @@ export class Monitors {
     this.#running.delete(id)
     this.#db.removeSync(id)
     await m.stop()
+    m.dropMetrics()
     return true
   }
 

@@ -11,6 +11,8 @@ import { randomUUID } from 'node:crypto'
 import type { Settings } from '../config/defaults.js'
 import type { Index } from '../index/types.js'
 import { StreamSession } from './session.js'
+import type { Metrics } from '../metrics/metrics.js'
+import { SessionMeter } from '../metrics/session-meter.js'
 
 /** What a transport gives a connection: sending, its queue, closing. */
 export interface Wire {
@@ -45,6 +47,8 @@ export interface StreamContext {
   readonly connections: Set<StreamConnection>
   /** Tokens and rate limits; everyone is admitted without one. */
   gate?: Gate
+  /** The server's metrics; none in tests that do not need them. */
+  metrics?: Metrics
   /** An observer for a session that asked for one (hello.playLog), or undefined. */
   observe?: (hello: Hello, sessionId: string) => SessionObserver | undefined
 }
@@ -56,6 +60,10 @@ export class StreamConnection {
   readonly #urlToken: string | undefined
   #session: StreamSession | undefined
   #observer: SessionObserver | undefined
+  #meter: SessionMeter | undefined
+  /** performance.now() when the audio frame being processed arrived; 0 outside audio processing. */
+  #audioAt = 0
+  #closeReason = 'normal'
   readonly #openedAt = Date.now()
   #lastMessageAt = this.#openedAt
   #closed = false
@@ -121,9 +129,11 @@ export class StreamConnection {
     this.sessionId = randomUUID()
     const observer = ctx.observe?.(hello, this.sessionId)
     this.#observer = observer
+    const meter = ctx.metrics && new SessionMeter(ctx.metrics, { transport: ctx.transport, kind: 'client' })
+    this.#meter = meter
     this.#session = new StreamSession(ctx.index, ctx.settings, hello, observer
       ? (msg) => { observer.message(msg); this.#send(msg) }
-      : (msg) => this.#send(msg))
+      : (msg) => this.#send(msg), meter?.tick)
     const l = ctx.settings.stream
     this.#send({
       type: 'ready',
@@ -145,7 +155,11 @@ export class StreamConnection {
     if (session.flushed) { this.#error('EAR_ERR_AUDIO_AFTER_FLUSH'); return }
     const problem = session.check(pcm)
     if (problem) { this.#error(problem, `${pcm.length} bytes of ${session.format.encoding} x${session.format.channels}`); return }
+    const before = session.streamSeconds
+    this.#audioAt = performance.now()
     session.write(pcm)
+    this.#audioAt = 0
+    this.#meter?.audio(pcm.length, session.streamSeconds - before)
     this.#observer?.audio(session.streamSeconds)
     if (session.streamSeconds > this.#ctx.settings.stream.maxSessionSeconds) {
       session.flush()
@@ -162,6 +176,8 @@ export class StreamConnection {
     if (this.#counted) { this.#ctx.sessions--; this.#counted = false }
     if (this.#session && this.#observer) this.#observer.end(this.#session.streamSeconds)
     this.#observer = undefined
+    this.#meter?.close(this.#closeReason)
+    this.#meter = undefined
     this.#session = undefined
     this.#ctx.connections.delete(this)
   }
@@ -171,12 +187,14 @@ export class StreamConnection {
     if (this.#closed) return
     this.#error(code, detail)
     const close = protocolErrors[code].close || CloseCode.POLICY
+    this.#closeReason = code
     this.#closed = true
     this.#wire.close(close, code)
   }
 
   #error (code: ProtocolErrorCode, detail?: string): void {
     const message = detail ? `${protocolErrors[code].message}: ${detail}` : protocolErrors[code].message
+    this.#ctx.metrics?.protocolErrors.labels({ code }).inc()
     this.#send({ type: 'error', code, message })
   }
 
@@ -185,10 +203,13 @@ export class StreamConnection {
     if (this.#wire.bufferedAmount() > this.#ctx.settings.stream.maxOutgoingBytes) {
       // The client stopped reading: do not grow its queue.
       // A closing handshake would wait on the same unread queue: drop the socket.
+      this.#closeReason = 'EAR_ERR_SLOW_CONSUMER'
+      this.#ctx.metrics?.protocolErrors.labels({ code: 'EAR_ERR_SLOW_CONSUMER' }).inc()
       this.#closed = true
       this.#wire.terminate()
       return
     }
+    this.#meter?.message(m, this.#audioAt > 0 ? (performance.now() - this.#audioAt) / 1000 : undefined)
     this.#wire.send(encodeControl(m))
   }
 }

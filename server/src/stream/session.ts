@@ -13,7 +13,7 @@ import type { Settings } from '../config/defaults.js'
 import { framesToSeconds } from '../config/fingerprint.js'
 import { Fingerprinter } from '../dsp/pipeline.js'
 import type { Index } from '../index/types.js'
-import { StreamMatcher, type StreamMatchEndEvent, type StreamMatchEvent } from '../match/stream-matcher.js'
+import { StreamMatcher, type StreamMatcherOptions, type StreamMatchEndEvent, type StreamMatchEvent } from '../match/stream-matcher.js'
 
 /** Samples converted per piece. */
 const PIECE_SAMPLES = 1024
@@ -48,7 +48,12 @@ export class StreamSession {
   /** Audio received, in bytes. */
   bytesReceived = 0
 
-  constructor (index: Index, settings: Settings, format: SessionFormat, send: (m: ServerMessage) => void) {
+  /**
+   * @param send receives every message for the client
+   * @param onTick told of each tick's lookups (metrics)
+   */
+  constructor (index: Index, settings: Settings, format: SessionFormat, send: (m: ServerMessage) => void,
+    onTick?: StreamMatcherOptions['onTick']) {
     this.format = format
     this.#index = index
     this.#settings = settings
@@ -59,7 +64,7 @@ export class StreamSession {
     this.#matcher = new StreamMatcher(index, params, {
       match: (e) => this.#onMatch(e),
       end: (e) => this.#onEnd(e),
-    }, { confirmConfidence: settings.minConfidence, maxBucket: settings.maxBucket })
+    }, { confirmConfidence: settings.minConfidence, maxBucket: settings.maxBucket, onTick })
     const matcher = this.#matcher
     this.#fingerprinter = new Fingerprinter(params, format.sampleRate, (hash, frame) => matcher.addHash(hash, frame))
   }

@@ -151,7 +151,7 @@ function describeNetworkError (err: unknown): string {
 }
 
 function checkSettings (s: WebhookSettings, keepFailed: number): void {
-  // The config layer validates user input; reaching here with bad values is a bug in the caller.
+  // The config layer validates user input first; this check keeps a bad value from looping or stalling deliveries.
   const problems: string[] = []
   for (const url of s.urls) {
     let protocol = ''
@@ -159,11 +159,17 @@ function checkSettings (s: WebhookSettings, keepFailed: number): void {
     if (protocol !== 'http:' && protocol !== 'https:') problems.push(`url ${JSON.stringify(url)} is not http(s)`)
   }
   if (s.urls.length > 0 && (typeof s.secret !== 'string' || s.secret === '')) problems.push('a secret is required')
-  const positiveIntegers = { maxQueue: s.maxQueue, maxAttempts: s.maxAttempts, keepFailed }
-  for (const [name, v] of Object.entries(positiveIntegers)) if (!Number.isInteger(v) || v < 1) problems.push(`${name} must be an integer >= 1`)
-  const durations = { initialBackoffMs: s.initialBackoffMs, maxBackoffMs: s.maxBackoffMs, timeoutMs: s.timeoutMs }
-  for (const [name, v] of Object.entries(durations)) if (!Number.isFinite(v) || v < 0) problems.push(`${name} must be a number >= 0`)
-  if (problems.length > 0) throw earshotError('EAR_ERR_INTERNAL', `webhook settings: ${problems.join('; ')}`)
+  const atLeast = (name: string, v: number, min: number, integer: boolean): void => {
+    if (Number.isFinite(v) && v >= min && (!integer || Number.isInteger(v))) return
+    problems.push(`${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}`)
+  }
+  atLeast('maxQueue', s.maxQueue, 1, true)
+  atLeast('maxAttempts', s.maxAttempts, 1, true)
+  atLeast('keepFailed', keepFailed, 1, true)
+  atLeast('initialBackoffMs', s.initialBackoffMs, 0, false)
+  atLeast('maxBackoffMs', s.maxBackoffMs, 0, false)
+  atLeast('timeoutMs', s.timeoutMs, 1, false) // 0 would abort every request before it is sent
+  if (problems.length > 0) throw earshotError('EAR_ERR_CONFIG', `webhooks: ${problems.join('; ')}`)
 }
 
 export class WebhookDispatcher {
@@ -185,7 +191,7 @@ export class WebhookDispatcher {
 
   /**
    * Open the queue in `root` (the databases `webhook-queue` and `webhook-failed`). Nothing is sent before `start`.
-   * @throws EAR_ERR_INTERNAL when the settings are invalid (the caller validates them first)
+   * @throws EAR_ERR_CONFIG when the settings are invalid (the config layer should have refused them already)
    */
   constructor (root: RootDatabase, settings: WebhookSettings, options: WebhookDispatcherOptions = {}) {
     const keepFailed = options.keepFailed ?? DEFAULT_KEEP_FAILED
@@ -219,7 +225,7 @@ export class WebhookDispatcher {
       return false
     }
     const eventId = randomUUID()
-    const body = JSON.stringify({ id: eventId, type: event.type, createdAt: new Date().toISOString(), data: event.data })
+    const body = JSON.stringify({ id: eventId, type: event.type, createdAt: new Date().toISOString(), data: event.data ?? null })
     const seq = this.#nextSeq++
     this.#queue.transactionSync(() => {
       for (const url of urls) this.#queue.putSync([url, seq], { id: randomUUID(), eventId, type: event.type, body, attempts: 0 })
@@ -353,13 +359,17 @@ export class WebhookDispatcher {
     return undefined
   }
 
-  /** Inside a write transaction: take the delivery off the queue and keep it in `webhook-failed`, trimmed. The caller counts it once committed. */
-  #moveToFailed (url: string, key: QueueKey, value: QueuedDelivery, attempts: number, status: FailedDelivery['status'], reason: string): void {
+  /**
+   * Inside a write transaction: take the delivery off the queue and keep it in `webhook-failed`, trimmed to the
+   * newest `keepFailed`. The caller counts it once committed.
+   */
+  #moveToFailed (
+    url: string, key: QueueKey, value: QueuedDelivery, attempts: number, status: FailedDelivery['status'], reason: string,
+  ): void {
     const now = Date.now()
+    const { id, eventId, type, body } = value
     this.#queue.removeSync(key)
-    this.#failedDb.putSync([now, value.id], {
-      id: value.id, url, eventId: value.eventId, type: value.type, attempts, status, reason, failedAt: new Date(now).toISOString(), body: value.body,
-    })
+    this.#failedDb.putSync([now, id], { id, url, eventId, type, attempts, status, reason, failedAt: new Date(now).toISOString(), body })
     const excess = this.#failedDb.getCount() - this.#keepFailed
     if (excess > 0) for (const old of [...this.#failedDb.getKeys({ limit: excess })]) this.#failedDb.removeSync(old)
   }

@@ -1,0 +1,89 @@
+/**
+ * The metrics of one stream session, with its label children bound once at open: what a client connection or a
+ * monitor tells it costs a few additions per audio frame.
+ */
+import type { Counter, Gauge } from 'prom-client'
+import type { ServerMessage } from '../../../protocol/src/index.js'
+import type { Metrics, SessionKind } from './metrics.js'
+
+export interface SessionLabels {
+  transport: string
+  kind: SessionKind
+  /** Monitor id and label; empty for client streams. */
+  monitor?: { id: string, label: string }
+}
+
+export class SessionMeter {
+  readonly #m: Metrics
+  readonly #labels: SessionLabels
+  readonly #active: Gauge.Internal<string>
+  readonly #audio: Counter.Internal
+  readonly #bytes: Counter.Internal
+  readonly #confirmed: Counter.Internal
+  readonly #ends: Counter.Internal
+  readonly #monitorAudio: Counter.Internal | undefined
+  readonly #monitorUnknown: Counter.Internal | undefined
+  #confirmedTrack = -1
+  #open = true
+
+  constructor (m: Metrics, labels: SessionLabels) {
+    this.#m = m
+    this.#labels = labels
+    const tk = { transport: labels.transport, kind: labels.kind }
+    this.#active = m.sessionsActive.labels(tk)
+    this.#audio = m.audioSeconds.labels({ kind: labels.kind })
+    this.#bytes = m.bytesReceived.labels({ kind: labels.kind })
+    const monitor = labels.monitor ? { monitor: labels.monitor.id, label: labels.monitor.label } : undefined
+    this.#confirmed = m.matchesConfirmed.labels({ monitor: monitor?.monitor ?? '' })
+    this.#ends = m.matchEnds.labels({ monitor: monitor?.monitor ?? '' })
+    this.#monitorAudio = monitor && m.monitorAudioSeconds.labels(monitor)
+    this.#monitorUnknown = monitor && m.monitorUnknownSeconds.labels(monitor)
+    m.sessionsOpened.labels(tk).inc()
+    this.#active.inc()
+  }
+
+  /** Audio processed: bytes received and the seconds they held. */
+  audio (bytes: number, seconds: number): void {
+    this.#bytes.inc(bytes)
+    this.#audio.inc(seconds)
+    if (this.#monitorAudio) {
+      this.#monitorAudio.inc(seconds)
+      if (this.#confirmedTrack < 0) this.#monitorUnknown?.inc(seconds)
+    }
+  }
+
+  /** A message the session sent; `latencySeconds` since the audio that decided it, when audio decided it. */
+  message (msg: ServerMessage, latencySeconds?: number): void {
+    if (msg.type === 'match') {
+      this.#m.matchUpdates.labels({ state: msg.state }).inc()
+      if (msg.state === 'confirmed' && this.#confirmedTrack !== msg.id) {
+        this.#confirmedTrack = msg.id
+        this.#confirmed.inc()
+        this.#m.timeToConfirmed.observe(Math.max(0, msg.streamSeconds - msg.startedAtStreamSeconds))
+      }
+    } else if (msg.type === 'match-end') {
+      if (msg.id === this.#confirmedTrack) this.#confirmedTrack = -1
+      this.#ends.inc()
+    } else {
+      return
+    }
+    if (latencySeconds !== undefined) this.#m.pushLatency.observe(latencySeconds)
+  }
+
+  /** One tick's lookups (see StreamMatcherOptions.onTick). */
+  readonly tick = (hashes: number, lookups: number, postings: number, seconds: number): void => {
+    const m = this.#m
+    m.hashes.inc(hashes)
+    m.lookups.inc(lookups)
+    m.postingsRead.inc(postings)
+    if (lookups > 0) m.lookupSeconds.observe(seconds)
+  }
+
+  /** The session ended; `reason` is the closing error code, or 'normal'. */
+  close (reason: string): void {
+    if (!this.#open) return
+    this.#open = false
+    this.#active.dec()
+    this.#m.sessionsClosed.labels({ transport: this.#labels.transport, kind: this.#labels.kind, reason }).inc()
+  }
+}
