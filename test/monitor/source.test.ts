@@ -32,6 +32,17 @@ async function until (cond: () => boolean, what: string, ms = WAIT_MS): Promise<
   }
 }
 
+/** `p`, or a rejection naming `what` after `ms`. */
+async function within<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((resolve, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms) })
+  try {
+    return await Promise.race([p, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 interface Received { format: PcmFormat, bytes: Buffer[], end?: string }
 
 /** Records every callback, and the rules a caller relies on (format before pcm, whole frames, nothing after stop). */
@@ -538,7 +549,7 @@ t.test('stop() kills ffmpeg and no callback follows', { skip: fs.existsSync('/pr
   await until(() => hls.rec.audio(0).length > 11025 && station.rec.audio(0).length > 11025, 'audio from both ffmpegs')
   t.equal(ffmpegChildren().length, before + 2, 'two ffmpeg processes run')
   for (const { puller, rec } of [hls, station]) {
-    await puller.stop()
+    await within(puller.stop(), 5000, 'stop() to resolve')
     rec.stopped = true
     t.equal(rec.connections[0].end, 'stopped')
     t.equal(puller.status.state, 'down')
@@ -549,7 +560,7 @@ t.test('stop() kills ffmpeg and no callback follows', { skip: fs.existsSync('/pr
   t.same(station.rec.broken, [], 'no callback after stop()')
 })
 
-t.test('listening for resetAfterMs resets the backoff', async (t) => {
+t.test('listening for resetAfterMs resets the backoff; audio keeps the stall timer off', async (t) => {
   let requests = 0
   const url = await serve(t, (req, res) => {
     if (++requests !== 4) { res.writeHead(503); res.end(); return }
@@ -557,9 +568,11 @@ t.test('listening for resetAfterMs resets the backoff', async (t) => {
     void trickle(res, s16(song(2, 1, 8000)), 800, 50) // 0.05 s of audio every 50 ms for 1 s, then the end
       .then(() => res.end())
   })
-  const { puller, rec } = pull(t, `${url}/flaky`, { initialBackoffMs: 40, maxBackoffMs: 5000, resetAfterMs: 300 })
+  const { puller, rec } = pull(t, `${url}/flaky`, { initialBackoffMs: 40, maxBackoffMs: 5000, resetAfterMs: 300, stallTimeoutMs: 200 })
   await until(() => rec.states.filter((s) => s.state === 'connecting').length >= 5, 'the attempt after the audio')
   await puller.stop()
+  t.equal(rec.connections[0].end, 'the stream ended', 'a second of audio in pieces 50 ms apart is no stall')
+  t.equal(rec.audio(0).length, 16000)
   const at = (i: number): number => Date.parse(rec.states[i].since)
   // connecting, down (503) ×3, then connecting, listening, down (the end), connecting.
   t.same(rec.states.slice(0, 10).map((s) => s.state),

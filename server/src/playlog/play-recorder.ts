@@ -11,9 +11,11 @@
  *   - tentative matches, and `match`/`match-end` of a track that was never confirmed, record nothing.
  *
  * Stream seconds in messages count from the start of one session; a monitor that reconnects to its source starts a
- * new session, so `streamBase` (seconds) is added to every stream time before it is stored. Wall clock times are
- * `now` back-dated by the stream time between the event and the latest audio seen: a match confirmed 6 s after its
- * first evidence started 6 s ago.
+ * new session, so `streamBase` (seconds) is added to every stream time before it is stored. The wall-clock time of
+ * a stream position is when its audio arrived, from a timeline of (stream time, arrival) points noted as audio comes
+ * in: a match confirmed 6 s after its first evidence started when that evidence arrived. Sources send in bursts (a
+ * radio server sends seconds of audio at once on connect), so arrival, not "now minus stream time", is the only
+ * clock that never runs backwards.
  */
 import type { Match, MatchEnd, ServerMessage } from '../../../protocol/src/index.js'
 import type { Play, PlayLog } from './play-log.js'
@@ -44,6 +46,9 @@ export class PlayRecorder {
   #peak = 0
   /** Absolute stream seconds of the last touch. */
   #touchedAt = -Infinity
+  /** Arrival timeline: stream times (ascending) and the wall clock (ms) when their audio had arrived. */
+  readonly #timeStream: number[] = []
+  readonly #timeWall: number[] = []
   /** Latest absolute stream position known (audio or match), the "now" of stream time. */
   #latest = -Infinity
 
@@ -77,6 +82,7 @@ export class PlayRecorder {
   onAudio (streamSeconds: number): void {
     const at = this.streamBase + streamSeconds
     this.#seen(at)
+    this.#note(at)
     if (this.#current !== undefined && at - this.#touchedAt >= this.#touchEverySeconds) this.#touch(at)
   }
 
@@ -90,6 +96,8 @@ export class PlayRecorder {
     this.#close(at)
     // Forget this session's position, so a next session that keeps the old base cannot back-date into the past.
     this.#latest = -Infinity
+    this.#timeStream.length = 0
+    this.#timeWall.length = 0
   }
 
   #onMatch (m: Match): void {
@@ -158,12 +166,41 @@ export class PlayRecorder {
     if (at > this.#latest) this.#latest = at
   }
 
-  /** ISO wall clock of an absolute stream time: now, back-dated by the stream time since. */
+  /** Note when the audio up to stream time `at` arrived (at most every TIMELINE_STEP_SECONDS). */
+  #note (at: number): void {
+    const n = this.#timeStream.length
+    if (n > 0 && at - this.#timeStream[n - 1] < TIMELINE_STEP_SECONDS) return
+    if (n >= TIMELINE_POINTS) { this.#timeStream.splice(0, n >> 1); this.#timeWall.splice(0, n >> 1) }
+    this.#timeStream.push(at)
+    this.#timeWall.push(this.#now())
+  }
+
+  /**
+   * ISO wall clock of an absolute stream time: when the audio at `at` had arrived (the first point at or after it).
+   * Past the timeline's end it is now; before its start, the first point back-dated at real-time pace.
+   */
   #wallClock (at: number): string {
-    const behind = Number.isFinite(this.#latest) ? Math.max(0, this.#latest - at) : 0
-    return new Date(this.#now() - Math.round(behind * 1000)).toISOString()
+    const s = this.#timeStream
+    let ms: number
+    if (s.length === 0 || at > s[s.length - 1]) {
+      const behind = Number.isFinite(this.#latest) ? Math.max(0, this.#latest - at) : 0
+      ms = this.#now() - (s.length === 0 ? Math.round(behind * 1000) : 0)
+    } else if (at <= s[0]) {
+      ms = this.#timeWall[0] - Math.round((s[0] - at) * 1000)
+    } else {
+      let lo = 0
+      let hi = s.length - 1 // s[lo] < at <= s[hi]
+      while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (s[mid] < at) lo = mid; else hi = mid }
+      ms = this.#timeWall[hi]
+    }
+    return new Date(ms).toISOString()
   }
 }
+
+/** Stream seconds between two points of the arrival timeline. */
+const TIMELINE_STEP_SECONDS = 0.25
+/** Points kept: about four minutes of stream at one per 0.25 s, far more than a match takes to confirm or end. */
+const TIMELINE_POINTS = 1024
 
 function roundMs (seconds: number): number {
   return Math.round(seconds * 1000) / 1000
