@@ -402,6 +402,15 @@ const paths: Record<string, Json> = {
       ok: { 200: { description: 'The process answers', content: { 'text/plain': { schema: { type: 'string', enum: ['pong'] } } } } },
     }),
   },
+  '/metrics': {
+    get: operation({
+      operationId: 'getMetrics',
+      tag: 'system',
+      access: 'public',
+      summary: 'Prometheus metrics in the text exposition format',
+      ok: { 200: { description: 'Every earshot metric with HELP and TYPE; see grafana/README.md', content: { 'text/plain': { schema: { type: 'string' } } } } },
+    }),
+  },
   '/openapi.json': {
     get: operation({
       operationId: 'getOpenApi',

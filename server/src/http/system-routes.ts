@@ -66,6 +66,15 @@ export const systemRoutes: Route[] = [
   },
   {
     method: 'GET',
+    path: '/metrics',
+    access: 'public',
+    summary: 'Prometheus metrics in the text exposition format',
+    async handle ({ services }) {
+      return { status: 200, type: services.metrics.contentType, body: await services.metrics.text() }
+    },
+  },
+  {
+    method: 'GET',
     path: '/openapi.json',
     access: 'public',
     summary: 'This API as an OpenAPI 3 document',
