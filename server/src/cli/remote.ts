@@ -4,7 +4,7 @@
 import type { Command } from './main.js'
 import { earshotError } from '../errors.js'
 import type { MonitorInfo } from '../monitor/monitors.js'
-import type { Play, PlayPage } from '../playlog/play-log.js'
+import { playsToCsv, type Play, type PlayPage } from '../playlog/play-log.js'
 import { apiOptions, callApi, DEFAULT_API } from './api-client.js'
 
 const apiFlags = {
@@ -71,29 +71,17 @@ export const playsCommand: Command = {
     for (const key of ['monitor', 'track', 'from', 'to'] as const) if (typeof values[key] === 'string') query.set(key, values[key] as string)
     const wanted = values.limit === undefined ? Infinity : Number(values.limit)
     if (!(wanted >= 1) || !Number.isInteger(wanted === Infinity ? 1 : wanted)) throw earshotError('EAR_ERR_USAGE', `--limit must be a positive integer, got '${String(values.limit)}'`)
-    const csv = values.csv === true
     const all: Play[] = []
     let cursor: string | null = null
-    let header = true
     do {
       query.set('limit', String(Math.min(1000, wanted - all.length)))
       if (cursor) query.set('cursor', cursor)
-      const res = await callApi(api, 'GET', `/v1/plays?${query.toString()}`, undefined, csv ? 'text/csv' : 'application/json')
-      if (csv) {
-        // Pages of CSV: keep the header of the first only; the next page is in the Link header.
-        const lines = res.text.replace(/\n$/, '').split('\n')
-        process.stdout.write((header ? lines : lines.slice(1)).map((l) => l + '\n').join(''))
-        header = false
-        all.length += Math.max(0, lines.length - 1)
-        cursor = /[?&]cursor=([^&>]+)/.exec(res.headers.get('link') ?? '')?.[1] ?? null
-        if (cursor) cursor = decodeURIComponent(cursor)
-      } else {
-        const page = JSON.parse(res.text) as PlayPage
-        all.push(...page.plays)
-        cursor = page.nextCursor
-      }
+      const page = JSON.parse((await callApi(api, 'GET', `/v1/plays?${query.toString()}`)).text) as PlayPage
+      all.push(...page.plays)
+      cursor = page.nextCursor
     } while (cursor && all.length < wanted)
-    if (csv) return 0
+    // CSV is made here from the JSON pages, with the server's own writer: one header, rows quoted the same way.
+    if (values.csv === true) { process.stdout.write(playsToCsv(all)); return 0 }
     if (values.json === true) { out(JSON.stringify({ plays: all })); return 0 }
     if (all.length === 0) out('no plays')
     for (const p of all) {
