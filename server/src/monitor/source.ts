@@ -99,6 +99,8 @@ const STDERR_TAIL_CHARS = 1024
 /** Reasons longer than this are cut, so lastError stays one readable line. */
 const MAX_REASON_CHARS = 300
 const MAX_URL_CHARS = 2048
+/** setTimeout fires at once for longer delays (a 32-bit signed count of ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1
 /** Jitter spreads the retries of many monitors of one server: each wait is 80..120 % of the doubled delay. */
 const JITTER_FRACTION = 0.2
 const USER_AGENT = 'earshot'
@@ -158,7 +160,7 @@ function resolveOptions (options: SourceOptions): Readonly<Required<SourceOption
   const positive = ['connectTimeoutMs', 'stallTimeoutMs', 'initialBackoffMs', 'maxBackoffMs', 'resetAfterMs'] as const
   for (const key of positive) {
     const v = o[key]
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new RangeError(`SourceOptions.${key} must be a positive number of ms, got ${String(v)}`)
+    if (typeof v !== 'number' || !(v > 0 && v <= MAX_TIMER_MS)) throw new RangeError(`SourceOptions.${key} must be from 1 to ${MAX_TIMER_MS} ms, got ${String(v)}`)
   }
   if (!Number.isInteger(o.ffmpegSampleRate) || o.ffmpegSampleRate < MIN_PASS_THROUGH_RATE_HZ || o.ffmpegSampleRate > MAX_PASS_THROUGH_RATE_HZ) {
     throw new RangeError(`SourceOptions.ffmpegSampleRate must be an integer from ${MIN_PASS_THROUGH_RATE_HZ} to ${MAX_PASS_THROUGH_RATE_HZ} Hz, got ${String(o.ffmpegSampleRate)}`)
