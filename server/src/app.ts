@@ -45,6 +45,8 @@ export interface EarshotServer {
   close (): Promise<void>
 }
 
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+
 /** How often connections are checked against their hello and idle timeouts, in ms. */
 const SWEEP_MS = 1000
 
@@ -112,12 +114,17 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   metrics.gaugeFrom('earshot_webhook_queue_depth', 'Webhook deliveries waiting, persisted', () => webhooks?.stats.queueDepth ?? 0)
   metrics.gaugeFrom('earshot_monitors', 'Monitors configured', () => monitors.size)
   metrics.gaugeFrom('earshot_uptime_seconds', 'Seconds since the server started', () => (Date.now() - startedAt) / 1000)
+  const identifier = new Identifier(index, settings)
+  identifier.onResult = (result, lookupSeconds) => {
+    metrics.identifies.labels({ outcome: result.matches.length > 0 ? 'match' : 'none' }).inc()
+    metrics.lookupSeconds.observe(lookupSeconds)
+  }
   const services: Services = {
     index,
     settings,
     stream: ctx,
     access,
-    identifier: new Identifier(index, settings),
+    identifier,
     uploads: new TrackUploads(index, settings),
     jobs,
     monitors,
@@ -132,7 +139,16 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   const api: HttpHandler = {
     bodyLimit: (method, path) => router.bodyLimit(settings, method, path),
     bodyTimeoutMs: settings.http.bodyTimeoutMs,
-    handle: (req) => router.handle(services, req),
+    async handle (req) {
+      const started = performance.now()
+      const reply = await router.handle(services, req)
+      // Route templates, never raw paths: an id in a label would make one series per track or monitor.
+      const route = router.templateOf(req.method, req.path) ?? 'unmatched'
+      const method = KNOWN_METHODS.has(req.method) ? req.method : 'OTHER' // a client picks the method: bound it
+      metrics.httpRequests.labels({ route, method, status: String(reply.status) }).inc()
+      metrics.httpDuration.labels({ route }).observe((performance.now() - started) / 1000)
+      return reply
+    },
   }
   const transport: Transport = uws ? createUwsTransport(uws, ctx, api) : createWsTransport(ctx, api)
 

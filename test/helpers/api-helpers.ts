@@ -240,6 +240,7 @@ const JSON_TYPE = { 'content-type': 'application/json' }
 export const PROBES: Readonly<Record<string, Probe>> = {
   'GET /health': { path: '/health', status: 200 },
   'GET /ping': { path: '/ping', status: 200 },
+  'GET /metrics': { path: '/metrics', status: 200 },
   'GET /openapi.json': { path: '/openapi.json', status: 200 },
   'GET /v1/stats': { path: '/v1/stats', status: 200 },
   'GET /v1/stream': { path: '/v1/stream', status: 426, code: 'EAR_ERR_UPGRADE_REQUIRED' },

@@ -83,6 +83,12 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
       t.match(a.headers['content-type'], /^text\/plain/)
       t.equal(a.text, 'pong')
     },
+    async 'GET /metrics' (t) {
+      const a = await call(base, 'GET', '/metrics')
+      t.equal(a.status, 200)
+      t.match(a.headers['content-type'], /^text\/plain/)
+      t.match(a.text, /^# HELP earshot_/m, 'Prometheus text with earshot metrics')
+    },
     async 'GET /openapi.json' (t) {
       const a = await call(base, 'GET', '/openapi.json')
       t.equal(a.status, 200)
@@ -257,8 +263,8 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
   })
 
   t.test('HEAD answers like GET without a body', async (t) => {
-    // /health and /v1/stats hold the uptime and the free disk space, which may change between two requests.
-    const changing = new Set(['GET /health', 'GET /v1/stats'])
+    // These hold the uptime, the free disk space or request counters, which change between two requests.
+    const changing = new Set(['GET /health', 'GET /v1/stats', 'GET /metrics'])
     for (const route of router.routes.filter((r) => r.method === 'GET')) {
       const key = routeKey(route)
       const get = await sendProbe(base, route)

@@ -27,6 +27,9 @@ export class Identifier {
   readonly #settings: Settings
   readonly #matcher: ClipMatcher
 
+  /** Told of every answer and the seconds its lookups and voting took (metrics). */
+  onResult: ((result: IdentifyResult, lookupSeconds: number) => void) | undefined
+
   constructor (index: Index, settings: Settings) {
     this.#index = index
     this.#settings = settings
@@ -37,7 +40,9 @@ export class Identifier {
   identify (samples: Float32Array, sampleRate: number, details?: (m: ClipMatch) => void): IdentifyResult {
     const started = performance.now()
     const list = fingerprint(this.#settings.fingerprint, samples, sampleRate)
+    const matchStarted = performance.now()
     const result = this.#matcher.match(list, { maxCandidates: this.#settings.maxMatches, maxBucket: this.#settings.maxBucket })
+    const lookupSeconds = (performance.now() - matchStarted) / 1000
     details?.(result)
     const matches: IdentifiedMatch[] = []
     for (const c of result.candidates) {
@@ -54,10 +59,12 @@ export class Identifier {
         offsetSeconds: Math.round(c.offsetSeconds * 100) / 100,
       })
     }
-    return {
+    const answer: IdentifyResult = {
       matches,
       queryDurationMs: Math.round((samples.length / sampleRate) * 1000),
       processingTimeMs: Math.round((performance.now() - started) * 10) / 10,
     }
+    this.onResult?.(answer, lookupSeconds)
+    return answer
   }
 }

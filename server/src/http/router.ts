@@ -57,6 +57,12 @@ export class Router {
     return found && 'route' in found && found.route.bodyLimit ? found.route.bodyLimit(settings) : NO_BODY_LIMIT
   }
 
+  /** The path template of the route a request goes to (`/v1/tracks/:id`), or undefined. */
+  templateOf (method: string, path: string): string | undefined {
+    const found = this.#find(method, path)
+    return found && 'route' in found ? found.route.path : undefined
+  }
+
   async handle (services: Services, req: HttpRequest): Promise<HttpReply> {
     const found = this.#find(req.method, req.path)
     if (!found) return errorReply('EAR_ERR_NOT_FOUND', `No route ${req.path}`)

@@ -40,6 +40,8 @@ export class SessionMeter {
     this.#monitorUnknown = monitor && m.monitorUnknownSeconds.labels(monitor)
     m.sessionsOpened.labels(tk).inc()
     this.#active.inc()
+    // Create the per-monitor series at 0: rate() cannot see a counter's first step if it appears already at 1.
+    for (const c of [this.#confirmed, this.#ends, this.#monitorAudio, this.#monitorUnknown]) c?.inc(0)
   }
 
   /** Audio processed: bytes received and the seconds they held. */

@@ -118,6 +118,7 @@ class Monitor {
     if (!metrics) return
     const labels = { monitor: this.record.id, label: this.record.label }
     metrics.monitorUp.labels(labels).set(s.state === 'listening' ? 1 : 0)
+    metrics.monitorReconnects.labels(labels).inc(0) // the series exists from the start, so rate() sees its first step
     if (s.reconnects > this.#reconnects) metrics.monitorReconnects.labels(labels).inc(s.reconnects - this.#reconnects)
     this.#reconnects = s.reconnects
   }

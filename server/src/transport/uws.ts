@@ -51,6 +51,9 @@ function serveHttp (api: HttpHandler, res: UwsResponse, req: UwsRequest): void {
   api.handle(request).catch(replyForError).then((a: HttpReply) => {
     if (done) return
     done = true
+    // Answered before the whole body (401, 429…): stop its timer (it would hold the process for bodyTimeoutMs once
+    // the client goes) and close the connection after the answer. A no-op when the body was read or refused.
+    fail(new Error('answered before the whole body arrived'))
     res.cork(() => {
       res.writeStatus(`${a.status} ${STATUS_TEXT[a.status] ?? ''}`).writeHeader('content-type', a.type)
       for (const [k, v] of Object.entries(a.headers ?? {})) res.writeHeader(k, v)

@@ -30,7 +30,7 @@ function socketOnError (this: WebSocket): void { /* ws closes the socket itself 
 /** After refusing a body, the rest is read and dropped for at most this long, in ms. */
 const DRAIN_MS = 5000
 
-function readBody (req: http.IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
+function readBody (req: http.IncomingMessage, res: http.ServerResponse, limit: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0)
     if (declared > limit) { reject(earshotError('EAR_ERR_BODY_TOO_LARGE', limit)); return }
@@ -40,6 +40,7 @@ function readBody (req: http.IncomingMessage, limit: number, timeoutMs: number):
     const finish = (err?: Error): void => {
       clearTimeout(timer)
       req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose)
+      res.off('close', onClose)
       if (!err) { resolve(Buffer.concat(chunks, size)); return }
       // Drain what is still coming so the client reads the error answer instead of a reset; bounded in time.
       req.resume()
@@ -55,13 +56,16 @@ function readBody (req: http.IncomingMessage, limit: number, timeoutMs: number):
     const onError = (e: Error): void => finish(e)
     const onClose = (): void => { if (!req.complete) finish(new Error('the client closed the request')) }
     req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose)
+    // An answer given before the whole body (401, 429…) ends the request: node stops parsing the connection, so
+    // neither 'end' nor the request's 'close' would come, and the timer would hold the process for bodyTimeoutMs.
+    res.on('close', onClose)
   })
 }
 
-function toRequest (req: http.IncomingMessage, api: HttpHandler): HttpRequest {
+function toRequest (req: http.IncomingMessage, res: http.ServerResponse, api: HttpHandler): HttpRequest {
   const method = (req.method ?? 'GET').toUpperCase()
   const { path, query } = splitUrl(req.url ?? '/')
-  const body = readBody(req, api.bodyLimit(method, path), api.bodyTimeoutMs)
+  const body = readBody(req, res, api.bodyLimit(method, path), api.bodyTimeoutMs)
   body.catch(() => {}) // a handler that never asks for its body must not leave an unhandled rejection
   return {
     method,
@@ -83,7 +87,7 @@ function writeReply (req: http.IncomingMessage, res: http.ServerResponse, a: Htt
 
 export function createWsTransport (ctx: StreamContext, api: HttpHandler): Transport {
   const server = http.createServer((req, res) => {
-    api.handle(toRequest(req, api)).catch(replyForError).then((a) => writeReply(req, res, a), () => {})
+    api.handle(toRequest(req, res, api)).catch(replyForError).then((a) => writeReply(req, res, a), () => {})
   })
   const wss = new WebSocketServer({ noServer: true, maxPayload: ctx.settings.stream.maxFrameBytes, perMessageDeflate: false })
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
