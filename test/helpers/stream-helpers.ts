@@ -11,7 +11,8 @@ import { build, type EarshotServer } from '../../server/src/app.js'
 import { defaults, type Settings, type StreamLimits } from '../../server/src/config/defaults.js'
 import type { Index } from '../../server/src/index/types.js'
 import type { TransportName } from '../../server/src/transport/types.js'
-import type { EarshotClient } from '../../client-sdk/src/index.js'
+import { connect, type EarshotClient } from '../../client-sdk/src/index.js'
+import { prng } from './signals.js'
 import { decodeControl, encodeControl, FrameTag, type ClientMessage } from '../../protocol/src/index.js'
 
 export const TRANSPORTS = ['uws', 'ws'] as const satisfies readonly TransportName[]
@@ -257,3 +258,20 @@ export async function writeChunks (client: EarshotClient, samples: Int16Array | 
   }
 }
 
+
+/** Register a monitor of `source` over the HTTP API; asserts 201 and resolves with its id. */
+export async function addMonitor (t: Test, http: string, source: string, label = 'test FM'): Promise<string> {
+  const created = await fetch(`${http}/v1/monitors`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: source, label }) })
+  t.equal(created.status, 201, 'monitor created')
+  return (await created.json() as { id: string }).id
+}
+
+/** Stream `pcm` (mono) through the SDK as fast as the server takes it, flush, and count the confirmed matches seen. */
+export async function streamThroughSdk (url: string, pcm: Float32Array, rate: number, seed = 7): Promise<{ client: EarshotClient, confirmed: number }> {
+  const client = await connect(url, { sampleRate: rate, reconnect: false })
+  let confirmed = 0
+  client.on('match', (m) => { if (m.state === 'confirmed') confirmed++ })
+  await writeChunks(client, toS16(pcm), 1, prng(seed))
+  await client.flush()
+  return { client, confirmed }
+}

@@ -11,11 +11,10 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { connect } from '../../client-sdk/src/index.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { startRadio } from '../helpers/radio.js'
-import { clip, prng, song } from '../helpers/signals.js'
-import { httpGet, RawClient, startServer, testSettings, toS16, within, writeChunks } from '../helpers/stream-helpers.js'
+import { clip, song } from '../helpers/signals.js'
+import { httpGet, RawClient, startServer, testSettings, within, addMonitor, streamThroughSdk } from '../helpers/stream-helpers.js'
 
 const DASHBOARD = fileURLToPath(new URL('../../../grafana/dashboards/earshot.json', import.meta.url))
 const README = fileURLToPath(new URL('../../../grafana/README.md', import.meta.url))
@@ -192,16 +191,10 @@ t.test('GET /metrics after a streamed song and a monitored station', async (t) =
   const settings = testSettings({ idleTimeoutMs: 60_000 })
   const { url, http } = await startServer(t, 'uws', index, settings)
 
-  const created = await fetch(`${http}/v1/monitors`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: radio.url, label: 'test FM' }) })
-  t.equal(created.status, 201, 'monitor created')
-  const monitorId = (await created.json() as { id: string }).id
+  const monitorId = await addMonitor(t, http, radio.url)
 
   // A client stream: 10 s of song 3, as fast as the server takes it.
-  const client = await connect(url, { sampleRate: RATE, reconnect: false })
-  let confirmed = 0
-  client.on('match', (m) => { if (m.state === 'confirmed') confirmed++ })
-  await writeChunks(client, toS16(clip(song(3, 30, RATE), RATE, 4, 10)), 1, prng(7))
-  await client.flush()
+  const { client, confirmed } = await streamThroughSdk(url, clip(song(3, 30, RATE), RATE, 4, 10), RATE, 7)
   t.ok(confirmed > 0, 'the client saw its song confirmed')
 
   // The monitor confirms song 5 on air.

@@ -11,11 +11,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { connect } from '../../client-sdk/src/index.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { startRadio } from '../helpers/radio.js'
-import { clip, prng, song } from '../helpers/signals.js'
-import { freePort, startServer, testSettings, toS16, within, writeChunks } from '../helpers/stream-helpers.js'
+import { clip, song } from '../helpers/signals.js'
+import { freePort, startServer, testSettings, within, addMonitor, streamThroughSdk } from '../helpers/stream-helpers.js'
 
 const PROMETHEUS = process.env.PROMETHEUS_BIN || '/usr/bin/prometheus'
 const DASHBOARD = fileURLToPath(new URL('../../../grafana/dashboards/earshot.json', import.meta.url))
@@ -152,15 +151,9 @@ t.test('Prometheus scrapes earshot and evaluates every dashboard query', async (
   const prom = await startPrometheus(t, `127.0.0.1:${port}`)
   await waitPositive(prom, 'up{job="earshot"}')
 
-  const created = await fetch(`${http}/v1/monitors`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: radio.url, label: 'test FM' }) })
-  t.equal(created.status, 201, 'monitor created')
-  const monitorId = (await created.json() as { id: string }).id
+  const monitorId = await addMonitor(t, http, radio.url)
 
-  const client = await connect(url, { sampleRate: RATE, reconnect: false })
-  let confirmed = 0
-  client.on('match', (m) => { if (m.state === 'confirmed') confirmed++ })
-  await writeChunks(client, toS16(clip(song(3, 30, RATE), RATE, 4, 10)), 1, prng(3))
-  await client.flush()
+  const { client, confirmed } = await streamThroughSdk(url, clip(song(3, 30, RATE), RATE, 4, 10), RATE, 3)
   t.ok(confirmed > 0, 'the client saw its song confirmed')
 
   t.ok(await waitPositive(prom, 'sum(earshot_sessions_opened_total)') >= 2, 'earshot_sessions_opened_total: the client and the monitor')

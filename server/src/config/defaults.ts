@@ -62,18 +62,19 @@ export interface MonitorSettings {
 
 /** Where match events are POSTed, and how deliveries are retried. */
 export interface WebhookConfig {
+  /** Every event goes to every URL (http or https; duplicates are ignored). */
   urls: readonly string[]
   /** Shared secret of the HMAC-SHA256 signature; required when urls are set. */
   secret: string
-  /** Deliveries waiting at most; events beyond it are dropped and counted. */
+  /** Deliveries waiting at most; an event that does not fit is dropped whole and counted. */
   maxQueue: number
-  /** Attempts per delivery before it is counted failed. */
+  /** Attempts per delivery, the first included, before it is failed. */
   maxAttempts: number
-  /** First retry delay, in ms; doubled per attempt with jitter. */
+  /** Wait before the first retry, in ms; doubled per attempt, with jitter. */
   initialBackoffMs: number
-  /** Longest retry delay, in ms. */
+  /** Longest wait between attempts, in ms; also bounds a receiver's Retry-After. */
   maxBackoffMs: number
-  /** One request may take this long, in ms. */
+  /** One request may take this long, in ms, before it is aborted and retried. */
   timeoutMs: number
 }
 

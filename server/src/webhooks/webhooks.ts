@@ -20,34 +20,18 @@
 import { randomUUID } from 'node:crypto'
 import type { Database, RootDatabase } from 'lmdb'
 import { earshotError } from '../errors.js'
+import { defaults, type WebhookConfig } from '../config/defaults.js'
 import { SIGNATURE_HEADER, signBody } from './signature.js'
 
 export { SIGNATURE_HEADER, signBody, verifySignature } from './signature.js'
 
-export interface WebhookSettings {
-  /** Every event goes to every URL (http or https; duplicates are ignored). */
-  urls: readonly string[]
-  /** Shared secret for the HMAC-SHA256 signature; required when `urls` is not empty. */
-  secret: string
-  /** Deliveries waiting at most; an event that does not fit is dropped whole and counted. */
-  maxQueue: number
-  /** Attempts per delivery, the first included, before it is failed. */
-  maxAttempts: number
-  /** Wait before the first retry, in ms; doubled per attempt, with jitter. */
-  initialBackoffMs: number
-  /** Longest wait between attempts, in ms; also bounds a receiver's Retry-After. */
-  maxBackoffMs: number
-  /** One request may take this long, in ms, before it is aborted and retried. */
-  timeoutMs: number
-}
+/** The settings of delivery: one definition, with the defaults, in config/defaults.ts. */
+export type WebhookSettings = WebhookConfig
 
-export const defaultWebhookSettings: Readonly<Omit<WebhookSettings, 'urls' | 'secret'>> = Object.freeze({
-  maxQueue: 10_000, // deliveries, across all URLs: a URL down for hours at a few events a minute fits
-  maxAttempts: 12, // with the backoff below, about 40 minutes of retrying before giving up
-  initialBackoffMs: 1_000,
-  maxBackoffMs: 300_000, // 5 minutes
-  timeoutMs: 10_000,
-})
+export const defaultWebhookSettings: Readonly<Omit<WebhookSettings, 'urls' | 'secret'>> = (() => {
+  const { urls: _urls, secret: _secret, ...rest } = defaults.webhooks
+  return Object.freeze(rest)
+})()
 
 /** Failed deliveries kept in `webhook-failed` by default, newest kept. */
 export const DEFAULT_KEEP_FAILED = 100
