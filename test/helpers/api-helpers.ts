@@ -257,6 +257,12 @@ export const PROBES: Readonly<Record<string, Probe>> = {
   'DELETE /v1/monitors/:id': { path: `/v1/monitors/${UNKNOWN_UUID}`, status: 404, code: 'EAR_ERR_MONITOR_NOT_FOUND' },
   'GET /v1/plays': { path: '/v1/plays', status: 200 },
   'GET /v1/plays/daily': { path: '/v1/plays/daily', status: 200 },
+  // The web page and the browser SDK, built into dist/web by `npm run build`.
+  'GET /': { path: '/', status: 200 },
+  'GET /web/app.js': { path: '/web/app.js', status: 200 },
+  'GET /web/style.css': { path: '/web/style.css', status: 200 },
+  'GET /sdk/earshot.js': { path: '/sdk/earshot.js', status: 200 },
+  'GET /sdk/earshot-worklet.js': { path: '/sdk/earshot-worklet.js', status: 200 },
 }
 
 /** Send a route's probe, with a token as a bearer header or in the query. */

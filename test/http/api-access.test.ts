@@ -176,6 +176,13 @@ t.test('Access: the loopback rule for a server without tokens (requests cannot c
   t.equal(guarded.check('client', '', '10.1.2.3')?.code, 'EAR_ERR_UNAUTHORIZED', 'an empty token is no token')
   t.equal(guarded.roleOf(ADMIN_TOKEN.slice(0, -1)), undefined, 'a prefix of a token is not the token')
 
+  // Client tokens only: loopback is still the administrator, so it may do what a client may as well.
+  const clientsOnly = new Access({ ...defaults.access, clientTokens: [CLIENT_TOKEN] })
+  t.equal(clientsOnly.check('admin', undefined, '127.0.0.1'), undefined, 'admin from loopback with no admin token configured')
+  t.equal(clientsOnly.check('client', undefined, '127.0.0.1'), undefined, 'and client routes from loopback too')
+  t.equal(clientsOnly.check('client', undefined, '10.1.2.3')?.code, 'EAR_ERR_UNAUTHORIZED', 'elsewhere a client token is needed')
+  t.equal(clientsOnly.check('admin', undefined, '10.1.2.3')?.code, 'EAR_ERR_FORBIDDEN', 'and admin routes stay loopback-only')
+
   t.equal(requestToken('Bearer abc', new URLSearchParams('token=def')), 'abc', 'the header wins over the query')
   t.equal(requestToken('bearer   abc  ', new URLSearchParams()), 'abc', 'the scheme is case-insensitive')
   t.equal(requestToken(undefined, new URLSearchParams('token=def')), 'def')

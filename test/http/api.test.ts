@@ -23,7 +23,7 @@ const SONG_SECONDS = 20
 
 const TRACK_KEYS = ['album', 'artist', 'durationSeconds', 'hashCount', 'id', 'indexedAt', 'source', 'title']
 const MONITOR_KEYS = ['createdAt', 'current', 'id', 'label', 'lastError', 'reconnects', 'since', 'state', 'streamSeconds', 'unmatchedSeconds', 'url']
-const JOB_KEYS = ['audioSeconds', 'createdAt', 'error', 'finishedAt', 'id', 'indexed', 'paths', 'present', 'skipped', 'startedAt', 'state', 'total']
+const JOB_KEYS = ['audioSeconds', 'createdAt', 'error', 'finishedAt', 'id', 'indexed', 'paths', 'present', 'skipped', 'skippedCount', 'startedAt', 'state', 'total']
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /** The error of an unknown id, per route pattern; a new route with an id needs an entry. */
@@ -61,6 +61,17 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
     fs.mkdirSync(folder)
     writeWav(path.join(folder, 'a.wav'), song(40 + uploads, 6, RATE), RATE)
     return folder
+  }
+
+  /** A built file of the web page: 200, its type, not sniffed, revalidated. */
+  const webFile = async (t: Test, p: string, type: RegExp): Promise<Answer> => {
+    const a = await call(base, 'GET', p)
+    t.equal(a.status, 200, `${p} is served (built by npm run build)`)
+    t.match(a.headers['content-type'], type)
+    t.ok(a.body.length > 0, 'not empty')
+    t.equal(a.headers['x-content-type-options'], 'nosniff')
+    t.equal(a.headers['cache-control'], 'no-cache')
+    return a
   }
 
   const cases: Record<string, (t: Test) => Promise<void>> = {
@@ -177,7 +188,7 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
       const id = bodyOf(await call(base, 'POST', '/v1/index-jobs', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ paths: [folder] }) })).id
       const first = await call(base, 'GET', `/v1/index-jobs/${id}`)
       t.equal(first.status, 200)
-      t.same(keys(bodyOf(first)), [...JOB_KEYS, 'skippedCount'].sort())
+      t.same(keys(bodyOf(first)), JOB_KEYS, 'the same shape as the POST answer')
       const done = await pollUntil(() => call(base, 'GET', `/v1/index-jobs/${id}`).then(bodyOf), (j) => j.state === 'done' || j.state === 'failed', 20_000, 'the job to finish')
       t.match(done, { id, state: 'done', total: 1, indexed: 1, present: 0, skipped: [], skippedCount: 0, error: null })
       t.ok(done.audioSeconds > 5.9 && done.audioSeconds < 6.1, `${done.audioSeconds} s of audio`)
@@ -222,6 +233,21 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
       t.equal(a.status, 200)
       t.same(bodyOf(a), { plays: [], nextCursor: null })
     },
+    async 'GET /' (t) {
+      const a = await webFile(t, '/', /^text\/html/)
+      t.match(a.headers['content-security-policy'], /default-src 'self'/, 'a content security policy')
+      t.match(a.text, /<html/i)
+    },
+    async 'GET /web/app.js' (t) { await webFile(t, '/web/app.js', /^text\/javascript/) },
+    async 'GET /web/style.css' (t) { await webFile(t, '/web/style.css', /^text\/css/) },
+    async 'GET /sdk/earshot.js' (t) {
+      const a = await webFile(t, '/sdk/earshot.js', /^text\/javascript/)
+      t.equal(a.headers['access-control-allow-origin'], '*', 'other origins may load the SDK')
+    },
+    async 'GET /sdk/earshot-worklet.js' (t) {
+      const a = await webFile(t, '/sdk/earshot-worklet.js', /^text\/javascript/)
+      t.equal(a.headers['access-control-allow-origin'], '*', 'other origins may load the worklet')
+    },
     async 'GET /v1/plays/daily' (t) {
       const a = await call(base, 'GET', '/v1/plays/daily?from=2024-01-01T00:00:00Z&to=2024-01-31T00:00:00Z')
       t.equal(a.status, 200)
@@ -241,7 +267,7 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
   })
 
   t.test('an unknown path is 404 EAR_ERR_NOT_FOUND, whatever the method', async (t) => {
-    for (const p of ['/', '/nothing', '/v1', '/v1/', '/v1/trackss', '/v1/tracks/1/extra', '/health/', '/v2/tracks', '/V1/TRACKS']) {
+    for (const p of ['/nothing', '/index.html', '/v1', '/v1/', '/v1/trackss', '/v1/tracks/1/extra', '/health/', '/v2/tracks', '/V1/TRACKS', '/web/', '/sdk/other.js']) {
       for (const method of ['GET', 'POST', 'DELETE']) assertError(t, await call(base, method, p), 'EAR_ERR_NOT_FOUND', `${method} ${p}`)
     }
     const head = await call(base, 'HEAD', '/nothing')
@@ -257,7 +283,8 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
       for (const method of ['GET', 'POST', 'DELETE', 'PUT', 'PATCH'].filter((m) => !allowed.includes(m as never))) {
         const a = await call(base, method, concrete)
         assertError(t, a, 'EAR_ERR_METHOD', `${method} ${concrete}`)
-        t.same(String(a.headers.allow ?? '').split(/,\s*/).sort(), [...allowed].sort(), `${method} ${concrete}: Allow ${allowed.join(', ')}`)
+        const expected = allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed // HEAD is served wherever GET is
+        t.same(String(a.headers.allow ?? '').split(/,\s*/).sort(), [...expected].sort(), `${method} ${concrete}: Allow ${expected.join(', ')}`)
       }
     }
   })

@@ -115,7 +115,7 @@ export const catalogRoutes: Route[] = [
       const paths = [...(one ? [one] : []), ...((many as string[] | undefined) ?? [])]
       if (paths.length === 0) throw earshotError('EAR_ERR_BAD_REQUEST', 'path is required')
       const job = services.jobs.start(paths)
-      return json(202, job, { location: `/v1/index-jobs/${job.id}` })
+      return json(202, { ...job, skippedCount: 0 }, { location: `/v1/index-jobs/${job.id}` })
     },
   },
   {

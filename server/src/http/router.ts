@@ -68,7 +68,8 @@ export class Router {
     if (!found) return errorReply('EAR_ERR_NOT_FOUND', `No route ${req.path}`)
     if ('malformed' in found) return replyForError(earshotError('EAR_ERR_BAD_REQUEST', `${found.malformed} is not valid percent-encoding`))
     if (!('route' in found)) {
-      return errorReply('EAR_ERR_METHOD', `${req.method} is not allowed on ${req.path}`, { allow: found.allow.join(', ') })
+      const allow = found.allow.includes('GET') ? [...found.allow, 'HEAD'] : found.allow
+      return errorReply('EAR_ERR_METHOD', `${req.method} is not allowed on ${req.path}`, { allow: allow.join(', ') })
     }
     const { route, params } = found
     try {

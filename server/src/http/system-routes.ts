@@ -44,7 +44,7 @@ function health (services: Services): HttpReply {
     index,
     disk,
     monitors: monitorSummary(services),
-    webhooks: services.webhooks?.stats,
+    webhooks: services.webhooks?.stats ?? null,
   }
   return json(problems.length === 0 ? 200 : 503, body)
 }

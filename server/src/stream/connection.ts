@@ -72,7 +72,7 @@ export class StreamConnection {
 
   /**
    * @param address the peer's IP address (rate limits)
-   * @param urlToken `?token=` of the WebSocket URL (browsers cannot send headers); hello.token wins over it
+   * @param urlToken the upgrade request's bearer token or `?token=` (browsers cannot send headers); hello.token wins
    */
   constructor (ctx: StreamContext, address: string, urlToken: string | undefined, wire: Wire) {
     this.#ctx = ctx

@@ -5,6 +5,7 @@
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js'
 import { StreamConnection, type StreamContext } from '../stream/connection.js'
 import { STREAM_PATH } from '../http/routes.js'
+import { requestToken } from '../http/access.js'
 import { earshotError } from '../errors.js'
 import { replyForError, STATUS_TEXT, type HttpReply, type HttpRequest } from '../http/request.js'
 import type { HttpHandler, Transport } from './types.js'
@@ -85,7 +86,7 @@ export function createUwsTransport (uws: Uws, ctx: StreamContext, api: HttpHandl
     idleTimeout: 0, // the connection runs its own hello and idle timeouts, the same for both transports
     compression: uws.DISABLED,
     upgrade: (res, req, context) => {
-      const token = new URLSearchParams(req.getQuery() ?? '').get('token') ?? undefined
+      const token = requestToken(req.getHeader('authorization') || undefined, new URLSearchParams(req.getQuery() ?? ''))
       const address = Buffer.from(res.getRemoteAddressAsText()).toString()
       res.upgrade<UserData>({ closed: false, address, token }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'),
         req.getHeader('sec-websocket-extensions'), context)

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket, type RawData } from 'ws'
 import { StreamConnection, type StreamContext } from '../stream/connection.js'
 import { STREAM_PATH } from '../http/routes.js'
+import { requestToken } from '../http/access.js'
 import { earshotError } from '../errors.js'
 import { replyForError, type HttpReply, type HttpRequest } from '../http/request.js'
 import { splitUrl, type HttpHandler, type Transport } from './types.js'
@@ -97,7 +98,8 @@ export function createWsTransport (ctx: StreamContext, api: HttpHandler): Transp
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const s = ws as Socket
-      s[kConnection] = new StreamConnection(ctx, req.socket.remoteAddress ?? '', splitUrl(req.url ?? '').query.get('token') ?? undefined, {
+      const token = requestToken(req.headers.authorization, splitUrl(req.url ?? '').query)
+      s[kConnection] = new StreamConnection(ctx, req.socket.remoteAddress ?? '', token, {
         send: (bytes) => { s.send(bytes, { binary: true }); return true },
         bufferedAmount: () => s.bufferedAmount,
         close: (code, reason) => s.close(code, reason),
