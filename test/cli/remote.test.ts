@@ -50,6 +50,11 @@ t.test('monitor and plays over the HTTP API', async (t) => {
   const human = await run(['plays', '--from', '2026-11-20T03:00:00Z', '--to', '2026-11-20T03:30:00Z'])
   t.equal(human.stdout.trim().split('\n').length, 3, '--from and --to bound the range (3 plays in 30 min)')
 
+  const daily = await run(['plays', '--daily', '--json', '--from', '2026-11-19T00:00:00Z', '--to', '2026-11-21T00:00:00Z'])
+  t.equal(daily.code, 0, daily.stderr)
+  const days = (JSON.parse(daily.stdout) as { days: Array<{ day: string, plays: number, seconds: number }> }).days
+  t.same(days.map((d) => [d.day, d.plays, d.seconds]), [['2026-11-20', 25, 25 * 180]], '--daily: 25 plays of 180 s on one day')
+
   const none = await run(['monitor', 'list'])
   t.equal(none.stdout.trim(), 'no monitors')
 

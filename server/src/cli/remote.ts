@@ -52,6 +52,23 @@ export const monitorCommand: Command = {
   },
 }
 
+interface TrackDay { day: string, trackId: number, title: string, artist: string, plays: number, seconds: number }
+
+async function printDaily (api: ReturnType<typeof apiOptions>, values: Record<string, string | boolean | undefined>): Promise<number> {
+  const query = new URLSearchParams()
+  for (const key of ['monitor', 'from', 'to'] as const) if (typeof values[key] === 'string') query.set(key, values[key] as string)
+  const { days } = JSON.parse((await callApi(api, 'GET', `/v1/plays/daily?${query.toString()}`)).text) as { days: TrackDay[] }
+  if (values.json === true) { out(JSON.stringify({ days })); return 0 }
+  if (values.csv === true) {
+    const q = (v: string): string => /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v
+    process.stdout.write('day,trackId,title,artist,plays,seconds\r\n' + days.map((d) => [d.day, d.trackId, q(d.title), q(d.artist), d.plays, d.seconds].join(',') + '\r\n').join(''))
+    return 0
+  }
+  if (days.length === 0) out('no plays')
+  for (const d of days) out(`${d.day}  ${String(d.plays).padStart(4)} plays  ${Math.round(d.seconds)} s  ${d.title || `track ${d.trackId}`}${d.artist ? ` — ${d.artist}` : ''}`)
+  return 0
+}
+
 export const playsCommand: Command = {
   summary: 'Print the play log of a running server (all pages; --csv for a spreadsheet)',
   usage: '',
@@ -64,9 +81,11 @@ export const playsCommand: Command = {
     to: { type: 'string', description: 'Plays starting before this time (ISO 8601)' },
     limit: { type: 'string', description: 'At most this many plays (default: all)' },
     csv: { type: 'boolean', description: 'Print CSV' },
+    daily: { type: 'boolean', description: 'Print plays per track per day (UTC) instead (default: the last 30 days)' },
   },
   async run (values) {
     const api = apiOptions(values)
+    if (values.daily === true) return printDaily(api, values)
     const query = new URLSearchParams()
     for (const key of ['monitor', 'track', 'from', 'to'] as const) if (typeof values[key] === 'string') query.set(key, values[key] as string)
     const wanted = values.limit === undefined ? Infinity : Number(values.limit)
