@@ -16,8 +16,8 @@ export async function serve (db: LmdbIndex, options: ServeOptions): Promise<void
     onWarning: (m) => process.stderr.write(`earshot: ${m}\n`),
   })
   const port = await server.listen(options.host, options.port)
-  process.stderr.write(`earshot listening on ws://${options.host}:${port}/v1/stream and http://${options.host}:${port}/health ` +
-    `(${server.transport}, index ${db.dir}, ${db.stats().tracks} tracks)\n`)
+  process.stderr.write(`earshot listening on ws://${options.host}:${port}/v1/stream and http://${options.host}:${port}/ ` +
+    `(${server.transport}, index ${db.dir}, ${db.stats().tracks} tracks); open http://${options.host}:${port}/ in a browser\n`)
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop)

@@ -353,8 +353,8 @@ const schemas: Record<string, Json> = {
     index: ref('IndexStats'),
     disk: object({ freeBytes: int(), totalBytes: int() }, [], 'Space on the index\'s disk'),
     monitors: ref('MonitorCounts'),
-    webhooks: ref('WebhookStats'),
-  }, ['index', 'disk', 'webhooks']),
+    webhooks: nullableRef('WebhookStats', 'Null when no webhook URL is configured'),
+  }, ['index', 'disk']),
 }
 
 // ---- parameters -----------------------------------------------------------------------------------------------
@@ -375,6 +375,19 @@ const metadataFields = {
   artist: str('Overrides the artist', { maxLength: 500 }),
   album: str('Overrides the album', { maxLength: 500 }),
   source: str('The name kept as the track\'s source (default: the file name)', { maxLength: 500 }),
+}
+
+/** A file of the web page or the browser SDK, built into dist/web by `npm run build`. */
+function webFile (operationId: string, summary: string, mediaType: string, description?: string): Json {
+  return operation({
+    operationId,
+    tag: 'web',
+    access: 'public',
+    summary,
+    description: `${description ? `${description} ` : ''}Sent with \`Cache-Control: no-cache\`.`,
+    ok: { 200: { description: 'The file', content: { [mediaType]: { schema: { type: 'string' } } } } },
+    errors: { 404: 'EAR_ERR_NOT_FOUND: the page is not built (run `npm run build`)' },
+  })
 }
 
 // ---- the paths ------------------------------------------------------------------------------------------------
@@ -688,6 +701,15 @@ const paths: Record<string, Json> = {
       errors: { 400: `EAR_ERR_BAD_REQUEST: an unreadable time, from not before to, a range over ${MAX_DAILY_RANGE_DAYS} days, or over a million plays in the range` },
     }),
   },
+
+  '/': { get: webFile('getWebPage', 'The web page: listen, identify a file, the catalog, monitors', 'text/html',
+    'The page itself (index.html), with a Content-Security-Policy. It streams the microphone with the browser SDK and calls this API with the token typed into it.') },
+  '/web/app.js': { get: webFile('getWebScript', 'The web page\'s script', 'text/javascript') },
+  '/web/style.css': { get: webFile('getWebStyle', 'The web page\'s style sheet', 'text/css') },
+  '/sdk/earshot.js': { get: webFile('getBrowserSdk', 'The browser SDK as one ES module: listen({ url, token })', 'text/javascript',
+    'The browser SDK (client-sdk/src/browser, bundled): `import { listen } from \'/sdk/earshot.js\'`. Served with `Access-Control-Allow-Origin: *` so pages of other origins may load it.') },
+  '/sdk/earshot-worklet.js': { get: webFile('getBrowserSdkWorklet', 'The browser SDK\'s AudioWorklet processor, for pages that refuse blob: scripts', 'text/javascript',
+    'The SDK carries this processor inside and loads it from a blob: URL; a page whose Content-Security-Policy refuses blob: scripts passes this URL as `workletUrl`.') },
 }
 
 export const openApiDocument: Record<string, unknown> = {
@@ -707,6 +729,7 @@ export const openApiDocument: Record<string, unknown> = {
     { name: 'catalog', description: 'Identify, tracks, index jobs' },
     { name: 'monitors', description: 'Radio streams the server pulls and listens to' },
     { name: 'plays', description: 'The play log: what was heard, where and when' },
+    { name: 'web', description: 'The web page and the browser SDK' },
   ],
   paths,
   components: {

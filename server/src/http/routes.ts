@@ -1,12 +1,13 @@
 /**
- * The route table of the HTTP API, served identically by both transports.
+ * The route table of the HTTP API and the web page, served identically by both transports.
  */
 import { catalogRoutes } from './catalog-routes.js'
 import { monitorRoutes } from './monitor-routes.js'
 import { playRoutes } from './play-routes.js'
 import { Router } from './router.js'
 import { systemRoutes } from './system-routes.js'
+import { webRoutes } from './web-routes.js'
 
 export { STREAM_PATH } from './system-routes.js'
 
-export const router = new Router([...systemRoutes, ...catalogRoutes, ...monitorRoutes, ...playRoutes])
+export const router = new Router([...systemRoutes, ...catalogRoutes, ...monitorRoutes, ...playRoutes, ...webRoutes])

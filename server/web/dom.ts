@@ -1,0 +1,53 @@
+/**
+ * Small helpers of the page: building elements (text only, never HTML from data), and formatting times and numbers.
+ */
+
+type Child = Node | string | number | null | undefined | false
+
+/** An element with attributes (`class`, `aria-*`, `data-*`, …) and children; strings become text nodes. */
+export function el<K extends keyof HTMLElementTagNameMap> (tag: K, attrs: Record<string, string | number | boolean | undefined> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag)
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === false) continue
+    e.setAttribute(k, v === true ? '' : String(v))
+  }
+  for (const c of children) if (c !== null && c !== undefined && c !== false) e.append(typeof c === 'number' ? String(c) : c)
+  return e
+}
+
+/** The element of an id that the page must have; a missing one is a bug of index.html. */
+export function byId<T extends HTMLElement = HTMLElement> (id: string): T {
+  const e = document.getElementById(id)
+  if (!e) throw new Error(`index.html has no #${id}`)
+  return e as T
+}
+
+/** Seconds as m:ss, or h:mm:ss from an hour on. */
+export function clock (seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds))
+  const h = Math.floor(s / 3600)
+  const m = Math.floor((s % 3600) / 60)
+  const ss = String(s % 60).padStart(2, '0')
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`
+}
+
+/** Seconds as a short duration for people: "45 s", "12 min", "2 h 5 min". */
+export function duration (seconds: number): string {
+  if (seconds < 60) return `${Math.round(seconds)} s`
+  const minutes = Math.round(seconds / 60)
+  if (minutes < 60) return `${minutes} min`
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`
+}
+
+/** 0..1 as a whole percentage. */
+export function percent (fraction: number): string {
+  return `${Math.round(Math.max(0, Math.min(1, fraction)) * 100)}%`
+}
+
+/** An ISO time as the local time of day (with the date when it is not today). */
+export function timeOfDay (iso: string): string {
+  const d = new Date(iso)
+  const today = new Date().toDateString() === d.toDateString()
+  const time = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+  return today ? time : `${d.toLocaleDateString([], { month: 'short', day: 'numeric' })} ${time}`
+}
