@@ -123,8 +123,9 @@ export class RawClient {
     })
   }
 
-  static async open (url: string): Promise<RawClient> {
-    const ws = new WebSocket(url, { perMessageDeflate: false })
+  /** @param headers of the upgrade request (an Authorization header, say) */
+  static async open (url: string, headers?: Record<string, string>): Promise<RawClient> {
+    const ws = new WebSocket(url, { perMessageDeflate: false, headers })
     const client = new RawClient(ws)
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve())

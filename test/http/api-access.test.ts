@@ -148,6 +148,12 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
     c = await RawClient.open(`${url}?token=${UNKNOWN_TOKEN}`)
     c.hello({ token: CLIENT_TOKEN })
     await admitted(c, 'hello.token wins over the URL')
+    c = await RawClient.open(url, { authorization: `Bearer ${CLIENT_TOKEN}` })
+    c.hello()
+    await admitted(c, 'a client token as the upgrade\'s bearer token')
+    c = await RawClient.open(url, { authorization: `Bearer ${UNKNOWN_TOKEN}` })
+    c.hello()
+    await refused(c, 'an unknown bearer token on the upgrade')
   })
 }
 
