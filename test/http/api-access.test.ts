@@ -209,6 +209,14 @@ t.test('Access.limit: each token and each address has a bucket of its own', asyn
   t.ok(access.limit('stream', 'token-a', '10.0.0.1', now) >= 1)
   t.ok(access.limit('identify', 'token-a', '10.0.0.1', now + 1000) >= 1, 'not refilled after a second')
   t.equal(access.limit('identify', 'token-a', '10.0.0.1', now + 30_000), 0, 'one request back after 30 s (2 a minute)')
+
+  // A request one limit refuses costs the other nothing.
+  const one = new Access({ ...defaults.access, identifyPerMinute: 1 })
+  t.equal(one.limit('identify', 'token-x', '10.0.0.5', now), 0)
+  t.ok(one.limit('identify', 'token-x', '10.0.0.6', now) >= 1, 'the spent token is refused from a fresh address')
+  t.equal(one.limit('identify', 'token-y', '10.0.0.6', now), 0, 'and that refusal did not spend the address')
+  t.ok(one.limit('identify', 'token-z', '10.0.0.5', now) >= 1, 'a spent address is refused with a fresh token')
+  t.equal(one.limit('identify', 'token-z', '10.0.0.7', now), 0, 'and that refusal did not spend the token')
 })
 
 t.test('every error answer is {"error":{"code","message"}} with its catalogued status and no stack trace', async (t) => {

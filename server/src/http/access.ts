@@ -66,9 +66,12 @@ export class Access {
    */
   limit (what: Limited, token: string | undefined, address: string, now = Date.now()): number {
     const l = this.#limits[what]
-    const byAddress = l.take(`ip:${address}`, now)
-    const byToken = token ? l.take(`token:${createHash('sha256').update(token).digest('hex')}`, now) : 0
-    return Math.max(byAddress, byToken)
+    const addressKey = `ip:${address}`
+    const byAddress = l.take(addressKey, now)
+    if (byAddress > 0 || !token) return byAddress // a refused request costs the token nothing
+    const byToken = l.take(`token:${createHash('sha256').update(token).digest('hex')}`, now)
+    if (byToken > 0) l.refund(addressKey) // nor the address
+    return byToken
   }
 }
 

@@ -24,6 +24,12 @@ export class RateLimiter {
     return Math.max(1, Math.ceil((1 - b.tokens) / rate / 1000))
   }
 
+  /** Give back one request taken from `key` (a request another limit refused). */
+  refund (key: string): void {
+    const b = this.#buckets.get(key)
+    if (b) b.tokens = Math.min(this.#perMinute, b.tokens + 1)
+  }
+
   #sweep (now: number, rate: number): void {
     this.#lastSweep = now
     for (const [key, b] of this.#buckets) if (b.tokens + (now - b.at) * rate >= this.#perMinute) this.#buckets.delete(key)
