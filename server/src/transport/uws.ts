@@ -56,8 +56,11 @@ function serveHttp (api: HttpHandler, res: UwsResponse, req: UwsRequest): void {
     // the client goes) and close the connection after the answer. A no-op when the body was read or refused.
     fail(new Error('answered before the whole body arrived'))
     res.cork(() => {
-      res.writeStatus(`${a.status} ${STATUS_TEXT[a.status] ?? ''}`).writeHeader('content-type', a.type)
+      res.writeStatus(`${a.status} ${STATUS_TEXT[a.status] ?? ''}`)
+      if (a.status !== 204) res.writeHeader('content-type', a.type)
       for (const [k, v] of Object.entries(a.headers ?? {})) res.writeHeader(k, v)
+      // A 204 goes out with "Content-Length: 0": uWS adds it, and endWithoutBody() without a length leaves the
+      // connection waiting for a body. Clients ignore it; the ws transport omits it.
       if (method === 'HEAD') res.endWithoutBody(Buffer.byteLength(a.body), refused)
       else res.end(a.body, refused)
     })

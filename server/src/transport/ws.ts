@@ -82,6 +82,11 @@ function writeReply (req: http.IncomingMessage, res: http.ServerResponse, a: Htt
   if (res.headersSent || res.destroyed) return
   // After an unread or refused body, the connection cannot be reused: close it.
   const close = !req.complete
+  if (a.status === 204) { // RFC 9110: no content, and no Content-Length either
+    res.writeHead(204, { ...a.headers, ...(close ? { connection: 'close' } : {}) })
+    res.end()
+    return
+  }
   res.writeHead(a.status, { ...a.headers, 'content-type': a.type, 'content-length': Buffer.byteLength(a.body), ...(close ? { connection: 'close' } : {}) })
   res.end(req.method === 'HEAD' ? undefined : a.body)
 }
