@@ -47,6 +47,9 @@ export interface EarshotServer {
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
 
+/** Index totals read for one scrape serve the other gauges of the same scrape, for this long in ms. */
+const STATS_REUSE_MS = 1000
+
 /** How often connections are checked against their hello and idle timeouts, in ms. */
 const SWEEP_MS = 1000
 
@@ -106,7 +109,17 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     metrics.lastIndexJobTracks.set(job.indexed)
   }
   // Read at scrape time: the index's own totals (cheap: a meta read and a stat), the webhook queue, monitor counts.
-  const indexStat = (key: 'tracks' | 'postings' | 'bytesOnDisk' | 'audioSeconds') => (): number => { try { return index.stats()[key] } catch { return Number.NaN } }
+  // The four index gauges of one scrape share one read of the index's totals.
+  let statsRead: { at: number, stats: ReturnType<Index['stats']> | undefined } = { at: -Infinity, stats: undefined }
+  const indexStat = (key: 'tracks' | 'postings' | 'bytesOnDisk' | 'audioSeconds') => (): number => {
+    const now = Date.now()
+    if (now - statsRead.at > STATS_REUSE_MS) {
+      let stats
+      try { stats = index.stats() } catch {}
+      statsRead = { at: now, stats }
+    }
+    return statsRead.stats?.[key] ?? Number.NaN
+  }
   metrics.gaugeFrom('earshot_index_tracks', 'Tracks in the index', indexStat('tracks'))
   metrics.gaugeFrom('earshot_index_postings', 'Postings in the index', indexStat('postings'))
   metrics.gaugeFrom('earshot_index_size_bytes', 'Bytes the index occupies on disk', indexStat('bytesOnDisk'))

@@ -15,7 +15,7 @@ import { buildCatalog } from '../helpers/catalog.js'
 import { childEnv, EARSHOT_MAIN, runEarshot } from '../helpers/child-env.js'
 import { clip, song } from '../helpers/signals.js'
 import { startRadio } from '../helpers/radio.js'
-import { freePort, waitUntil } from '../helpers/stream-helpers.js'
+import { freePort, pollUntil, waitUntil } from '../helpers/stream-helpers.js'
 import { verifySignature } from '../../server/src/webhooks/webhooks.js'
 import type { Play } from '../../server/src/playlog/play-log.js'
 import type { MonitorInfo } from '../../server/src/monitor/monitors.js'
@@ -70,14 +70,10 @@ async function get<T> (url: string): Promise<T | undefined> {
   }
 }
 
-async function waitFor<T> (probe: () => Promise<T | undefined>, ok: (v: T) => boolean, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await probe()
-    if (v !== undefined && ok(v)) return v
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+
+/** Poll until `probe` answers (the server is up) and its answer satisfies `ok`. */
+function until<T> (probe: () => Promise<T | undefined>, ok: (v: T) => boolean, ms: number, what: string): Promise<T> {
+  return pollUntil(probe, (v) => v !== undefined && ok(v), ms, what, 100) as Promise<T>
 }
 
 t.test('kill -9 mid-song: the open play is closed, the monitor resumes, no duplicate rows, no webhook lost', async (t) => {
@@ -97,14 +93,14 @@ t.test('kill -9 mid-song: the open play is closed, the monitor resumes, no dupli
   const api = `http://127.0.0.1:${port}`
   let child = startServe(db, port, config, receiver.url)
   t.teardown(() => { child.kill('SIGKILL') })
-  await waitFor(() => get(`${api}/health`), () => true, 10_000, 'the server to start')
+  await until(() => get(`${api}/health`), () => true, 10_000, 'the server to start')
 
   const added = await runEarshot(dir, ['monitor', 'add', radio.url, '--label', 'station one', '--server', api, '--json'])
   t.equal(added.code, 0, `earshot monitor add exits 0 ${added.stderr}`)
   const monitorId = (JSON.parse(added.stdout) as MonitorInfo).id
 
   const playsUrl = `${api}/v1/plays?monitor=${monitorId}`
-  const before = await waitFor(() => get<{ plays: Play[] }>(playsUrl), (p) => p.plays.length === 1 && p.plays[0].lastStreamSeconds - p.plays[0].startStreamSeconds > 3, 20_000, 'an open play 3 s long')
+  const before = await until(() => get<{ plays: Play[] }>(playsUrl), (p) => p.plays.length === 1 && p.plays[0].lastStreamSeconds - p.plays[0].startStreamSeconds > 3, 20_000, 'an open play 3 s long')
   t.equal(before.plays[0].open, true)
   await waitUntil(() => receiver.log.some((d) => d.type === 'match.confirmed'), 10_000, 'a match.confirmed delivery attempt')
 
@@ -114,16 +110,16 @@ t.test('kill -9 mid-song: the open play is closed, the monitor resumes, no dupli
   const crashedAt = before.plays[0]
 
   child = startServe(db, port, config, receiver.url)
-  const after = await waitFor(() => get<{ plays: Play[] }>(playsUrl), (p) => p.plays.some((x) => x.id === crashedAt.id && !x.open), 10_000, 'the crashed play to be closed')
+  const after = await until(() => get<{ plays: Play[] }>(playsUrl), (p) => p.plays.some((x) => x.id === crashedAt.id && !x.open), 10_000, 'the crashed play to be closed')
   const closed = after.plays.find((p) => p.id === crashedAt.id) as Play
   t.ok(closed.endStreamSeconds !== null && closed.endStreamSeconds >= crashedAt.lastStreamSeconds, `closed at ${closed.endStreamSeconds} s, at or after the last audio seen before the kill (${crashedAt.lastStreamSeconds} s)`)
   t.ok((closed.endStreamSeconds ?? 0) - crashedAt.lastStreamSeconds < 3, 'and not later than a few seconds of unseen touches')
   t.equal(closed.endedAt, closed.lastSeenAt, 'its wall-clock end is the last time audio was seen')
 
   // The monitor resumes by itself, and song 3 (still on air) opens a new play.
-  const listed = await waitFor(() => get<{ monitors: MonitorInfo[] }>(`${api}/v1/monitors`), (m) => m.monitors.length === 1 && m.monitors[0].state === 'listening', 10_000, 'the monitor to resume')
+  const listed = await until(() => get<{ monitors: MonitorInfo[] }>(`${api}/v1/monitors`), (m) => m.monitors.length === 1 && m.monitors[0].state === 'listening', 10_000, 'the monitor to resume')
   t.equal(listed.monitors[0].id, monitorId, 'the same monitor')
-  const resumed = await waitFor(() => get<{ plays: Play[] }>(playsUrl), (p) => p.plays.some((x) => x.open), 20_000, 'a new open play')
+  const resumed = await until(() => get<{ plays: Play[] }>(playsUrl), (p) => p.plays.some((x) => x.open), 20_000, 'a new open play')
   t.equal(resumed.plays.length, 2, 'two rows: the closed one and the new one, nothing duplicated')
   t.equal(new Set(resumed.plays.map((p) => p.id)).size, 2, 'distinct ids')
   t.ok(resumed.plays.every((p) => p.trackId === 1), 'both of song 3')

@@ -11,6 +11,7 @@ import type { AccessSettings, HttpLimits, MonitorSettings, Settings, StreamLimit
 import { errorCatalogue, type ErrorCode } from '../../server/src/errors.js'
 import type { Route } from '../../server/src/http/router.js'
 import { testSettings } from './stream-helpers.js'
+export { pollUntil } from './stream-helpers.js'
 
 /** Tokens of the guarded servers (at least 16 characters, as configuration demands). */
 export const ADMIN_TOKEN = 'admin-token-0123456789abcdef'
@@ -305,13 +306,3 @@ export function pcm16 (x: Float32Array, bigEndian = false): Buffer {
   return out
 }
 
-/** Poll `get` every `everyMs` until `done` holds for its result; rejects with `what` after `ms`. */
-export async function pollUntil<T> (get: () => Promise<T>, done: (v: T) => boolean, ms: number, what: string, everyMs = 50): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await get()
-    if (done(v)) return v
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${JSON.stringify(v).slice(0, 300)})`)
-    await new Promise((resolve) => setTimeout(resolve, everyMs))
-  }
-}

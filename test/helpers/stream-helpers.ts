@@ -76,6 +76,17 @@ export async function waitUntil (cond: () => boolean, ms: number, what: string):
   }
 }
 
+/** Poll `get` every `everyMs` until `done` holds for its result; rejects with `what` after `ms`. */
+export async function pollUntil<T> (get: () => Promise<T>, done: (v: T) => boolean, ms: number, what: string, everyMs = 50): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await get()
+    if (done(v)) return v
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${JSON.stringify(v).slice(0, 300)})`)
+    await new Promise((resolve) => setTimeout(resolve, everyMs))
+  }
+}
+
 /** Resolve with `p`, or reject with `what` after `ms`. */
 export function within<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined

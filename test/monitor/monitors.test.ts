@@ -7,7 +7,7 @@ import t from 'tap'
 import path from 'node:path'
 import { buildCatalog } from '../helpers/catalog.js'
 import { clip, song } from '../helpers/signals.js'
-import { startServer, testSettings, waitUntil } from '../helpers/stream-helpers.js'
+import { pollUntil, startServer, testSettings, waitUntil } from '../helpers/stream-helpers.js'
 import { startRadio } from '../helpers/radio.js'
 import type { MonitorInfo } from '../../server/src/monitor/monitors.js'
 import type { Play } from '../../server/src/playlog/play-log.js'
@@ -46,7 +46,7 @@ t.test('a monitored station: the play log holds each song, nothing for unknown m
   const info = (): Promise<MonitorInfo> => getJson<MonitorInfo>(`${http}/v1/monitors/${monitor.id}`)
   // While song 3 airs, the monitor is listening and shows it confirmed.
   let seen: MonitorInfo | undefined
-  await waitUntilAsync(async () => { seen = await info(); return seen.current?.state === 'confirmed' }, 15_000, 'song 3 confirmed on the monitor')
+  seen = await pollUntil(info, (m) => m.current?.state === 'confirmed', 15_000, 'song 3 confirmed on the monitor')
   t.equal(seen?.state, 'listening')
   t.equal(seen?.current?.trackId, 1, 'the current match is song 3 (track 1)')
   const open = await getJson<{ plays: Play[] }>(`${http}/v1/plays?monitor=${monitor.id}`)
@@ -57,13 +57,13 @@ t.test('a monitored station: the play log holds each song, nothing for unknown m
   // Drop the link 6 s into song 5 (program 30 s).
   await waitUntil(() => radio.position() > 30, 20_000, 'program time 30 s')
   radio.drop()
-  await waitUntilAsync(async () => (await info()).reconnects >= 1, 10_000, 'the monitor to reconnect')
-  await waitUntilAsync(async () => (await info()).state === 'listening', 10_000, 'listening again')
+  await pollUntil(info, (m) => m.reconnects >= 1, 10_000, 'the monitor to reconnect')
+  await pollUntil(info, (m) => m.state === 'listening', 10_000, 'listening again')
   t.ok(radio.connections >= 2, 'the station saw the monitor come back')
 
   // Let the program end and the last match close on the silence after it.
   await waitUntil(() => radio.position() > 46, 30_000, 'the end of the program')
-  await waitUntilAsync(async () => (await info()).current === null, 10_000, 'the last match to end')
+  await pollUntil(info, (m) => m.current === null, 10_000, 'the last match to end')
   const { plays } = await getJson<{ plays: Play[] }>(`${http}/v1/plays?monitor=${monitor.id}`)
   plays.reverse() // oldest first
   t.same(plays.map((p) => p.trackId), [1, 2, 2], 'song 3, then song 5 before and after the drop; nothing for the unknown music')
@@ -90,11 +90,3 @@ t.test('a monitored station: the play log holds each song, nothing for unknown m
   t.equal((await fetch(`${http}/v1/monitors/${monitor.id}`)).status, 404)
   t.equal((await getJson<{ plays: Play[] }>(`${http}/v1/plays?monitor=${monitor.id}`)).plays.length, 3, 'the plays stay')
 })
-
-async function waitUntilAsync (cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (!await cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}

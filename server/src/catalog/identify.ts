@@ -1,20 +1,14 @@
 /**
- * One-shot identify: a clip in, the tracks it comes from out (used by the CLI and, later, the HTTP API).
+ * One-shot identify: a clip in, the tracks it comes from out (used by `earshot identify` and POST /v1/identify).
  */
+import type { Match } from '../../../protocol/src/index.js'
 import type { Settings } from '../config/defaults.js'
 import { fingerprint } from '../dsp/pipeline.js'
 import type { Index } from '../index/types.js'
 import { ClipMatcher, type ClipMatch } from '../match/clip-matcher.js'
 
-export interface IdentifiedMatch {
-  id: number
-  title: string
-  artist: string
-  album: string
-  source: string
-  confidence: number
-  offsetSeconds: number
-}
+/** A match of a clip: the track fields of a stream's `match` message, its confidence, and where in the track the clip starts. */
+export type IdentifiedMatch = Pick<Match, 'id' | 'title' | 'artist' | 'album' | 'source' | 'confidence' | 'offsetSeconds'>
 
 export interface IdentifyResult {
   matches: IdentifiedMatch[]

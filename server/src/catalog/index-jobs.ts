@@ -22,8 +22,10 @@ export interface IndexJob {
   total: number | null
   indexed: number
   present: number
-  /** Files that could not be indexed, with the reason. */
+  /** Files that could not be indexed, with the reason (the first MAX_SKIPPED_LISTED). */
   skipped: Array<{ file: string, reason: string }>
+  /** Files that could not be indexed, all of them counted. */
+  skippedCount: number
   audioSeconds: number
   error: string | null
 }
@@ -38,7 +40,6 @@ export class IndexJobs {
   readonly #settings: Settings
   readonly #jobs = new Map<string, IndexJob>()
   #queue: Promise<void> = Promise.resolve()
-  #skippedCount = new Map<string, number>()
   /** Told when a job finishes (metrics). */
   onFinished: ((job: IndexJob) => void) | undefined
 
@@ -50,7 +51,7 @@ export class IndexJobs {
   start (paths: string[]): IndexJob {
     const job: IndexJob = {
       id: randomUUID(), paths, state: 'queued', createdAt: new Date().toISOString(), startedAt: null, finishedAt: null,
-      total: null, indexed: 0, present: 0, skipped: [], audioSeconds: 0, error: null,
+      total: null, indexed: 0, present: 0, skipped: [], skippedCount: 0, audioSeconds: 0, error: null,
     }
     this.#jobs.set(job.id, job)
     this.#queue = this.#queue.then(() => this.#run(job))
@@ -62,9 +63,6 @@ export class IndexJobs {
     const job = this.#jobs.get(id)
     return job && { ...job, skipped: [...job.skipped] }
   }
-
-  /** Skipped files of a job, counted beyond the listed ones. */
-  skippedCount (id: string): number { return this.#skippedCount.get(id) ?? 0 }
 
   /** Wait for queued and running jobs (shutdown, tests). */
   async idle (): Promise<void> { await this.#queue }
@@ -80,7 +78,7 @@ export class IndexJobs {
           else if (e.type === 'indexed') { job.indexed++; job.audioSeconds += e.audioSeconds }
           else if (e.type === 'present') job.present++
           else {
-            this.#skippedCount.set(job.id, this.skippedCount(job.id) + 1)
+            job.skippedCount++
             if (job.skipped.length < MAX_SKIPPED_LISTED) job.skipped.push({ file: e.file, reason: e.reason })
           }
         },
@@ -97,6 +95,6 @@ export class IndexJobs {
 
   #forgetOld (): void {
     const finished = [...this.#jobs.values()].filter((j) => j.state === 'done' || j.state === 'failed')
-    for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) { this.#jobs.delete(j.id); this.#skippedCount.delete(j.id) }
+    for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.#jobs.delete(j.id)
   }
 }

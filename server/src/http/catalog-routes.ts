@@ -115,7 +115,7 @@ export const catalogRoutes: Route[] = [
       const paths = [...(one ? [one] : []), ...((many as string[] | undefined) ?? [])]
       if (paths.length === 0) throw earshotError('EAR_ERR_BAD_REQUEST', 'path is required')
       const job = services.jobs.start(paths)
-      return json(202, { ...job, skippedCount: 0 }, { location: `/v1/index-jobs/${job.id}` })
+      return json(202, job, { location: `/v1/index-jobs/${job.id}` })
     },
   },
   {
@@ -127,7 +127,7 @@ export const catalogRoutes: Route[] = [
       const id = uuidParam(params.id, 'job id')
       const job = services.jobs.get(id)
       if (!job) throw earshotError('EAR_ERR_JOB_NOT_FOUND', id)
-      return json(200, { ...job, skippedCount: services.jobs.skippedCount(job.id) })
+      return json(200, job)
     },
   },
 ]

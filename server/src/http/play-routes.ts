@@ -13,6 +13,11 @@ export const MAX_PLAYS_PAGE = 1000
 const MAX_AGGREGATE_DAYS = 400
 const DAY_MS = 86_400_000
 
+/** The stream filter: `monitor=` (a monitor id), or `stream=` (a client's streamId). */
+function streamParam (q: URLSearchParams): string | undefined {
+  return q.get('monitor') || q.get('stream') || undefined
+}
+
 export const playRoutes: Route[] = [
   {
     method: 'GET',
@@ -21,7 +26,7 @@ export const playRoutes: Route[] = [
     summary: 'Plays of the log, filtered by monitor (or client stream), track and time; JSON or CSV (Accept: text/csv)',
     handle ({ services, req }) {
       const q = req.query
-      const stream = q.get('monitor') || q.get('stream') || undefined
+      const stream = streamParam(q)
       const track = q.get('track')
       const trackId = track ? intParam(q, 'track', 0, 1, 2 ** 32) : undefined
       const page = services.plays.query({
@@ -55,7 +60,7 @@ export const playRoutes: Route[] = [
       const from = timeParam(q, 'from') ?? to - 30 * DAY_MS
       if (from >= to) throw earshotError('EAR_ERR_BAD_REQUEST', 'from must be before to')
       if (to - from > MAX_AGGREGATE_DAYS * DAY_MS) throw earshotError('EAR_ERR_BAD_REQUEST', `the range is longer than ${MAX_AGGREGATE_DAYS} days`)
-      const stream = q.get('monitor') || q.get('stream') || undefined
+      const stream = streamParam(q)
       const days = services.plays.perTrackPerDay({ from, to, stream })
       return json(200, { from: new Date(from).toISOString(), to: new Date(to).toISOString(), days })
     },
