@@ -49,7 +49,10 @@ function rssBytes (pid: number): number {
 
 async function startServer (db: string, transport: string): Promise<{ child: ChildProcess, port: number }> {
   const nodeArgs = (process.env.EARSHOT_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean) // e.g. --cpu-prof
-  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--db', db, '--port', '0', '--transport', transport, '--max-sessions', '100000'],
+  // Every session of the load generator opens from one address: lift the per-address limit on stream opens.
+  const config = path.join(os.tmpdir(), `earshot-bench-stream-${process.pid}.json`)
+  fs.writeFileSync(config, JSON.stringify({ access: { streamOpensPerMinute: 1e9 } }))
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--db', db, '--port', '0', '--transport', transport, '--max-sessions', '100000', '--config', config],
     { stdio: ['ignore', 'ignore', 'pipe'] })
   const port = await new Promise<number>((resolve, reject) => {
     let err = ''

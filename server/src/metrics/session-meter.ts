@@ -25,6 +25,9 @@ export class SessionMeter {
   readonly #monitorUnknown: Counter.Internal | undefined
   #confirmedTrack = -1
   #open = true
+  #pendingBytes = 0
+  #pendingSeconds = 0
+  #pendingUnknown = 0
 
   constructor (m: Metrics, labels: SessionLabels) {
     this.#m = m
@@ -44,14 +47,25 @@ export class SessionMeter {
     for (const c of [this.#confirmed, this.#ends, this.#monitorAudio, this.#monitorUnknown]) c?.inc(0)
   }
 
-  /** Audio processed: bytes received and the seconds they held. */
+  /**
+   * Audio processed: bytes received and the seconds they held. Called per audio frame, so it only adds: the sums
+   * reach prom-client once a tick (about 0.5 s of audio) and at close, where a labelled inc() costs a label lookup.
+   */
   audio (bytes: number, seconds: number): void {
-    this.#bytes.inc(bytes)
-    this.#audio.inc(seconds)
-    if (this.#monitorAudio) {
-      this.#monitorAudio.inc(seconds)
-      if (this.#confirmedTrack < 0) this.#monitorUnknown?.inc(seconds)
-    }
+    this.#pendingBytes += bytes
+    this.#pendingSeconds += seconds
+    if (this.#confirmedTrack < 0) this.#pendingUnknown += seconds
+  }
+
+  #flush (): void {
+    if (this.#pendingBytes === 0) return
+    this.#bytes.inc(this.#pendingBytes)
+    this.#audio.inc(this.#pendingSeconds)
+    this.#monitorAudio?.inc(this.#pendingSeconds)
+    this.#monitorUnknown?.inc(this.#pendingUnknown)
+    this.#pendingBytes = 0
+    this.#pendingSeconds = 0
+    this.#pendingUnknown = 0
   }
 
   /** A message the session sent; `latencySeconds` since the audio that decided it, when audio decided it. */
@@ -74,6 +88,7 @@ export class SessionMeter {
 
   /** One tick's lookups (see StreamMatcherOptions.onTick). */
   readonly tick = (hashes: number, lookups: number, postings: number, seconds: number): void => {
+    this.#flush()
     const m = this.#m
     m.hashes.inc(hashes)
     m.lookups.inc(lookups)
@@ -85,6 +100,7 @@ export class SessionMeter {
   close (reason: string): void {
     if (!this.#open) return
     this.#open = false
+    this.#flush()
     this.#active.dec()
     this.#m.sessionsClosed.labels({ transport: this.#labels.transport, kind: this.#labels.kind, reason }).inc()
   }
