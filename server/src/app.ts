@@ -25,6 +25,7 @@ import { createWsTransport } from './transport/ws.js'
 import { createUwsTransport, loadUws } from './transport/uws.js'
 import type { HttpHandler, Transport, TransportName } from './transport/types.js'
 import { WebhookDispatcher } from './webhooks/webhooks.js'
+import { silentLogger, type Logger } from './log.js'
 
 export interface BuildOptions {
   index: Index
@@ -32,8 +33,8 @@ export interface BuildOptions {
   transport?: TransportName
   /** Folder of the server's state (monitors, play log, webhook queue); default `<index folder>/server`. */
   stateDir?: string
-  /** Told when the requested transport could not load and another one serves, and of internal errors. */
-  onWarning?: (message: string) => void
+  /** The server's log (default: silent). */
+  logger?: Logger
 }
 
 export interface EarshotServer {
@@ -55,11 +56,11 @@ const SWEEP_MS = 1000
 
 export async function build (options: BuildOptions): Promise<EarshotServer> {
   const { index, settings } = options
-  const warn = options.onWarning ?? (() => {})
+  const log = options.logger ?? silentLogger
   let name: TransportName = options.transport ?? 'uws'
   const uws = name === 'uws' ? await loadUws() : undefined
   if (name === 'uws' && !uws) {
-    warn('uWebSockets.js did not load on this platform; serving with ws')
+    log.warn('uWebSockets.js did not load on this platform; serving with ws')
     name = 'ws'
   }
 
@@ -145,8 +146,9 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     webhooks,
     startedAt,
     metrics,
-    onHttpError (err) {
-      if (!(err instanceof Error) || !('code' in err)) warn(`internal error in the HTTP API: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+    log,
+    onHttpError (err, req) {
+      if (!(err instanceof Error) || !('code' in err)) log.error({ err, method: req.method, path: req.path }, 'internal error in the HTTP API')
     },
   }
   const api: HttpHandler = {

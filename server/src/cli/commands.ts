@@ -12,6 +12,7 @@ import { decodeFile } from '../audio/decode.js'
 import { earshotError } from '../errors.js'
 import { createProgress } from './progress.js'
 import { serve } from './serve.js'
+import { resolveLogLevel } from '../log.js'
 import { streamSources } from './stream.js'
 import { loadSettings } from '../config/load.js'
 import { monitorCommand, playsCommand } from './remote.js'
@@ -232,8 +233,11 @@ const serveCommand: Command = {
     'idle-timeout': { type: 'string', description: `Close a silent connection after this many ms (default ${defaults.stream.idleTimeoutMs})` },
     'hello-timeout': { type: 'string', description: `Close a connection with no hello after this many ms (default ${defaults.stream.helloTimeoutMs})` },
     config: { type: 'string', description: 'JSON settings file: tokens, webhooks, limits (default $EARSHOT_CONFIG)' },
+    'log-level': { type: 'string', description: 'fatal, error, warn, info (default), debug, trace or silent (default $EARSHOT_LOG_LEVEL)' },
   },
   async run (values) {
+    let logLevel
+    try { logLevel = resolveLogLevel(values['log-level'] as string | undefined) } catch (err) { throw earshotError('EAR_ERR_USAGE', (err as Error).message) }
     const port = parseNumber('port', values.port, 0, 65535, true) ?? 8080
     const host = (values.host as string | undefined) ?? '127.0.0.1'
     const transport = (values.transport as string | undefined) ?? 'uws'
@@ -251,7 +255,7 @@ const serveCommand: Command = {
       },
     }
     const db = openIndex(values, false)
-    await serve(db, { port, host, transport, settings })
+    await serve(db, { port, host, transport, settings, logLevel })
     return 0
   },
 }

@@ -13,6 +13,7 @@ import type { StreamContext } from '../stream/connection.js'
 import type { WebhookDispatcher } from '../webhooks/webhooks.js'
 import type { Access } from './access.js'
 import type { HttpRequest } from './request.js'
+import type { Logger } from '../log.js'
 
 export interface Services {
   readonly index: Index
@@ -29,6 +30,8 @@ export interface Services {
   /** ms since the epoch. */
   readonly startedAt: number
   readonly metrics: Metrics
+  /** The server's log; components bind a child once. */
+  readonly log: Logger
   /** Told of every error a route answered with (for the log and metrics). */
   onHttpError?: (err: unknown, req: HttpRequest) => void
 }
