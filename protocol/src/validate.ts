@@ -1,5 +1,7 @@
 /**
- * Validation of incoming control messages: plain data in, a typed message or a reason out.
+ * Validation of incoming control messages: plain data in, a typed message or a reason out. Never throws: the data
+ * comes from anyone, and a map such as {type: {toString: 0}} throws from String() or a template literal; reasons
+ * describe such values through `describeValue`, which never calls a method of theirs.
  */
 import {
   ENCODINGS, MAX_LABEL_LENGTH, MAX_SAMPLE_RATE, MAX_STREAM_ID_LENGTH, MAX_TOKEN_LENGTH, MIN_SAMPLE_RATE,
@@ -16,6 +18,13 @@ function optionalString (m: Record<string, unknown>, key: string, max: number): 
   return v
 }
 
+/** A short, safe description of any decoded value for an error text: strings quoted and cut, others by kind. */
+export function describeValue (v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v)
+  return Array.isArray(v) ? 'an array' : v instanceof Uint8Array ? 'binary data' : `a ${typeof v}`
+}
+
 export function validateClientMessage (m: Record<string, unknown>): Validated {
   switch (m.type) {
     case 'hello': return validateHello(m)
@@ -27,14 +36,14 @@ export function validateClientMessage (m: Record<string, unknown>): Validated {
       return { ok: true, message: m.id === undefined ? { type: 'ping' } : { type: 'ping', id: m.id } }
     }
     default:
-      return { ok: false, code: 'EAR_ERR_BAD_MESSAGE', detail: `unknown message type ${JSON.stringify(String(m.type)).slice(0, 60)}` }
+      return { ok: false, code: 'EAR_ERR_BAD_MESSAGE', detail: `unknown message type ${describeValue(m.type)}` }
   }
 }
 
 function validateHello (m: Record<string, unknown>): Validated {
   const bad = (detail: string): Validated => ({ ok: false, code: 'EAR_ERR_BAD_HELLO', detail })
   if (m.v !== PROTOCOL_VERSION) {
-    return { ok: false, code: 'EAR_ERR_PROTOCOL_VERSION', detail: `this server speaks v${PROTOCOL_VERSION}, the client sent v${String(m.v)}` }
+    return { ok: false, code: 'EAR_ERR_PROTOCOL_VERSION', detail: `this server speaks v${PROTOCOL_VERSION}, the client sent v${describeValue(m.v)}` }
   }
   const rate = m.sampleRate
   if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < MIN_SAMPLE_RATE || rate > MAX_SAMPLE_RATE) {

@@ -90,6 +90,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     sessions: 0,
     connections: new Set(),
     metrics,
+    log: log.child({ component: 'stream' }),
     gate (token, address) {
       const denied = access.check('client', token, address)
       if (denied) return { code: 'EAR_ERR_UNAUTHORIZED', detail: denied.message }

@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import type { Test } from 'tap'
 /**
  * The environment for child processes under test: the parent's, without what tap adds to it. tap sets NODE_OPTIONS
  * to load its process-tracking hooks into every child, which the children under test neither need nor should have
@@ -31,4 +32,36 @@ export function runEarshot (cwd: string, args: readonly string[], env: NodeJS.Pr
     child.on('error', reject)
     child.on('close', (code) => resolve({ code, stdout, stderr }))
   })
+}
+
+export interface Served {
+  child: ChildProcess
+  /** The port from the listening line. */
+  port: number
+  /** Everything the server wrote to stderr so far. */
+  stderr (): string
+  /** Resolves with the exit code (or the signal's name) when the server exits. */
+  exited: Promise<number | string>
+}
+
+/**
+ * Run `earshot serve ...args` in `cwd` and wait (at most `ms`) for its listening line; rejects with its stderr if it
+ * exits first. Killed with SIGKILL in t's teardown if it still runs.
+ */
+export async function startServe (t: Test, cwd: string, args: readonly string[], env: NodeJS.ProcessEnv = childEnv(),
+  ms = 15_000): Promise<Served> {
+  const child = spawn(process.execPath, [EARSHOT_MAIN, 'serve', ...args], { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] })
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  let stderr = ''
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')))
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`earshot serve did not listen within ${ms} ms: ${stderr}`)), ms)
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+      stderr += s
+      const m = /^earshot listening on ws:\/\/[^:]+:(\d+)\//m.exec(stderr)
+      if (m) { clearTimeout(timer); resolve(Number(m[1])) }
+    })
+    void exited.then((code) => { clearTimeout(timer); reject(new Error(`earshot serve exited (${code}) before listening: ${stderr}`)) })
+  })
+  return { child, port, stderr: () => stderr, exited }
 }

@@ -1,7 +1,8 @@
 /**
  * The protocol state machine of one WebSocket connection, independent of the transport that carries it:
  * hello -> ready -> audio / flush / ping ... -> close. Every bad frame gets an `error` with a stable code; the
- * codes that end a session close it with their WebSocket close code.
+ * codes that end a session close it with their WebSocket close code. Each entry point a transport calls is guarded:
+ * a fault in it fails that one connection (EAR_ERR_INTERNAL, close 1011) and is logged; it never reaches the process.
  */
 import {
   CloseCode, FrameTag, PROTOCOL_VERSION, decodeControl, encodeControl, protocolErrors, validateClientMessage,
@@ -13,6 +14,7 @@ import type { Index } from '../index/types.js'
 import { StreamSession } from './session.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { SessionMeter } from '../metrics/session-meter.js'
+import type { Logger } from '../log.js'
 
 /** What a transport gives a connection: sending, its queue, closing. */
 export interface Wire {
@@ -49,6 +51,8 @@ export interface StreamContext {
   gate?: Gate
   /** The server's metrics; none in tests that do not need them. */
   metrics?: Metrics
+  /** Where connection faults are logged (a child logger of the stream component); none: not logged. */
+  log?: Logger
   /** An observer for a session that asked for one (hello.playLog), or undefined. */
   observe?: (hello: Hello, sessionId: string) => SessionObserver | undefined
 }
@@ -84,6 +88,10 @@ export class StreamConnection {
 
   /** Close the connection if it is past its hello or idle timeout. Called by the server's one sweep timer. */
   sweep (now: number): void {
+    try { this.#sweep(now) } catch (err) { this.#fault(err, 'sweep') }
+  }
+
+  #sweep (now: number): void {
     const l = this.#ctx.settings.stream
     if (!this.#session && now - this.#openedAt > l.helloTimeoutMs) this.fail('EAR_ERR_HELLO_TIMEOUT', `no hello within ${l.helloTimeoutMs} ms`)
     else if (now - this.#lastMessageAt > l.idleTimeoutMs) this.fail('EAR_ERR_IDLE_TIMEOUT', `nothing for ${l.idleTimeoutMs} ms`)
@@ -92,6 +100,10 @@ export class StreamConnection {
   /** A message from the client. The bytes are only valid during this call. */
   onMessage (data: Uint8Array, isBinary: boolean): void {
     if (this.#closed) return
+    try { this.#onMessage(data, isBinary) } catch (err) { this.#fault(err, 'message') }
+  }
+
+  #onMessage (data: Uint8Array, isBinary: boolean): void {
     this.#lastMessageAt = Date.now()
     if (!isBinary) { this.fail('EAR_ERR_TEXT_FRAME'); return }
     if (data.length === 0) { this.#error('EAR_ERR_BAD_FRAME', 'empty frame'); return }
@@ -173,13 +185,33 @@ export class StreamConnection {
   /** The socket closed, for whatever reason. */
   onClose (): void {
     this.#closed = true
+    // The server's own counts first: they cannot throw, and must be right whatever the observers do.
     if (this.#counted) { this.#ctx.sessions--; this.#counted = false }
-    if (this.#session && this.#observer) this.#observer.end(this.#session.streamSeconds)
-    this.#observer = undefined
-    this.#meter?.close(this.#closeReason)
-    this.#meter = undefined
-    this.#session = undefined
     this.#ctx.connections.delete(this)
+    const session = this.#session
+    const observer = this.#observer
+    const meter = this.#meter
+    this.#session = undefined
+    this.#observer = undefined
+    this.#meter = undefined
+    try {
+      if (session && observer) observer.end(session.streamSeconds)
+      meter?.close(this.#closeReason)
+    } catch (err) { this.#fault(err, 'close') }
+  }
+
+  /**
+   * A bug met while handling this connection: log it with its stack, tell the client only the code, close with 1011.
+   * Should even that fail, drop the socket.
+   */
+  #fault (err: unknown, during: string): void {
+    this.#ctx.log?.error({ err, during, sessionId: this.sessionId || undefined }, 'stream connection fault')
+    try {
+      this.fail('EAR_ERR_INTERNAL')
+    } catch {
+      this.#closed = true
+      try { this.#wire.terminate() } catch {}
+    }
   }
 
   /** Send an error and close with its close code. */
