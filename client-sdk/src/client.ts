@@ -13,8 +13,8 @@
 import { EventEmitter } from 'node:events'
 import WebSocket from 'ws'
 import {
-  PROTOCOL_VERSION, FrameTag, decodeControl, encodeControl, type Encoding, type ErrorMessage, type Hello, type Match,
-  type MatchEnd, type Ready, type ServerMessage,
+  BYTES_PER_SAMPLE, PROTOCOL_VERSION, FrameTag, decodeControl, encodeControl, type Encoding, type ErrorMessage, type Hello,
+  type Match, type MatchEnd, type Ready, type ServerMessage,
 } from '../../protocol/src/index.js'
 
 export interface ConnectOptions {
@@ -36,6 +36,12 @@ export interface ConnectOptions {
   /** Bytes queued before write() returns false (default 256 KiB). */
   highWaterMark?: number
 }
+
+/**
+ * The largest message assumed when a server's `ready` announces none (every earshot server does; the protocol's
+ * smallest allowed limit is 1 KiB, and 64 KiB is far below any default).
+ */
+const FALLBACK_MAX_FRAME_BYTES = 64 * 1024
 
 /** Errors that a reconnect would only repeat. */
 const FATAL_CODES = new Set(['EAR_ERR_PROTOCOL_VERSION', 'EAR_ERR_BAD_HELLO', 'EAR_ERR_UNAUTHORIZED', 'EAR_ERR_SESSION_TOO_LONG'])
@@ -59,8 +65,13 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
   #fatal = false
   #attempt = 0
   #sessions = 0
-  #flushWaiters: Array<(streamSeconds: number) => void> = []
+  #flushWaiters: Array<{ resolve: (streamSeconds: number) => void, reject: (err: Error) => void }> = []
   #frame = new Uint8Array(0) // reused audio frame buffer
+  /**
+   * PCM bytes one audio frame carries at most: the announced limit less the tag byte, in whole sample frames. Kept
+   * from the last `ready` (audio written between a reconnect's open and its `ready` goes to the same server).
+   */
+  #maxPcmBytes: number
   sessionId = ''
 
   constructor (url: string, options: ConnectOptions) {
@@ -76,6 +87,7 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
       highWaterMark: 256 * 1024,
       ...options,
     }
+    this.#maxPcmBytes = maxPcmBytes(undefined, this.options)
   }
 
   /** Open the socket and wait for `ready`. */
@@ -100,6 +112,7 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
         try { m = decodeControl(data) as unknown as ServerMessage } catch { return }
         if (m.type === 'ready') {
           this.sessionId = m.sessionId
+          this.#maxPcmBytes = maxPcmBytes(m, this.options)
           this.#attempt = 0
           this.#sessions++
           if (!settled) { settled = true; resolve(m) }
@@ -116,6 +129,8 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
       ws.on('close', (code) => {
         if (this.#ws === ws) this.#ws = undefined
         this.#queued = 0
+        // Flushes of this session will never be answered: the audio they wait for is gone with it.
+        for (const w of this.#flushWaiters.splice(0)) w.reject(Object.assign(new Error(`connection closed (${code}) before flushed`), { code }))
         if (!settled) { settled = true; reject(new Error(`connection closed (${code}) before ready`)) }
         if (this.#closing || this.#fatal || !this.options.reconnect) { this.emit('close', code); return }
         this.#scheduleReconnect()
@@ -127,7 +142,7 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
     switch (m.type) {
       case 'match': this.emit('match', m); break
       case 'match-end': this.emit('match-end', m); break
-      case 'flushed': for (const w of this.#flushWaiters.splice(0)) w(m.streamSeconds); break
+      case 'flushed': this.#flushWaiters.shift()?.resolve(m.streamSeconds); break
       case 'error':
         if (FATAL_CODES.has(m.code)) this.#fatal = true
         if (this.listenerCount('error') > 0) this.emit('error', m)
@@ -151,15 +166,23 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
   get connected (): boolean { return this.#ws !== undefined && this.#ws.readyState === WebSocket.OPEN && this.sessionId !== '' }
 
   /**
-   * Send PCM in the session's encoding (bytes, or an Int16Array/Float32Array of interleaved samples). Returns false
-   * when the caller should wait for 'drain'. Audio written while disconnected is dropped: a live stream resumes from
-   * what comes next.
+   * Send PCM in the session's encoding (bytes, or an Int16Array/Float32Array of interleaved samples), of any length:
+   * it goes out in as many audio frames as the server's announced `maxFrameBytes` needs (a larger message would end
+   * the session). Returns false when the caller should wait for 'drain'. Audio written while disconnected is dropped:
+   * a live stream resumes from what comes next.
    */
   write (pcm: Uint8Array | Int16Array | Float32Array): boolean {
     const ws = this.#ws
     if (!ws || ws.readyState !== WebSocket.OPEN) return true
     const bytes = pcm instanceof Uint8Array ? pcm : new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength)
-    // ws copies the data when it frames it, so one frame buffer serves every write.
+    const most = this.#maxPcmBytes
+    for (let at = 0; at < bytes.length; at += most) this.#sendAudio(ws, bytes.subarray(at, at + most))
+    if (this.#queued > this.options.highWaterMark) { this.#wantDrain = true; return false }
+    return true
+  }
+
+  /** One audio frame. ws copies the data when it frames it, so one frame buffer serves every send. */
+  #sendAudio (ws: WebSocket, bytes: Uint8Array): void {
     if (this.#frame.length < bytes.length + 1) this.#frame = new Uint8Array(bytes.length + 1)
     const frame = this.#frame.subarray(0, bytes.length + 1)
     frame[0] = FrameTag.AUDIO
@@ -170,18 +193,19 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
       this.#queued -= size
       if (this.#queued <= this.options.highWaterMark / 2 && this.#wantDrain) { this.#wantDrain = false; this.emit('drain') }
     })
-    if (this.#queued > this.options.highWaterMark) { this.#wantDrain = true; return false }
-    return true
   }
 
   #wantDrain = false
 
-  /** End of input: resolves with the stream length once the server has sent every final result. */
+  /**
+   * End of input: resolves with the stream length once the server has sent every final result. Each flush is answered
+   * in turn; one still waiting when the connection closes rejects.
+   */
   flush (): Promise<number> {
     const ws = this.#ws
     if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error('not connected'))
-    return new Promise((resolve) => {
-      this.#flushWaiters.push(resolve)
+    return new Promise((resolve, reject) => {
+      this.#flushWaiters.push({ resolve, reject })
       ws.send(encodeControl({ type: 'flush' }))
     })
   }
@@ -196,6 +220,14 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
       ws.close(1000, 'done')
     })
   }
+}
+
+/** PCM bytes per audio frame under the session's limit: whole sample frames, at least one. */
+function maxPcmBytes (ready: Ready | undefined, o: { encoding: Encoding, channels: number }): number {
+  const sampleFrame = BYTES_PER_SAMPLE[o.encoding] * o.channels
+  const announced = ready?.limits?.maxFrameBytes
+  const limit = typeof announced === 'number' && announced > sampleFrame ? announced : FALLBACK_MAX_FRAME_BYTES
+  return Math.max(sampleFrame, Math.floor((limit - 1) / sampleFrame) * sampleFrame)
 }
 
 /** Connect and wait for the session to be ready. */

@@ -114,12 +114,13 @@ export class StreamSession {
     }
   }
 
-  /** End of input: emit the final results, then `flushed`. */
+  /** End of input: emit the final results, then `flushed`. A later flush is answered with `flushed` again. */
   flush (): void {
-    if (this.#flushed) return
-    this.#flushed = true
-    this.#fingerprinter.end()
-    this.#matcher.end(this.#fingerprinter.frames)
+    if (!this.#flushed) {
+      this.#flushed = true
+      this.#fingerprinter.end()
+      this.#matcher.end(this.#fingerprinter.frames)
+    }
     const m: Flushed = { type: 'flushed', streamSeconds: round(this.streamSeconds, 3) }
     this.#send(m)
   }
