@@ -5,7 +5,6 @@
  *   transport ── WebSocket ──> StreamConnection ──> StreamSession ──> (opt-in) PlayRecorder ──> PlayLog, webhooks
  *             └─ HTTP ───────> Router ──> routes ──> index, uploads, jobs, Monitors ──> StreamSession ──> PlayRecorder
  */
-import type { RootDatabase } from 'lmdb'
 import { CloseCode } from '../../protocol/src/index.js'
 import { Identifier } from './catalog/identify.js'
 import { IndexJobs } from './catalog/index-jobs.js'
@@ -19,7 +18,7 @@ import { Monitors } from './monitor/monitors.js'
 import { Metrics } from './metrics/metrics.js'
 import { PlayLog } from './playlog/play-log.js'
 import { PlayRecorder, type PlayEvent } from './playlog/play-recorder.js'
-import { openStateStore, stateDirOf } from './state/state-store.js'
+import { openServerState, stateDirOf } from './state/state-store.js'
 import type { StreamContext } from './stream/connection.js'
 import { createWsTransport } from './transport/ws.js'
 import { createUwsTransport, loadUws } from './transport/uws.js'
@@ -65,8 +64,10 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   }
 
   const metrics = new Metrics()
-  const root: RootDatabase = openStateStore(options.stateDir ?? stateDirOf(index.dir ?? settings.db))
-  const plays = new PlayLog(root)
+  // One server per state folder: a second would recover (close) the first one's live plays and share its queue.
+  const { root, lock } = openServerState(options.stateDir ?? stateDirOf(index.dir ?? settings.db))
+  let plays: PlayLog
+  try { plays = new PlayLog(root) } catch (err) { await root.close(); lock.release(); throw err }
   const webhooks = settings.webhooks.urls.length > 0
     ? new WebhookDispatcher(root, settings.webhooks, {
       onDelivery (e) {
@@ -170,12 +171,19 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
 
   let sweep: NodeJS.Timeout | undefined
   let closed = false
-  return {
+  const server: EarshotServer = {
     transport: name,
     context: ctx,
     services,
     async listen (host, port) {
-      const bound = await transport.listen(host, port)
+      let bound: number
+      try {
+        bound = await transport.listen(host, port)
+      } catch (err) {
+        await server.close() // a server that cannot listen leaves nothing behind: no pid file, no open store
+        throw err
+      }
+      lock.setPort(bound)
       sweep = setInterval(() => {
         const now = Date.now()
         for (const c of ctx.connections) c.sweep(now)
@@ -195,6 +203,8 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       await webhooks?.close()
       await plays.flushed()
       await root.close()
+      lock.release()
     },
   }
+  return server
 }

@@ -46,6 +46,8 @@ export const errorCatalogue = {
   EAR_ERR_JOB_NOT_FOUND: { message: 'No index job with id %s', Base: RangeError, status: 404 },
   EAR_ERR_API: { message: 'The server answered %s', Base: Error, status: 502 },
   EAR_ERR_INTERNAL: { message: 'Internal error: %s', Base: Error, status: 500 },
+  EAR_ERR_DATA_LOCKED: { message: 'The data folder %s is in use by another earshot server (pid %s, port %s, started %s)', Base: Error, status: 409 },
+  EAR_ERR_LISTEN: { message: 'Cannot listen on %s: %s', Base: Error, status: 500 },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorCatalogue

@@ -34,11 +34,12 @@ export interface Running {
 /**
  * Build a server on `index` with `transport`, listen on 127.0.0.1 at `port` (0: any free port) and close it in t's
  * teardown. Fails the test if the requested transport is not the one serving (uWS falls back to ws when it cannot
- * load: that would run the ws suite twice and call it uWS).
+ * load: that would run the ws suite twice and call it uWS). A second server at once on one index needs a `stateDir`
+ * of its own: one state folder serves one server.
  */
 export async function startServer (t: Test, transport: TransportName, index: Index, settings = testSettings(),
-  port = 0): Promise<Running> {
-  const server = await build({ index, settings, transport })
+  port = 0, stateDir?: string): Promise<Running> {
+  const server = await build({ index, settings, transport, stateDir })
   t.equal(server.transport, transport, `serving with ${transport}`)
   const bound = await server.listen('127.0.0.1', port)
   let closed = false

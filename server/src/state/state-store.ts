@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { open, type RootDatabase } from 'lmdb'
 import { wrapError } from '../errors.js'
+import { DataLock } from './data-lock.js'
 
 /** Address space reserved for the map; the file grows as needed. 8 GiB: decades of plays for hundreds of streams. */
 const MAP_SIZE = 8 * 1024 ** 3
@@ -22,5 +23,24 @@ export function openStateStore (dir: string): RootDatabase {
     return open({ path: dir, maxDbs: 16, mapSize: MAP_SIZE })
   } catch (err) {
     throw wrapError('EAR_ERR_INDEX_OPEN', err, dir)
+  }
+}
+
+/**
+ * The state of one server: take the folder's lock (EAR_ERR_DATA_LOCKED while another server holds it), then open
+ * the store. The caller releases the lock after closing the store.
+ */
+export function openServerState (dir: string): { root: RootDatabase, lock: DataLock } {
+  try {
+    fs.mkdirSync(dir, { recursive: true })
+  } catch (err) {
+    throw wrapError('EAR_ERR_INDEX_OPEN', err, dir)
+  }
+  const lock = DataLock.acquire(dir)
+  try {
+    return { root: openStateStore(dir), lock }
+  } catch (err) {
+    lock.release()
+    throw err
   }
 }

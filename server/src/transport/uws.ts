@@ -2,17 +2,21 @@
  * The uWebSockets.js transport. uWS hands each message as an ArrayBuffer valid only during the callback: the
  * connection decodes it synchronously. A WebSocket must not be touched after its close event, hence `closed`.
  */
+import net from 'node:net'
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js'
 import { StreamConnection, type StreamContext } from '../stream/connection.js'
 import { STREAM_PATH } from '../http/routes.js'
 import { requestToken } from '../http/access.js'
 import { earshotError } from '../errors.js'
 import { replyForError, STATUS_TEXT, type HttpReply, type HttpRequest } from '../http/request.js'
-import type { HttpHandler, Transport } from './types.js'
+import { listenError, type HttpHandler, type Transport } from './types.js'
 
 interface UserData { connection?: StreamConnection, closed: boolean, address: string, token: string | undefined }
 
 const EMPTY = Buffer.alloc(0)
+
+/** ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT of docs/index.d.ts (a declared enum: no value at run time). */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1
 
 /**
  * Serve one HTTP request. Everything of `req` is read before the first await (it dies when the handler returns), and
@@ -67,6 +71,15 @@ function serveHttp (api: HttpHandler, res: UwsResponse, req: UwsRequest): void {
   }, () => {})
 }
 
+/** Why host:port cannot be listened on, found by listening there with node:net (uWS gives no reason). */
+function whyNotListen (host: string, port: number): Promise<NodeJS.ErrnoException> {
+  return new Promise((resolve) => {
+    const probe = net.createServer()
+    probe.once('error', resolve)
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(new Error('uWebSockets.js refused it'))))
+  })
+}
+
 type Uws = typeof import('uWebSockets.js')
 
 /** Load uWebSockets.js; undefined when its native binary does not load on this platform. */
@@ -118,8 +131,11 @@ export function createUwsTransport (uws: Uws, ctx: StreamContext, api: HttpHandl
   return {
     name: 'uws',
     listen: (host, port) => new Promise((resolve, reject) => {
-      app.listen(host, port, (token) => {
-        if (!token) { reject(new Error(`cannot listen on ${host}:${port}`)); return }
+      // uWS shares a port by default (SO_REUSEPORT): a second server would start silently and take every other
+      // connection. Exclusive, the listen fails instead; uWS says no more than that, so a probe finds the reason.
+      const listen = app.listen as unknown as (host: string, port: number, options: number, cb: (token: us_listen_socket | false) => void) => void
+      listen.call(app, host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (token) => {
+        if (!token) { void whyNotListen(host, port).then((err) => reject(listenError(host, port, err))); return }
         listenSocket = token
         resolve(uws.us_socket_local_port(token as never))
       })

@@ -9,7 +9,7 @@ import { STREAM_PATH } from '../http/routes.js'
 import { requestToken } from '../http/access.js'
 import { earshotError } from '../errors.js'
 import { replyForError, type HttpReply, type HttpRequest } from '../http/request.js'
-import { splitUrl, type HttpHandler, type Transport } from './types.js'
+import { listenError, splitUrl, type HttpHandler, type Transport } from './types.js'
 
 const kConnection = Symbol('earshot.connection')
 type Socket = WebSocket & { [kConnection]: StreamConnection }
@@ -118,9 +118,10 @@ export function createWsTransport (ctx: StreamContext, api: HttpHandler): Transp
   return {
     name: 'ws',
     listen: (host, port) => new Promise((resolve, reject) => {
-      server.once('error', reject)
+      const refused = (err: NodeJS.ErrnoException): void => reject(listenError(host, port, err))
+      server.once('error', refused)
       server.listen(port, host, () => {
-        server.off('error', reject)
+        server.off('error', refused)
         const a = server.address()
         resolve(typeof a === 'object' && a ? a.port : port)
       })
