@@ -5,6 +5,7 @@ import type { Command } from './main.js'
 import { earshotError } from '../errors.js'
 import type { MonitorInfo } from '../monitor/monitors.js'
 import { playsToCsv, type Play, type PlayPage } from '../playlog/play-log.js'
+import { toCsv } from '../playlog/csv.js'
 import { apiOptions, callApi, DEFAULT_API } from './api-client.js'
 
 const apiFlags = {
@@ -60,8 +61,7 @@ async function printDaily (api: ReturnType<typeof apiOptions>, values: Record<st
   const { days } = JSON.parse((await callApi(api, 'GET', `/v1/plays/daily?${query.toString()}`)).text) as { days: TrackDay[] }
   if (values.json === true) { out(JSON.stringify({ days })); return 0 }
   if (values.csv === true) {
-    const q = (v: string): string => /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v
-    process.stdout.write('day,trackId,title,artist,plays,seconds\r\n' + days.map((d) => [d.day, d.trackId, q(d.title), q(d.artist), d.plays, d.seconds].join(',') + '\r\n').join(''))
+    process.stdout.write(toCsv(['day', 'trackId', 'title', 'artist', 'plays', 'seconds'], days.map((d) => [d.day, d.trackId, d.title, d.artist, d.plays, d.seconds])))
     return 0
   }
   if (days.length === 0) out('no plays')
