@@ -339,6 +339,16 @@ export class PlayLog {
     return out.sort((a, b) => a.day < b.day ? -1 : a.day > b.day ? 1 : b.plays - a.plays || a.trackId - b.trackId)
   }
 
+  /**
+   * Plays starting in [from, to) (ms since epoch), oldest first, with the latest touch applied: a range scan of the
+   * log, read as the caller iterates.
+   * @throws EAR_ERR_BAD_REQUEST for bounds that are not numbers
+   */
+  * between (from: number, to: number): Generator<Play> {
+    const { lo, hi } = timeBounds(from, to)
+    yield * this.#scan({}, lo, hi, false)
+  }
+
   /** Resolves once every write made so far (touches included) is on disk. */
   async flushed (): Promise<void> {
     await this.#root.committed
