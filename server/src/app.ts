@@ -24,6 +24,7 @@ import { createWsTransport } from './transport/ws.js'
 import { createUwsTransport, loadUws } from './transport/uws.js'
 import type { HttpHandler, Transport, TransportName } from './transport/types.js'
 import { WebhookDispatcher } from './webhooks/webhooks.js'
+import { playEvent } from './webhooks/play-events.js'
 import { silentLogger, type Logger } from './log.js'
 
 export interface BuildOptions {
@@ -75,9 +76,11 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
         else if (e.outcome === 'retry') metrics.webhooksRetried.inc()
         else metrics.webhooksFailed.inc()
       },
+      onDrop: (deliveries) => metrics.webhooksDropped.inc(deliveries),
+      log: log.child({ component: 'webhooks' }),
     })
     : undefined
-  const publish = (e: PlayEvent): void => { webhooks?.enqueue({ type: e.type, data: e.play }) }
+  const publish = (e: PlayEvent): void => { webhooks?.enqueue(playEvent(e)) }
   // Plays left open by a crash end at the last audio seen; their match.ended was never sent: send it now.
   for (const play of plays.recover()) publish({ type: 'match.ended', play })
   webhooks?.start()

@@ -258,6 +258,7 @@ export const PROBES: Readonly<Record<string, Probe>> = {
   'DELETE /v1/monitors/:id': { path: `/v1/monitors/${UNKNOWN_UUID}`, status: 404, code: 'EAR_ERR_MONITOR_NOT_FOUND' },
   'GET /v1/plays': { path: '/v1/plays', status: 200 },
   'GET /v1/plays/daily': { path: '/v1/plays/daily', status: 200 },
+  'POST /v1/webhooks/replay': { path: '/v1/webhooks/replay', headers: JSON_TYPE, body: '{}', status: 400, code: 'EAR_ERR_BAD_REQUEST' },
   // The web page and the browser SDK, built into dist/web by `npm run build`.
   'GET /': { path: '/', status: 200 },
   'GET /web/app.js': { path: '/web/app.js', status: 200 },

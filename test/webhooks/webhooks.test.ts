@@ -147,7 +147,7 @@ t.test('a delivery: headers, body and signature as the receiver sees them', asyn
   t.ok(verifySignature(SECRET, r.raw, sig), 'verifySignature on the received bytes')
   t.equal(sig, 'sha256=' + createHmac('sha256', SECRET).update(r.raw).digest('hex'), 'a hand-computed HMAC')
   t.notOk(verifySignature('another-secret', r.raw, sig), 'a wrong secret fails')
-  t.same(d.stats, { delivered: 1, retried: 0, failed: 0, dropped: 0, queueDepth: 0 })
+  t.same(d.stats, { delivered: 1, retried: 0, failed: 0, dropped: 0, queueDepth: 0, droppingSince: null })
   t.same(reports, [{ url: rx.url('/hook'), status: 204, attempt: 1, outcome: 'delivered' }])
 })
 
@@ -160,7 +160,7 @@ t.test('5xx is retried with the same delivery id and body until it is delivered'
   t.equal(rx.got.length, 3)
   t.equal(new Set(rx.got.map((r) => header(r, 'x-earshot-delivery'))).size, 1, 'one delivery id on every attempt')
   t.ok(rx.got.every((r) => r.raw.equals(rx.got[0].raw)), 'the same bytes on every attempt')
-  t.same(d.stats, { delivered: 1, retried: 2, failed: 0, dropped: 0, queueDepth: 0 })
+  t.same(d.stats, { delivered: 1, retried: 2, failed: 0, dropped: 0, queueDepth: 0, droppingSince: null })
   t.same(reports.map((e) => [e.status, e.attempt, e.outcome]), [[500, 1, 'retry'], [500, 2, 'retry'], [200, 3, 'delivered']])
 })
 
@@ -177,7 +177,7 @@ t.test('a timeout is retried; after maxAttempts a delivery is failed', async (t)
   t.equal(rx.on('/down').length, 3, 'maxAttempts requests')
   t.same(reports.filter((e) => e.url === rx.url('/down')).map((e) => [e.status, e.attempt, e.outcome]),
     [[503, 1, 'retry'], [503, 2, 'retry'], [503, 3, 'failed']])
-  t.same(d.stats, { delivered: 1, retried: 3, failed: 1, dropped: 0, queueDepth: 0 })
+  t.same(d.stats, { delivered: 1, retried: 3, failed: 1, dropped: 0, queueDepth: 0, droppingSince: null })
   const [f] = d.recentFailures()
   t.match(f, { url: rx.url('/down'), attempts: 3, status: 503, reason: 'gave up after 3 attempts (last: HTTP 503)', type: 'match.confirmed' })
   t.equal(f.id, header(rx.on('/down')[0], 'x-earshot-delivery'))
@@ -191,7 +191,7 @@ t.test('4xx and redirects are failed at once; the next delivery goes on; the las
   for (let n = 0; n < 4; n++) d.enqueue(event(n))
   await waitUntil(() => d.stats.queueDepth === 0, 'an empty queue')
   t.same(ns(rx.got), [0, 1, 2, 3], 'one request each, in order; the redirect is not followed')
-  t.same(d.stats, { delivered: 1, retried: 0, failed: 3, dropped: 0, queueDepth: 0 })
+  t.same(d.stats, { delivered: 1, retried: 0, failed: 3, dropped: 0, queueDepth: 0, droppingSince: null })
   t.same(reports.map((e) => [e.status, e.attempt, e.outcome]), [[400, 1, 'failed'], [404, 1, 'failed'], [302, 1, 'failed'], [200, 1, 'delivered']])
   const failures = d.recentFailures()
   t.same(failures.map((f) => [f.status, f.reason]), [[302, 'refused (HTTP 302)'], [404, 'refused (HTTP 404)']], 'newest first, two kept')
@@ -255,7 +255,7 @@ t.test('restart: deliveries persisted while the receiver is down arrive exactly 
   t.same(ns(rx.on('/a')), [0, 1, 2, 3, 4], 'in order to /a')
   t.same(ns(rx.on('/b')), [0, 1, 2, 3, 4], 'in order to /b')
   t.same(rx.on('/a').map((r) => r.json.id), rx.on('/b').map((r) => r.json.id), 'one event id for both URLs')
-  t.same(second.d.stats, { delivered: 10, retried: 0, failed: 0, dropped: 0, queueDepth: 0 })
+  t.same(second.d.stats, { delivered: 10, retried: 0, failed: 0, dropped: 0, queueDepth: 0, droppingSince: null })
   // Attempts carried over: each URL's first delivery had been tried (and refused) before the restart.
   for (const url of urls) {
     t.equal(second.reports.find((e) => e.url === url)?.attempt, triedBefore(url) + 1, `attempt numbers continue across the restart (${url})`)
@@ -273,7 +273,7 @@ t.test('a URL no longer configured: its persisted deliveries are failed, not sen
   second.d.start()
   await waitUntil(() => second.d.stats.queueDepth === 0, 'an empty queue')
   t.same(rx.got.map((r) => r.path), ['/kept'])
-  t.same(second.d.stats, { delivered: 1, retried: 0, failed: 1, dropped: 0, queueDepth: 0 })
+  t.same(second.d.stats, { delivered: 1, retried: 0, failed: 1, dropped: 0, queueDepth: 0, droppingSince: null })
   t.match(second.d.recentFailures(), [{ url: rx.url('/removed'), status: null, attempts: 0, reason: 'url no longer configured' }])
 })
 
@@ -281,18 +281,21 @@ t.test('queue bound: events past maxQueue are dropped and counted; queued ones a
   const rx = await receiver(t, () => 200)
   const { d } = dispatcher(t, path.join(t.testdir(), 'db'), { urls: [rx.url('/')], maxQueue: 3 })
   t.same([0, 1, 2, 3, 4].map((n) => d.enqueue(event(n))), [true, true, true, false, false])
-  t.same(d.stats, { delivered: 0, retried: 0, failed: 0, dropped: 2, queueDepth: 3 })
+  const { droppingSince, ...counts } = d.stats
+  t.same(counts, { delivered: 0, retried: 0, failed: 0, dropped: 2, queueDepth: 3 })
+  t.ok(droppingSince !== null && Date.parse(droppingSince) <= Date.now(), `dropping since ${droppingSince}`)
   d.start()
   await waitUntil(() => d.stats.delivered === 3, 'the three queued')
   t.same(ns(rx.got), [0, 1, 2])
   t.equal(d.enqueue(event(5)), true, 'room again once delivered')
+  t.equal(d.stats.droppingSince, null, 'no longer dropping once an event is taken')
   await waitUntil(() => d.stats.delivered === 4, 'the one queued after draining')
 
   // An event goes to every URL or to none: with 2 URLs and room for 3, the second event does not fit.
   const two = dispatcher(t, path.join(t.testdir(), 'db2'), { urls: [rx.url('/x'), rx.url('/y')], maxQueue: 3 })
   t.equal(two.d.enqueue(event(0)), true)
   t.equal(two.d.enqueue(event(1)), false)
-  t.same(two.d.stats, { delivered: 0, retried: 0, failed: 0, dropped: 2, queueDepth: 2 })
+  t.match(two.d.stats, { delivered: 0, retried: 0, failed: 0, dropped: 2, queueDepth: 2, droppingSince: String })
 })
 
 t.test('a URL that is down or hangs does not hold back the others', async (t) => {
@@ -319,7 +322,7 @@ t.test('close() with a request in flight returns promptly; the delivery stays qu
   first.d.enqueue(event(1))
   await waitUntil(() => rx.got.length === 1, 'the request to arrive')
   await within(first.d.close(), 'close() with a request in flight')
-  t.same(first.d.stats, { delivered: 0, retried: 0, failed: 0, dropped: 0, queueDepth: 1 })
+  t.same(first.d.stats, { delivered: 0, retried: 0, failed: 0, dropped: 0, queueDepth: 1, droppingSince: null })
   t.same(first.reports, [], 'an aborted attempt is not reported')
   t.equal(first.d.enqueue(event(2)), true, 'enqueue after close still persists')
   await first.close()

@@ -16,6 +16,7 @@ import { resolveLogLevel } from '../log.js'
 import { streamSources } from './stream.js'
 import { loadSettings } from '../config/load.js'
 import { monitorCommand, playsCommand } from './remote.js'
+import { errLine, out, outJson } from './terminal-text.js'
 
 type Values = Record<string, string | boolean | undefined>
 
@@ -25,8 +26,6 @@ const jsonOption = { json: { type: 'boolean', description: 'Print one JSON docum
 function openIndex (values: Values, readOnly: boolean): LmdbIndex {
   return LmdbIndex.open(resolveDb(values.db as string | undefined), defaults.fingerprint, { readOnly })
 }
-
-function out (line: string): void { process.stdout.write(line + '\n') }
 
 function parseNumber (name: string, value: string | boolean | undefined, min: number, max: number, integer: boolean): number | undefined {
   if (value === undefined) return undefined
@@ -78,7 +77,7 @@ const index: Command = {
       out(`indexed ${summary.indexed}, already present ${summary.present}, skipped ${summary.skipped}; ` +
         `${(summary.audioSeconds / 3600).toFixed(2)} h of audio in ${summary.seconds.toFixed(1)} s${rate}`)
       if (summary.indexed + summary.present > 0) return 0
-      process.stderr.write(`earshot: ${firstSkip ?? 'EAR_ERR_NOT_AUDIO: nothing to index'}\n`)
+      errLine(`earshot: ${firstSkip ?? 'EAR_ERR_NOT_AUDIO: nothing to index'}`)
       return 1
     } finally {
       progress.stop()
@@ -100,7 +99,7 @@ const identify: Command = {
       const settings: Settings = { ...defaults, minConfidence }
       const result = new Identifier(db, settings).identify(audio.samples, audio.sampleRate)
       if (values.json) {
-        out(JSON.stringify(result))
+        outJson(result)
       } else if (result.matches.length === 0) {
         out(`no match (${(result.queryDurationMs / 1000).toFixed(1)} s of audio, ${result.processingTimeMs} ms)`)
       } else {
@@ -125,7 +124,7 @@ const tracks: Command = {
       const db = openIndex(values, true)
       try {
         const all = [...db.listTracks()]
-        if (values.json) out(JSON.stringify({ tracks: all }))
+        if (values.json) outJson({ tracks: all })
         else if (all.length === 0) out('no tracks')
         else for (const t of all) out(`#${t.id}\t${formatDuration(t.durationSeconds)}\t${t.artist ? `${t.artist} - ` : ''}${t.title}\t${t.source}`)
         return 0
@@ -139,9 +138,10 @@ const tracks: Command = {
         if (!t) throw earshotError('EAR_ERR_TRACK_NOT_FOUND', id)
         if (action === 'rm') {
           db.removeTrack(id)
-          out(values.json ? JSON.stringify({ removed: t }) : `removed #${id} ${t.title}`)
+          if (values.json) outJson({ removed: t })
+          else out(`removed #${id} ${t.title}`)
         } else if (values.json) {
-          out(JSON.stringify(t))
+          outJson(t)
         } else {
           for (const [k, v] of Object.entries(t)) out(`${k.padEnd(16)}${String(v)}`)
         }
@@ -161,7 +161,7 @@ const stats: Command = {
     const db = openIndex(values, true)
     try {
       const s = db.stats()
-      if (values.json) { out(JSON.stringify(s)); return 0 }
+      if (values.json) { outJson(s); return 0 }
       out(`tracks              ${s.tracks}`)
       out(`audio               ${(s.audioSeconds / 3600).toFixed(2)} h`)
       out(`postings            ${s.postings}`)

@@ -7,6 +7,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { describeError, earshotError, EarshotError } from '../errors.js'
 import { commands } from './commands.js'
+import { errLine } from './terminal-text.js'
 
 export interface Command {
   summary: string
@@ -73,7 +74,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code
 }, (err: unknown) => {
-  process.stderr.write(`earshot: ${describeError(err)}\n`)
+  errLine(`earshot: ${describeError(err)}`)
   if (!(err instanceof EarshotError) && process.env.EARSHOT_DEBUG) process.stderr.write(`${(err as Error).stack}\n`)
   process.exitCode = err instanceof EarshotError && err.code === 'EAR_ERR_USAGE' ? 2 : 1
 })

@@ -1,7 +1,9 @@
 /**
- * Progress of a long command: a bar with ETA on a terminal (cli-progress), one plain line per file otherwise.
+ * Progress of a long command: a bar with ETA on a terminal (cli-progress), one plain line per file otherwise. Lines
+ * name files and titles, so they go through terminalText like every other line the CLI prints.
  */
 import cliProgress from 'cli-progress'
+import { terminalText } from './terminal-text.js'
 
 export interface Progress {
   start (total: number): void
@@ -14,8 +16,8 @@ export function createProgress (stream: NodeJS.WriteStream): Progress {
   if (!stream.isTTY) {
     return {
       start: (total) => stream.write(`found ${total} audio files\n`),
-      tick: (line) => stream.write(line + '\n'),
-      skip: (line) => stream.write(line + '\n'),
+      tick: (line) => stream.write(terminalText(line) + '\n'),
+      skip: (line) => stream.write(terminalText(line) + '\n'),
       stop: () => {},
     }
   }
@@ -30,7 +32,7 @@ export function createProgress (stream: NodeJS.WriteStream): Progress {
     start: (total) => { if (total > 0) { bar.start(total, 0); running = true } },
     tick: () => { if (running) bar.increment() },
     // Skips stay on screen above the bar: each is one clear line the user may need to act on.
-    skip: (line) => { if (running) { bar.increment(); bar.stop(); stream.write(line + '\n'); bar.start(bar.getTotal(), bar.getProgress() * bar.getTotal()) } else stream.write(line + '\n') },
+    skip: (line) => { if (running) { bar.increment(); bar.stop(); stream.write(terminalText(line) + '\n'); bar.start(bar.getTotal(), bar.getProgress() * bar.getTotal()) } else stream.write(terminalText(line) + '\n') },
     stop: () => { if (running) { bar.stop(); running = false } },
   }
 }

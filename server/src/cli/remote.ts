@@ -5,15 +5,15 @@ import type { Command } from './main.js'
 import { earshotError } from '../errors.js'
 import type { MonitorInfo } from '../monitor/monitors.js'
 import { playsToCsv, type Play, type PlayPage } from '../playlog/play-log.js'
+import { toCsv } from '../playlog/csv.js'
 import { apiOptions, callApi, DEFAULT_API } from './api-client.js'
+import { out, outJson, outText } from './terminal-text.js'
 
 const apiFlags = {
   server: { type: 'string', description: `Server (default $EARSHOT_SERVER or ${DEFAULT_API})` },
   token: { type: 'string', description: 'API token (default $EARSHOT_TOKEN)' },
   json: { type: 'boolean', description: 'Print one JSON document' },
 } as const
-
-function out (line: string): void { process.stdout.write(line + '\n') }
 
 function describeMonitor (m: MonitorInfo): string {
   const now = m.current ? `${m.current.state} ${m.current.title || `track ${m.current.trackId}`}${m.current.artist ? ` — ${m.current.artist}` : ''}` : 'no match'
@@ -33,19 +33,21 @@ export const monitorCommand: Command = {
       const body: Record<string, string> = { url: arg }
       if (values.label !== undefined) body.label = values.label as string
       const m = JSON.parse((await callApi(api, 'POST', '/v1/monitors', body)).text) as MonitorInfo
-      out(json ? JSON.stringify(m) : `added monitor ${m.id} (${m.state})`)
+      if (json) outJson(m)
+      else out(`added monitor ${m.id} (${m.state})`)
       return 0
     }
     if (action === 'list' && arg === undefined) {
       const { monitors } = JSON.parse((await callApi(api, 'GET', '/v1/monitors')).text) as { monitors: MonitorInfo[] }
-      if (json) out(JSON.stringify({ monitors }))
+      if (json) outJson({ monitors })
       else if (monitors.length === 0) out('no monitors')
       else for (const m of monitors) out(describeMonitor(m))
       return 0
     }
     if (action === 'rm' && arg) {
       await callApi(api, 'DELETE', `/v1/monitors/${encodeURIComponent(arg)}`)
-      out(json ? JSON.stringify({ removed: arg }) : `removed monitor ${arg}`)
+      if (json) outJson({ removed: arg })
+      else out(`removed monitor ${arg}`)
       return 0
     }
     throw earshotError('EAR_ERR_USAGE', 'earshot monitor add <url> [--label L] | list | rm <id>')
@@ -58,10 +60,9 @@ async function printDaily (api: ReturnType<typeof apiOptions>, values: Record<st
   const query = new URLSearchParams()
   for (const key of ['monitor', 'from', 'to'] as const) if (typeof values[key] === 'string') query.set(key, values[key] as string)
   const { days } = JSON.parse((await callApi(api, 'GET', `/v1/plays/daily?${query.toString()}`)).text) as { days: TrackDay[] }
-  if (values.json === true) { out(JSON.stringify({ days })); return 0 }
+  if (values.json === true) { outJson({ days }); return 0 }
   if (values.csv === true) {
-    const q = (v: string): string => /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v
-    process.stdout.write('day,trackId,title,artist,plays,seconds\r\n' + days.map((d) => [d.day, d.trackId, q(d.title), q(d.artist), d.plays, d.seconds].join(',') + '\r\n').join(''))
+    outText(toCsv(['day', 'trackId', 'title', 'artist', 'plays', 'seconds'], days.map((d) => [d.day, d.trackId, d.title, d.artist, d.plays, d.seconds])))
     return 0
   }
   if (days.length === 0) out('no plays')
@@ -100,8 +101,8 @@ export const playsCommand: Command = {
       cursor = page.nextCursor
     } while (cursor && all.length < wanted)
     // CSV is made here from the JSON pages, with the server's own writer: one header, rows quoted the same way.
-    if (values.csv === true) { process.stdout.write(playsToCsv(all)); return 0 }
-    if (values.json === true) { out(JSON.stringify({ plays: all })); return 0 }
+    if (values.csv === true) { outText(playsToCsv(all)); return 0 }
+    if (values.json === true) { outJson({ plays: all }); return 0 }
     if (all.length === 0) out('no plays')
     for (const p of all) {
       const span = `${p.startedAt} → ${p.endedAt ?? 'playing'}`

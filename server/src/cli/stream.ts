@@ -9,6 +9,7 @@ import { connect, type EarshotClient } from '../../../client-sdk/src/index.js'
 import { decodeFile } from '../audio/decode.js'
 import { collectFiles } from '../catalog/indexer.js'
 import { earshotError, wrapError, describeError } from '../errors.js'
+import { errLine, jsonText } from './terminal-text.js'
 
 /** Audio per message: 100 ms. */
 const CHUNK_SECONDS = 0.1
@@ -41,7 +42,7 @@ async function openSession (source: string, sampleRate: number, o: StreamOptions
     throw wrapError('EAR_ERR_CONNECT', err, o.server)
   }
   const print = (event: Record<string, unknown>): void => {
-    if (o.json) { o.out(JSON.stringify({ input: source, ...event })); return }
+    if (o.json) { o.out(jsonText({ input: source, ...event })); return }
     if (event.type === 'match') {
       o.out(`[${Number(event.streamSeconds).toFixed(1)} s] ${String(event.state)} #${String(event.id)} ${event.artist ? `${String(event.artist)} - ` : ''}${String(event.title)} ` +
         `at ${Number(event.offsetSeconds).toFixed(1)} s (confidence ${Number(event.confidence).toFixed(2)})`)
@@ -122,14 +123,14 @@ export async function streamSources (sources: readonly string[], o: StreamOption
       await streamPipe(source, o)
       continue
     }
-    const files = await collectFiles([source], (file, reason) => { failures++; process.stderr.write(`earshot: skipped ${file}: ${reason}\n`) })
+    const files = await collectFiles([source], (file, reason) => { failures++; errLine(`earshot: skipped ${file}: ${reason}`) })
     for (const file of files) {
       try {
         await streamFile(file, o)
       } catch (err) {
         if ((err as { code?: string }).code === 'EAR_ERR_CONNECT') throw err
         failures++
-        process.stderr.write(`earshot: skipped ${file}: ${describeError(err)}\n`)
+        errLine(`earshot: skipped ${file}: ${describeError(err)}`)
       }
     }
   }

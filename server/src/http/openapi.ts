@@ -212,6 +212,7 @@ const webhookStats = object({
   failed: int('Deliveries given up on'),
   dropped: int('Deliveries dropped because the queue was full'),
   queueDepth: int('Deliveries waiting, on disk (including those left by an earlier run)'),
+  droppingSince: time('When the full queue began to drop events; null while it accepts them. Replay the dropped events with POST /v1/webhooks/replay', true),
 }, [], 'Webhook delivery counters')
 
 const indexStats = object({
@@ -343,6 +344,15 @@ const schemas: Record<string, Json> = {
     sessions: int('Stream sessions open now'),
     monitors: ref('MonitorCounts'),
     webhooks: nullableRef('WebhookStats', 'Null when no webhook URL is configured'),
+  }),
+  WebhookReplay: object({
+    events: int('Events queued (each is one delivery per URL)'),
+    complete: { type: 'boolean', description: 'False when the queue filled before the end of the range' },
+    next: {
+      ...object({ from: time('Where the rest of the range starts'), to: time('The end of the range') }),
+      nullable: true,
+      description: 'The rest of the range to replay once the queue drains; null when complete',
+    },
   }),
   Health: object({
     status: str(undefined, { enum: ['ok', 'unhealthy'] }),
@@ -702,6 +712,38 @@ const paths: Record<string, Json> = {
     }),
   },
 
+  '/v1/webhooks/replay': {
+    post: operation({
+      operationId: 'replayWebhooks',
+      tag: 'webhooks',
+      access: 'admin',
+      summary: 'Queue again the webhook events of the plays in a time range (same event and delivery ids as the first time)',
+      description: 'Re-enqueues, from the play log, a `match.confirmed` for every play that started in [from, to) and a `match.ended` for every play that ended in it, ' +
+        'oldest play first, for every configured URL. Each event carries the id it had the first time, and each delivery the same `x-earshot-delivery`, ' +
+        'so a receiver that de-duplicates drops what it already has. The data is the play as the log holds it now. ' +
+        'Use it after the queue dropped events (`webhooks.droppingSince` in /health, `earshot_webhook_drops_total`) or a receiver lost some. ' +
+        'Replayed events are never dropped: when the queue fills, the replay stops at a whole play and `next` gives the rest of the range to ask for once it drains.',
+      request: {
+        body: jsonBody({
+          type: 'object',
+          additionalProperties: false,
+          required: ['from'],
+          properties: {
+            from: str(`Start of the range. ${TIME_FORMAT}`, { example: '2026-11-21T08:00:00Z' }),
+            to: str(`End of the range (default: now). ${TIME_FORMAT}`, { example: '2026-11-21T09:00:00Z' }),
+          },
+        }),
+        limitBytes: defaults.http.maxJsonBytes,
+        setting: 'http.maxJsonBytes',
+      },
+      ok: { 202: jsonResponse('Queued; delivered in the background', 'WebhookReplay') },
+      errors: {
+        400: 'EAR_ERR_BAD_JSON: not a JSON object; EAR_ERR_BAD_REQUEST: no from, an unreadable time, from not before to, an unknown field, or no webhook URL configured',
+        415: 'EAR_ERR_CONTENT_TYPE: not application/json',
+      },
+    }),
+  },
+
   '/': { get: webFile('getWebPage', 'The web page: listen, identify a file, the catalog, monitors', 'text/html',
     'The page itself (index.html), with a Content-Security-Policy. It streams the microphone with the browser SDK and calls this API with the token typed into it.') },
   '/web/app.js': { get: webFile('getWebScript', 'The web page\'s script', 'text/javascript') },
@@ -729,6 +771,7 @@ export const openApiDocument: Record<string, unknown> = {
     { name: 'catalog', description: 'Identify, tracks, index jobs' },
     { name: 'monitors', description: 'Radio streams the server pulls and listens to' },
     { name: 'plays', description: 'The play log: what was heard, where and when' },
+    { name: 'webhooks', description: 'Replaying the play log\'s events to the webhook URLs' },
     { name: 'web', description: 'The web page and the browser SDK' },
   ],
   paths,

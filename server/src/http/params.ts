@@ -15,7 +15,18 @@ export function intParam (query: URLSearchParams, name: string, fallback: number
 /** A time query parameter: ISO 8601 or ms since the epoch; undefined when absent. */
 export function timeParam (query: URLSearchParams, name: string): number | undefined {
   const raw = query.get(name)
-  if (raw === null || raw === '') return undefined
+  return raw === null || raw === '' ? undefined : parseTime(raw, name)
+}
+
+/** A time field of a JSON body: an ISO 8601 string or ms since the epoch; undefined when absent. */
+export function timeField (body: Record<string, unknown>, name: string): number | undefined {
+  const v = body[name]
+  if (v === undefined || v === null) return undefined
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v
+  return parseTime(typeof v === 'string' ? v : '', name)
+}
+
+function parseTime (raw: string, name: string): number {
   const n = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw)
   if (!Number.isFinite(n)) throw earshotError('EAR_ERR_BAD_REQUEST', `${name} must be an ISO 8601 time or milliseconds since 1970`)
   return n

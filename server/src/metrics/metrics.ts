@@ -69,6 +69,7 @@ export class Metrics {
   readonly webhooksDelivered = this.#counter('earshot_webhook_deliveries_total', 'Webhook deliveries accepted by a receiver', [])
   readonly webhooksRetried = this.#counter('earshot_webhook_retries_total', 'Webhook attempts that failed and will be retried', [])
   readonly webhooksFailed = this.#counter('earshot_webhook_failures_total', 'Webhook deliveries given up on', [])
+  readonly webhooksDropped = this.#counter('earshot_webhook_drops_total', 'Webhook deliveries dropped because the queue was full (replay them from the play log)', [])
 
   // HTTP and errors
   readonly httpRequests = this.#counter('earshot_http_requests_total', 'HTTP API requests, by route template, method and status', ['route', 'method', 'status'])

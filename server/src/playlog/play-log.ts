@@ -22,6 +22,7 @@
  */
 import { earshotError, type EarshotError } from '../errors.js'
 import type { Database, RootDatabase } from 'lmdb'
+import { toCsv } from './csv.js'
 
 /** Bump when the stored layout changes; a log with another version is refused. */
 export const PLAYLOG_FORMAT_VERSION = 1
@@ -338,6 +339,16 @@ export class PlayLog {
     return out.sort((a, b) => a.day < b.day ? -1 : a.day > b.day ? 1 : b.plays - a.plays || a.trackId - b.trackId)
   }
 
+  /**
+   * Plays starting in [from, to) (ms since epoch), oldest first, with the latest touch applied: a range scan of the
+   * log, read as the caller iterates.
+   * @throws EAR_ERR_BAD_REQUEST for bounds that are not numbers
+   */
+  * between (from: number, to: number): Generator<Play> {
+    const { lo, hi } = timeBounds(from, to)
+    yield * this.#scan({}, lo, hi, false)
+  }
+
   /** Resolves once every write made so far (touches included) is on disk. */
   async flushed (): Promise<void> {
     await this.#root.committed
@@ -442,19 +453,7 @@ const CSV_COLUMNS: ReadonlyArray<keyof Play> = [
   'endStreamSeconds', 'startOffsetSeconds', 'endOffsetSeconds', 'peakConfidence', 'lastSeenAt', 'lastStreamSeconds', 'open',
 ]
 
-/**
- * Plays as CSV (RFC 4180): a header line, then one row per play, CRLF line ends; a field holding a comma, a quote
- * or a line break is quoted, with quotes doubled; null is an empty field. Titles are written as they are: a
- * spreadsheet may read one starting with '=' as a formula.
- */
+/** Plays as CSV (the one writer, csv.ts): a header line of CSV_COLUMNS, then one row per play. */
 export function playsToCsv (plays: readonly Play[]): string {
-  const lines = [CSV_COLUMNS.join(',')]
-  for (const play of plays) lines.push(CSV_COLUMNS.map((c) => csvField(play[c])).join(','))
-  return lines.join('\r\n') + '\r\n'
-}
-
-function csvField (v: unknown): string {
-  if (v === null || v === undefined) return ''
-  const s = String(v)
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+  return toCsv(CSV_COLUMNS, plays.map((play) => CSV_COLUMNS.map((c) => play[c])))
 }

@@ -15,13 +15,22 @@
  * same on every attempt: a receiver that saw a delivery whose acknowledgement was lost (a timeout, a crash before
  * the removal committed, a close mid-request) gets it again and de-duplicates by that id (at-least-once).
  *
+ * Ids are derived, not drawn: an event enqueued with an id (a play's event has one, play-events.ts) gets the delivery
+ * id UUIDv5(url, event id) for each URL, so an event replayed from the play log carries the same event id and the
+ * same delivery ids as the first time, and a receiver that got it before drops it.
+ *
+ * A full queue drops new events (all URLs or none): counted (`stats.dropped`, `onDrop`), logged when dropping starts
+ * and when it stops (with the time range to replay), and recoverable, since the play log keeps every play.
+ *
  * One dispatcher per environment: two processes draining the same queue would post everything twice.
  */
 import { randomUUID } from 'node:crypto'
 import type { Database, RootDatabase } from 'lmdb'
+import { v5 as uuidV5 } from 'uuid'
 import { earshotError } from '../errors.js'
 import { defaults, type WebhookConfig } from '../config/defaults.js'
 import { SIGNATURE_HEADER, signBody } from './signature.js'
+import { silentLogger, type Logger } from '../log.js'
 
 export { SIGNATURE_HEADER, signBody, verifySignature } from './signature.js'
 
@@ -39,13 +48,19 @@ export const DEFAULT_KEEP_FAILED = 100
 export type WebhookEventType = 'match.confirmed' | 'match.ended'
 const EVENT_TYPES: ReadonlySet<string> = new Set<WebhookEventType>(['match.confirmed', 'match.ended'])
 
-export interface WebhookEvent { type: WebhookEventType, data: unknown }
+export interface WebhookEvent {
+  type: WebhookEventType
+  data: unknown
+  /** The event's id, a UUID, the same whenever this event is sent (replays too); default a new random one. */
+  id?: string
+}
 
 /**
  * `delivered`, `retried`, `failed` and `dropped` count deliveries (an event for N URLs is N) in this process;
- * `queueDepth` is the number persisted, waiting, including those left by an earlier process.
+ * `queueDepth` is the number persisted, waiting, including those left by an earlier process. `droppingSince` is
+ * when the queue began to drop events (ISO 8601), null while it accepts them: what /health reads.
  */
-export interface WebhookStats { delivered: number, retried: number, failed: number, dropped: number, queueDepth: number }
+export interface WebhookStats { delivered: number, retried: number, failed: number, dropped: number, queueDepth: number, droppingSince: string | null }
 
 export interface DeliveryReport {
   url: string
@@ -61,6 +76,10 @@ export interface WebhookDispatcherOptions {
   onDelivery?: (e: DeliveryReport) => void
   /** Failed deliveries kept for diagnosis, newest kept. Default DEFAULT_KEEP_FAILED (100). */
   keepFailed?: number
+  /** Called with the number of deliveries dropped each time the full queue drops an event. */
+  onDrop?: (deliveries: number) => void
+  /** Where drops and failures are logged (a child logger of the server's; default silent). */
+  log?: Logger
 }
 
 /** A delivery given up on, as kept in `webhook-failed`. */
@@ -162,6 +181,8 @@ export class WebhookDispatcher {
   readonly #failedDb: Database<FailedDelivery, FailedKey>
   readonly #settings: Readonly<WebhookSettings>
   readonly #onDelivery: ((e: DeliveryReport) => void) | undefined
+  readonly #onDrop: ((deliveries: number) => void) | undefined
+  readonly #log: Logger
   readonly #keepFailed: number
   readonly #lanes: Lane[]
   #nextSeq = 0
@@ -170,6 +191,8 @@ export class WebhookDispatcher {
   #retried = 0
   #failed = 0
   #dropped = 0
+  /** The first drop of the current run of drops, and the drops in it; undefined while events are accepted. */
+  #dropping: { since: Date, events: number } | undefined
   #started = false
   #closed = false
 
@@ -183,6 +206,8 @@ export class WebhookDispatcher {
     const urls = Object.freeze([...new Set(settings.urls)])
     this.#settings = Object.freeze({ ...settings, urls })
     this.#onDelivery = options.onDelivery
+    this.#onDrop = options.onDrop
+    this.#log = options.log ?? silentLogger
     this.#keepFailed = keepFailed
     this.#root = root
     this.#queue = root.openDB<QueuedDelivery, QueueKey>('webhook-queue', { encoding: 'msgpack' })
@@ -204,17 +229,18 @@ export class WebhookDispatcher {
     if (!EVENT_TYPES.has(event.type)) throw earshotError('EAR_ERR_INTERNAL', `unknown webhook event type ${String(event.type)}`)
     const urls = this.#settings.urls
     if (urls.length === 0) return true
+    const eventId = event.id ?? randomUUID()
     if (this.#depth + urls.length > this.#settings.maxQueue) {
-      this.#dropped += urls.length
+      this.#drop(event.type, eventId)
       return false
     }
-    const eventId = randomUUID()
     const body = JSON.stringify({ id: eventId, type: event.type, createdAt: new Date().toISOString(), data: event.data ?? null })
     const seq = this.#nextSeq++
     this.#queue.transactionSync(() => {
-      for (const url of urls) this.#queue.putSync([url, seq], { id: randomUUID(), eventId, type: event.type, body, attempts: 0 })
+      for (const url of urls) this.#queue.putSync([url, seq], { id: uuidV5(url, eventId), eventId, type: event.type, body, attempts: 0 })
     })
     this.#depth += urls.length
+    if (this.#dropping !== undefined) this.#stopDropping()
     for (const lane of this.#lanes) this.#pump(lane)
     return true
   }
@@ -232,7 +258,14 @@ export class WebhookDispatcher {
   }
 
   get stats (): WebhookStats {
-    return { delivered: this.#delivered, retried: this.#retried, failed: this.#failed, dropped: this.#dropped, queueDepth: this.#depth }
+    const droppingSince = this.#dropping?.since.toISOString() ?? null
+    return { delivered: this.#delivered, retried: this.#retried, failed: this.#failed, dropped: this.#dropped, queueDepth: this.#depth, droppingSince }
+  }
+
+  /** How many more events the queue takes now (each is one delivery per URL). */
+  get room (): number {
+    const urls = this.#settings.urls.length
+    return urls === 0 ? Infinity : Math.max(0, Math.floor((this.#settings.maxQueue - this.#depth) / urls))
   }
 
   /** The failed deliveries kept in `webhook-failed`, newest first. */
@@ -333,6 +366,7 @@ export class WebhookDispatcher {
     }
     const reason = isRetryable(status) ? `gave up after ${attempt} attempts (last: ${last})` : `refused (${last})`
     await this.#root.transaction(() => this.#moveToFailed(lane.url, key, value, attempt, status, reason))
+    this.#log.warn({ url: lane.url, eventId: value.eventId, delivery: value.id, type: value.type, attempts: attempt, reason }, 'webhook delivery failed')
     this.#depth--
     this.#failed++
     this.#report({ url: lane.url, status, attempt, outcome: 'failed' })
@@ -368,6 +402,31 @@ export class WebhookDispatcher {
     })
     this.#depth -= stale.length
     this.#failed += stale.length
+  }
+
+  #drop (type: WebhookEventType, eventId: string): void {
+    const deliveries = this.#settings.urls.length
+    this.#dropped += deliveries
+    if (this.#dropping === undefined) {
+      this.#dropping = { since: new Date(), events: 0 }
+      this.#log.warn({ maxQueue: this.#settings.maxQueue, eventId, type }, 'webhook queue full: dropping new events until it drains (the play log keeps them; replay with POST /v1/webhooks/replay)')
+    } else {
+      this.#log.debug({ eventId, type }, 'webhook event dropped')
+    }
+    this.#dropping.events++
+    try {
+      this.#onDrop?.(deliveries)
+    } catch {
+      // An observer's bug must not break enqueue.
+    }
+  }
+
+  /** The queue took an event again: say which range of plays to replay. */
+  #stopDropping (): void {
+    const { since, events } = this.#dropping as { since: Date, events: number }
+    this.#dropping = undefined
+    this.#log.warn({ dropped: events, from: since.toISOString(), to: new Date().toISOString() },
+      'webhook queue accepts events again; replay the plays of this range to send the dropped events')
   }
 
   #report (e: DeliveryReport): void {
