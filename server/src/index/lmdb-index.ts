@@ -14,10 +14,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
-import { open, type RootDatabase, type Database } from 'lmdb'
+import type { RootDatabase, Database } from 'lmdb'
 import type { FingerprintParams } from '../config/fingerprint.js'
 import type { HashList } from '../dsp/pipeline.js'
-import { earshotError, wrapError, EarshotError } from '../errors.js'
+import { describeError, earshotError, wrapError, EarshotError } from '../errors.js'
+import { openChecked } from './lmdb-check.js'
 import type { AddResult, Index, IndexStats, NewTrack, PostingVisitor, Track } from './types.js'
 
 /** Bump when the stored layout changes; an index with another version is refused. */
@@ -26,9 +27,6 @@ export const INDEX_FORMAT_VERSION = 1
 export const MAX_BUCKET_POSTINGS = 8192
 /** Frame numbers are stored in 32 bits but hashes are grouped by hash*2^24+frame: tracks up to 2^24 frames (~108 h). */
 const MAX_FRAMES = 1 << 24
-/** LMDB's meta page starts with this magic number, after the 16-byte page header and an 8-byte field. */
-const LMDB_MAGIC = 0xBEEFC0DE
-const LMDB_MAGIC_OFFSET = 24
 /** Address space reserved for the map; LMDB grows the file as needed. 64 GiB on 64-bit platforms. */
 const MAP_SIZE = 64 * 1024 ** 3
 
@@ -39,6 +37,14 @@ export interface LmdbIndexOptions {
 
 interface Totals { postings: number, frames: number, tracks: number }
 
+/** A read of the index that failed, kept for /health. */
+export interface ReadFailure {
+  /** ISO 8601 time of the failure. */
+  at: string
+  /** `EAR_ERR_INDEX_READ: ...` with LMDB's reason. */
+  message: string
+}
+
 export class LmdbIndex implements Index {
   readonly dir: string
   readonly params: FingerprintParams
@@ -47,6 +53,10 @@ export class LmdbIndex implements Index {
   readonly #tracks: Database<Track, number>
   readonly #hashes: Database<Buffer, number>
   readonly #meta: Database<unknown, string>
+  /** Reads that met a damaged page since the index was opened; each failed one request or session. */
+  readFailures = 0
+  /** The last of them, for /health to report the index as degraded; undefined while every read succeeds. */
+  lastReadFailure: ReadFailure | undefined
 
   private constructor (dir: string, params: FingerprintParams, root: RootDatabase) {
     this.dir = dir
@@ -65,9 +75,7 @@ export class LmdbIndex implements Index {
   static open (dir: string, params: FingerprintParams, options: LmdbIndexOptions = {}): LmdbIndex {
     let root: RootDatabase
     try {
-      if (!options.readOnly) fs.mkdirSync(dir, { recursive: true })
-      else if (!fs.existsSync(path.join(dir, 'data.mdb'))) throw new Error('no index there yet; run earshot index first')
-      root = open({ path: dir, maxDbs: 8, mapSize: MAP_SIZE, readOnly: options.readOnly === true, noSubdir: false })
+      root = openChecked({ path: dir, maxDbs: 8, mapSize: MAP_SIZE, readOnly: options.readOnly === true, noSubdir: false }, { create: options.readOnly !== true })
     } catch (err) {
       throw wrapError('EAR_ERR_INDEX_OPEN', err, dir)
     }
@@ -78,12 +86,7 @@ export class LmdbIndex implements Index {
   static openBackup (file: string, params: FingerprintParams): LmdbIndex {
     let root: RootDatabase
     try {
-      // Opening a file that is not LMDB can crash the native binding: check the meta page's magic number first.
-      const head = Buffer.alloc(28)
-      const fd = fs.openSync(file, 'r')
-      try { fs.readSync(fd, head, 0, 28, 0) } finally { fs.closeSync(fd) }
-      if (head.readUInt32LE(LMDB_MAGIC_OFFSET) !== LMDB_MAGIC) throw new Error('not an earshot backup (no LMDB header)')
-      root = open({ path: file, maxDbs: 8, readOnly: true, noSubdir: true })
+      root = openChecked({ path: file, maxDbs: 8, readOnly: true, noSubdir: true }, { create: false, noSubdir: true })
       if (root.openDB('meta', { encoding: 'msgpack' }).get('formatVersion') === undefined) throw new Error('not an earshot backup')
     } catch (err) {
       throw wrapError('EAR_ERR_IMPORT', err, file)
@@ -125,7 +128,9 @@ export class LmdbIndex implements Index {
   }
 
   #totals (): Totals {
-    return (this.#meta.get('totals') as Totals | undefined) ?? { postings: 0, frames: 0, tracks: 0 }
+    try {
+      return (this.#meta.get('totals') as Totals | undefined) ?? { postings: 0, frames: 0, tracks: 0 }
+    } catch (err) { this.#readFailed(err) }
   }
 
   addTrack (meta: NewTrack, list: HashList): AddResult {
@@ -134,6 +139,14 @@ export class LmdbIndex implements Index {
     const keys = new Float64Array(list.count)
     for (let i = 0; i < list.count; i++) keys[i] = list.hashes[i] * MAX_FRAMES + list.frames[i]
     keys.sort()
+    try {
+      return this.#addSorted(meta, list, keys)
+    } catch (err) {
+      this.#readFailed(err)
+    }
+  }
+
+  #addSorted (meta: NewTrack, list: HashList, keys: Float64Array): AddResult {
     return this.#root.transactionSync(() => {
       const existing = this.findByDigest(meta.digest)
       if (existing) return { track: existing, added: false }
@@ -183,6 +196,14 @@ export class LmdbIndex implements Index {
   }
 
   removeTrack (id: number): boolean {
+    try {
+      return this.#removeTrack(id)
+    } catch (err) {
+      this.#readFailed(err)
+    }
+  }
+
+  #removeTrack (id: number): boolean {
     return this.#root.transactionSync(() => {
       const track = this.#tracks.get(id)
       if (!track) return false
@@ -213,17 +234,40 @@ export class LmdbIndex implements Index {
     })
   }
 
+  /**
+   * A read met a damaged page (lmdb-js throws MDB_CORRUPTED, MDB_PAGE_NOTFOUND...): fail this one request or session
+   * with a coded error, and remember it for /health. Catalogued errors pass as they are.
+   */
+  #readFailed (err: unknown): never {
+    if (err instanceof EarshotError) throw err
+    // LMDB leaves the failed read transaction unusable: the next read starts a fresh one.
+    try { this.#root.resetReadTxn() } catch {}
+    const coded = wrapError('EAR_ERR_INDEX_READ', err, this.dir)
+    this.readFailures++
+    this.lastReadFailure = { at: new Date().toISOString(), message: describeError(coded) }
+    throw coded
+  }
+
   getTrack (id: number): Track | undefined {
-    return this.#tracks.get(id)
+    try { return this.#tracks.get(id) } catch (err) { this.#readFailed(err) }
   }
 
   findByDigest (digest: string): Track | undefined {
-    const id = this.#meta.get(`digest:${digest}`) as number | undefined
-    return id === undefined ? undefined : this.#tracks.get(id)
+    try {
+      const id = this.#meta.get(`digest:${digest}`) as number | undefined
+      return id === undefined ? undefined : this.#tracks.get(id)
+    } catch (err) { this.#readFailed(err) }
   }
 
   * listTracks (afterId = 0): Iterable<Track> {
-    for (const { value } of this.#tracks.getRange({ start: afterId + 1 })) yield value
+    let it: Iterator<{ value: Track }>
+    try { it = this.#tracks.getRange({ start: afterId + 1 })[Symbol.iterator]() } catch (err) { this.#readFailed(err) }
+    for (;;) {
+      let next: IteratorResult<{ value: Track }>
+      try { next = it.next() } catch (err) { this.#readFailed(err) }
+      if (next.done === true) return
+      yield next.value.value
+    }
   }
 
   /** The (hash, frame) pairs stored for a track, rebuilt from its buckets (for export and import). */
@@ -244,7 +288,8 @@ export class LmdbIndex implements Index {
 
   lookup (hash: number, visit: PostingVisitor, limit = MAX_BUCKET_POSTINGS): number {
     // The buffer is reused by the next get: read it completely before returning.
-    const bucket = this.#postings.getBinaryFast(hash)
+    let bucket: Buffer | undefined
+    try { bucket = this.#postings.getBinaryFast(hash) } catch (err) { this.#readFailed(err) }
     if (!bucket) return 0
     const n = bucket.length >>> 3
     if (n > limit) return n

@@ -136,7 +136,8 @@ class Monitor {
   #write (bytes: Uint8Array): void {
     const session = this.#session
     if (!session || session.check(bytes)) return // a NaN-bearing or misaligned chunk is skipped, never fatal
-    session.write(bytes)
+    // A damaged index page (EAR_ERR_INDEX_READ, counted by the index for /health) loses this chunk, not the process.
+    try { session.write(bytes) } catch { return }
     const now = this.#streamSeconds
     const delta = now - this.#seen
     this.#seen = now
@@ -149,7 +150,7 @@ class Monitor {
     const session = this.#session
     if (!session) return
     this.#session = undefined
-    session.flush()
+    try { session.flush() } catch {} // a damaged index page (EAR_ERR_INDEX_READ): the session ends here either way
     this.#meter?.close('normal')
     this.#meter = undefined
     this.#recorder.end(session.streamSeconds)

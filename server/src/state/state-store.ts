@@ -5,22 +5,29 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { open, type RootDatabase } from 'lmdb'
+import type { RootDatabase } from 'lmdb'
+import { openChecked } from '../index/lmdb-check.js'
 import { wrapError } from '../errors.js'
 import { DataLock } from './data-lock.js'
 
 /** Address space reserved for the map; the file grows as needed. 8 GiB: decades of plays for hundreds of streams. */
 const MAP_SIZE = 8 * 1024 ** 3
 
+/** The state has no export: a damaged state store is moved aside, and the server starts a new one. */
+const STATE_HINT = 'the file is left as it is; stop the server, move the server folder aside (monitors, play log and webhook queue start empty) and start it again'
+
 /** The state folder of an index folder. */
 export function stateDirOf (indexDir: string): string {
   return path.join(indexDir, 'server')
 }
 
+/**
+ * Open (or create) the state store in `dir`; its file is checked first as the index's is (index/lmdb-check.ts).
+ * @throws EAR_ERR_INDEX_OPEN
+ */
 export function openStateStore (dir: string): RootDatabase {
   try {
-    fs.mkdirSync(dir, { recursive: true })
-    return open({ path: dir, maxDbs: 16, mapSize: MAP_SIZE })
+    return openChecked({ path: dir, maxDbs: 16, mapSize: MAP_SIZE }, { create: true, hint: STATE_HINT })
   } catch (err) {
     throw wrapError('EAR_ERR_INDEX_OPEN', err, dir)
   }

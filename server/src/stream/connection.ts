@@ -11,6 +11,7 @@ import {
 import { randomUUID } from 'node:crypto'
 import type { Settings } from '../config/defaults.js'
 import type { Index } from '../index/types.js'
+import { describeError } from '../errors.js'
 import { StreamSession } from './session.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { SessionMeter } from '../metrics/session-meter.js'
@@ -127,7 +128,7 @@ export class StreamConnection {
     if (m.type === 'hello') { this.#onHello(m); return }
     if (m.type === 'ping') { this.#send(m.id === undefined ? { type: 'pong' } : { type: 'pong', id: m.id }); return }
     if (!this.#session) { this.fail('EAR_ERR_HELLO_REQUIRED'); return }
-    this.#session.flush()
+    try { this.#session.flush() } catch (err) { this.fail('EAR_ERR_INTERNAL', describeError(err)) }
   }
 
   #onHello (hello: Hello): void {
@@ -169,12 +170,19 @@ export class StreamConnection {
     if (problem) { this.#error(problem, `${pcm.length} bytes of ${session.format.encoding} x${session.format.channels}`); return }
     const before = session.streamSeconds
     this.#audioAt = performance.now()
-    session.write(pcm)
-    this.#audioAt = 0
+    try {
+      session.write(pcm)
+    } catch (err) {
+      // A damaged index page (EAR_ERR_INDEX_READ) ends this session, not the process.
+      this.fail('EAR_ERR_INTERNAL', describeError(err))
+      return
+    } finally {
+      this.#audioAt = 0
+    }
     this.#meter?.audio(pcm.length, session.streamSeconds - before)
     this.#observer?.audio(session.streamSeconds)
     if (session.streamSeconds > this.#ctx.settings.stream.maxSessionSeconds) {
-      session.flush()
+      try { session.flush() } catch {} // the session ends here either way
       this.fail('EAR_ERR_SESSION_TOO_LONG', `limit ${this.#ctx.settings.stream.maxSessionSeconds} s`)
     }
   }
