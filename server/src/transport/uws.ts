@@ -116,6 +116,7 @@ export function createUwsTransport (uws: Uws, ctx: StreamContext, api: HttpHandl
         close: (code, reason) => { if (!data.closed) ws.end(code, reason) },
         terminate: () => { if (!data.closed) ws.close() },
       })
+      data.connection.open()
     },
     message: (ws, message, isBinary) => {
       ws.getUserData().connection?.onMessage(new Uint8Array(message), isBinary)

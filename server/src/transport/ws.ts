@@ -113,6 +113,7 @@ export function createWsTransport (ctx: StreamContext, api: HttpHandler): Transp
       s.on('message', socketOnMessage)
       s.on('close', socketOnClose)
       s.on('error', socketOnError)
+      s[kConnection].open()
     })
   })
   return {
