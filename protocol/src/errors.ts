@@ -26,13 +26,14 @@ export const protocolErrors = {
   EAR_ERR_AUDIO_AFTER_FLUSH: { close: 0, message: 'Audio after flush is ignored' },
   EAR_ERR_FRAME_TOO_LARGE: { close: CloseCode.TOO_BIG, message: 'Frame larger than the limit' },
   EAR_ERR_SESSION_TOO_LONG: { close: CloseCode.POLICY, message: 'Session reached its maximum length' },
-  EAR_ERR_IDLE_TIMEOUT: { close: CloseCode.POLICY, message: 'No message within the idle timeout' },
+  EAR_ERR_IDLE_TIMEOUT: { close: CloseCode.POLICY, message: 'No audio within the idle timeout' },
   EAR_ERR_TOO_MANY_SESSIONS: { close: CloseCode.TRY_AGAIN_LATER, message: 'The server holds its maximum number of sessions' },
   EAR_ERR_SLOW_CONSUMER: { close: CloseCode.POLICY, message: 'The client does not read its messages' },
   EAR_ERR_UNAUTHORIZED: { close: CloseCode.POLICY, message: 'Missing or wrong token' },
   EAR_ERR_RATE_LIMITED: { close: CloseCode.TRY_AGAIN_LATER, message: 'Too many streams opened; try again later' },
   EAR_ERR_SHUTTING_DOWN: { close: CloseCode.GOING_AWAY, message: 'The server is shutting down' },
   EAR_ERR_INTERNAL: { close: CloseCode.INTERNAL, message: 'Internal error' },
+  EAR_ERR_TOO_MANY_CONNECTIONS: { close: CloseCode.TRY_AGAIN_LATER, message: 'Too many connections from this address' },
 } as const
 
 export type ProtocolErrorCode = keyof typeof protocolErrors

@@ -93,6 +93,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     transport: name,
     sessions: 0,
     connections: new Set(),
+    addresses: new Map(),
     metrics,
     log: log.child({ component: 'stream' }),
     gate (token, address) {

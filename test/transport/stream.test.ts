@@ -325,7 +325,7 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
   t.test('limits: a frame over maxFrameBytes closes the connection; a client that stops reading is dropped', async (t) => {
     const maxFrameBytes = 64 * 1024
     const limited = await startServer(t, transport, catalog.index, testSettings({ maxFrameBytes, maxOutgoingBytes: 64 * 1024, idleTimeoutMs: 30_000 }),
-      0, t.testdir()) // beside the suite's server: a state folder of its own
+      0, path.join(t.testdir(), 'state')) // beside the suite's server: a state folder of its own
     const lctx = limited.server.context
 
     t.test('a frame at the limit is read; one byte more closes the connection (1009, or 1006 when dropped)', async (t) => {

@@ -92,6 +92,8 @@ export interface StreamLimits {
   helloTimeoutMs: number
   /** Bytes queued to a client that does not read before it is closed as a slow consumer. */
   maxOutgoingBytes: number
+  /** WebSocket connections open at once from one peer address; more are closed with EAR_ERR_TOO_MANY_CONNECTIONS. */
+  maxConnectionsPerAddress: number
 }
 
 export const defaults: Readonly<Settings> = Object.freeze({
@@ -107,6 +109,7 @@ export const defaults: Readonly<Settings> = Object.freeze({
     idleTimeoutMs: 30_000,
     helloTimeoutMs: 5_000,
     maxOutgoingBytes: 1024 * 1024,
+    maxConnectionsPerAddress: 100, // a busy NAT's listeners; one host needs a handful
   }),
   http: Object.freeze({
     maxIdentifyBytes: 32 * 1024 * 1024, // a few minutes of compressed audio; identify needs seconds

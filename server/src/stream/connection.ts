@@ -48,6 +48,8 @@ export interface StreamContext {
   readonly transport: string
   sessions: number
   readonly connections: Set<StreamConnection>
+  /** Open connections by peer address (the per-address cap). */
+  readonly addresses: Map<string, number>
   /** Tokens and rate limits; everyone is admitted without one. */
   gate?: Gate
   /** The server's metrics; none in tests that do not need them. */
@@ -70,7 +72,8 @@ export class StreamConnection {
   #audioAt = 0
   #closeReason = 'normal'
   readonly #openedAt = Date.now()
-  #lastMessageAt = this.#openedAt
+  /** When the client last sent hello, audio or flush: pings alone do not keep a session open. */
+  #activeAt = this.#openedAt
   #closed = false
   #counted = false
   sessionId = ''
@@ -85,6 +88,16 @@ export class StreamConnection {
     this.#address = address
     this.#urlToken = urlToken
     ctx.connections.add(this)
+    ctx.addresses.set(address, (ctx.addresses.get(address) ?? 0) + 1)
+  }
+
+  /**
+   * Admit the connection, or close it when its address holds too many. Called by the transport once its close event
+   * reaches this connection (uWS may run the close handler within `end`).
+   */
+  open (): void {
+    const most = this.#ctx.settings.stream.maxConnectionsPerAddress
+    if (this.#ctx.addresses.get(this.#address)! > most) this.fail('EAR_ERR_TOO_MANY_CONNECTIONS', `${most} from one address`)
   }
 
   /** Close the connection if it is past its hello or idle timeout. Called by the server's one sweep timer. */
@@ -95,7 +108,7 @@ export class StreamConnection {
   #sweep (now: number): void {
     const l = this.#ctx.settings.stream
     if (!this.#session && now - this.#openedAt > l.helloTimeoutMs) this.fail('EAR_ERR_HELLO_TIMEOUT', `no hello within ${l.helloTimeoutMs} ms`)
-    else if (now - this.#lastMessageAt > l.idleTimeoutMs) this.fail('EAR_ERR_IDLE_TIMEOUT', `nothing for ${l.idleTimeoutMs} ms`)
+    else if (now - this.#activeAt > l.idleTimeoutMs) this.fail('EAR_ERR_IDLE_TIMEOUT', `no audio for ${l.idleTimeoutMs} ms`)
   }
 
   /** A message from the client. The bytes are only valid during this call. */
@@ -105,10 +118,9 @@ export class StreamConnection {
   }
 
   #onMessage (data: Uint8Array, isBinary: boolean): void {
-    this.#lastMessageAt = Date.now()
     if (!isBinary) { this.fail('EAR_ERR_TEXT_FRAME'); return }
     if (data.length === 0) { this.#error('EAR_ERR_BAD_FRAME', 'empty frame'); return }
-    if (data[0] === FrameTag.AUDIO) { this.#onAudio(data.subarray(1)); return }
+    if (data[0] === FrameTag.AUDIO) { this.#activeAt = Date.now(); this.#onAudio(data.subarray(1)); return }
     if (data[0] !== FrameTag.CONTROL) { this.#error('EAR_ERR_BAD_FRAME', `unknown frame tag 0x${data[0].toString(16)}`); return }
     let raw: Record<string, unknown>
     try {
@@ -125,8 +137,9 @@ export class StreamConnection {
       return
     }
     const m = v.message
-    if (m.type === 'hello') { this.#onHello(m); return }
     if (m.type === 'ping') { this.#send(m.id === undefined ? { type: 'pong' } : { type: 'pong', id: m.id }); return }
+    this.#activeAt = Date.now()
+    if (m.type === 'hello') { this.#onHello(m); return }
     if (!this.#session) { this.fail('EAR_ERR_HELLO_REQUIRED'); return }
     try { this.#session.flush() } catch (err) { this.fail('EAR_ERR_INTERNAL', describeError(err)) }
   }
@@ -195,7 +208,11 @@ export class StreamConnection {
     this.#closed = true
     // The server's own counts first: they cannot throw, and must be right whatever the observers do.
     if (this.#counted) { this.#ctx.sessions--; this.#counted = false }
-    this.#ctx.connections.delete(this)
+    if (this.#ctx.connections.delete(this)) {
+      const left = (this.#ctx.addresses.get(this.#address) ?? 1) - 1
+      if (left > 0) this.#ctx.addresses.set(this.#address, left)
+      else this.#ctx.addresses.delete(this.#address)
+    }
     const session = this.#session
     const observer = this.#observer
     const meter = this.#meter

@@ -7,7 +7,7 @@ import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedA
 import { StreamConnection, type StreamContext } from '../stream/connection.js'
 import { STREAM_PATH } from '../http/routes.js'
 import { requestToken } from '../http/access.js'
-import { earshotError } from '../errors.js'
+import { earshotError, type EarshotError } from '../errors.js'
 import { replyForError, STATUS_TEXT, type HttpReply, type HttpRequest } from '../http/request.js'
 import { listenError, type HttpHandler, type Transport } from './types.js'
 
@@ -18,6 +18,33 @@ const EMPTY = Buffer.alloc(0)
 /** ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT of docs/index.d.ts (a declared enum: no value at run time). */
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1
 
+/** node:http's limit on a request's line and headers together (its default maxHeaderSize), in bytes. */
+const MAX_HEAD_BYTES = 16 * 1024
+
+/**
+ * What node:http refuses and uWS takes to the routes: more than one Content-Length, a Transfer-Encoding other than
+ * chunked, a head over MAX_HEAD_BYTES. (uWS itself drops a malformed Content-Length, or one beside
+ * Transfer-Encoding, and never hands on absolute-form targets, HTTP/1.0, bare LF or folded headers.)
+ */
+function headRefusal (headers: Record<string, string>, lengths: number, headBytes: number): EarshotError | undefined {
+  if (headBytes > MAX_HEAD_BYTES) return earshotError('EAR_ERR_HEADERS_TOO_LARGE', MAX_HEAD_BYTES)
+  if (lengths > 1) return earshotError('EAR_ERR_BAD_REQUEST', 'more than one Content-Length')
+  const te = headers['transfer-encoding']
+  if (te !== undefined && te.toLowerCase() !== 'chunked') return earshotError('EAR_ERR_BAD_REQUEST', 'a Transfer-Encoding other than chunked')
+  return undefined
+}
+
+/** Write an answer; `close` ends the connection after it. Call within a cork. */
+function writeReply (res: UwsResponse, method: string, a: HttpReply, close: boolean): void {
+  res.writeStatus(`${a.status} ${STATUS_TEXT[a.status] ?? ''}`)
+  if (a.status !== 204) res.writeHeader('content-type', a.type)
+  for (const [k, v] of Object.entries(a.headers ?? {})) res.writeHeader(k, v)
+  // A 204 goes out with "Content-Length: 0": uWS adds it, and endWithoutBody() without a length leaves the
+  // connection waiting for a body. Clients ignore it; the ws transport omits it.
+  if (method === 'HEAD') res.endWithoutBody(Buffer.byteLength(a.body), close)
+  else res.end(a.body, close)
+}
+
 /**
  * Serve one HTTP request. Everything of `req` is read before the first await (it dies when the handler returns), and
  * the body is collected from the start: uWS drops data that nobody listens to. Chunks are copied: uWS reuses them.
@@ -25,14 +52,23 @@ const LIBUS_LISTEN_EXCLUSIVE_PORT = 1
 function serveHttp (api: HttpHandler, res: UwsResponse, req: UwsRequest): void {
   const method = req.getMethod().toUpperCase()
   const path = req.getUrl()
-  const query = new URLSearchParams(req.getQuery() ?? '')
+  const rawQuery = req.getQuery() ?? ''
   const headers: Record<string, string> = {}
-  req.forEach((k, v) => { headers[k] = v })
+  let lengths = 0
+  let headBytes = method.length + path.length + rawQuery.length + 12 // "M /p?q HTTP/1.1\r\n"
+  req.forEach((k, v) => {
+    headers[k] = v
+    headBytes += k.length + v.length + 4
+    if (k === 'content-length') lengths++
+  })
+  const bad = headRefusal(headers, lengths, headBytes)
+  if (bad) { res.cork(() => writeReply(res, method, replyForError(bad), true)); return }
+  const query = new URLSearchParams(rawQuery)
   const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString()
   let done = false // answered or aborted: res must not be touched again
   let refused = false // the body was refused: close the connection after answering
   let fail: (err: Error) => void = () => {}
-  res.onAborted(() => { done = true; fail(new Error('the client closed the request')) })
+  res.onAborted(() => { done = true; fail(earshotError('EAR_ERR_ABORTED')) })
   const limit = api.bodyLimit(method, path)
   const body = new Promise<Buffer>((resolve, reject) => {
     const declared = Number(headers['content-length'] ?? 0)
@@ -59,15 +95,7 @@ function serveHttp (api: HttpHandler, res: UwsResponse, req: UwsRequest): void {
     // Answered before the whole body (401, 429…): stop its timer (it would hold the process for bodyTimeoutMs once
     // the client goes) and close the connection after the answer. A no-op when the body was read or refused.
     fail(new Error('answered before the whole body arrived'))
-    res.cork(() => {
-      res.writeStatus(`${a.status} ${STATUS_TEXT[a.status] ?? ''}`)
-      if (a.status !== 204) res.writeHeader('content-type', a.type)
-      for (const [k, v] of Object.entries(a.headers ?? {})) res.writeHeader(k, v)
-      // A 204 goes out with "Content-Length: 0": uWS adds it, and endWithoutBody() without a length leaves the
-      // connection waiting for a body. Clients ignore it; the ws transport omits it.
-      if (method === 'HEAD') res.endWithoutBody(Buffer.byteLength(a.body), refused)
-      else res.end(a.body, refused)
-    })
+    res.cork(() => writeReply(res, method, a, refused))
   }, () => {})
 }
 
@@ -116,6 +144,7 @@ export function createUwsTransport (uws: Uws, ctx: StreamContext, api: HttpHandl
         close: (code, reason) => { if (!data.closed) ws.end(code, reason) },
         terminate: () => { if (!data.closed) ws.close() },
       })
+      data.connection.open()
     },
     message: (ws, message, isBinary) => {
       ws.getUserData().connection?.onMessage(new Uint8Array(message), isBinary)

@@ -8,7 +8,7 @@ import { StreamConnection, type StreamContext } from '../stream/connection.js'
 import { STREAM_PATH } from '../http/routes.js'
 import { requestToken } from '../http/access.js'
 import { earshotError } from '../errors.js'
-import { replyForError, type HttpReply, type HttpRequest } from '../http/request.js'
+import { errorReply, replyForError, type HttpReply, type HttpRequest } from '../http/request.js'
 import { listenError, splitUrl, type HttpHandler, type Transport } from './types.js'
 
 const kConnection = Symbol('earshot.connection')
@@ -55,7 +55,7 @@ function readBody (req: http.IncomingMessage, res: http.ServerResponse, limit: n
     }
     const onEnd = (): void => finish()
     const onError = (e: Error): void => finish(e)
-    const onClose = (): void => { if (!req.complete) finish(new Error('the client closed the request')) }
+    const onClose = (): void => { if (!req.complete) finish(earshotError('EAR_ERR_ABORTED')) }
     req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose)
     // An answer given before the whole body (401, 429…) ends the request: node stops parsing the connection, so
     // neither 'end' nor the request's 'close' would come, and the timer would hold the process for bodyTimeoutMs.
@@ -93,6 +93,8 @@ function writeReply (req: http.IncomingMessage, res: http.ServerResponse, a: Htt
 
 export function createWsTransport (ctx: StreamContext, api: HttpHandler): Transport {
   const server = http.createServer((req, res) => {
+    // Origin-form only (a path): uWS never serves absolute-form or `*` targets, and a route must not see a URL.
+    if (!req.url?.startsWith('/')) { writeReply(req, res, errorReply('EAR_ERR_BAD_REQUEST', 'the request target must be a path')); return }
     api.handle(toRequest(req, res, api)).catch(replyForError).then((a) => writeReply(req, res, a), () => {})
   })
   const wss = new WebSocketServer({ noServer: true, maxPayload: ctx.settings.stream.maxFrameBytes, perMessageDeflate: false })
@@ -113,6 +115,7 @@ export function createWsTransport (ctx: StreamContext, api: HttpHandler): Transp
       s.on('message', socketOnMessage)
       s.on('close', socketOnClose)
       s.on('error', socketOnError)
+      s[kConnection].open()
     })
   })
   return {
