@@ -80,9 +80,16 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       log: log.child({ component: 'webhooks' }),
     })
     : undefined
-  const publish = (e: PlayEvent): void => { webhooks?.enqueue(playEvent(e)) }
+  const playLog = log.child({ component: 'playlog' })
+  const publish = (e: PlayEvent): void => {
+    const { id, stream, trackId } = e.play
+    playLog.info({ play: id, stream, trackId }, e.type === 'match.confirmed' ? 'play opened' : 'play filed')
+    webhooks?.enqueue(playEvent(e))
+  }
   // Plays left open by a crash end at the last audio seen; their match.ended was never sent: send it now.
-  for (const play of plays.recover()) publish({ type: 'match.ended', play })
+  const recovered = plays.recover()
+  if (recovered.length > 0) playLog.warn({ plays: recovered.length }, 'plays left open by the last run closed at their last audio')
+  for (const play of recovered) publish({ type: 'match.ended', play })
   webhooks?.start()
 
   const access = new Access(settings.access)
@@ -108,7 +115,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       return { message: (m) => recorder.onMessage(m), audio: (s) => recorder.onAudio(s), end: (s) => recorder.end(s) }
     },
   }
-  const monitors = new Monitors(root, index, settings, plays, { onPlay: publish, metrics })
+  const monitors = new Monitors(root, index, settings, plays, { onPlay: publish, metrics, log: log.child({ component: 'monitors' }) })
   const jobs = new IndexJobs(index, settings)
   jobs.onFinished = (job) => {
     metrics.indexJobs.labels({ state: job.state }).inc()

@@ -8,7 +8,7 @@ import { byId, clock, duration, el, percent, timeOfDay } from './dom.js'
 
 interface CurrentMatch { state: 'tentative' | 'confirmed', trackId: number, title: string, artist: string, confidence: number, offsetSeconds: number }
 interface Monitor {
-  id: string, url: string, label: string, state: 'connecting' | 'listening' | 'down', since: string, reconnects: number,
+  id: string, url: string, label: string, state: 'connecting' | 'listening' | 'down' | 'finished', since: string, reconnects: number,
   lastError: string | null, streamSeconds: number, unmatchedSeconds: number, current: CurrentMatch | null
 }
 interface Play {

@@ -272,14 +272,15 @@ const schemas: Record<string, Json> = {
     url: str('The stream pulled (http or https)'),
     label: str(),
     createdAt: time('When it was registered'),
-    state: str('connecting → listening (audio arrives) → down (failed; reconnects with backoff)', { enum: ['connecting', 'listening', 'down'] }),
+    state: str('connecting → listening (audio arrives) → down (failed; reconnects with backoff); finished: a file (a response with a Content-Length, not a radio stream or HLS) was heard to its end at real-time pace, and is not pulled again', { enum: ['connecting', 'listening', 'down', 'finished'] }),
     since: time('When it entered its state ("down since" when down)'),
     reconnects: int('Attempts after the first since the server started'),
     lastError: str('The latest failure, kept after recovery', { nullable: true }),
     streamSeconds: num('Seconds of audio heard since the server started'),
     unmatchedSeconds: num('Seconds of that audio in which no track was confirmed'),
     current: nullableRef('CurrentMatch', 'The track playing now; null when none'),
-  }),
+    finishedAt: time('Only once finished: when its file was heard to the end'),
+  }, ['finishedAt']),
   MonitorList: object({ monitors: { type: 'array', items: ref('Monitor'), description: 'Oldest first' } }),
 
   Play: object({

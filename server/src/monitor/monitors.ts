@@ -20,9 +20,17 @@ import { StreamSession } from '../stream/session.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { SessionMeter } from '../metrics/session-meter.js'
 import { SourcePuller, validateSourceUrl, type PcmFormat, type SourceStatus } from './source.js'
+import { silentLogger, type Logger } from '../log.js'
 
 /** A stored monitor. */
-export interface MonitorRecord { id: string, url: string, label: string, createdAt: string }
+export interface MonitorRecord {
+  id: string
+  url: string
+  label: string
+  createdAt: string
+  /** When its finite source (a file) was read to the end (ISO 8601): a finished monitor is not started again. */
+  finishedAt?: string
+}
 
 export interface CurrentMatch {
   state: 'tentative' | 'confirmed'
@@ -52,6 +60,8 @@ export interface MonitorHooks {
   onPlay?: (e: PlayEvent, monitor: MonitorRecord) => void
   /** The server's metrics. */
   metrics?: Metrics
+  /** Where state changes and reconnects are logged (a child logger of the server's; default silent). */
+  log?: Logger
 }
 
 /** The transport label of monitor sessions in metrics: the server pulls them. */
@@ -70,7 +80,7 @@ class Monitor {
   #current: CurrentMatch | null = null
 
   constructor (record: MonitorRecord, private readonly index: Index, private readonly settings: Settings, plays: PlayLog,
-    private readonly hooks: MonitorHooks) {
+    private readonly hooks: MonitorHooks, private readonly onFinished: (m: Monitor) => void) {
     this.record = record
     this.#recorder = new PlayRecorder(plays, { id: record.id, kind: 'monitor' }, (e) => hooks.onPlay?.(e, record))
     const m = settings.monitors
@@ -91,10 +101,11 @@ class Monitor {
 
   info (): MonitorInfo {
     const s = this.#puller.status
+    const finishedAt = this.record.finishedAt
     return {
       ...this.record,
-      state: s.state,
-      since: s.since,
+      state: finishedAt !== undefined ? 'finished' : s.state,
+      since: finishedAt ?? s.since,
       reconnects: s.reconnects,
       lastError: s.lastError ?? null,
       streamSeconds: round(this.#streamSeconds),
@@ -114,8 +125,19 @@ class Monitor {
   }
 
   #onState (s: SourceStatus): void {
+    const log = this.hooks.log ?? silentLogger
+    const at = { monitor: this.record.id, label: this.record.label, state: s.state, reconnects: s.reconnects }
+    if (s.state === 'down') log.warn({ ...at, error: s.lastError }, 'monitor down')
+    else log.info(at, s.reconnects > this.#reconnects ? 'monitor reconnecting' : `monitor ${s.state}`)
+    if (s.state === 'finished') {
+      this.record.finishedAt = s.since
+      this.onFinished(this)
+    }
     const metrics = this.hooks.metrics
-    if (!metrics) return
+    if (!metrics) {
+      this.#reconnects = s.reconnects
+      return
+    }
     const labels = { monitor: this.record.id, label: this.record.label }
     metrics.monitorUp.labels(labels).set(s.state === 'listening' ? 1 : 0)
     metrics.monitorReconnects.labels(labels).inc(0) // the series exists from the start, so rate() sees its first step
@@ -224,10 +246,15 @@ export class Monitors {
   }
 
   #launch (record: MonitorRecord): Monitor {
-    const m = new Monitor(record, this.index, this.settings, this.plays, this.hooks)
+    const m = new Monitor(record, this.index, this.settings, this.plays, this.hooks, (done) => this.#finished(done))
     this.#running.set(record.id, m)
-    if (!this.#closed) m.start()
+    if (!this.#closed && record.finishedAt === undefined) m.start()
     return m
+  }
+
+  /** A finite source was read to its end: keep that, so a restart does not play the file again. */
+  #finished (m: Monitor): void {
+    if (this.#running.get(m.record.id) === m) this.#db.putSync(m.record.id, m.record)
   }
 }
 

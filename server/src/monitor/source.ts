@@ -18,6 +18,15 @@
  * ffmpeg exiting, a bad header, or the body simply ending: a live source has no end) makes the source 'down' and a
  * new attempt follows after an exponential backoff with jitter.
  *
+ * A finite source is the exception: a response with a Content-Length that is neither SHOUTcast/Icecast (no `icy-*`
+ * header) nor HLS, i.e. a file on a web server. Read as fast as it comes, a 68 s song would take a second, be filed
+ * as a 1 s play, and be filed again on every reconnect. So it is read at real-time pace: PCM passed through by
+ * audio duration (reading pauses while the audio handed on runs more than PACE_LEAD_MS ahead of the wall clock
+ * since its first audio), a body piped into ffmpeg by ffmpeg itself (`-re`; its stdin's backpressure reaches the
+ * socket). Pausing ffmpeg's output instead does not hold: node resumes a child's stdout when the child exits, and a
+ * short file's PCM fits the pipe. When the whole body has been read (and decoded) the source is 'finished': no
+ * reconnect, nothing heard twice.
+ *
  * Per chunk nothing is allocated but views: odd bytes wait in a carry buffer and L16 is swapped into a swap buffer,
  * both made once per puller.
  */
@@ -30,7 +39,7 @@ import { isWavMagic, parseWavHeader, MAX_PASS_THROUGH_RATE_HZ, MIN_PASS_THROUGH_
 
 export interface PcmFormat { sampleRate: number, encoding: 's16le' | 'f32le', channels: 1 | 2 }
 
-export type SourceState = 'connecting' | 'listening' | 'down'
+export type SourceState = 'connecting' | 'listening' | 'down' | 'finished'
 
 export interface SourceStatus {
   state: SourceState
@@ -50,7 +59,10 @@ export interface SourceHandlers {
   pcm (bytes: Uint8Array): void
   /** The current connection ended (dropped, stalled, ffmpeg exited, stop()…). Once per connection that produced format(). */
   end (reason: string): void
-  /** State changes: connecting -> listening (first audio) -> down (on failure, until the next attempt) -> connecting… */
+  /**
+   * State changes: connecting -> listening (first audio) -> down (on failure, until the next attempt) -> connecting…;
+   * a finite source that was read to its end: listening -> finished, and no further attempt.
+   */
   state (s: SourceStatus): void
 }
 
@@ -87,6 +99,8 @@ export const sourceDefaults: Readonly<Required<SourceOptions>> = Object.freeze({
 
 const MAX_REDIRECTS = 5
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
+/** How far the audio of a finite source may run ahead of the wall clock before reading pauses, in ms. */
+const PACE_LEAD_MS = 500
 /** The swap buffer for L16: big enough for any chunk node hands over (64 KiB), so a chunk is swapped in one go. */
 const SWAP_BUFFER_BYTES = 65_536
 /** The largest sample frame: 2 channels of 32-bit float. */
@@ -211,7 +225,8 @@ interface SharedBuffers {
 interface ConnectionSink {
   format (f: PcmFormat): void
   pcm (bytes: Uint8Array): void
-  ended (reason: string): void
+  /** `finished`: a finite source was read to its end (not a failure; nothing to reconnect to). */
+  ended (reason: string, finished: boolean): void
   spawned (child: ChildProcess): void
 }
 
@@ -242,6 +257,15 @@ class Connection {
   #carryLength = 0
   #bigEndian = false
   #producedAudio = false
+  /** A finite source (see the header): paced, and finished at its end. */
+  #finite = false
+  /** The whole body was read (a finite source's end, not a drop). */
+  #bodyEnded = false
+  /** Pacing of a finite source's PCM: where it is read from, since when (performance.now()), bytes handed on. */
+  #audioFrom: NodeJS.ReadableStream | undefined
+  #pacedSince = 0
+  #pacedBytes = 0
+  #paceTimer: NodeJS.Timeout | undefined
 
   constructor (url: URL, options: Readonly<Required<SourceOptions>>, buffers: SharedBuffers, pipeArgs: readonly string[], sink: ConnectionSink) {
     this.#url = url
@@ -266,6 +290,7 @@ class Connection {
     this.#closed = true
     clearTimeout(this.#connectTimer)
     clearTimeout(this.#stallTimer)
+    clearTimeout(this.#paceTimer)
     const res = this.#res
     const req = this.#req
     const child = this.#child
@@ -278,7 +303,15 @@ class Connection {
   #fail (reason: string): void {
     if (this.#closed) return
     this.close()
-    this.#sink.ended(reason)
+    this.#sink.ended(reason, false)
+  }
+
+  /** The stream ended: a finite source read to its end is finished; a live one that ends has dropped. */
+  #ended (): void {
+    if (!this.#finite || !this.#bodyEnded) { this.#fail('the stream ended'); return }
+    if (this.#closed) return
+    this.close()
+    this.#sink.ended('the file ended', true)
   }
 
   #request (redirects: number): void {
@@ -323,8 +356,10 @@ class Connection {
     res.on('error', (err) => { if (res === this.#res) this.#fail(`connection lost: ${err.message}`) })
     res.on('end', () => {
       ended = true
+      if (res !== this.#res) return
+      this.#bodyEnded = true
       // Piped into ffmpeg, the body's end reaches ffmpeg, which flushes its last audio and exits: that ends it.
-      if (res === this.#res && this.#mode !== 'ffmpeg') this.#fail('the stream ended')
+      if (this.#mode !== 'ffmpeg') this.#ended()
     })
     res.on('close', () => { if (!ended && res === this.#res) this.#fail('the source closed the connection') })
     if (status < 200 || status >= 300) { // 4xx and 5xx, and a 3xx without a Location
@@ -333,12 +368,14 @@ class Connection {
     }
     this.#armStallTimer()
     const body = classifyBody(res.headers['content-type'], this.#url.pathname)
+    this.#finite = isFiniteSource(res.headers, body)
     switch (body.kind) {
       case 'bad': this.#fail(body.reason); return
       case 'hls': this.#decodeUrl(); return
       case 'raw':
         this.#setFormat(body.format, body.bigEndian)
         this.#mode = 'pcm'
+        this.#paceFrom(res)
         break
       case 'wav': this.#mode = 'head'; break
       case 'sniff': this.#mode = 'head'; this.#sniffing = true; break
@@ -351,6 +388,26 @@ class Connection {
     if (this.#closed) return
     if (this.#mode === 'pcm') this.#onAudio(chunk)
     else if (this.#mode === 'head') this.#onHead(chunk)
+  }
+
+  /** A finite source's audio ran ahead of the wall clock: stop reading until it no longer does. */
+  #pace (bytes: number): void {
+    const from = this.#audioFrom
+    if (from === undefined) return
+    const now = performance.now()
+    if (this.#pacedBytes === 0) this.#pacedSince = now
+    this.#pacedBytes += bytes
+    const format = this.#format as PcmFormat
+    const aheadMs = (this.#pacedBytes / (this.#frameBytes * format.sampleRate)) * 1000 - (now - this.#pacedSince)
+    if (aheadMs <= PACE_LEAD_MS || this.#paceTimer !== undefined) return
+    from.pause()
+    this.#stallTimer?.refresh() // a pause is not a stall
+    this.#paceTimer = setTimeout(() => {
+      this.#paceTimer = undefined
+      if (this.#closed) return
+      this.#stallTimer?.refresh()
+      from.resume()
+    }, aheadMs - PACE_LEAD_MS / 2)
   }
 
   /** Collect the start of the body until it says what it is: WAV (with where its audio starts), HLS, or other. */
@@ -375,6 +432,7 @@ class Connection {
       case 'pcm':
         this.#setFormat(wav.format, false)
         this.#mode = 'pcm'
+        this.#paceFrom(this.#res as http.IncomingMessage)
         if (length > wav.dataOffset) this.#onAudio(head.subarray(wav.dataOffset, length))
         if (taken < chunk.length && !this.#closed) this.#onAudio(chunk.subarray(taken))
     }
@@ -437,6 +495,12 @@ class Connection {
       if (this.#closed) return // a handler stopped the puller
     }
     this.#sink.pcm(bytes)
+    if (this.#audioFrom !== undefined && !this.#closed) this.#pace(bytes.length)
+  }
+
+  /** Pace the PCM read from `from` (the response body) when the source is finite. */
+  #paceFrom (from: NodeJS.ReadableStream): void {
+    if (this.#finite) this.#audioFrom = from
   }
 
   #armStallTimer (): void {
@@ -448,6 +512,7 @@ class Connection {
    * 'ICY 200 OK' status line node's HTTP parser refuses and ffmpeg reads. This request is no longer needed.
    */
   #decodeUrl (): void {
+    this.#finite = false // HLS (live or not) and SHOUTcast: ffmpeg reads them at their own pace
     const res = this.#res
     const req = this.#req
     this.#res = this.#req = undefined
@@ -472,7 +537,7 @@ class Connection {
 
   #startFfmpeg (input: string): ChildProcess {
     const o = this.#options
-    const args = input === 'pipe:0' ? this.#pipeArgs : ffmpegArgs(input, o.ffmpegSampleRate)
+    const args = input !== 'pipe:0' ? ffmpegArgs(input, o.ffmpegSampleRate) : this.#finite ? ffmpegArgs(input, o.ffmpegSampleRate, true) : this.#pipeArgs
     const child = spawn(o.ffmpegPath, args, { stdio: [input === 'pipe:0' ? 'pipe' : 'ignore', 'pipe', 'pipe'] })
     this.#child = child
     this.#mode = 'ffmpeg'
@@ -487,7 +552,7 @@ class Connection {
     child.on('close', (code, signal) => {
       if (child !== this.#child) return
       const last = this.#stderrTail.trim().split('\n').pop() ?? ''
-      if (code === 0) this.#fail('the stream ended')
+      if (code === 0) this.#ended()
       else this.#fail(`ffmpeg exited with ${code ?? signal}${last ? `: ${last}` : ''}`)
     })
     return child
@@ -500,9 +565,15 @@ function isIcyAnswer (err: Error): boolean {
   return (err as NodeJS.ErrnoException).code === 'HPE_INVALID_CONSTANT' && Buffer.isBuffer(raw) && raw.toString('latin1', 0, 4) === 'ICY '
 }
 
-/** ffmpeg's command line: decode `input`, output mono s16le at `rate` on stdout. */
-function ffmpegArgs (input: string, rate: number): string[] {
-  return ['-hide_banner', '-loglevel', 'error', '-nostdin', '-i', input, '-vn', '-ac', '1', '-ar', String(rate), '-f', 's16le', '-']
+/** Whether a response is a finite source (see the header): a known length, not SHOUTcast/Icecast, not HLS. */
+function isFiniteSource (headers: http.IncomingHttpHeaders, body: Body): boolean {
+  if (body.kind === 'hls' || headers['content-length'] === undefined) return false
+  return !Object.keys(headers).some((name) => name.startsWith('icy-'))
+}
+
+/** ffmpeg's command line: decode `input` (at real-time pace when `realtime`), output mono s16le at `rate` on stdout. */
+function ffmpegArgs (input: string, rate: number, realtime = false): string[] {
+  return ['-hide_banner', '-loglevel', 'error', '-nostdin', ...(realtime ? ['-re'] : []), '-i', input, '-vn', '-ac', '1', '-ar', String(rate), '-f', 's16le', '-']
 }
 
 /**
@@ -579,7 +650,7 @@ export class SourcePuller {
       connection.close()
       if (connection.producedAudio) this.#handlers.end('stopped')
     }
-    if (this.#status.state !== 'down') this.#setState('down')
+    if (this.#status.state !== 'down' && this.#status.state !== 'finished') this.#setState('down')
     await Promise.all(this.#exits)
   }
 
@@ -589,7 +660,7 @@ export class SourcePuller {
     const connection: Connection = new Connection(this.#target, this.#options, this.#buffers, this.#pipeArgs, {
       format: (f) => this.#onFormat(connection, f),
       pcm: (bytes) => this.#handlers.pcm(bytes),
-      ended: (reason) => this.#onEnded(connection, reason),
+      ended: (reason, finished) => this.#onEnded(connection, reason, finished),
       spawned: (child) => this.#track(child),
     })
     this.#connection = connection
@@ -603,13 +674,18 @@ export class SourcePuller {
     this.#setState('listening')
   }
 
-  #onEnded (connection: Connection, reason: string): void {
+  #onEnded (connection: Connection, reason: string, finished: boolean): void {
     if (connection !== this.#connection) return
     this.#connection = undefined
     const line = oneLine(reason)
     if (connection.producedAudio) {
       this.#handlers.end(line)
       if (performance.now() - this.#listeningAt >= this.#options.resetAfterMs) this.#failures = 0
+    }
+    if (finished) {
+      this.#running = false
+      this.#setState('finished')
+      return
     }
     this.#failures++
     this.#lastError = oneLine(describeError(new EarshotError('EAR_ERR_SOURCE', [this.#display], { cause: new Error(line) })))
