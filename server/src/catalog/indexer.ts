@@ -12,6 +12,8 @@ import type { FingerprintParams } from '../config/fingerprint.js'
 import type { Index, Track } from '../index/types.js'
 import type { Analysis } from './analyze.js'
 import { describeError } from '../errors.js'
+import { defaults } from '../config/defaults.js'
+import { addTrackOnce, describePresent } from '../match/duplicate-finder.js'
 
 /** Extensions taken from folders (lower case, with the dot). */
 export const AUDIO_EXTENSIONS = new Set(['.wav', '.wave', '.mp3', '.flac', '.ogg', '.oga', '.opus', '.m4a', '.aac',
@@ -20,7 +22,7 @@ export const AUDIO_EXTENSIONS = new Set(['.wav', '.wave', '.mp3', '.flac', '.ogg
 export type IndexEvent =
   | { type: 'found', total: number }
   | { type: 'indexed', file: string, track: Track, audioSeconds: number }
-  | { type: 'present', file: string, track: Track }
+  | { type: 'present', file: string, track: Track, reason: string }
   | { type: 'skipped', file: string, reason: string }
 
 export interface IndexSummary {
@@ -80,6 +82,8 @@ export interface IndexOptions {
   params: FingerprintParams
   /** Worker threads; default: one per core. */
   threads?: number
+  /** A copy of an indexed recording matched at this confidence is not indexed again (default: identify's threshold). */
+  minConfidence?: number
   onEvent?: (e: IndexEvent) => void
 }
 
@@ -105,14 +109,15 @@ export async function indexFiles (index: Index, inputs: readonly string[], optio
         summary.decodeSeconds += result.decodeMs / 1000
         summary.fingerprintSeconds += result.fingerprintMs / 1000
         try {
-          const { track, added } = index.addTrack(result.meta, result.hashes)
-          if (added) {
+          const added = addTrackOnce(index, options.params, result.meta, result.hashes, options.minConfidence ?? defaults.minConfidence)
+          const { track } = added
+          if (added.added) {
             summary.indexed++
             summary.audioSeconds += track.durationSeconds
             emit({ type: 'indexed', file, track, audioSeconds: track.durationSeconds })
           } else {
             summary.present++
-            emit({ type: 'present', file, track })
+            emit({ type: 'present', file, track, reason: describePresent(added) })
           }
         } catch (err) {
           skip(file, describeError(err))

@@ -8,6 +8,7 @@ import type { Index, AddResult } from '../index/types.js'
 import { EarshotError, errorCatalogue, type ErrorCode } from '../errors.js'
 import type { Analysis } from './analyze.js'
 import type { AnalyzeTask } from './analyze-worker.js'
+import { addTrackOnce } from '../match/duplicate-finder.js'
 
 type WorkerResult<T> = ({ ok: true } & T) | { ok: false, error: string, code: string }
 
@@ -37,7 +38,7 @@ export class TrackUploads {
   async add (bytes: Uint8Array, source: string, meta: { title?: string, artist?: string, album?: string }): Promise<AddResult> {
     const a = await this.#run<Analysis>({ mode: 'analyze-bytes', bytes, source, params: this.#settings.fingerprint })
     const given = Object.fromEntries(Object.entries(meta).filter(([, v]) => typeof v === 'string' && v !== ''))
-    return this.#index.addTrack({ ...a.meta, ...given }, a.hashes)
+    return addTrackOnce(this.#index, this.#settings.fingerprint, { ...a.meta, ...given }, a.hashes, this.#settings.minConfidence)
   }
 
   async close (): Promise<void> {

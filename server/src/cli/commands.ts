@@ -67,7 +67,7 @@ const index: Command = {
           switch (e.type) {
             case 'found': progress.start(e.total); break
             case 'indexed': progress.tick(`indexed ${e.file} -> #${e.track.id} ${e.track.title}`); break
-            case 'present': progress.tick(`already present ${e.file} (#${e.track.id})`); break
+            case 'present': progress.tick(`already present ${e.file} ${e.reason}`); break
             case 'skipped': firstSkip ??= e.reason; progress.skip(`skipped ${e.file}: ${e.reason}`); break
           }
         },

@@ -26,8 +26,22 @@ export type NewTrack = Omit<Track, 'id' | 'indexedAt' | 'hashCount' | 'frameCoun
 
 export interface AddResult {
   track: Track
-  /** False when a track with the same digest was already there (nothing was written). */
+  /** False when a track with the same digest, or the same recording, was already there (nothing was written). */
   added: boolean
+  /** Set when `track` holds the same recording under another fingerprint (match/duplicate-finder.ts). */
+  sameRecording?: SameRecording
+}
+
+/** How a new track was found to be another copy of an indexed one. */
+export interface SameRecording {
+  trackId: number
+  /** Where the new track starts in the indexed one, in seconds (negative: before it). */
+  offsetSeconds: number
+  /** Share of their overlap, in stretches of two seconds, with aligned votes: 0..1. */
+  coverage: number
+  /** Seconds of audio the indexed track and the new one hold. */
+  indexedSeconds: number
+  newSeconds: number
 }
 
 export interface IndexStats {

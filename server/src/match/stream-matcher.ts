@@ -11,12 +11,14 @@
  * Lifecycle of the leading candidate: `tentative` once its confidence reaches `tentativeConfidence`, `confirmed`
  * once it holds `confirmConfidence` for `confirmTicks` ticks in a row, updates only when the state, the offset or the
  * confidence (by `confidenceStep`) moves, and `end` when its confidence falls under `endConfidence` or another track
- * is confirmed.
+ * is confirmed. Candidates whose votes agree group by group are copies of one recording (agreement.ts): they are
+ * not each other's runner-up, and a copy of the playing recording never takes over from it.
  */
 import type { FingerprintParams } from '../config/fingerprint.js'
 import type { Index } from '../index/types.js'
 import { confidence } from './score.js'
 import { VoteCaster, OFFSET_BIAS, TRACK_SCALE } from './votes.js'
+import { Agreement, SAME_RECORDING_SHARE } from './agreement.js'
 
 
 export interface StreamMatcherOptions {
@@ -70,6 +72,10 @@ export interface StreamMatchSink {
 
 /** Votes of one tick, shared by every stream: a tick is processed synchronously from start to end. */
 const caster = new VoteCaster()
+/** The tick's votes in group order, kept before they are sorted; shared like the caster. */
+let grouped = new Float64Array(1 << 15)
+/** Group-by-group agreement of one tick's kept keys; shared like the caster (keys past its 30 are not compared). */
+const agreement = new Agreement(30)
 
 export class StreamMatcher {
   readonly #index: Index
@@ -93,6 +99,10 @@ export class StreamMatcher {
   // Selection of the tick's strongest keys.
   readonly #topKey: Float64Array
   readonly #topCount: Int32Array
+  readonly #topSlot: Int32Array // the candidate slot each kept key went to, or -1
+  // Agreement between candidate slots, summed over the ticks since each slot took its key.
+  readonly #agreeOwn: Uint32Array // groups that voted for the slot
+  readonly #agreeBoth: Uint32Array // groups that voted for both slots, at c * candidates + d
   // The match being reported.
   #active = -1 // candidate slot, or -1
   #activeTrack = -1
@@ -133,6 +143,9 @@ export class StreamMatcher {
     this.#tickVotes = new Int32Array(o.windowTicks)
     this.#topKey = new Float64Array(o.keysPerTick)
     this.#topCount = new Int32Array(o.keysPerTick)
+    this.#topSlot = new Int32Array(o.keysPerTick)
+    this.#agreeOwn = new Uint32Array(o.candidates)
+    this.#agreeBoth = new Uint32Array(o.candidates * o.candidates)
   }
 
   /** A hash from the stream's fingerprinter. */
@@ -170,7 +183,7 @@ export class StreamMatcher {
       if (this.#candCounts[k] !== 0) {
         this.#candTotal[c] -= this.#candCounts[k]
         this.#candCounts[k] = 0
-        if (this.#candTotal[c] <= 0 && c !== this.#active) this.#candKey[c] = -1
+        if (this.#candTotal[c] <= 0 && c !== this.#active) this.#freeCandidate(c)
       }
     }
     // Vote, noting the span of stream frames the tick's hashes cover.
@@ -186,7 +199,11 @@ export class StreamMatcher {
     this.#onTick?.(this.#pending, caster.lookups, caster.postings, (performance.now() - started) / 1000)
     this.#pending = 0
     this.#tickVotes[slot] = n
-    if (n > 0) this.#selectAndMerge(n, slot, firstFrame, lastFrame)
+    if (n > 0) {
+      if (grouped.length < n) grouped = new Float64Array(caster.votes.length)
+      grouped.set(caster.votes.subarray(0, n))
+      this.#selectAndMerge(n, slot, firstFrame, lastFrame)
+    }
     this.#evaluate(streamFrame)
   }
 
@@ -220,9 +237,12 @@ export class StreamMatcher {
       const key = this.#topKey[t]
       const count = this.#topCount[t]
       let target = this.#findCandidate(key)
+      this.#topSlot[t] = target
       if (target < 0) {
         target = this.#freeSlot(count)
+        this.#topSlot[t] = target
         if (target < 0) continue
+        this.#freeCandidate(target)
         this.#candKey[target] = key
         this.#candCounts.fill(0, target * W, target * W + W)
         this.#candTotal[target] = 0
@@ -233,6 +253,39 @@ export class StreamMatcher {
       this.#candLast[target] = lastFrame
       this.#candLastTick[target] = this.#tick
     }
+    this.#countAgreement(n, kept)
+  }
+
+  /** Add the tick's group-by-group agreement between its kept keys to their slots'. */
+  #countAgreement (n: number, kept: number): void {
+    const a = agreement
+    const k = Math.min(kept, a.max)
+    a.count(grouped, n, caster.groupStart, caster.groupFrame, caster.groups, this.#topKey, k)
+    const C = this.#o.candidates
+    for (let t = 0; t < k; t++) {
+      const s = this.#topSlot[t]
+      if (s < 0) continue
+      this.#agreeOwn[s] += a.own[t]
+      for (let u = 0; u < k; u++) {
+        const v = this.#topSlot[u]
+        if (u !== t && v >= 0 && v !== s) this.#agreeBoth[s * C + v] += a.co[t * a.max + u]
+      }
+    }
+  }
+
+  /** Whether candidate slots c and d hold copies of one recording. */
+  #same (c: number, d: number): boolean {
+    const weaker = Math.min(this.#agreeOwn[c], this.#agreeOwn[d])
+    return weaker > 0 && this.#agreeBoth[c * this.#o.candidates + d] >= SAME_RECORDING_SHARE * weaker
+  }
+
+  /** Empty a candidate slot, and forget its agreement with the others. */
+  #freeCandidate (c: number): void {
+    const C = this.#o.candidates
+    this.#candKey[c] = -1
+    this.#agreeOwn[c] = 0
+    this.#agreeBoth.fill(0, c * C, c * C + C)
+    for (let d = 0; d < C; d++) this.#agreeBoth[d * C + c] = 0
   }
 
   /** The candidate within one frame of this key, or -1. */
@@ -267,7 +320,7 @@ export class StreamMatcher {
       const track = Math.floor(this.#candKey[c] / TRACK_SCALE)
       let runnerUp = 0
       for (let d = 0; d < o.candidates; d++) {
-        if (d !== c && this.#candKey[d] >= 0 && Math.floor(this.#candKey[d] / TRACK_SCALE) !== track) {
+        if (d !== c && this.#candKey[d] >= 0 && Math.floor(this.#candKey[d] / TRACK_SCALE) !== track && !this.#same(c, d)) {
           runnerUp = Math.max(runnerUp, this.#candTotal[d])
         }
       }
@@ -292,6 +345,8 @@ export class StreamMatcher {
             // The same track at another offset: confirmation needs the new offset to hold for its own ticks.
             this.#active = best
             if (this.#activeState !== 'confirmed') this.#strongTicks = 0
+          } else if (this.#same(best, c)) {
+            // Another copy of the recording that is playing: the match goes on as it is.
           } else if (conf(best) >= o.confirmConfidence) {
             this.#endActive()
           }
@@ -338,6 +393,6 @@ export class StreamMatcher {
     this.#activeState = undefined
     this.#activeConfidence = 0
     this.#strongTicks = 0
-    if (this.#candTotal[c] <= 0) this.#candKey[c] = -1
+    if (this.#candTotal[c] <= 0) this.#freeCandidate(c)
   }
 }

@@ -7,6 +7,9 @@
  *    offsets;
  *  - the landmarks of one pair of frames (the harmonics of one note paired with those of the next share anchor frame
  *    and frame difference) vote at most once per (track, offset): they are one coincidence in time, not several.
+ * Votes are left in query-frame order, one group of landmarks after another; `groupStart` and `groupFrame` say where
+ * each group's votes begin and at which query frame, so that a matcher can ask which candidates one coincidence
+ * voted for (two copies of one recording collect their votes from the same groups; see agreement.ts).
  * Shared by the clip matcher and the stream matcher; buffers grow to the largest query and are reused.
  */
 import type { Index } from '../index/types.js'
@@ -21,6 +24,11 @@ export class VoteCaster {
   /** Lookups and postings read by the last cast (for metrics). */
   lookups = 0
   postings = 0
+  /** Groups of the last cast; group g's votes are votes[groupStart[g] .. groupStart[g + 1]) (the last ends at n). */
+  groups = 0
+  groupStart = new Uint32Array(1 << 10)
+  /** The query frame of each group. */
+  groupFrame = new Uint32Array(1 << 10)
   #order = new Uint32Array(1 << 10)
   #pair = new Float64Array(1 << 10)
   readonly #seen = new Set<number>()
@@ -40,6 +48,8 @@ export class VoteCaster {
     if (this.#order.length < count) {
       this.#order = new Uint32Array(count * 2)
       this.#pair = new Float64Array(count * 2)
+      this.groupStart = new Uint32Array(count * 2)
+      this.groupFrame = new Uint32Array(count * 2)
     }
     // First occurrences only, keyed by their landmark pair (anchor frame, frame difference).
     const seen = this.#seen
@@ -63,9 +73,12 @@ export class VoteCaster {
       order[j + 1] = o; pair[j + 1] = p
     }
     this.#n = 0
+    this.groups = 0
     for (let g = 0; g < m;) {
       const start = this.#n
       const key = pair[g]
+      this.groupStart[this.groups] = start
+      this.groupFrame[this.groups++] = frames[order[g]]
       for (; g < m && pair[g] === key; g++) {
         const i = order[g]
         this.#qFrame = frames[i]
