@@ -46,6 +46,12 @@ export const errorCatalogue = {
   EAR_ERR_JOB_NOT_FOUND: { message: 'No index job with id %s', Base: RangeError, status: 404 },
   EAR_ERR_API: { message: 'The server answered %s', Base: Error, status: 502 },
   EAR_ERR_INTERNAL: { message: 'Internal error: %s', Base: Error, status: 500 },
+  EAR_ERR_FILE_NOT_REGULAR: { message: 'Not a regular file: %s is %s', Base: TypeError, status: 400 },
+  EAR_ERR_FILE_TOO_LARGE: { message: '%s holds %s bytes, more than the limit of %s', Base: RangeError, status: 413 },
+  EAR_ERR_FILE_LOOP: { message: 'Too many levels of symbolic links (a loop?) in %s', Base: Error, status: 400 },
+  EAR_ERR_FILE_DENIED: { message: 'Permission denied: %s', Base: Error, status: 400 },
+  EAR_ERR_AUDIO_TRUNCATED: { message: 'The audio is truncated or damaged: %s', Base: RangeError, status: 422 },
+  EAR_ERR_JOB_QUEUE_FULL: { message: 'The index-job queue holds its maximum of %s waiting jobs; retry when one has run', Base: RangeError, status: 503 },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorCatalogue

@@ -63,6 +63,7 @@ const index: Command = {
     try {
       const summary = await indexFiles(db, inputs, {
         params: defaults.fingerprint,
+        limits: defaults.catalog,
         threads,
         onEvent: (e: IndexEvent) => {
           switch (e.type) {
@@ -70,13 +71,16 @@ const index: Command = {
             case 'indexed': progress.tick(`indexed ${e.file} -> #${e.track.id} ${e.track.title}`); break
             case 'present': progress.tick(`already present ${e.file} (#${e.track.id})`); break
             case 'skipped': firstSkip ??= e.reason; progress.skip(`skipped ${e.file}: ${e.reason}`); break
+            case 'symlink': break // counted in the summary
           }
         },
       })
       progress.stop()
       const rate = summary.fingerprintSeconds > 0 ? ` (fingerprinting ${(summary.audioSeconds / summary.fingerprintSeconds).toFixed(0)}x real time per core)` : ''
       out(`indexed ${summary.indexed}, already present ${summary.present}, skipped ${summary.skipped}; ` +
-        `${(summary.audioSeconds / 3600).toFixed(2)} h of audio in ${summary.seconds.toFixed(1)} s${rate}`)
+        `${(summary.audioSeconds / 3600).toFixed(2)} h of audio in ${summary.seconds.toFixed(1)} s${rate}` +
+        (summary.truncated > 0 ? `; ${summary.truncated} truncated or damaged (still being copied?), not indexed` : '') +
+        (summary.symlinks > 0 ? `; ${summary.symlinks} symbolic links in folders not followed` : ''))
       if (summary.indexed + summary.present > 0) return 0
       process.stderr.write(`earshot: ${firstSkip ?? 'EAR_ERR_NOT_AUDIO: nothing to index'}\n`)
       return 1
@@ -94,7 +98,7 @@ const identify: Command = {
   options: { ...dbOption, ...jsonOption, 'min-confidence': { type: 'string', description: `Report matches at or above this confidence, 0..1 (default ${defaults.minConfidence})` } },
   async run (values, [file]) {
     const minConfidence = parseNumber('min-confidence', values['min-confidence'], 0, 1, false) ?? defaults.minConfidence
-    const audio = await decodeFile(file)
+    const audio = await decodeFile(file, defaults.http.maxIdentifySeconds) // as the API: the start of a long file
     const db = openIndex(values, true)
     try {
       const settings: Settings = { ...defaults, minConfidence }

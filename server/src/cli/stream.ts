@@ -122,7 +122,10 @@ export async function streamSources (sources: readonly string[], o: StreamOption
       await streamPipe(source, o)
       continue
     }
-    const files = await collectFiles([source], (file, reason) => { failures++; process.stderr.write(`earshot: skipped ${file}: ${reason}\n`) })
+    const files = await collectFiles([source], {
+      skip (file, reason) { failures++; process.stderr.write(`earshot: skipped ${file}: ${reason}\n`) },
+      symlink (file) { process.stderr.write(`earshot: skipped ${file}: a symbolic link (not followed in folders)\n`) },
+    })
     for (const file of files) {
       try {
         await streamFile(file, o)
