@@ -46,6 +46,12 @@ export interface DecodeSummary {
  */
 const INPUT_CHUNK = 4096
 
+/**
+ * decodeBytes holds at most maxSeconds at this rate, in samples: FLAC may declare up to 655 kHz, and the seconds
+ * kept would cost 3.4 times what 192 kHz costs. A file above it keeps fewer seconds.
+ */
+const MAX_HELD_RATE = 192_000
+
 /** Sample rate ffmpeg decodes to when it has to: high enough for any internal rate. */
 const FFMPEG_RATE = 44100
 
@@ -67,18 +73,20 @@ export function downmix (channels: readonly Float32Array[]): Float32Array {
 /**
  * Decode `bytes` block by block into `sink`, stopping after `maxSeconds` of audio.
  * @param name only for messages
+ * @param maxRate above this sample rate, the limit counts samples as if at this rate (fewer seconds pass)
  */
-export async function decodeStream (bytes: Uint8Array, name: string, maxSeconds: number, sink: PcmSink): Promise<DecodeSummary> {
+export async function decodeStream (bytes: Uint8Array, name: string, maxSeconds: number, sink: PcmSink, maxRate = Infinity): Promise<DecodeSummary> {
   if (bytes.length === 0) throw earshotError('EAR_ERR_FILE_EMPTY', name)
+  const limit = { maxSeconds, maxRate }
   let firstError: unknown
   try {
-    const summary = await decodeWasm(bytes, maxSeconds, sink)
+    const summary = await decodeWasm(bytes, limit, sink)
     if (summary && summary.samples > 0) return summary
   } catch (err) {
     firstError = err
   }
   try {
-    return await decodeWithFfmpeg(bytes, maxSeconds, sink)
+    return await decodeWithFfmpeg(bytes, limit, sink)
   } catch (err) {
     if (err instanceof EarshotError) throw err
     throw wrapError('EAR_ERR_NOT_AUDIO', firstError ?? err, name)
@@ -88,7 +96,7 @@ export async function decodeStream (bytes: Uint8Array, name: string, maxSeconds:
 /** Decode bytes already in memory (an upload, a file's contents), keeping at most the first `maxSeconds`. */
 export async function decodeBytes (bytes: Uint8Array, name: string, maxSeconds: number): Promise<DecodedAudio> {
   const blocks: Float32Array[] = []
-  const summary = await decodeStream(bytes, name, maxSeconds, (block) => { blocks.push(block) })
+  const summary = await decodeStream(bytes, name, maxSeconds, (block) => { blocks.push(block) }, MAX_HELD_RATE)
   const samples = blocks.length === 1 ? blocks[0] : new Float32Array(summary.samples)
   if (blocks.length > 1) {
     let at = 0
@@ -106,12 +114,14 @@ export async function decodeFile (file: string, maxSeconds: number = defaults.ca
  * The in-process decoders. Undefined when no decoder knows the format or it gave no audio; throws when the decoder
  * failed before giving any audio (ffmpeg gets a try then). A failure after some audio ends the stream as damaged.
  */
-async function decodeWasm (bytes: Uint8Array, maxSeconds: number, sink: PcmSink): Promise<DecodeSummary | undefined> {
+interface Limit { maxSeconds: number, maxRate: number }
+
+async function decodeWasm (bytes: Uint8Array, limit: Limit, sink: PcmSink): Promise<DecodeSummary | undefined> {
   const type = audioType(bytes)
   const open = type ? (decodeAudio as unknown as Record<string, (() => Promise<StreamDecoder>) | undefined>)[type] : undefined
   if (!open) return undefined
   const dec = await open()
-  const out = new BlockLimiter(maxSeconds, sink)
+  const out = new BlockLimiter(limit, sink)
   let offset = 0
   try {
     while (offset < bytes.length && !out.full) {
@@ -137,7 +147,7 @@ async function decodeWasm (bytes: Uint8Array, maxSeconds: number, sink: PcmSink)
  * crosses the limit is dropped and the stream marked cut.
  */
 class BlockLimiter {
-  readonly #maxSeconds: number
+  readonly #limit: Limit
   readonly #sink: PcmSink
   #max = Infinity
   sampleRate = 0
@@ -146,8 +156,8 @@ class BlockLimiter {
   cut = false
   damaged: string | undefined
 
-  constructor (maxSeconds: number, sink: PcmSink) {
-    this.#maxSeconds = maxSeconds
+  constructor (limit: Limit, sink: PcmSink) {
+    this.#limit = limit
     this.#sink = sink
   }
 
@@ -173,7 +183,7 @@ class BlockLimiter {
   setRate (rate: number): void {
     if (this.sampleRate === 0 && rate > 0) {
       this.sampleRate = rate
-      this.#max = Math.round(this.#maxSeconds * rate)
+      this.#max = Math.round(this.#limit.maxSeconds * Math.min(rate, this.#limit.maxRate))
     }
   }
 
@@ -183,12 +193,12 @@ class BlockLimiter {
 }
 
 /** Decode with ffmpeg to mono f32le, stopping it once `maxSeconds` have arrived; rejects when ffmpeg is missing or the bytes are not audio. */
-export function decodeWithFfmpeg (bytes: Uint8Array, maxSeconds: number, sink: PcmSink): Promise<DecodeSummary> {
+function decodeWithFfmpeg (bytes: Uint8Array, limit: Limit, sink: PcmSink): Promise<DecodeSummary> {
   return new Promise((resolve, reject) => {
     // -t stops ffmpeg itself just past the limit, so the cut is still seen.
-    const child = spawn('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-i', 'pipe:0', '-t', String(maxSeconds + 1),
+    const child = spawn('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-i', 'pipe:0', '-t', String(limit.maxSeconds + 1),
       '-vn', '-ac', '1', '-ar', String(FFMPEG_RATE), '-f', 'f32le', 'pipe:1'], { stdio: ['pipe', 'pipe', 'pipe'] })
-    const out = new BlockLimiter(maxSeconds, sink)
+    const out = new BlockLimiter(limit, sink)
     out.setRate(FFMPEG_RATE)
     let rest: Buffer = Buffer.alloc(0)
     let stderr = ''

@@ -15,7 +15,7 @@ import { serve } from './serve.js'
 import { resolveLogLevel } from '../log.js'
 import { streamSources } from './stream.js'
 import { loadSettings } from '../config/load.js'
-import { monitorCommand, playsCommand } from './remote.js'
+import { jobsCommand, monitorCommand, playsCommand } from './remote.js'
 
 type Values = Record<string, string | boolean | undefined>
 
@@ -299,5 +299,6 @@ export const commands: Record<string, Command> = {
   import: importCommand,
   serve: serveCommand,
   monitor: monitorCommand,
+  jobs: jobsCommand,
   plays: playsCommand,
 }
