@@ -18,6 +18,7 @@ export function fileError (err: unknown, file: string): EarshotError {
     case 'ELOOP': return earshotError('EAR_ERR_FILE_LOOP', file)
     case 'EACCES':
     case 'EPERM': return earshotError('EAR_ERR_FILE_DENIED', file)
+    case 'ENXIO': return earshotError('EAR_ERR_FILE_NOT_REGULAR', file, 'a socket or a device') // what open() says of them
     default: return wrapError('EAR_ERR_FILE_UNREADABLE', err, file)
   }
 }

@@ -10,6 +10,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import os from 'node:os'
+import { setMaxListeners } from 'node:events'
 import { Piscina } from 'piscina'
 import type { FingerprintParams } from '../config/fingerprint.js'
 import type { Index, Track } from '../index/types.js'
@@ -135,6 +136,8 @@ export async function indexFiles (index: Index, inputs: readonly string[], optio
       minThreads: threads,
       maxThreads: threads,
     })
+    // Every queued task listens to the signal (piscina terminates the worker of a running one on abort).
+    if (signal) setMaxListeners(files.length + 10, signal)
     try {
       // Keep a few tasks per thread in flight, writing results in the order they finish.
       await Promise.all(files.map(async (file) => {
