@@ -49,6 +49,7 @@ for (const transport of TRANSPORTS) {
     t.equal(body.queryDurationMs, 60_000, 'only the first 60 s (http.maxIdentifySeconds) were decoded')
     t.same(body.matches, [], 'silence matches nothing')
     const afterIdentify = peakRssBytes(pid)
+    if (afterIdentify !== undefined) t.ok(afterIdentify < MAX_RSS_BYTES, `peak RSS after identify ${(afterIdentify / 2 ** 20).toFixed(0)} MB < ${MAX_RSS_BYTES / 2 ** 20} MB`)
 
     const started = await fetch(`${serve.http}/v1/index-jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: bomb }) })
     t.equal(started.status, 202)
