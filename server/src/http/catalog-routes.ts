@@ -123,7 +123,7 @@ export const catalogRoutes: Route[] = [
     method: 'GET',
     path: '/v1/index-jobs',
     access: 'client',
-    summary: 'Index jobs kept in memory, oldest first: queued, running and the last finished',
+    summary: 'Index jobs kept in memory: queued, running and the last finished',
     handle ({ services }) {
       return json(200, { jobs: services.jobs.list() })
     },
@@ -144,7 +144,7 @@ export const catalogRoutes: Route[] = [
     method: 'DELETE',
     path: '/v1/index-jobs/:id',
     access: 'admin',
-    summary: 'Cancel a queued or running index job (tracks it wrote stay); a finished job is left as it is',
+    summary: 'Cancel a queued or running index job',
     async handle ({ services, params }) {
       const id = uuidParam(params.id, 'job id')
       const job = await services.jobs.cancel(id)
