@@ -71,6 +71,7 @@ async function main (): Promise<void> {
   const already = new Set([...index.listTracks()].map((t) => t.source))
   const summary = await indexFiles(index, corpus.known.filter((f) => !already.has(f)), {
     params,
+    limits: defaults.catalog,
     onEvent: (e) => { if (e.type === 'skipped') log(`skipped ${e.file}: ${e.reason}`) },
   })
   if (summary.indexed === 0 && already.size > 0) log(`reusing the index in ${dbDir}: indexing figures below are from this run only`)

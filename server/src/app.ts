@@ -116,7 +116,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     },
   }
   const monitors = new Monitors(root, index, settings, plays, { onPlay: publish, metrics, log: log.child({ component: 'monitors' }) })
-  const jobs = new IndexJobs(index, settings)
+  const jobs = new IndexJobs(index, settings, log.child({ component: 'index-jobs' }))
   jobs.onFinished = (job) => {
     metrics.indexJobs.labels({ state: job.state }).inc()
     metrics.lastIndexJob.set(Date.parse(job.finishedAt ?? '') / 1000)
@@ -210,6 +210,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       for (const c of ctx.connections) c.fail('EAR_ERR_SHUTTING_DOWN')
       await transport.close(CloseCode.GOING_AWAY, 'EAR_ERR_SHUTTING_DOWN')
       await monitors.close()
+      await jobs.close()
       await services.uploads.close()
       await webhooks?.close()
       await plays.flushed()

@@ -51,6 +51,12 @@ export const errorCatalogue = {
   EAR_ERR_INDEX_READ: { message: 'The index at %s could not be read (a damaged page); restore it from an export (earshot import)', Base: Error, status: 503 },
   EAR_ERR_HEADERS_TOO_LARGE: { message: 'The request headers are larger than the limit of %s bytes', Base: RangeError, status: 431 },
   EAR_ERR_ABORTED: { message: 'The client closed the connection before the whole body arrived', Base: Error, status: 499 },
+  EAR_ERR_FILE_NOT_REGULAR: { message: 'Not a regular file: %s is %s', Base: TypeError, status: 400 },
+  EAR_ERR_FILE_TOO_LARGE: { message: '%s holds %s bytes, more than the limit of %s', Base: RangeError, status: 413 },
+  EAR_ERR_FILE_LOOP: { message: 'Too many levels of symbolic links (a loop?) in %s', Base: Error, status: 400 },
+  EAR_ERR_FILE_DENIED: { message: 'Permission denied: %s', Base: Error, status: 400 },
+  EAR_ERR_AUDIO_TRUNCATED: { message: 'The audio is truncated or damaged: %s', Base: RangeError, status: 422 },
+  EAR_ERR_JOB_QUEUE_FULL: { message: 'The index-job queue holds its maximum of %s waiting jobs; retry when one has run', Base: RangeError, status: 503 },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorCatalogue

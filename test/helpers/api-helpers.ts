@@ -252,6 +252,8 @@ export const PROBES: Readonly<Record<string, Probe>> = {
   'DELETE /v1/tracks/:id': { path: `/v1/tracks/${UNKNOWN_TRACK_ID}`, status: 404, code: 'EAR_ERR_TRACK_NOT_FOUND' },
   'POST /v1/index-jobs': { path: '/v1/index-jobs', headers: JSON_TYPE, body: '{}', status: 400, code: 'EAR_ERR_BAD_REQUEST' },
   'GET /v1/index-jobs/:id': { path: `/v1/index-jobs/${UNKNOWN_UUID}`, status: 404, code: 'EAR_ERR_JOB_NOT_FOUND' },
+  'GET /v1/index-jobs': { path: '/v1/index-jobs', status: 200 },
+  'DELETE /v1/index-jobs/:id': { path: `/v1/index-jobs/${UNKNOWN_UUID}`, status: 404, code: 'EAR_ERR_JOB_NOT_FOUND' },
   'POST /v1/monitors': { path: '/v1/monitors', headers: JSON_TYPE, body: '{}', status: 400, code: 'EAR_ERR_BAD_REQUEST' },
   'GET /v1/monitors': { path: '/v1/monitors', status: 200 },
   'GET /v1/monitors/:id': { path: `/v1/monitors/${UNKNOWN_UUID}`, status: 404, code: 'EAR_ERR_MONITOR_NOT_FOUND' },

@@ -23,7 +23,7 @@ const SONG_SECONDS = 20
 
 const TRACK_KEYS = ['album', 'artist', 'durationSeconds', 'hashCount', 'id', 'indexedAt', 'source', 'title']
 const MONITOR_KEYS = ['createdAt', 'current', 'id', 'label', 'lastError', 'reconnects', 'since', 'state', 'streamSeconds', 'unmatchedSeconds', 'url']
-const JOB_KEYS = ['audioSeconds', 'createdAt', 'error', 'finishedAt', 'id', 'indexed', 'paths', 'present', 'skipped', 'skippedCount', 'startedAt', 'state', 'total']
+const JOB_KEYS = ['audioSeconds', 'createdAt', 'error', 'finishedAt', 'id', 'indexed', 'paths', 'present', 'skipped', 'skippedCount', 'startedAt', 'state', 'symlinks', 'total', 'truncated']
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /** The error of an unknown id, per route pattern; a new route with an id needs an entry. */
@@ -190,8 +190,26 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
       t.equal(first.status, 200)
       t.same(keys(bodyOf(first)), JOB_KEYS, 'the same shape as the POST answer')
       const done = await pollUntil(() => call(base, 'GET', `/v1/index-jobs/${id}`).then(bodyOf), (j) => j.state === 'done' || j.state === 'failed', 20_000, 'the job to finish')
-      t.match(done, { id, state: 'done', total: 1, indexed: 1, present: 0, skipped: [], skippedCount: 0, error: null })
+      t.match(done, { id, state: 'done', total: 1, indexed: 1, present: 0, skipped: [], skippedCount: 0, truncated: 0, symlinks: 0, error: null })
       t.ok(done.audioSeconds > 5.9 && done.audioSeconds < 6.1, `${done.audioSeconds} s of audio`)
+    },
+    async 'GET /v1/index-jobs' (t) {
+      const id = bodyOf(await call(base, 'POST', '/v1/index-jobs', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: jobFolder() }) })).id
+      const a = await call(base, 'GET', '/v1/index-jobs')
+      t.equal(a.status, 200)
+      const { jobs } = bodyOf(a)
+      t.ok(jobs.every((j: object) => keys(j).join() === JOB_KEYS.join()), 'every job has the shape of the POST answer')
+      t.equal(jobs.at(-1).id, id, 'oldest first: the newest job last')
+      await pollUntil(() => call(base, 'GET', `/v1/index-jobs/${id}`).then(bodyOf), (j) => j.state === 'done', 20_000, 'the job to finish')
+    },
+    async 'DELETE /v1/index-jobs/:id' (t) {
+      const id = bodyOf(await call(base, 'POST', '/v1/index-jobs', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: jobFolder() }) })).id
+      const a = await call(base, 'DELETE', `/v1/index-jobs/${id}`)
+      t.equal(a.status, 200)
+      const job = bodyOf(a)
+      t.same(keys(job), JOB_KEYS)
+      t.ok(job.state === 'cancelled' || job.state === 'done', `cancelled, or done had it finished first (${job.state})`)
+      t.equal(bodyOf(await call(base, 'GET', `/v1/index-jobs/${id}`)).state, job.state, 'the job keeps that state')
     },
     async 'POST /v1/monitors' (t) {
       const a = await addMonitor()

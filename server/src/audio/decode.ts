@@ -1,19 +1,63 @@
 /**
- * Decoding: an audio file in, mono float PCM at the file's own rate out.
+ * Decoding: an audio file's bytes in, mono float PCM at the file's own rate out, block by block, up to a limit.
  *
  * WAV, MP3, FLAC, Ogg Vorbis, Opus and friends decode in WebAssembly through `audio-decode`, so they need nothing but
  * `npm install`. Anything else goes to `ffmpeg` when it is on the PATH.
+ *
+ * Decoding streams: the bytes go to the format's stream decoder a few kilobytes at a time, each decoded block is
+ * mixed to mono and handed on at once, and decoding stops as soon as the caller's limit is reached. A caller that
+ * keeps only the first seconds (identify) holds only those; one that fingerprints a whole track holds one block at a
+ * time. Decoding whole files first held every sample a file declared: a 555 KB FLAC of an hour of 96 kHz silence took
+ * 2.8 GB (issue 10; the figures are in bench/RESULTS.md).
  */
-import fs from 'node:fs/promises'
 import { spawn } from 'node:child_process'
 import decodeAudio from 'audio-decode'
+import audioType from 'audio-type'
+import { defaults } from '../config/defaults.js'
 import { earshotError, wrapError, EarshotError } from '../errors.js'
+import { readFileBytes } from './file-bytes.js'
 
 export interface DecodedAudio {
   /** Mono PCM in -1..1. */
   samples: Float32Array
   sampleRate: number
   durationSeconds: number
+  /** The audio goes on past the limit (only its start was decoded). */
+  cut: boolean
+  /** Why decoding stopped early on damaged data, after the audio it gave; undefined when the data ran to its end. */
+  damaged: string | undefined
+}
+
+/** Receives each decoded block: mono, at the file's rate. The block is the sink's to keep. */
+export type PcmSink = (samples: Float32Array, sampleRate: number) => void
+
+export interface DecodeSummary {
+  sampleRate: number
+  /** Samples handed to the sink. */
+  samples: number
+  cut: boolean
+  damaged: string | undefined
+}
+
+/**
+ * Encoded bytes handed to a decoder per call. It bounds what one call can decode: ffmpeg's FLAC of digital silence
+ * holds ~700 samples a byte, so 4 KiB decodes to ~3 M samples (11 MB); CD-quality music is ~0.3 samples a byte.
+ * Smaller chunks cost more calls for ordinary files, larger ones let a bomb allocate more per call.
+ */
+const INPUT_CHUNK = 4096
+
+/**
+ * decodeBytes holds at most maxSeconds at this rate, in samples: FLAC may declare up to 655 kHz, and the seconds
+ * kept would cost 3.4 times what 192 kHz costs. A file above it keeps fewer seconds.
+ */
+const MAX_HELD_RATE = 192_000
+
+/** Sample rate ffmpeg decodes to when it has to: high enough for any internal rate. */
+const FFMPEG_RATE = 44100
+
+interface StreamDecoder {
+  (chunk?: Uint8Array): Promise<{ channelData: Float32Array[], sampleRate: number }>
+  free (): void
 }
 
 /** Average the channels into one. */
@@ -26,59 +70,153 @@ export function downmix (channels: readonly Float32Array[]): Float32Array {
   return out
 }
 
-/** Decode bytes already in memory (an upload, a file's contents). `name` is only for messages and ffmpeg. */
-export async function decodeBytes (bytes: Uint8Array, name: string): Promise<DecodedAudio> {
+/**
+ * Decode `bytes` block by block into `sink`, stopping after `maxSeconds` of audio.
+ * @param name only for messages
+ * @param maxRate above this sample rate, the limit counts samples as if at this rate (fewer seconds pass)
+ */
+export async function decodeStream (bytes: Uint8Array, name: string, maxSeconds: number, sink: PcmSink, maxRate = Infinity): Promise<DecodeSummary> {
   if (bytes.length === 0) throw earshotError('EAR_ERR_FILE_EMPTY', name)
-  let decoded: { channelData: Float32Array[], sampleRate: number } | undefined
+  const limit = { maxSeconds, maxRate }
   let firstError: unknown
   try {
-    decoded = await decodeAudio(bytes)
+    const summary = await decodeWasm(bytes, limit, sink)
+    if (summary && summary.samples > 0) return summary
   } catch (err) {
     firstError = err
   }
-  if (!decoded || decoded.channelData.length === 0 || !(decoded.sampleRate > 0)) {
-    decoded = await decodeWithFfmpeg(bytes).catch((err: unknown) => {
-      if (err instanceof EarshotError) throw err
-      throw wrapError('EAR_ERR_NOT_AUDIO', firstError ?? err, name)
-    })
-  }
-  const samples = downmix(decoded.channelData)
-  return { samples, sampleRate: decoded.sampleRate, durationSeconds: samples.length / decoded.sampleRate }
-}
-
-/** Read a file's bytes, with the catalogued errors for a missing or unreadable file. */
-export async function readFileBytes (file: string): Promise<Uint8Array> {
   try {
-    return await fs.readFile(file)
+    return await decodeWithFfmpeg(bytes, limit, sink)
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw earshotError('EAR_ERR_FILE_NOT_FOUND', file)
-    throw wrapError('EAR_ERR_FILE_UNREADABLE', err, file)
+    if (err instanceof EarshotError) throw err
+    throw wrapError('EAR_ERR_NOT_AUDIO', firstError ?? err, name)
   }
 }
 
-/** Decode a file. */
-export async function decodeFile (file: string): Promise<DecodedAudio> {
-  return decodeBytes(await readFileBytes(file), file)
+/** Decode bytes already in memory (an upload, a file's contents), keeping at most the first `maxSeconds`. */
+export async function decodeBytes (bytes: Uint8Array, name: string, maxSeconds: number): Promise<DecodedAudio> {
+  const blocks: Float32Array[] = []
+  const summary = await decodeStream(bytes, name, maxSeconds, (block) => { blocks.push(block) }, MAX_HELD_RATE)
+  const samples = blocks.length === 1 ? blocks[0] : new Float32Array(summary.samples)
+  if (blocks.length > 1) {
+    let at = 0
+    for (const b of blocks) { samples.set(b, at); at += b.length }
+  }
+  return { samples, sampleRate: summary.sampleRate, durationSeconds: summary.samples / summary.sampleRate, cut: summary.cut, damaged: summary.damaged }
 }
 
-/** Sample rate ffmpeg decodes to when it has to: high enough for any internal rate. */
-const FFMPEG_RATE = 44100
+/** Decode a file, keeping at most the first `maxSeconds` (default: the longest track indexing takes). */
+export async function decodeFile (file: string, maxSeconds: number = defaults.catalog.maxTrackSeconds): Promise<DecodedAudio> {
+  return decodeBytes(await readFileBytes(file, defaults.catalog.maxFileBytes), file, maxSeconds)
+}
 
-/** Decode with ffmpeg to mono f32le, or reject (ffmpeg missing, or not audio). */
-export function decodeWithFfmpeg (bytes: Uint8Array): Promise<{ channelData: Float32Array[], sampleRate: number }> {
+/**
+ * The in-process decoders. Undefined when no decoder knows the format or it gave no audio; throws when the decoder
+ * failed before giving any audio (ffmpeg gets a try then). A failure after some audio ends the stream as damaged.
+ */
+interface Limit { maxSeconds: number, maxRate: number }
+
+async function decodeWasm (bytes: Uint8Array, limit: Limit, sink: PcmSink): Promise<DecodeSummary | undefined> {
+  const type = audioType(bytes)
+  const open = type ? (decodeAudio as unknown as Record<string, (() => Promise<StreamDecoder>) | undefined>)[type] : undefined
+  if (!open) return undefined
+  const dec = await open()
+  const out = new BlockLimiter(limit, sink)
+  let offset = 0
+  try {
+    while (offset < bytes.length && !out.full) {
+      const end = Math.min(bytes.length, offset + INPUT_CHUNK)
+      out.push(await dec(bytes.subarray(offset, end)), end < bytes.length)
+      offset = end
+    }
+    if (out.full) {
+      dec.free()
+    } else {
+      out.push(await dec(), false) // end of stream: flush and free
+    }
+  } catch (err) {
+    dec.free()
+    if (out.samples === 0) throw err
+    out.damaged = (err as Error).message || String(err)
+  }
+  return out.summary()
+}
+
+/**
+ * Hands blocks on to the sink, mixed to mono, until `maxSeconds` of audio have passed; the rest of the block that
+ * crosses the limit is dropped and the stream marked cut.
+ */
+class BlockLimiter {
+  readonly #limit: Limit
+  readonly #sink: PcmSink
+  #max = Infinity
+  sampleRate = 0
+  samples = 0
+  full = false
+  cut = false
+  damaged: string | undefined
+
+  constructor (limit: Limit, sink: PcmSink) {
+    this.#limit = limit
+    this.#sink = sink
+  }
+
+  /** One block from a decoder; `more` says whether input remains after it. */
+  push (block: { channelData: readonly Float32Array[], sampleRate: number }, more: boolean): void {
+    if (block.channelData.length === 0 || block.channelData[0].length === 0) return
+    this.setRate(block.sampleRate)
+    this.pushMono(downmix(block.channelData), more)
+  }
+
+  pushMono (mono: Float32Array, more: boolean): void {
+    if (this.full || mono.length === 0) return
+    const room = this.#max - this.samples
+    const keep = mono.length > room ? mono.subarray(0, room) : mono
+    this.samples += keep.length
+    if (keep.length > 0) this.#sink(keep, this.sampleRate)
+    if (this.samples >= this.#max) {
+      this.full = true
+      this.cut = mono.length > keep.length || more
+    }
+  }
+
+  setRate (rate: number): void {
+    if (this.sampleRate === 0 && rate > 0) {
+      this.sampleRate = rate
+      this.#max = Math.round(this.#limit.maxSeconds * Math.min(rate, this.#limit.maxRate))
+    }
+  }
+
+  summary (): DecodeSummary {
+    return { sampleRate: this.sampleRate, samples: this.samples, cut: this.cut, damaged: this.damaged }
+  }
+}
+
+/** Decode with ffmpeg to mono f32le, stopping it once `maxSeconds` have arrived; rejects when ffmpeg is missing or the bytes are not audio. */
+function decodeWithFfmpeg (bytes: Uint8Array, limit: Limit, sink: PcmSink): Promise<DecodeSummary> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-i', 'pipe:0',
+    // -t stops ffmpeg itself just past the limit, so the cut is still seen.
+    const child = spawn('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-i', 'pipe:0', '-t', String(limit.maxSeconds + 1),
       '-vn', '-ac', '1', '-ar', String(FFMPEG_RATE), '-f', 'f32le', 'pipe:1'], { stdio: ['pipe', 'pipe', 'pipe'] })
-    const chunks: Buffer[] = []
+    const out = new BlockLimiter(limit, sink)
+    out.setRate(FFMPEG_RATE)
+    let rest: Buffer = Buffer.alloc(0)
     let stderr = ''
-    child.stdout.on('data', (c: Buffer) => chunks.push(c))
+    child.stdout.on('data', (c: Buffer) => {
+      if (out.full) { out.cut = true; return }
+      const data = rest.length > 0 ? Buffer.concat([rest, c]) : c
+      const whole = data.length & ~3
+      rest = Buffer.from(data.subarray(whole))
+      // Copied out of the pipe's buffer, which Node reuses.
+      out.pushMono(new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + whole)), true)
+      if (out.full) child.kill('SIGKILL')
+    })
     child.stderr.on('data', (c: Buffer) => { if (stderr.length < 2000) stderr += c.toString() })
     child.on('error', (err) => reject(err))
-    child.stdin.on('error', () => {}) // ffmpeg may close its input early on a bad file; the exit code tells
+    child.stdin.on('error', () => {}) // ffmpeg may close its input early on a bad file, or be stopped; the exit tells
     child.on('close', (code) => {
-      const out = Buffer.concat(chunks)
-      if (code === 0 && out.length < 4) {
+      if (out.full) { resolve(out.summary()); return }
+      if (code === 0 && out.samples === 0) {
         // ffmpeg read the container fine and found no samples in it.
         reject(earshotError('EAR_ERR_AUDIO_TOO_SHORT', '0 s of audio'))
         return
@@ -87,10 +225,9 @@ export function decodeWithFfmpeg (bytes: Uint8Array): Promise<{ channelData: Flo
         reject(new Error(stderr.trim().split('\n').pop() || `ffmpeg exited with ${code}`))
         return
       }
-      const samples = new Float32Array(out.buffer, out.byteOffset, out.length >> 2)
-      resolve({ channelData: [Float32Array.from(samples)], sampleRate: FFMPEG_RATE })
+      out.cut = false
+      resolve(out.summary())
     })
     child.stdin.end(bytes)
   })
 }
-

@@ -1,19 +1,24 @@
 /**
  * The indexer: files and folders in, tracks in the index out.
  *
- * Folders are walked recursively for files with audio extensions; files named directly are always tried. Decoding
- * and fingerprinting run on every core in a worker pool; the main thread writes each track in its own transaction.
+ * Folders are walked recursively for regular files with audio extensions; symbolic links inside them are not followed
+ * (a link may loop or lead out of the folder) but counted. Files named directly are always tried, through links. Only
+ * regular files are read: devices, FIFOs and sockets are skipped with EAR_ERR_FILE_NOT_REGULAR. Decoding and
+ * fingerprinting run on every core in a worker pool; the main thread writes each track in its own transaction. An
+ * abort signal stops the walk and terminates the workers.
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import os from 'node:os'
+import { setMaxListeners } from 'node:events'
 import { Piscina } from 'piscina'
 import type { FingerprintParams } from '../config/fingerprint.js'
 import type { Index, Track } from '../index/types.js'
-import type { Analysis } from './analyze.js'
-import { describeError } from '../errors.js'
+import type { Analysis, AnalyzeLimits } from './analyze.js'
+import { describeError, earshotError } from '../errors.js'
 import { defaults } from '../config/defaults.js'
 import { addTrackOnce, describePresent } from '../match/duplicate-finder.js'
+import { fileError, fileKind } from '../audio/file-bytes.js'
 
 /** Extensions taken from folders (lower case, with the dot). */
 export const AUDIO_EXTENSIONS = new Set(['.wav', '.wave', '.mp3', '.flac', '.ogg', '.oga', '.opus', '.m4a', '.aac',
@@ -23,12 +28,18 @@ export type IndexEvent =
   | { type: 'found', total: number }
   | { type: 'indexed', file: string, track: Track, audioSeconds: number }
   | { type: 'present', file: string, track: Track, reason: string }
+  /** `reason` starts with its code: `EAR_ERR_…: message`. */
   | { type: 'skipped', file: string, reason: string }
+  | { type: 'symlink', file: string }
 
 export interface IndexSummary {
   indexed: number
   present: number
   skipped: number
+  /** Of the skipped, files refused as truncated or damaged (EAR_ERR_AUDIO_TRUNCATED). */
+  truncated: number
+  /** Symbolic links met in folders and not followed. */
+  symlinks: number
   audioSeconds: number
   seconds: number
   /** Worker time spent decoding and fingerprinting, in seconds. */
@@ -36,22 +47,34 @@ export interface IndexSummary {
   fingerprintSeconds: number
 }
 
+/** What the walk reports besides the files it finds. */
+export interface WalkSink {
+  skip (file: string, reason: string): void
+  symlink (file: string): void
+}
+
 /** Expand files and folders into the list of files to try, reporting what cannot be read. */
-export async function collectFiles (inputs: readonly string[], onSkip: (file: string, reason: string) => void): Promise<string[]> {
+export async function collectFiles (inputs: readonly string[], sink: WalkSink, signal?: AbortSignal): Promise<string[]> {
   const files: string[] = []
+  const skipError = (file: string, err: unknown): void => sink.skip(file, describeError(fileError(err, file)))
   async function walk (dir: string): Promise<void> {
+    signal?.throwIfAborted()
     let entries
     try {
       entries = await fs.readdir(dir, { withFileTypes: true })
     } catch (err) {
-      onSkip(dir, `EAR_ERR_FILE_UNREADABLE: cannot read folder (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+      skipError(dir, err)
       return
     }
     entries.sort((a, b) => a.name.localeCompare(b.name))
     for (const e of entries) {
       const full = path.join(dir, e.name)
-      if (e.isDirectory()) await walk(full)
-      else if (e.isFile() && AUDIO_EXTENSIONS.has(path.extname(e.name).toLowerCase())) files.push(full)
+      // Dirent types come from the folder listing (lstat-like): a link is a link, whatever it points to.
+      if (e.isSymbolicLink()) sink.symlink(full)
+      else if (e.isDirectory()) await walk(full)
+      else if (!AUDIO_EXTENSIONS.has(path.extname(e.name).toLowerCase())) continue
+      else if (e.isFile()) files.push(full)
+      else sink.skip(full, describeError(earshotError('EAR_ERR_FILE_NOT_REGULAR', full, 'a FIFO, socket or device')))
     }
   }
   const unique = (): string[] => {
@@ -63,36 +86,52 @@ export async function collectFiles (inputs: readonly string[], onSkip: (file: st
     let stat
     try {
       stat = await fs.stat(input)
-    } catch {
-      onSkip(input, `EAR_ERR_FILE_NOT_FOUND: no such file or folder`)
+    } catch (err) {
+      skipError(input, err)
       continue
     }
     if (stat.isDirectory()) {
       const before = files.length
       await walk(input)
-      if (files.length === before) onSkip(input, 'EAR_ERR_NOT_AUDIO: no audio files in this folder')
-    } else {
+      if (files.length === before) sink.skip(input, 'EAR_ERR_NOT_AUDIO: no audio files in this folder')
+    } else if (stat.isFile()) {
       files.push(input)
+    } else {
+      sink.skip(input, describeError(earshotError('EAR_ERR_FILE_NOT_REGULAR', input, fileKind(stat))))
     }
   }
   return unique()
 }
 
+/** Whether a skip reason is EAR_ERR_AUDIO_TRUNCATED (summaries count them apart: a file may still be copying). */
+export function isTruncated (reason: string): boolean {
+  return reason.startsWith('EAR_ERR_AUDIO_TRUNCATED:')
+}
+
 export interface IndexOptions {
   params: FingerprintParams
+  limits: AnalyzeLimits
   /** Worker threads; default: one per core. */
   threads?: number
   /** A copy of an indexed recording matched at this confidence is not indexed again (default: identify's threshold). */
   minConfidence?: number
   onEvent?: (e: IndexEvent) => void
+  /** Stops the walk and the workers; indexFiles then rejects with the signal's reason. Tracks written stay. */
+  signal?: AbortSignal
 }
 
 export async function indexFiles (index: Index, inputs: readonly string[], options: IndexOptions): Promise<IndexSummary> {
   const started = performance.now()
   const emit = options.onEvent ?? (() => {})
-  const summary: IndexSummary = { indexed: 0, present: 0, skipped: 0, audioSeconds: 0, seconds: 0, decodeSeconds: 0, fingerprintSeconds: 0 }
-  const skip = (file: string, reason: string): void => { summary.skipped++; emit({ type: 'skipped', file, reason }) }
-  const files = await collectFiles(inputs, skip)
+  const summary: IndexSummary = { indexed: 0, present: 0, skipped: 0, truncated: 0, symlinks: 0, audioSeconds: 0, seconds: 0, decodeSeconds: 0, fingerprintSeconds: 0 }
+  const skip = (file: string, reason: string): void => {
+    summary.skipped++
+    if (isTruncated(reason)) summary.truncated++
+    emit({ type: 'skipped', file, reason })
+  }
+  const symlink = (file: string): void => { summary.symlinks++; emit({ type: 'symlink', file }) }
+  const { signal } = options
+  const files = await collectFiles(inputs, { skip, symlink }, signal)
   emit({ type: 'found', total: files.length })
   if (files.length > 0) {
     const threads = Math.max(1, Math.min(options.threads ?? os.availableParallelism(), files.length))
@@ -101,10 +140,13 @@ export async function indexFiles (index: Index, inputs: readonly string[], optio
       minThreads: threads,
       maxThreads: threads,
     })
+    // Every queued task listens to the signal (piscina terminates the worker of a running one on abort).
+    if (signal) setMaxListeners(files.length + 10, signal)
     try {
       // Keep a few tasks per thread in flight, writing results in the order they finish.
       await Promise.all(files.map(async (file) => {
-        const result = await pool.run({ file, params: options.params }) as ({ ok: true } & Analysis) | { ok: false, error: string }
+        const result = await pool.run({ file, params: options.params, limits: options.limits }, { signal }) as ({ ok: true } & Analysis) | { ok: false, error: string }
+        signal?.throwIfAborted()
         if (!result.ok) { skip(file, result.error); return }
         summary.decodeSeconds += result.decodeMs / 1000
         summary.fingerprintSeconds += result.fingerprintMs / 1000

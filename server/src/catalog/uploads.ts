@@ -36,7 +36,7 @@ export class TrackUploads {
 
   /** Analyse an upload and add it to the index; `meta` overrides the tags read from the file. */
   async add (bytes: Uint8Array, source: string, meta: { title?: string, artist?: string, album?: string }): Promise<AddResult> {
-    const a = await this.#run<Analysis>({ mode: 'analyze-bytes', bytes, source, params: this.#settings.fingerprint })
+    const a = await this.#run<Analysis>({ mode: 'analyze-bytes', bytes, source, params: this.#settings.fingerprint, limits: this.#settings.catalog })
     const given = Object.fromEntries(Object.entries(meta).filter(([, v]) => typeof v === 'string' && v !== ''))
     return addTrackOnce(this.#index, this.#settings.fingerprint, { ...a.meta, ...given }, a.hashes, this.#settings.minConfidence)
   }

@@ -15,7 +15,7 @@ import { serve } from './serve.js'
 import { resolveLogLevel } from '../log.js'
 import { streamSources } from './stream.js'
 import { loadSettings } from '../config/load.js'
-import { monitorCommand, playsCommand } from './remote.js'
+import { jobsCommand, monitorCommand, playsCommand } from './remote.js'
 import { errLine, out, outJson } from './terminal-text.js'
 
 type Values = Record<string, string | boolean | undefined>
@@ -62,6 +62,7 @@ const index: Command = {
     try {
       const summary = await indexFiles(db, inputs, {
         params: defaults.fingerprint,
+        limits: defaults.catalog,
         threads,
         onEvent: (e: IndexEvent) => {
           switch (e.type) {
@@ -69,13 +70,16 @@ const index: Command = {
             case 'indexed': progress.tick(`indexed ${e.file} -> #${e.track.id} ${e.track.title}`); break
             case 'present': progress.tick(`already present ${e.file} ${e.reason}`); break
             case 'skipped': firstSkip ??= e.reason; progress.skip(`skipped ${e.file}: ${e.reason}`); break
+            case 'symlink': break // counted in the summary
           }
         },
       })
       progress.stop()
       const rate = summary.fingerprintSeconds > 0 ? ` (fingerprinting ${(summary.audioSeconds / summary.fingerprintSeconds).toFixed(0)}x real time per core)` : ''
       out(`indexed ${summary.indexed}, already present ${summary.present}, skipped ${summary.skipped}; ` +
-        `${(summary.audioSeconds / 3600).toFixed(2)} h of audio in ${summary.seconds.toFixed(1)} s${rate}`)
+        `${(summary.audioSeconds / 3600).toFixed(2)} h of audio in ${summary.seconds.toFixed(1)} s${rate}` +
+        (summary.truncated > 0 ? `; ${summary.truncated} truncated or damaged (still being copied?), not indexed` : '') +
+        (summary.symlinks > 0 ? `; ${summary.symlinks} symbolic links in folders not followed` : ''))
       if (summary.indexed + summary.present > 0) return 0
       errLine(`earshot: ${firstSkip ?? 'EAR_ERR_NOT_AUDIO: nothing to index'}`)
       return 1
@@ -93,7 +97,7 @@ const identify: Command = {
   options: { ...dbOption, ...jsonOption, 'min-confidence': { type: 'string', description: `Report matches at or above this confidence, 0..1 (default ${defaults.minConfidence})` } },
   async run (values, [file]) {
     const minConfidence = parseNumber('min-confidence', values['min-confidence'], 0, 1, false) ?? defaults.minConfidence
-    const audio = await decodeFile(file)
+    const audio = await decodeFile(file, defaults.http.maxIdentifySeconds) // as the API: the start of a long file
     const db = openIndex(values, true)
     try {
       const settings: Settings = { ...defaults, minConfidence }
@@ -295,5 +299,6 @@ export const commands: Record<string, Command> = {
   import: importCommand,
   serve: serveCommand,
   monitor: monitorCommand,
+  jobs: jobsCommand,
   plays: playsCommand,
 }

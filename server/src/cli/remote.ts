@@ -1,9 +1,11 @@
 /**
- * Commands that work on a running server over its HTTP API: `earshot monitor add|list|rm` and `earshot plays`.
+ * Commands that work on a running server over its HTTP API: `earshot monitor add|list|rm`, `earshot jobs
+ * list|show|cancel` and `earshot plays`.
  */
 import type { Command } from './main.js'
 import { earshotError } from '../errors.js'
 import type { MonitorInfo } from '../monitor/monitors.js'
+import type { IndexJob } from '../catalog/index-jobs.js'
 import { playsToCsv, type Play, type PlayPage } from '../playlog/play-log.js'
 import { toCsv } from '../playlog/csv.js'
 import { apiOptions, callApi, DEFAULT_API } from './api-client.js'
@@ -51,6 +53,36 @@ export const monitorCommand: Command = {
       return 0
     }
     throw earshotError('EAR_ERR_USAGE', 'earshot monitor add <url> [--label L] | list | rm <id>')
+  },
+}
+
+function describeJob (j: IndexJob): string {
+  const counts = `indexed ${j.indexed}, already present ${j.present}, skipped ${j.skippedCount}` +
+    (j.truncated > 0 ? ` (${j.truncated} truncated)` : '') + (j.symlinks > 0 ? `, ${j.symlinks} symbolic links not followed` : '')
+  return `${j.id}  ${j.state}  ${j.createdAt}  ${j.paths.join(' ')}\n    ${counts}${j.error ? `; ${j.error}` : ''}`
+}
+
+export const jobsCommand: Command = {
+  summary: 'Index jobs of a running server: list, show ID, cancel ID',
+  usage: 'list | show <id> | cancel <id>',
+  positionals: [1, 2],
+  options: { ...apiFlags },
+  async run (values, [action, arg]) {
+    const api = apiOptions(values)
+    const json = values.json === true
+    if (action === 'list' && arg === undefined) {
+      const { jobs } = JSON.parse((await callApi(api, 'GET', '/v1/index-jobs')).text) as { jobs: IndexJob[] }
+      if (json) out(JSON.stringify({ jobs }))
+      else if (jobs.length === 0) out('no index jobs')
+      else for (const j of jobs) out(describeJob(j))
+      return 0
+    }
+    if ((action === 'show' || action === 'cancel') && arg) {
+      const job = JSON.parse((await callApi(api, action === 'show' ? 'GET' : 'DELETE', `/v1/index-jobs/${encodeURIComponent(arg)}`)).text) as IndexJob
+      out(json ? JSON.stringify(job) : describeJob(job))
+      return 0
+    }
+    throw earshotError('EAR_ERR_USAGE', 'earshot jobs list | show <id> | cancel <id>')
   },
 }
 

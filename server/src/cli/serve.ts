@@ -1,5 +1,9 @@
 /**
- * `earshot serve`: build the server on the index, listen, and close cleanly on SIGINT/SIGTERM.
+ * `earshot serve`: build the server on the index, listen, and close cleanly on SIGINT/SIGTERM, within a deadline.
+ *
+ * Closing cancels index jobs, ends streams and monitors and flushes the play log. Whatever still runs when the
+ * deadline passes (a worker stuck in a system call, a peer that never finishes its close handshake) does not keep the
+ * process alive: it exits anyway, with a log line. A second signal exits at once.
  */
 import type { Settings } from '../config/defaults.js'
 import type { LmdbIndex } from '../index/lmdb-index.js'
@@ -7,6 +11,12 @@ import { build } from '../app.js'
 import type { TransportName } from '../transport/types.js'
 import { createLogger } from '../log.js'
 import type { LevelWithSilent } from 'pino'
+
+/**
+ * After a signal the server has this long to close before the process exits anyway, in ms: under the 10 s that
+ * `docker stop` and Kubernetes wait before SIGKILL, so the exit is ours and logged.
+ */
+export const SHUTDOWN_DEADLINE_MS = 8_000
 
 export interface ServeOptions { port: number, host: string, transport: TransportName, settings: Settings, logLevel?: LevelWithSilent }
 
@@ -23,11 +33,28 @@ export async function serve (db: LmdbIndex, options: ServeOptions): Promise<void
     `(${server.transport}, index ${db.dir}, ${db.stats().tracks} tracks); open http://${options.host}:${port}/ in a browser\n`)
   logger.info({ host: options.host, port, transport: server.transport, index: db.dir }, 'listening')
   await new Promise<void>((resolve) => {
+    let stopping = false
     const stop = (signal: NodeJS.Signals): void => {
-      logger.info({ signal }, 'shutting down')
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
-      void server.close().then(() => db.close()).then(resolve)
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting without waiting for the shutdown')
+        process.exit(1)
+      }
+      stopping = true
+      logger.info({ signal, deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutting down')
+      const started = performance.now()
+      // Unref'd: it fires only while something else still keeps the process alive.
+      setTimeout(() => {
+        logger.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown deadline passed with work still running; exiting anyway')
+        process.exit(1)
+      }, SHUTDOWN_DEADLINE_MS).unref()
+      void server.close().then(() => db.close()).then(() => {
+        logger.info({ ms: Math.round(performance.now() - started) }, 'closed')
+        resolve()
+      }, (err: unknown) => {
+        logger.error({ err }, 'error while shutting down')
+        process.exitCode = 1
+        resolve()
+      })
     }
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)

@@ -123,7 +123,10 @@ export async function streamSources (sources: readonly string[], o: StreamOption
       await streamPipe(source, o)
       continue
     }
-    const files = await collectFiles([source], (file, reason) => { failures++; errLine(`earshot: skipped ${file}: ${reason}`) })
+    const files = await collectFiles([source], {
+      skip (file, reason) { failures++; errLine(`earshot: skipped ${file}: ${reason}`) },
+      symlink (file) { errLine(`earshot: skipped ${file}: a symbolic link (not followed in folders)`) },
+    })
     for (const file of files) {
       try {
         await streamFile(file, o)

@@ -19,6 +19,7 @@ export interface Settings {
   access: AccessSettings
   monitors: MonitorSettings
   webhooks: WebhookConfig
+  catalog: CatalogLimits
   /** /health reports unhealthy when the index's disk has less free space than this, in bytes. */
   minFreeDiskBytes: number
 }
@@ -76,6 +77,16 @@ export interface WebhookConfig {
   maxBackoffMs: number
   /** One request may take this long, in ms, before it is aborted and retried. */
   timeoutMs: number
+}
+
+/** Limits of indexing files (index jobs, `earshot index`) and the index-job queue. */
+export interface CatalogLimits {
+  /** Longest track indexing takes, in seconds: decoding stops there and a longer file is refused (EAR_ERR_AUDIO_TOO_LONG). */
+  maxTrackSeconds: number
+  /** Largest file read from disk for indexing or identify, in bytes (EAR_ERR_FILE_TOO_LARGE). */
+  maxFileBytes: number
+  /** Index jobs waiting behind the running one at most; more are refused with EAR_ERR_JOB_QUEUE_FULL. */
+  maxQueuedJobs: number
 }
 
 /** Limits of the streaming server; every one has a flag. */
@@ -138,6 +149,11 @@ export const defaults: Readonly<Settings> = Object.freeze({
     initialBackoffMs: 1_000,
     maxBackoffMs: 300_000,
     timeoutMs: 10_000,
+  }),
+  catalog: Object.freeze({
+    maxTrackSeconds: 4 * 3600, // a long DJ mix or concert; decoding is bounded by it
+    maxFileBytes: 1024 * 1024 * 1024, // 1 GiB: ~100 min of CD-quality WAV; compressed tracks are far smaller
+    maxQueuedJobs: 100, // a job is a list of up to 1000 paths; more waiting is a runaway script
   }),
   minFreeDiskBytes: 256 * 1024 * 1024,
 })

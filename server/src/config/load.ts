@@ -2,7 +2,7 @@
  * Settings from a JSON configuration file and EARSHOT_* variables, spread over the defaults and checked once at
  * startup: a bad value stops the server with EAR_ERR_CONFIG naming it, before anything listens.
  *
- *   file (--config or EARSHOT_CONFIG): { "access": {...}, "webhooks": {...}, "http": {...}, "monitors": {...}, "stream": {...} }
+ *   file (--config or EARSHOT_CONFIG): { "access": {...}, "webhooks": {...}, "http": {...}, "monitors": {...}, "stream": {...}, "catalog": {...} }
  *   EARSHOT_ADMIN_TOKENS, EARSHOT_CLIENT_TOKENS, EARSHOT_WEBHOOK_URLS: comma-separated; EARSHOT_WEBHOOK_SECRET
  *
  * The variables win over the file, so a secret can stay out of it.
@@ -14,8 +14,8 @@ import type { Settings } from './defaults.js'
 /** Tokens shorter than this are guessable. */
 export const MIN_TOKEN_LENGTH = 16
 
-type Section = 'access' | 'webhooks' | 'http' | 'monitors' | 'stream'
-const SECTIONS: readonly Section[] = ['access', 'webhooks', 'http', 'monitors', 'stream']
+type Section = 'access' | 'webhooks' | 'http' | 'monitors' | 'stream' | 'catalog'
+const SECTIONS: readonly Section[] = ['access', 'webhooks', 'http', 'monitors', 'stream', 'catalog']
 
 export function loadSettings (base: Settings, file: string | undefined, env: NodeJS.ProcessEnv = process.env): Settings {
   const path = file ?? (env.EARSHOT_CONFIG || undefined)

@@ -80,22 +80,40 @@ export interface HashList {
   frameCount: number
 }
 
+/** Collects hashes into growing parallel arrays: the sink of a Fingerprinter whose hashes are all kept. */
+export class HashCollector {
+  #hashes: Uint32Array
+  #frames: Uint32Array
+  #count = 0
+
+  /** @param expected hashes expected, to size the arrays once (they grow if it is short) */
+  constructor (expected = 64) {
+    this.#hashes = new Uint32Array(Math.max(64, expected))
+    this.#frames = new Uint32Array(this.#hashes.length)
+  }
+
+  readonly add: HashSink = (hash, frame) => {
+    if (this.#count === this.#hashes.length) {
+      const h = new Uint32Array(this.#hashes.length * 2); h.set(this.#hashes); this.#hashes = h
+      const f = new Uint32Array(this.#frames.length * 2); f.set(this.#frames); this.#frames = f
+    }
+    this.#hashes[this.#count] = hash
+    this.#frames[this.#count++] = frame
+  }
+
+  /** The hashes so far, as views of the collector's arrays. */
+  list (frameCount: number): HashList {
+    return { hashes: this.#hashes, frames: this.#frames, count: this.#count, frameCount }
+  }
+}
+
 /** Fingerprint a whole clip of mono PCM. */
 export function fingerprint (params: FingerprintParams, pcm: Float32Array, sampleRate: number): HashList {
   // Expect about fanout * peaks per block / block frames hashes per frame; grow if the estimate is short.
   const estFrames = Math.ceil((pcm.length / sampleRate) * params.sampleRate / params.hopSize) + 1
-  let hashes = new Uint32Array(Math.max(64, Math.ceil(estFrames * params.fanout * params.peaksPerBlock / params.blockFrames)))
-  let frames = new Uint32Array(hashes.length)
-  let count = 0
-  const fp = new Fingerprinter(params, sampleRate, (hash, frame) => {
-    if (count === hashes.length) {
-      const h = new Uint32Array(hashes.length * 2); h.set(hashes); hashes = h
-      const f = new Uint32Array(frames.length * 2); f.set(frames); frames = f
-    }
-    hashes[count] = hash
-    frames[count++] = frame
-  })
+  const hashes = new HashCollector(Math.ceil(estFrames * params.fanout * params.peaksPerBlock / params.blockFrames))
+  const fp = new Fingerprinter(params, sampleRate, hashes.add)
   fp.write(pcm)
   fp.end()
-  return { hashes, frames, count, frameCount: fp.frames }
+  return hashes.list(fp.frames)
 }

@@ -26,6 +26,7 @@ export const catalogRoutes: Route[] = [
     async handle ({ services, req }) {
       const started = performance.now()
       const audio = await readAudio(req)
+      // An encoded upload is decoded only up to maxIdentifySeconds; raw PCM is cut here.
       const pcm = audio.kind === 'pcm' ? audio : await services.uploads.decode(audio.bytes, audio.name)
       const max = Math.round(services.settings.http.maxIdentifySeconds * pcm.sampleRate)
       const samples = pcm.samples.length > max ? pcm.samples.subarray(0, max) : pcm.samples
@@ -120,12 +121,33 @@ export const catalogRoutes: Route[] = [
   },
   {
     method: 'GET',
+    path: '/v1/index-jobs',
+    access: 'client',
+    summary: 'Index jobs kept in memory: queued, running and the last finished',
+    handle ({ services }) {
+      return json(200, { jobs: services.jobs.list() })
+    },
+  },
+  {
+    method: 'GET',
     path: '/v1/index-jobs/:id',
     access: 'client',
     summary: 'Progress of an index job',
     handle ({ services, params }) {
       const id = uuidParam(params.id, 'job id')
       const job = services.jobs.get(id)
+      if (!job) throw earshotError('EAR_ERR_JOB_NOT_FOUND', id)
+      return json(200, job)
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/index-jobs/:id',
+    access: 'admin',
+    summary: 'Cancel a queued or running index job',
+    async handle ({ services, params }) {
+      const id = uuidParam(params.id, 'job id')
+      const job = await services.jobs.cancel(id)
       if (!job) throw earshotError('EAR_ERR_JOB_NOT_FOUND', id)
       return json(200, job)
     },

@@ -321,10 +321,10 @@ const schemas: Record<string, Json> = {
   IndexJob: object({
     id: str(undefined, { format: 'uuid' }),
     paths: { type: 'array', items: str() },
-    state: str('Jobs run one at a time, in order', { enum: ['queued', 'running', 'done', 'failed'] }),
+    state: str('Jobs run one at a time, in order', { enum: ['queued', 'running', 'done', 'failed', 'cancelled'] }),
     createdAt: time('When it was submitted'),
     startedAt: time('Null while queued', true),
-    finishedAt: time('Null until done or failed', true),
+    finishedAt: time('Null until done, failed or cancelled', true),
     total: int('Files found; null until the walk is done', { nullable: true }),
     indexed: int('Files added'),
     present: int('Files whose audio was indexed already'),
@@ -332,7 +332,10 @@ const schemas: Record<string, Json> = {
     audioSeconds: num('Seconds of audio added'),
     error: str('Why the job failed', { nullable: true }),
     skippedCount: int('All skipped files, also beyond the listed ones (GET only)'),
+    truncated: int('Of the skipped, files refused as truncated or damaged (EAR_ERR_AUDIO_TRUNCATED): perhaps still being copied'),
+    symlinks: int('Symbolic links met in folders and not followed'),
   }, ['skippedCount']),
+  IndexJobList: object({ jobs: { type: 'array', items: ref('IndexJob'), description: 'Oldest first: queued, running and the last 100 finished' } }),
 
   MonitorCounts: monitorCounts,
   WebhookStats: webhookStats,
@@ -582,7 +585,15 @@ const paths: Record<string, Json> = {
       errors: {
         400: 'EAR_ERR_BAD_JSON: not a JSON object; EAR_ERR_BAD_REQUEST: no path, an unknown field, or paths not 1 to 1000 non-empty strings',
         415: 'EAR_ERR_CONTENT_TYPE: not application/json',
+        503: `EAR_ERR_JOB_QUEUE_FULL: ${defaults.catalog.maxQueuedJobs} jobs wait already (catalog.maxQueuedJobs)`,
       },
+    }),
+    get: operation({
+      operationId: 'listIndexJobs',
+      tag: 'catalog',
+      access: 'client',
+      summary: 'Index jobs kept in memory: queued, running and the last finished',
+      ok: { 200: jsonResponse('Every job kept, oldest first', 'IndexJobList') },
     }),
   },
   '/v1/index-jobs/{id}': {
@@ -593,6 +604,20 @@ const paths: Record<string, Json> = {
       summary: 'Progress of an index job',
       parameters: [jobId],
       ok: { 200: jsonResponse('The job', 'IndexJob') },
+      errors: {
+        400: `EAR_ERR_BAD_REQUEST: ${NOT_A_UUID}`,
+        404: 'EAR_ERR_JOB_NOT_FOUND: unknown, forgotten (the last 100 finished jobs are kept) or from before a restart',
+      },
+    }),
+    delete: operation({
+      operationId: 'cancelIndexJob',
+      tag: 'catalog',
+      access: 'admin',
+      summary: 'Cancel a queued or running index job',
+      description: 'A queued job leaves the queue; a running one stops (its workers are terminated) before the answer. Tracks it wrote stay in the index. ' +
+        'A finished job is left as it is: the answer shows its state.',
+      parameters: [jobId],
+      ok: { 200: jsonResponse('The job, cancelled or as it finished', 'IndexJob') },
       errors: {
         400: `EAR_ERR_BAD_REQUEST: ${NOT_A_UUID}`,
         404: 'EAR_ERR_JOB_NOT_FOUND: unknown, forgotten (the last 100 finished jobs are kept) or from before a restart',

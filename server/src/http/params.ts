@@ -12,7 +12,15 @@ export function intParam (query: URLSearchParams, name: string, fallback: number
   return n
 }
 
-/** A time query parameter: ISO 8601 or ms since the epoch; undefined when absent. */
+/** The latest time a parameter may name: the end of year 9999 UTC, in ms since 1970. */
+const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+/** ISO 8601 as Date.parse reads it reliably: a date, optionally a time, optionally a zone. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/
+
+/**
+ * A time query parameter: ISO 8601 or ms since the epoch, from 1970 to the year 9999; undefined when absent. Anything
+ * else is EAR_ERR_BAD_REQUEST: Date.parse alone takes "-5" as May 2001 and "1e3" as the year 1000.
+ */
 export function timeParam (query: URLSearchParams, name: string): number | undefined {
   const raw = query.get(name)
   return raw === null || raw === '' ? undefined : parseTime(raw, name)
@@ -22,13 +30,13 @@ export function timeParam (query: URLSearchParams, name: string): number | undef
 export function timeField (body: Record<string, unknown>, name: string): number | undefined {
   const v = body[name]
   if (v === undefined || v === null) return undefined
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= MAX_TIME_MS) return v
   return parseTime(typeof v === 'string' ? v : '', name)
 }
 
 function parseTime (raw: string, name: string): number {
-  const n = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw)
-  if (!Number.isFinite(n)) throw earshotError('EAR_ERR_BAD_REQUEST', `${name} must be an ISO 8601 time or milliseconds since 1970`)
+  const n = /^\d{1,16}$/.test(raw) ? Number(raw) : ISO_TIME.test(raw) ? Date.parse(raw) : Number.NaN
+  if (!Number.isFinite(n) || n < 0 || n > MAX_TIME_MS) throw earshotError('EAR_ERR_BAD_REQUEST', `${name} must be an ISO 8601 time or milliseconds since 1970, from 1970 to 9999`)
   return n
 }
 
