@@ -46,6 +46,9 @@ export const errorCatalogue = {
   EAR_ERR_JOB_NOT_FOUND: { message: 'No index job with id %s', Base: RangeError, status: 404 },
   EAR_ERR_API: { message: 'The server answered %s', Base: Error, status: 502 },
   EAR_ERR_INTERNAL: { message: 'Internal error: %s', Base: Error, status: 500 },
+  EAR_ERR_HOST_NOT_ALLOWED: { message: 'This server does not answer to the name %s; add it to access.publicNames', Base: Error, status: 403 },
+  EAR_ERR_CROSS_ORIGIN: { message: 'Not allowed from a page of another site (%s)', Base: Error, status: 403 },
+  EAR_ERR_ADDRESS_NOT_ALLOWED: { message: 'The server may not connect to %s: %s (allow it in network.allowedAddresses)', Base: Error, status: 422 },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorCatalogue

@@ -102,7 +102,7 @@ const ACCESS_ERRORS: Readonly<Record<Access, Readonly<Record<number, string>>>> 
   },
   admin: {
     401: 'EAR_ERR_UNAUTHORIZED: the token is unknown, or admin tokens are configured and the request carries none',
-    403: 'EAR_ERR_FORBIDDEN: a client token; or no admin token is configured and the request is not from loopback',
+    403: 'EAR_ERR_FORBIDDEN: a client token; or no admin token is configured and the request is not from the server\'s own machine (loopback, not through a proxy, not from another site\'s page; setting access.loopbackIsAdmin)',
   },
 }
 
@@ -367,7 +367,7 @@ const monitorId = pathParam('id', str(undefined, { format: 'uuid' }), 'Monitor i
 const jobId = pathParam('id', str(undefined, { format: 'uuid' }), 'Index job id')
 const monitorFilter = [
   queryParam('monitor', str(), 'Only plays of this monitor id'),
-  queryParam('stream', str(), 'Only plays of this stream (a monitor id or a client stream\'s streamId); `monitor` wins when both are given'),
+  queryParam('stream', str(), 'Only plays of this client stream (its streamId; client streams and monitors are separate namespaces); not with `monitor`'),
 ]
 
 const metadataFields = {
@@ -615,6 +615,7 @@ const paths: Record<string, Json> = {
         400: 'EAR_ERR_BAD_JSON: not a JSON object; EAR_ERR_BAD_REQUEST: no url, an unknown field, a URL that is not http(s) or holds credentials, a label too long',
         409: `EAR_ERR_MONITOR_EXISTS: the URL is monitored already; EAR_ERR_TOO_MANY_MONITORS: ${defaults.monitors.maxMonitors} monitors exist (setting monitors.maxMonitors)`,
         415: 'EAR_ERR_CONTENT_TYPE: not application/json',
+        422: 'EAR_ERR_ADDRESS_NOT_ALLOWED: the host is or resolves to a loopback, private, link-local or other non-public address (setting network.allowedAddresses)',
       },
     }),
     get: operation({
@@ -651,7 +652,7 @@ const paths: Record<string, Json> = {
       operationId: 'listPlays',
       tag: 'plays',
       access: 'client',
-      summary: 'Plays of the log, filtered by monitor (or client stream), track and time; JSON or CSV (Accept: text/csv)',
+      summary: 'Plays of the log, filtered by monitor or client stream, track and time; JSON or CSV (Accept: text/csv)',
       description: 'Newest first. Page with `cursor`: rows added meanwhile never shift a page. CSV is chosen by `Accept: text/csv` or `format=csv`; ' +
         'a CSV page carries the next page\'s URL in `Link: <...>; rel="next"` (without the token).',
       parameters: [
@@ -690,7 +691,7 @@ const paths: Record<string, Json> = {
       operationId: 'dailyPlays',
       tag: 'plays',
       access: 'client',
-      summary: 'Plays per track per day (UTC) in a time range, optionally of one monitor',
+      summary: 'Plays per track per day (UTC) in a time range, optionally of one monitor or client stream',
       description: `Counts plays starting in [from, to); a play counts on the day it started, with its whole length. The range is at most ${MAX_DAILY_RANGE_DAYS} days.`,
       parameters: [
         queryParam('from', str(), `Start of the range (default: 30 days before \`to\`). ${TIME_FORMAT}`),

@@ -20,6 +20,7 @@ import { StreamSession } from '../stream/session.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { SessionMeter } from '../metrics/session-meter.js'
 import { SourcePuller, validateSourceUrl, type PcmFormat, type SourceStatus } from './source.js'
+import { AddressPolicy } from '../net/address-policy.js'
 
 /** A stored monitor. */
 export interface MonitorRecord { id: string, url: string, label: string, createdAt: string }
@@ -52,6 +53,8 @@ export interface MonitorHooks {
   onPlay?: (e: PlayEvent, monitor: MonitorRecord) => void
   /** The server's metrics. */
   metrics?: Metrics
+  /** Which addresses sources may be at; default: one made from settings.network. */
+  addressPolicy?: AddressPolicy
 }
 
 /** The transport label of monitor sessions in metrics: the server pulls them. */
@@ -70,7 +73,7 @@ class Monitor {
   #current: CurrentMatch | null = null
 
   constructor (record: MonitorRecord, private readonly index: Index, private readonly settings: Settings, plays: PlayLog,
-    private readonly hooks: MonitorHooks) {
+    private readonly hooks: MonitorHooks, addressPolicy: AddressPolicy) {
     this.record = record
     this.#recorder = new PlayRecorder(plays, { id: record.id, kind: 'monitor' }, (e) => hooks.onPlay?.(e, record))
     const m = settings.monitors
@@ -79,7 +82,7 @@ class Monitor {
       pcm: (bytes) => this.#write(bytes),
       end: () => this.#end(),
       state: (s) => this.#onState(s),
-    }, { initialBackoffMs: m.initialBackoffMs, maxBackoffMs: m.maxBackoffMs, stallTimeoutMs: m.stallTimeoutMs, ffmpegSampleRate: settings.fingerprint.sampleRate })
+    }, { initialBackoffMs: m.initialBackoffMs, maxBackoffMs: m.maxBackoffMs, stallTimeoutMs: m.stallTimeoutMs, ffmpegSampleRate: settings.fingerprint.sampleRate, addressPolicy })
   }
 
   start (): void { this.#puller.start() }
@@ -172,10 +175,12 @@ class Monitor {
 export class Monitors {
   readonly #db: Database<MonitorRecord, string>
   readonly #running = new Map<string, Monitor>()
+  readonly #policy: AddressPolicy
   #closed = false
 
   constructor (root: RootDatabase, private readonly index: Index, private readonly settings: Settings,
     private readonly plays: PlayLog, private readonly hooks: MonitorHooks = {}) {
+    this.#policy = hooks.addressPolicy ?? new AddressPolicy(settings.network.allowedAddresses)
     this.#db = root.openDB<MonitorRecord, string>('monitors', { encoding: 'msgpack' })
   }
 
@@ -184,10 +189,14 @@ export class Monitors {
     for (const { value } of this.#db.getRange()) this.#launch(value)
   }
 
-  /** Store a monitor and start it. @throws EAR_ERR_BAD_REQUEST, EAR_ERR_MONITOR_EXISTS, EAR_ERR_TOO_MANY_MONITORS */
-  add (url: string, label: string): MonitorInfo {
+  /**
+   * Store a monitor and start it.
+   * @throws EAR_ERR_BAD_REQUEST, EAR_ERR_ADDRESS_NOT_ALLOWED, EAR_ERR_MONITOR_EXISTS, EAR_ERR_TOO_MANY_MONITORS
+   */
+  async add (url: string, label: string): Promise<MonitorInfo> {
     const problem = validateSourceUrl(url)
     if (problem) throw earshotError('EAR_ERR_BAD_REQUEST', `url: ${problem}`)
+    await this.#policy.checkUrl(url) // and again on every connection: DNS may answer otherwise by then
     const same = [...this.#running.values()].find((m) => m.record.url === url)
     if (same) throw earshotError('EAR_ERR_MONITOR_EXISTS', url, same.record.id)
     if (this.#running.size >= this.settings.monitors.maxMonitors) throw earshotError('EAR_ERR_TOO_MANY_MONITORS', this.settings.monitors.maxMonitors)
@@ -223,7 +232,7 @@ export class Monitors {
   }
 
   #launch (record: MonitorRecord): Monitor {
-    const m = new Monitor(record, this.index, this.settings, this.plays, this.hooks)
+    const m = new Monitor(record, this.index, this.settings, this.plays, this.hooks, this.#policy)
     this.#running.set(record.id, m)
     if (!this.#closed) m.start()
     return m

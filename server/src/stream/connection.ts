@@ -13,6 +13,7 @@ import type { Index } from '../index/types.js'
 import { StreamSession } from './session.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { SessionMeter } from '../metrics/session-meter.js'
+import type { EarshotError } from '../errors.js'
 
 /** What a transport gives a connection: sending, its queue, closing. */
 export interface Wire {
@@ -35,8 +36,22 @@ export interface SessionObserver {
   end (streamSeconds: number): void
 }
 
+/** Who is at the other end of a connection, as access control sees it. */
+export interface Peer {
+  /** The peer's IP address as text (rate limits). */
+  readonly address: string
+  /** Whether the peer counts as the server's own machine (http/access.ts says when). */
+  readonly local: boolean
+}
+
+/** A header of the upgrade request by lower-case name. */
+export type UpgradeHeader = (name: string) => string | undefined
+
 /** Admission of a new session: a refusal's code and detail, or undefined to admit. */
-export type Gate = (token: string | undefined, address: string) => { code: ProtocolErrorCode, detail: string } | undefined
+export type Gate = (hello: Hello, token: string | undefined, peer: Peer) => { code: ProtocolErrorCode, detail: string } | undefined
+
+/** Tell the client of something that does not end the session (an `error` message with a code whose close is 0). */
+export type Notify = (code: ProtocolErrorCode, detail: string) => void
 
 /** Shared by every connection of one server. */
 export interface StreamContext {
@@ -50,13 +65,18 @@ export interface StreamContext {
   /** The server's metrics; none in tests that do not need them. */
   metrics?: Metrics
   /** An observer for a session that asked for one (hello.playLog), or undefined. */
-  observe?: (hello: Hello, sessionId: string) => SessionObserver | undefined
+  observe?: (hello: Hello, sessionId: string, token: string | undefined, peer: Peer, notify: Notify) => SessionObserver | undefined
+  /**
+   * A WebSocket upgrade from `address`, before it is accepted: the peer, or the error to answer it with (a Host the
+   * server does not answer to, a page of another site). Transports call it in their upgrade handler.
+   */
+  admit (address: string, header: UpgradeHeader): Peer | EarshotError
 }
 
 export class StreamConnection {
   readonly #ctx: StreamContext
   readonly #wire: Wire
-  readonly #address: string
+  readonly #peer: Peer
   readonly #urlToken: string | undefined
   #session: StreamSession | undefined
   #observer: SessionObserver | undefined
@@ -71,13 +91,13 @@ export class StreamConnection {
   sessionId = ''
 
   /**
-   * @param address the peer's IP address (rate limits)
+   * @param peer who connected, from ctx.admit (tokens, rate limits)
    * @param urlToken the upgrade request's bearer token or `?token=` (browsers cannot send headers); hello.token wins
    */
-  constructor (ctx: StreamContext, address: string, urlToken: string | undefined, wire: Wire) {
+  constructor (ctx: StreamContext, peer: Peer, urlToken: string | undefined, wire: Wire) {
     this.#ctx = ctx
     this.#wire = wire
-    this.#address = address
+    this.#peer = peer
     this.#urlToken = urlToken
     ctx.connections.add(this)
   }
@@ -121,13 +141,14 @@ export class StreamConnection {
   #onHello (hello: Hello): void {
     if (this.#session) { this.#error('EAR_ERR_HELLO_TWICE'); return }
     const ctx = this.#ctx
-    const refused = ctx.gate?.(hello.token ?? this.#urlToken, this.#address)
+    const token = hello.token ?? this.#urlToken
+    const refused = ctx.gate?.(hello, token, this.#peer)
     if (refused) { this.fail(refused.code, refused.detail); return }
     if (ctx.sessions >= ctx.settings.stream.maxSessions) { this.fail('EAR_ERR_TOO_MANY_SESSIONS', `limit ${ctx.settings.stream.maxSessions}`); return }
     ctx.sessions++
     this.#counted = true
     this.sessionId = randomUUID()
-    const observer = ctx.observe?.(hello, this.sessionId)
+    const observer = ctx.observe?.(hello, this.sessionId, token, this.#peer, (code, detail) => this.#error(code, detail))
     this.#observer = observer
     const meter = ctx.metrics && new SessionMeter(ctx.metrics, { transport: ctx.transport, kind: 'client' })
     this.#meter = meter

@@ -18,6 +18,8 @@
  * One dispatcher per environment: two processes draining the same queue would post everything twice.
  */
 import { randomUUID } from 'node:crypto'
+import { fetch } from 'undici' // node's own fetch may be another undici than the policy's dispatcher
+import type { AddressPolicy } from '../net/address-policy.js'
 import type { Database, RootDatabase } from 'lmdb'
 import { earshotError } from '../errors.js'
 import { defaults, type WebhookConfig } from '../config/defaults.js'
@@ -61,6 +63,8 @@ export interface WebhookDispatcherOptions {
   onDelivery?: (e: DeliveryReport) => void
   /** Failed deliveries kept for diagnosis, newest kept. Default DEFAULT_KEEP_FAILED (100). */
   keepFailed?: number
+  /** Checks the address of every connection (a refused one fails like a network error); none: any address. */
+  addressPolicy?: AddressPolicy
 }
 
 /** A delivery given up on, as kept in `webhook-failed`. */
@@ -163,6 +167,7 @@ export class WebhookDispatcher {
   readonly #settings: Readonly<WebhookSettings>
   readonly #onDelivery: ((e: DeliveryReport) => void) | undefined
   readonly #keepFailed: number
+  readonly #policy: AddressPolicy | undefined
   readonly #lanes: Lane[]
   #nextSeq = 0
   #depth = 0
@@ -184,6 +189,7 @@ export class WebhookDispatcher {
     this.#settings = Object.freeze({ ...settings, urls })
     this.#onDelivery = options.onDelivery
     this.#keepFailed = keepFailed
+    this.#policy = options.addressPolicy
     this.#root = root
     this.#queue = root.openDB<QueuedDelivery, QueueKey>('webhook-queue', { encoding: 'msgpack' })
     this.#failedDb = root.openDB<FailedDelivery, FailedKey>('webhook-failed', { encoding: 'msgpack' })
@@ -300,6 +306,7 @@ export class WebhookDispatcher {
         body: value.body,
         // Following a 301/302 would turn the POST into a GET elsewhere; a receiver that redirects is misconfigured.
         redirect: 'manual',
+        dispatcher: this.#policy?.dispatcher,
         signal: AbortSignal.any([controller.signal, AbortSignal.timeout(this.#settings.timeoutMs)]),
       })
       status = res.status
