@@ -59,8 +59,8 @@ export class Access {
   roleOf (token: string | undefined): Role | undefined {
     if (token === undefined || token === '') return 'anonymous'
     const d = digest(token)
-    if (this.#admin.some((a) => timingSafeEqual(a, d))) return 'admin'
-    if (this.#client.some((c) => timingSafeEqual(c, d)) || this.#playLog.some((c) => timingSafeEqual(c, d))) return 'client'
+    if (holds(this.#admin, d)) return 'admin'
+    if (holds(this.#client, d) || holds(this.#playLog, d)) return 'client'
     return undefined
   }
 
@@ -116,11 +116,9 @@ export class Access {
 
   /** Whether a stream with `token` from `peer` may write the play log: an admin (token or local) or a play-log token. */
   mayLogPlays (token: string | undefined, peer: Peer): boolean {
-    const role = this.roleOf(token)
-    if (role === 'admin') return true
-    if (role === 'anonymous') return this.#admin.length === 0 && peer.local
-    const d = digest(token ?? '')
-    return role === 'client' && this.#playLog.some((p) => timingSafeEqual(p, d))
+    if (token === undefined || token === '') return this.#admin.length === 0 && peer.local
+    const d = digest(token)
+    return holds(this.#admin, d) || holds(this.#playLog, d)
   }
 
   /**
@@ -149,6 +147,11 @@ export function requestToken (authorization: string | undefined, query: URLSearc
 
 export function isLoopback (address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
+}
+
+/** Whether `digests` holds `d`, compared in constant time. */
+function holds (digests: readonly Buffer[], d: Buffer): boolean {
+  return digests.some((x) => timingSafeEqual(x, d))
 }
 
 // Compare fixed-length digests, so timingSafeEqual works and the comparison leaks nothing about length.

@@ -722,6 +722,8 @@ export const openApiDocument: Record<string, unknown> = {
       'A guide with examples is docs/API.md; error codes are in docs/ERRORS.md; the WebSocket stream protocol is protocol/README.md. ' +
       'Every error answer is `{"error": {"code": "EAR_ERR_...", "message": "..."}}`. Any route may answer 500 EAR_ERR_INTERNAL (a bug to report); ' +
       'an unknown path answers 404 EAR_ERR_NOT_FOUND, a known path with another method 405 EAR_ERR_METHOD with an Allow header. ' +
+      'Any route answers 403 EAR_ERR_HOST_NOT_ALLOWED to a Host the server does not answer to (setting access.publicNames), and a POST or DELETE ' +
+      'sent by a page of another site 403 EAR_ERR_CROSS_ORIGIN (setting access.allowedOrigins). ' +
       'HEAD is answered like GET, without a body.',
   },
   servers: [{ url: '/' }],

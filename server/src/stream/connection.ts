@@ -44,9 +44,6 @@ export interface Peer {
   readonly local: boolean
 }
 
-/** A header of the upgrade request by lower-case name. */
-export type UpgradeHeader = (name: string) => string | undefined
-
 /** Admission of a new session: a refusal's code and detail, or undefined to admit. */
 export type Gate = (hello: Hello, token: string | undefined, peer: Peer) => { code: ProtocolErrorCode, detail: string } | undefined
 
@@ -68,9 +65,10 @@ export interface StreamContext {
   observe?: (hello: Hello, sessionId: string, token: string | undefined, peer: Peer, notify: Notify) => SessionObserver | undefined
   /**
    * A WebSocket upgrade from `address`, before it is accepted: the peer, or the error to answer it with (a Host the
-   * server does not answer to, a page of another site). Transports call it in their upgrade handler.
+   * server does not answer to, a page of another site). Transports call it in their upgrade handler, with a reader of
+   * the upgrade request's headers by lower-case name.
    */
-  admit (address: string, header: UpgradeHeader): Peer | EarshotError
+  admit (address: string, header: (name: string) => string | undefined): Peer | EarshotError
 }
 
 export class StreamConnection {
