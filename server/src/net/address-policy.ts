@@ -31,9 +31,16 @@ export class AddressPolicy {
   constructor (allowed: readonly string[]) {
     for (const entry of allowed) {
       const e = entry.trim().toLowerCase()
-      if (ipaddr.isValidCIDR(e)) this.#ranges.push(ipaddr.parseCIDR(e))
-      else if (ipaddr.isValid(e)) { const a = ipaddr.parse(e); this.#ranges.push([a, a.kind() === 'ipv4' ? 32 : 128]) } else if (/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(e) && !e.includes('..')) this.#names.add(e)
-      else throw earshotError('EAR_ERR_CONFIG', `network.allowedAddresses: ${JSON.stringify(entry)} is not an address, a range (a.b.c.d/n) or a host name`)
+      if (ipaddr.isValidCIDR(e)) {
+        this.#ranges.push(ipaddr.parseCIDR(e))
+      } else if (ipaddr.isValid(e)) {
+        const a = ipaddr.parse(e)
+        this.#ranges.push([a, a.kind() === 'ipv4' ? 32 : 128])
+      } else if (/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(e) && !e.includes('..')) {
+        this.#names.add(e)
+      } else {
+        throw earshotError('EAR_ERR_CONFIG', `network.allowedAddresses: ${JSON.stringify(entry)} is not an address, a range (a.b.c.d/n) or a host name`)
+      }
     }
   }
 

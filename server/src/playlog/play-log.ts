@@ -27,7 +27,7 @@
 import { earshotError, type EarshotError } from '../errors.js'
 import type { Database, RootDatabase } from 'lmdb'
 
-/** Bump when the stored layout changes; a log with another version is refused. */
+/** Bump when the stored layout changes; a log of version 1 is moved over on open, any other version is refused. */
 export const PLAYLOG_FORMAT_VERSION = 2
 /** Digits of the start time in an id: milliseconds since 1970 up to the year 2286. */
 const ID_MS_DIGITS = 13
