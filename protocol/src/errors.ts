@@ -34,6 +34,8 @@ export const protocolErrors = {
   EAR_ERR_SHUTTING_DOWN: { close: CloseCode.GOING_AWAY, message: 'The server is shutting down' },
   EAR_ERR_INTERNAL: { close: CloseCode.INTERNAL, message: 'Internal error' },
   EAR_ERR_TOO_MANY_CONNECTIONS: { close: CloseCode.TRY_AGAIN_LATER, message: 'Too many connections from this address' },
+  EAR_ERR_PLAY_LOG_FORBIDDEN: { close: CloseCode.POLICY, message: 'This token may not write the play log' },
+  EAR_ERR_PLAY_LOG_LIMITED: { close: 0, message: 'Too many plays; the play log skips this stream\'s plays for now' },
 } as const
 
 export type ProtocolErrorCode = keyof typeof protocolErrors

@@ -26,6 +26,8 @@ import type { HttpHandler, Transport, TransportName } from './transport/types.js
 import { WebhookDispatcher } from './webhooks/webhooks.js'
 import { playEvent } from './webhooks/play-events.js'
 import { silentLogger, type Logger } from './log.js'
+import { EarshotError } from './errors.js'
+import { AddressPolicy } from './net/address-policy.js'
 
 export interface BuildOptions {
   index: Index
@@ -46,6 +48,24 @@ export interface EarshotServer {
   close (): Promise<void>
 }
 
+/** Distinct refusals logged per server at most; a flood of new ones (every Origin an attacker invents) stays bounded. */
+const MAX_LOGGED_REFUSALS = 1000
+
+/** `fn` for the first call with each key (up to MAX_LOGGED_REFUSALS keys): refusals are logged once, not per request. */
+function onceEach<A extends unknown[]> (fn: (key: string, ...args: A) => void): (key: string, ...args: A) => void {
+  const seen = new Set<string>()
+  return (key, ...args) => {
+    if (seen.has(key) || seen.size >= MAX_LOGGED_REFUSALS) return
+    seen.add(key)
+    fn(key, ...args)
+  }
+}
+
+/** What makes one refusal another: its code, Host and Origin (cut short: they are the client's). */
+function refusalKey (err: EarshotError, header: (name: string) => string | undefined): string {
+  return `${err.code} ${(header('host') ?? '').slice(0, 100)} ${(header('origin') ?? '').slice(0, 100)}`
+}
+
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
 
 /** Index totals read for one scrape serve the other gauges of the same scrape, for this long in ms. */
@@ -64,6 +84,9 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     name = 'ws'
   }
 
+  // Before anything opens: a bad allowance is EAR_ERR_CONFIG, a webhook URL to a refused address EAR_ERR_ADDRESS_NOT_ALLOWED.
+  const addressPolicy = new AddressPolicy(settings.network.allowedAddresses)
+  for (const url of settings.webhooks.urls) await addressPolicy.checkUrl(url)
   const metrics = new Metrics()
   // One server per state folder: a second would recover (close) the first one's live plays and share its queue.
   const { root, lock } = openServerState(options.stateDir ?? stateDirOf(index.dir ?? settings.db))
@@ -71,6 +94,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   try { plays = new PlayLog(root) } catch (err) { await root.close(); lock.release(); throw err }
   const webhooks = settings.webhooks.urls.length > 0
     ? new WebhookDispatcher(root, settings.webhooks, {
+      addressPolicy,
       onDelivery (e) {
         if (e.outcome === 'delivered') metrics.webhooksDelivered.inc()
         else if (e.outcome === 'retry') metrics.webhooksRetried.inc()
@@ -93,6 +117,8 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   webhooks?.start()
 
   const access = new Access(settings.access)
+  const accessLog = log.child({ component: 'access' })
+  const warnOnce = onceEach((key: string, err: Error) => accessLog.warn({ refused: key }, err.message))
   const startedAt = Date.now()
   const ctx: StreamContext = {
     index,
@@ -103,19 +129,38 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     addresses: new Map(),
     metrics,
     log: log.child({ component: 'stream' }),
-    gate (token, address) {
-      const denied = access.check('client', token, address)
+    admit (address, header) {
+      const peer = access.admit(address, header)
+      if (peer instanceof EarshotError) warnOnce(refusalKey(peer, header), peer)
+      return peer
+    },
+    gate (hello, token, peer) {
+      const denied = access.check('client', token, peer)
       if (denied) return { code: 'EAR_ERR_UNAUTHORIZED', detail: denied.message }
-      const wait = access.limit('stream', token, address)
+      if (hello.playLog && !access.mayLogPlays(token, peer)) {
+        return { code: 'EAR_ERR_PLAY_LOG_FORBIDDEN', detail: 'an admin token or one of access.playLogTokens may' }
+      }
+      const wait = access.limit('stream', token, peer.address)
       return wait > 0 ? { code: 'EAR_ERR_RATE_LIMITED', detail: `retry in ${wait} s` } : undefined
     },
-    observe (hello) {
+    observe (hello, sessionId, token, peer, notify) {
       if (!hello.playLog || hello.streamId === undefined) return undefined
-      const recorder = new PlayRecorder(plays, { id: hello.streamId, kind: 'client' }, publish)
+      let told = false
+      const admit = (): boolean => {
+        const wait = access.limit('play', token, peer.address)
+        if (wait === 0) return true
+        if (!told) { // once per session: the log and the client hear of it, not of every skipped match
+          told = true
+          accessLog.warn({ stream: hello.streamId, sessionId, address: peer.address }, 'a client stream opens plays faster than access.playsPerMinute; skipping them')
+          notify('EAR_ERR_PLAY_LOG_LIMITED', `retry in ${wait} s`)
+        }
+        return false
+      }
+      const recorder = new PlayRecorder(plays, { id: hello.streamId, kind: 'client' }, publish, { admit })
       return { message: (m) => recorder.onMessage(m), audio: (s) => recorder.onAudio(s), end: (s) => recorder.end(s) }
     },
   }
-  const monitors = new Monitors(root, index, settings, plays, { onPlay: publish, metrics, log: log.child({ component: 'monitors' }) })
+  const monitors = new Monitors(root, index, settings, plays, { onPlay: publish, metrics, addressPolicy, log: log.child({ component: 'monitors' }) })
   const jobs = new IndexJobs(index, settings, log.child({ component: 'index-jobs' }))
   jobs.onFinished = (job) => {
     metrics.indexJobs.labels({ state: job.state }).inc()
@@ -162,6 +207,9 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     log,
     onHttpError (err, req) {
       if (!(err instanceof Error) || !('code' in err)) log.error({ err, method: req.method, path: req.path }, 'internal error in the HTTP API')
+      else if (err instanceof EarshotError && (err.code === 'EAR_ERR_HOST_NOT_ALLOWED' || err.code === 'EAR_ERR_CROSS_ORIGIN')) {
+        warnOnce(refusalKey(err, req.header), err)
+      }
     },
   }
   const api: HttpHandler = {

@@ -57,6 +57,9 @@ export const errorCatalogue = {
   EAR_ERR_FILE_DENIED: { message: 'Permission denied: %s', Base: Error, status: 400 },
   EAR_ERR_AUDIO_TRUNCATED: { message: 'The audio is truncated or damaged: %s', Base: RangeError, status: 422 },
   EAR_ERR_JOB_QUEUE_FULL: { message: 'The index-job queue holds its maximum of %s waiting jobs; retry when one has run', Base: RangeError, status: 503 },
+  EAR_ERR_HOST_NOT_ALLOWED: { message: 'This server does not answer to the name %s; add it to access.publicNames', Base: Error, status: 403 },
+  EAR_ERR_CROSS_ORIGIN: { message: 'Not allowed from a page of another site (%s)', Base: Error, status: 403 },
+  EAR_ERR_ADDRESS_NOT_ALLOWED: { message: 'The server may not connect to %s: %s (allow it in network.allowedAddresses)', Base: Error, status: 422 },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorCatalogue

@@ -7,7 +7,7 @@ import t from 'tap'
 import path from 'node:path'
 import { buildCatalog } from '../helpers/catalog.js'
 import { clip, song } from '../helpers/signals.js'
-import { startServer, testSettings } from '../helpers/stream-helpers.js'
+import { allowLoopback, startServer, testSettings } from '../helpers/stream-helpers.js'
 import { startRadio } from '../helpers/radio.js'
 import { openBrowser } from '../helpers/browser.js'
 
@@ -23,7 +23,7 @@ t.test('a monitored station: state, the song playing now, recent plays and the a
   // Program: 25 s of song 5 from 3 s in (track 2), then silence.
   const radio = await startRadio(clip(song(5, 30, RATE), RATE, 3, 25), RATE, SPEED)
   t.teardown(() => radio.close())
-  const settings = testSettings({ idleTimeoutMs: 60_000 })
+  const settings = allowLoopback(testSettings({ idleTimeoutMs: 60_000 }))
   const running = await startServer(t, 'uws', index, settings)
 
   const { page, pageErrors, screenshot } = await openBrowser(t)

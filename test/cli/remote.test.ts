@@ -6,7 +6,7 @@ import t from 'tap'
 import path from 'node:path'
 import { childEnv, runEarshot } from '../helpers/child-env.js'
 import { buildCatalog } from '../helpers/catalog.js'
-import { freePort, startServer, testSettings } from '../helpers/stream-helpers.js'
+import { allowLoopback, freePort, startServer, testSettings } from '../helpers/stream-helpers.js'
 import type { Play } from '../../server/src/playlog/play-log.js'
 
 const ADMIN = 'admin-token-0123456789'
@@ -16,7 +16,7 @@ t.test('monitor and plays over the HTTP API', async (t) => {
   const dir = t.testdir()
   const { index } = buildCatalog(path.join(dir, 'db'), [3], 10)
   t.teardown(() => index.close())
-  const settings = testSettings()
+  const settings = allowLoopback(testSettings())
   settings.access = { ...settings.access, adminTokens: [ADMIN], clientTokens: [CLIENT] }
   const { server, http } = await startServer(t, 'ws', index, settings)
   // A day of plays on two streams, written through the play log itself.

@@ -84,6 +84,7 @@ t.test('kill -9 mid-song: the open play is closed, the monitor resumes, no dupli
   fs.writeFileSync(config, JSON.stringify({
     monitors: { initialBackoffMs: 200, maxBackoffMs: 1000 },
     webhooks: { initialBackoffMs: 100, maxBackoffMs: 400 },
+    network: { allowedAddresses: ['127.0.0.0/8'] }, // the radio and the receiver run on loopback
   }))
   const radio = await startRadio(clip(song(3, 60, RATE), RATE, 0, 60), RATE, 2)
   t.teardown(() => radio.close())

@@ -7,7 +7,7 @@
 import http from 'node:http'
 import net from 'node:net'
 import type { Test } from 'tap'
-import type { AccessSettings, HttpLimits, MonitorSettings, Settings, StreamLimits } from '../../server/src/config/defaults.js'
+import type { AccessSettings, HttpLimits, MonitorSettings, NetworkSettings, Settings, StreamLimits } from '../../server/src/config/defaults.js'
 import { errorCatalogue, type ErrorCode } from '../../server/src/errors.js'
 import type { Route } from '../../server/src/http/router.js'
 import { testSettings } from './stream-helpers.js'
@@ -32,6 +32,7 @@ export interface SettingsPatch {
   access?: Partial<AccessSettings>
   stream?: Partial<StreamLimits>
   monitors?: Partial<MonitorSettings>
+  network?: Partial<NetworkSettings>
 }
 
 /**
@@ -46,6 +47,7 @@ export function apiSettings (patch: SettingsPatch = {}): Settings {
     http: { ...base.http, ...patch.http },
     access: { ...base.access, ...patch.access },
     monitors: { ...base.monitors, initialBackoffMs: 30_000, maxBackoffMs: 60_000, ...patch.monitors },
+    network: { ...base.network, ...patch.network },
   }
 }
 

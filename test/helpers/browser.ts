@@ -32,6 +32,8 @@ export interface BrowserOptions {
   /** Let getUserMedia through without a prompt (default true); false refuses every permission prompt. */
   grantMicrophone?: boolean
   viewport?: { width: number, height: number }
+  /** More command-line flags (`--host-resolver-rules=…` to give loopback servers names of other sites). */
+  args?: readonly string[]
 }
 
 export interface Browser {
@@ -62,7 +64,7 @@ export async function openBrowser (t: Test, options: BrowserOptions = {}): Promi
   if (options.microphone !== undefined) {
     args.push('--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${options.microphone}`)
   }
-  args.push(options.grantMicrophone === false ? '--deny-permission-prompts' : '--use-fake-ui-for-media-stream')
+  args.push(options.grantMicrophone === false ? '--deny-permission-prompts' : '--use-fake-ui-for-media-stream', ...options.args ?? [])
   // The profile lives outside t.testdir(): tap may empty that folder while Chromium still writes to its profile.
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'earshot-chromium-'))
   const context = await chromium.launchPersistentContext(profile, {

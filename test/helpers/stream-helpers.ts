@@ -22,6 +22,17 @@ export function testSettings (stream: Partial<StreamLimits> = {}): Settings {
   return { ...defaults, stream: { ...defaults.stream, helloTimeoutMs: 500, idleTimeoutMs: 2000, ...stream } }
 }
 
+/**
+ * The allowance the tests' monitor sources and webhook receivers need: they run on loopback, which a server refuses
+ * to connect to unless its configuration allows it (network.allowedAddresses).
+ */
+export const LOOPBACK_ADDRESSES: readonly string[] = Object.freeze(['127.0.0.0/8', '::1/128'])
+
+/** `settings` with loopback allowed as a monitor source and webhook receiver. */
+export function allowLoopback (settings: Settings): Settings {
+  return { ...settings, network: { ...settings.network, allowedAddresses: LOOPBACK_ADDRESSES } }
+}
+
 export interface Running {
   server: EarshotServer
   port: number
@@ -105,6 +116,23 @@ export interface Closed { code: number, reason: string }
  * A protocol client over a plain `ws` WebSocket: sends any bytes, decodes every server frame, and records messages
  * and the close. `next(type)` waits for the next message of a type after those already taken.
  */
+/**
+ * A WebSocket upgrade the server should refuse before accepting it: resolves with the HTTP answer it gave instead
+ * (status and body), rejects when the upgrade is accepted or no answer comes.
+ */
+export function refusedUpgrade (url: string, headers: Record<string, string>): Promise<{ status: number, body: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false, headers })
+    ws.once('open', () => { ws.terminate(); reject(new Error(`the upgrade to ${url} was accepted`)) })
+    ws.once('unexpected-response', (_req, res) => {
+      let body = ''
+      res.setEncoding('utf8').on('data', (s: string) => { body += s })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    ws.once('error', reject)
+  })
+}
+
 export class RawClient {
   readonly ws: WebSocket
   readonly messages: Message[] = []

@@ -159,35 +159,38 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
 
 for (const transport of TRANSPORTS) t.test(`access over ${transport}`, (t) => suite(t, transport))
 
+/** A request without headers, as programs send (no Origin, no proxy headers). */
+const noHeaders = (): undefined => undefined
+
 t.test('Access: the loopback rule for a server without tokens (requests cannot come from elsewhere in a test)', async (t) => {
   const open = new Access(defaults.access)
   t.equal(open.guarded, false)
   for (const address of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) {
     t.equal(isLoopback(address), true, `${address} is loopback`)
-    t.equal(open.check('admin', undefined, address), undefined, `admin from ${address}`)
+    t.equal(open.check('admin', undefined, open.peerOf(address, noHeaders)), undefined, `admin from ${address}`)
   }
   for (const address of ['10.1.2.3', '192.168.0.7', '::ffff:10.0.0.1', '2001:db8::1', '']) {
     t.equal(isLoopback(address), false, `${JSON.stringify(address)} is not loopback`)
-    t.equal(open.check('admin', undefined, address)?.code, 'EAR_ERR_FORBIDDEN', `admin from ${JSON.stringify(address)} is forbidden`)
-    t.equal(open.check('client', undefined, address), undefined, `client routes are open from ${JSON.stringify(address)}`)
-    t.equal(open.check('public', undefined, address), undefined, 'public routes are open')
+    t.equal(open.check('admin', undefined, open.peerOf(address, noHeaders))?.code, 'EAR_ERR_FORBIDDEN', `admin from ${JSON.stringify(address)} is forbidden`)
+    t.equal(open.check('client', undefined, open.peerOf(address, noHeaders)), undefined, `client routes are open from ${JSON.stringify(address)}`)
+    t.equal(open.check('public', undefined, open.peerOf(address, noHeaders)), undefined, 'public routes are open')
   }
-  t.equal(open.check('client', UNKNOWN_TOKEN, '10.1.2.3')?.code, 'EAR_ERR_UNAUTHORIZED', 'a token nobody configured is wrong, even on an open server')
+  t.equal(open.check('client', UNKNOWN_TOKEN, open.peerOf('10.1.2.3', noHeaders))?.code, 'EAR_ERR_UNAUTHORIZED', 'a token nobody configured is wrong, even on an open server')
 
   const guarded = new Access({ ...defaults.access, adminTokens: [ADMIN_TOKEN], clientTokens: [CLIENT_TOKEN] })
-  t.equal(guarded.check('admin', ADMIN_TOKEN, '10.1.2.3'), undefined, 'the admin token works from anywhere')
-  t.equal(guarded.check('client', CLIENT_TOKEN, '10.1.2.3'), undefined, 'a client token works from anywhere')
-  t.equal(guarded.check('admin', undefined, '127.0.0.1')?.code, 'EAR_ERR_UNAUTHORIZED', 'with an admin token configured, loopback needs it too')
-  t.equal(guarded.check('admin', CLIENT_TOKEN, '127.0.0.1')?.code, 'EAR_ERR_FORBIDDEN')
-  t.equal(guarded.check('client', '', '10.1.2.3')?.code, 'EAR_ERR_UNAUTHORIZED', 'an empty token is no token')
+  t.equal(guarded.check('admin', ADMIN_TOKEN, guarded.peerOf('10.1.2.3', noHeaders)), undefined, 'the admin token works from anywhere')
+  t.equal(guarded.check('client', CLIENT_TOKEN, guarded.peerOf('10.1.2.3', noHeaders)), undefined, 'a client token works from anywhere')
+  t.equal(guarded.check('admin', undefined, guarded.peerOf('127.0.0.1', noHeaders))?.code, 'EAR_ERR_UNAUTHORIZED', 'with an admin token configured, loopback needs it too')
+  t.equal(guarded.check('admin', CLIENT_TOKEN, guarded.peerOf('127.0.0.1', noHeaders))?.code, 'EAR_ERR_FORBIDDEN')
+  t.equal(guarded.check('client', '', guarded.peerOf('10.1.2.3', noHeaders))?.code, 'EAR_ERR_UNAUTHORIZED', 'an empty token is no token')
   t.equal(guarded.roleOf(ADMIN_TOKEN.slice(0, -1)), undefined, 'a prefix of a token is not the token')
 
   // Client tokens only: loopback is still the administrator, so it may do what a client may as well.
   const clientsOnly = new Access({ ...defaults.access, clientTokens: [CLIENT_TOKEN] })
-  t.equal(clientsOnly.check('admin', undefined, '127.0.0.1'), undefined, 'admin from loopback with no admin token configured')
-  t.equal(clientsOnly.check('client', undefined, '127.0.0.1'), undefined, 'and client routes from loopback too')
-  t.equal(clientsOnly.check('client', undefined, '10.1.2.3')?.code, 'EAR_ERR_UNAUTHORIZED', 'elsewhere a client token is needed')
-  t.equal(clientsOnly.check('admin', undefined, '10.1.2.3')?.code, 'EAR_ERR_FORBIDDEN', 'and admin routes stay loopback-only')
+  t.equal(clientsOnly.check('admin', undefined, clientsOnly.peerOf('127.0.0.1', noHeaders)), undefined, 'admin from loopback with no admin token configured')
+  t.equal(clientsOnly.check('client', undefined, clientsOnly.peerOf('127.0.0.1', noHeaders)), undefined, 'and client routes from loopback too')
+  t.equal(clientsOnly.check('client', undefined, clientsOnly.peerOf('10.1.2.3', noHeaders))?.code, 'EAR_ERR_UNAUTHORIZED', 'elsewhere a client token is needed')
+  t.equal(clientsOnly.check('admin', undefined, clientsOnly.peerOf('10.1.2.3', noHeaders))?.code, 'EAR_ERR_FORBIDDEN', 'and admin routes stay loopback-only')
 
   t.equal(requestToken('Bearer abc', new URLSearchParams('token=def')), 'abc', 'the header wins over the query')
   t.equal(requestToken('bearer   abc  ', new URLSearchParams()), 'abc', 'the scheme is case-insensitive')

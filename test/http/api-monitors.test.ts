@@ -3,7 +3,7 @@ import path from 'node:path'
 import type { TransportName } from '../../server/src/transport/types.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { song, wavBytes } from '../helpers/signals.js'
-import { startServer, TRANSPORTS } from '../helpers/stream-helpers.js'
+import { LOOPBACK_ADDRESSES, startServer, TRANSPORTS } from '../helpers/stream-helpers.js'
 import {
   apiSettings, assertError, auditErrorAnswers, bodyOf, call, pollUntil, serveBytes, UNKNOWN_UUID, type Answer,
 } from '../helpers/api-helpers.js'
@@ -17,7 +17,7 @@ const MAX_MONITORS = 2
 async function suite (t: Test, transport: TransportName): Promise<void> {
   const catalog = buildCatalog(path.join(t.testdir(), 'db'), [1, 2], 15, RATE)
   t.teardown(() => catalog.index.close())
-  const { http: base } = await startServer(t, transport, catalog.index, apiSettings({ monitors: { maxMonitors: MAX_MONITORS } }))
+  const { http: base } = await startServer(t, transport, catalog.index, apiSettings({ monitors: { maxMonitors: MAX_MONITORS }, network: { allowedAddresses: LOOPBACK_ADDRESSES } }))
   const source = await serveBytes(t, wavBytes(song(1, 6, RATE), RATE))
   const postMonitor = (body: unknown): Promise<Answer> =>
     call(base, 'POST', '/v1/monitors', { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })

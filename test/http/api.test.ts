@@ -7,7 +7,7 @@ import type { ErrorCode } from '../../server/src/errors.js'
 import type { TransportName } from '../../server/src/transport/types.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { clip, song, wavBytes, whiteNoise, writeWav } from '../helpers/signals.js'
-import { RawClient, startServer, TRANSPORTS } from '../helpers/stream-helpers.js'
+import { LOOPBACK_ADDRESSES, RawClient, startServer, TRANSPORTS } from '../helpers/stream-helpers.js'
 import {
   apiSettings, assertError, auditErrorAnswers, bodyOf, call, fillPath, PROBES, pollUntil, routeKey, sendProbe, serveBytes,
   UNKNOWN_TRACK_ID, UNKNOWN_UUID, type Answer,
@@ -41,7 +41,7 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
   const dir = t.testdir()
   const catalog = buildCatalog(path.join(dir, 'db'), SEEDS, SONG_SECONDS, RATE)
   t.teardown(() => catalog.index.close())
-  const { http: base, url: wsUrl } = await startServer(t, transport, catalog.index, apiSettings())
+  const { http: base, url: wsUrl } = await startServer(t, transport, catalog.index, apiSettings({ network: { allowedAddresses: LOOPBACK_ADDRESSES } }))
   // Noise: the monitors of these cases match nothing, so the play log stays empty.
   const sourceUrl = await serveBytes(t, wavBytes(whiteNoise(3, RATE, 0.3), RATE))
   let uploads = 0

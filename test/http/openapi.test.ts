@@ -8,7 +8,7 @@ import { router } from '../../server/src/http/routes.js'
 import type { Route } from '../../server/src/http/router.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { clip } from '../helpers/signals.js'
-import { startServer, toS16 } from '../helpers/stream-helpers.js'
+import { allowLoopback, startServer, testSettings, toS16 } from '../helpers/stream-helpers.js'
 
 // The OpenAPI document is written by hand, apart from the route table; this test holds the two together, then
 // checks the schemas against real answers of a real server (ws transport, a one-song catalog in a real LMDB).
@@ -174,7 +174,7 @@ t.test('GET /openapi.json describes every route of the table, and only those', a
 })
 
 t.test('the schemas fit what the server answers', async (t) => {
-  const { http: base } = await startServer(t, 'ws', catalog.index)
+  const { http: base } = await startServer(t, 'ws', catalog.index, allowLoopback(testSettings()))
   const doc = JSON.parse((await request('GET', `${base}/openapi.json`)).body) as Json
   const fits = (name: string, answer: Answer, path: string, method: string, status = answer.status): void => {
     t.equal(answer.status, status, `${name}: status ${status} (${answer.body.slice(0, 200)})`)

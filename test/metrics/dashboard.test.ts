@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { buildCatalog } from '../helpers/catalog.js'
 import { startRadio } from '../helpers/radio.js'
 import { clip, song } from '../helpers/signals.js'
-import { httpGet, RawClient, startServer, testSettings, within, addMonitor, streamThroughSdk } from '../helpers/stream-helpers.js'
+import { allowLoopback, httpGet, RawClient, startServer, testSettings, within, addMonitor, streamThroughSdk } from '../helpers/stream-helpers.js'
 
 const DASHBOARD = fileURLToPath(new URL('../../../grafana/dashboards/earshot.json', import.meta.url))
 const README = fileURLToPath(new URL('../../../grafana/README.md', import.meta.url))
@@ -188,7 +188,7 @@ t.test('GET /metrics after a streamed song and a monitored station', async (t) =
   t.teardown(() => index.close())
   const radio = await startRadio(clip(song(5, 30, RATE), RATE, 2, 20), RATE, RADIO_SPEED)
   t.teardown(() => radio.close())
-  const settings = testSettings({ idleTimeoutMs: 60_000 })
+  const settings = allowLoopback(testSettings({ idleTimeoutMs: 60_000 }))
   const { url, http } = await startServer(t, 'uws', index, settings)
 
   const monitorId = await addMonitor(t, http, radio.url)

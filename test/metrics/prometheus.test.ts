@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { buildCatalog } from '../helpers/catalog.js'
 import { startRadio } from '../helpers/radio.js'
 import { clip, song } from '../helpers/signals.js'
-import { freePort, startServer, testSettings, within, addMonitor, streamThroughSdk } from '../helpers/stream-helpers.js'
+import { allowLoopback, freePort, startServer, testSettings, within, addMonitor, streamThroughSdk } from '../helpers/stream-helpers.js'
 
 const PROMETHEUS = process.env.PROMETHEUS_BIN || '/usr/bin/prometheus'
 const DASHBOARD = fileURLToPath(new URL('../../../grafana/dashboards/earshot.json', import.meta.url))
@@ -147,7 +147,7 @@ t.test('Prometheus scrapes earshot and evaluates every dashboard query', async (
   program.set(clip(song(3, 30, RATE), RATE, 10, 12), RATE * 18)
   const radio = await startRadio(program, RATE, RADIO_SPEED)
   t.teardown(() => radio.close())
-  const { url, http, port } = await startServer(t, 'uws', index, testSettings({ idleTimeoutMs: 60_000 }))
+  const { url, http, port } = await startServer(t, 'uws', index, allowLoopback(testSettings({ idleTimeoutMs: 60_000 })))
   const prom = await startPrometheus(t, `127.0.0.1:${port}`)
   await waitPositive(prom, 'up{job="earshot"}')
 

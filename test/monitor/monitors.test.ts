@@ -7,7 +7,7 @@ import t from 'tap'
 import path from 'node:path'
 import { buildCatalog } from '../helpers/catalog.js'
 import { clip, song } from '../helpers/signals.js'
-import { pollUntil, startServer, testSettings, waitUntil } from '../helpers/stream-helpers.js'
+import { allowLoopback, pollUntil, startServer, testSettings, waitUntil } from '../helpers/stream-helpers.js'
 import { startRadio } from '../helpers/radio.js'
 import type { MonitorInfo } from '../../server/src/monitor/monitors.js'
 import type { Play } from '../../server/src/playlog/play-log.js'
@@ -33,7 +33,7 @@ t.test('a monitored station: the play log holds each song, nothing for unknown m
   const radio = await startRadio(program, RATE, SPEED)
   t.teardown(() => radio.close())
 
-  const settings = testSettings({ idleTimeoutMs: 60_000 })
+  const settings = allowLoopback(testSettings({ idleTimeoutMs: 60_000 }))
   settings.monitors = { ...settings.monitors, initialBackoffMs: 100, maxBackoffMs: 500, stallTimeoutMs: 2000 }
   const { http } = await startServer(t, 'uws', index, settings)
 

@@ -182,6 +182,36 @@ t.test('a log with another format version is refused', async (t) => {
   t.throws(() => new PlayLog(root, { maxPageSize: 0 }), TypeError, 'a bad option fails fast')
 })
 
+t.test('monitors and client streams are separate namespaces; a format 1 log is moved over on open, losing nothing', async (t) => {
+  const f = fresh(t)
+  let log = f.env.log
+  const monitor = log.open(newPlay({ stream: 'same-id', kind: 'monitor', trackId: 1 }))
+  const client = log.open(newPlay({ stream: 'same-id', kind: 'client', trackId: 2, startedAt: new Date(T0 + 1000).toISOString() }))
+  const namespaces = (l: PlayLog): unknown => ({
+    monitor: l.query({ stream: 'same-id' }).plays.map((p) => p.id),
+    client: l.query({ stream: 'same-id', kind: 'client' }).plays.map((p) => p.id),
+    clientTrack: l.query({ stream: 'same-id', kind: 'client', trackId: 2 }).plays.map((p) => p.id),
+    monitorTrack: l.query({ stream: 'same-id', trackId: 2 }).plays.map((p) => p.id),
+    daily: l.perTrackPerDay({ from: T0 - 1000, to: T0 + 86_400_000, stream: 'same-id', kind: 'client' }).map((d) => d.trackId),
+  })
+  const expected = { monitor: [monitor.id], client: [client.id], clientTrack: [client.id], monitorTrack: [], daily: [2] }
+  t.same(namespaces(log), expected, 'a streamId equal to a monitor\'s id stays apart (kind defaults to monitor)')
+
+  // Format 1 kept every stream under 's' and 'st': write the client play's keys that way, as an older earshot did.
+  const index = f.env.root.openDB<unknown, Array<string | number>>('playlog.index', { encoding: 'msgpack' })
+  index.transactionSync(() => {
+    index.removeSync(['cs', 'same-id', client.id])
+    index.removeSync(['cst', 'same-id', 2, client.id])
+    index.putSync(['s', 'same-id', client.id], 1)
+    index.putSync(['st', 'same-id', 2, client.id], 1)
+    index.putSync(['meta', 'formatVersion'], 1)
+  })
+  log = (await f.reopen()).log
+  t.equal(f.env.root.openDB('playlog.index', { encoding: 'msgpack' }).get(['meta', 'formatVersion']), PLAYLOG_FORMAT_VERSION, 'now format 2')
+  t.same(namespaces(log), expected, 'the client play moved to its namespace; both plays are kept')
+  t.same(log.query({}).plays.map((p) => p.id), [client.id, monitor.id], 'every row is still there')
+})
+
 /** Open `n` plays over 3 streams and 4 tracks, 37 s apart, some sharing a millisecond; returns them. */
 function populate (log: PlayLog, n: number): Play[] {
   const out: Play[] = []

@@ -206,3 +206,26 @@ t.test('bad options fail fast', async (t) => {
     t.throws(() => new PlayRecorder(log, { id: 'x', kind: 'client' }, () => {}, { touchEverySeconds }), TypeError, `touchEverySeconds ${touchEverySeconds}`)
   }
 })
+
+t.test('admit: a refused play is not opened; a later match of its track asks again and starts at its first evidence', async (t) => {
+  let allow = false
+  let asked = 0
+  const { log, events, play, send } = setup(t, { admit: () => { asked++; return allow } })
+  play(8)
+  send(match('confirmed', 7, 8, 2, 10, 0.8))
+  t.equal(asked, 1, 'asked before opening')
+  t.same(rows(log), [], 'refused: no play')
+  t.same(events, [], 'and no event')
+  play(9)
+  send(match('tentative', 7, 9, 2, 11, 0.8))
+  t.equal(asked, 1, 'a tentative match does not ask')
+  allow = true
+  send(match('confirmed', 7, 9, 2, 11, 0.9))
+  t.equal(asked, 2, 'the next confirmed match asks again')
+  const [p] = rows(log)
+  t.equal(p?.trackId, 7, 'admitted: the play opens')
+  t.equal(p?.startStreamSeconds, 2, 'at its first evidence, not when it was admitted')
+  t.equal(p?.startedAt, iso(T0 + 2000))
+  send(match('confirmed', 7, 10, 2, 12, 0.9))
+  t.equal(asked, 2, 'an open play does not ask again')
+})

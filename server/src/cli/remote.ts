@@ -90,7 +90,7 @@ interface TrackDay { day: string, trackId: number, title: string, artist: string
 
 async function printDaily (api: ReturnType<typeof apiOptions>, values: Record<string, string | boolean | undefined>): Promise<number> {
   const query = new URLSearchParams()
-  for (const key of ['monitor', 'from', 'to'] as const) if (typeof values[key] === 'string') query.set(key, values[key] as string)
+  for (const key of ['monitor', 'stream', 'from', 'to'] as const) if (typeof values[key] === 'string') query.set(key, values[key] as string)
   const { days } = JSON.parse((await callApi(api, 'GET', `/v1/plays/daily?${query.toString()}`)).text) as { days: TrackDay[] }
   if (values.json === true) { outJson({ days }); return 0 }
   if (values.csv === true) {
@@ -108,7 +108,8 @@ export const playsCommand: Command = {
   positionals: [0, 0],
   options: {
     ...apiFlags,
-    monitor: { type: 'string', description: 'Only this monitor (or client stream id)' },
+    monitor: { type: 'string', description: 'Only this monitor' },
+    stream: { type: 'string', description: 'Only this client stream (its streamId)' },
     track: { type: 'string', description: 'Only this track id' },
     from: { type: 'string', description: 'Plays starting at or after this time (ISO 8601)' },
     to: { type: 'string', description: 'Plays starting before this time (ISO 8601)' },
@@ -120,7 +121,7 @@ export const playsCommand: Command = {
     const api = apiOptions(values)
     if (values.daily === true) return printDaily(api, values)
     const query = new URLSearchParams()
-    for (const key of ['monitor', 'track', 'from', 'to'] as const) if (typeof values[key] === 'string') query.set(key, values[key] as string)
+    for (const key of ['monitor', 'stream', 'track', 'from', 'to'] as const) if (typeof values[key] === 'string') query.set(key, values[key] as string)
     const wanted = values.limit === undefined ? Infinity : Number(values.limit)
     if (!(wanted >= 1) || !Number.isInteger(wanted === Infinity ? 1 : wanted)) throw earshotError('EAR_ERR_USAGE', `--limit must be a positive integer, got '${String(values.limit)}'`)
     const all: Play[] = []

@@ -20,6 +20,7 @@ export interface Settings {
   monitors: MonitorSettings
   webhooks: WebhookConfig
   catalog: CatalogLimits
+  network: NetworkSettings
   /** /health reports unhealthy when the index's disk has less free space than this, in bytes. */
   minFreeDiskBytes: number
 }
@@ -48,6 +49,22 @@ export interface AccessSettings {
   identifyPerMinute: number
   /** Stream opens per minute, for each token and for each client address apart. */
   streamOpensPerMinute: number
+  /** Host names the server is reached by besides localhost and IP addresses (a reverse proxy's public name); other Host headers are refused. */
+  publicNames: readonly string[]
+  /** Origins (scheme://host:port) of other sites whose pages may write and stream as the server's own page may. */
+  allowedOrigins: readonly string[]
+  /** Requests from loopback are the administrator while no admin token is configured; false behind a reverse proxy on the same machine. */
+  loopbackIsAdmin: boolean
+  /** Tokens whose streams may write the play log (hello.playLog), besides admin tokens; they may do what client tokens may. */
+  playLogTokens: readonly string[]
+  /** Plays a client stream may open per minute, for each token and for each client address apart. */
+  playsPerMinute: number
+}
+
+/** Where the server itself connects to (monitor sources, webhooks). */
+export interface NetworkSettings {
+  /** Non-public addresses it may connect to all the same: ranges ('192.168.1.0/24'), addresses or host names. */
+  allowedAddresses: readonly string[]
 }
 
 export interface MonitorSettings {
@@ -134,6 +151,11 @@ export const defaults: Readonly<Settings> = Object.freeze({
     clientTokens: Object.freeze([]) as readonly string[],
     identifyPerMinute: 120,
     streamOpensPerMinute: 60,
+    publicNames: Object.freeze([]) as readonly string[],
+    allowedOrigins: Object.freeze([]) as readonly string[],
+    loopbackIsAdmin: true, // a server without tokens is administered from its own machine
+    playLogTokens: Object.freeze([]) as readonly string[],
+    playsPerMinute: 30, // a song lasts minutes; a stream confirming more is replaying or lying
   }),
   monitors: Object.freeze({
     maxMonitors: 200,
@@ -154,6 +176,9 @@ export const defaults: Readonly<Settings> = Object.freeze({
     maxTrackSeconds: 4 * 3600, // a long DJ mix or concert; decoding is bounded by it
     maxFileBytes: 1024 * 1024 * 1024, // 1 GiB: ~100 min of CD-quality WAV; compressed tracks are far smaller
     maxQueuedJobs: 100, // a job is a list of up to 1000 paths; more waiting is a runaway script
+  }),
+  network: Object.freeze({
+    allowedAddresses: Object.freeze([]) as readonly string[], // public addresses only
   }),
   minFreeDiskBytes: 256 * 1024 * 1024,
 })

@@ -2,8 +2,9 @@
  * Settings from a JSON configuration file and EARSHOT_* variables, spread over the defaults and checked once at
  * startup: a bad value stops the server with EAR_ERR_CONFIG naming it, before anything listens.
  *
- *   file (--config or EARSHOT_CONFIG): { "access": {...}, "webhooks": {...}, "http": {...}, "monitors": {...}, "stream": {...}, "catalog": {...} }
- *   EARSHOT_ADMIN_TOKENS, EARSHOT_CLIENT_TOKENS, EARSHOT_WEBHOOK_URLS: comma-separated; EARSHOT_WEBHOOK_SECRET
+ *   file (--config or EARSHOT_CONFIG): { "access": {...}, "webhooks": {...}, "http": {...}, "monitors": {...}, "stream": {...}, "catalog": {...}, "network": {...} }
+ *   EARSHOT_ADMIN_TOKENS, EARSHOT_CLIENT_TOKENS, EARSHOT_PLAY_LOG_TOKENS, EARSHOT_PUBLIC_NAMES, EARSHOT_WEBHOOK_URLS,
+ *   EARSHOT_ALLOWED_ADDRESSES: comma-separated; EARSHOT_WEBHOOK_SECRET; EARSHOT_LOOPBACK_IS_ADMIN: true or false
  *
  * The variables win over the file, so a secret can stay out of it.
  */
@@ -14,8 +15,8 @@ import type { Settings } from './defaults.js'
 /** Tokens shorter than this are guessable. */
 export const MIN_TOKEN_LENGTH = 16
 
-type Section = 'access' | 'webhooks' | 'http' | 'monitors' | 'stream' | 'catalog'
-const SECTIONS: readonly Section[] = ['access', 'webhooks', 'http', 'monitors', 'stream', 'catalog']
+type Section = 'access' | 'webhooks' | 'http' | 'monitors' | 'stream' | 'catalog' | 'network'
+const SECTIONS: readonly Section[] = ['access', 'webhooks', 'http', 'monitors', 'stream', 'catalog', 'network']
 
 export function loadSettings (base: Settings, file: string | undefined, env: NodeJS.ProcessEnv = process.env): Settings {
   const path = file ?? (env.EARSHOT_CONFIG || undefined)
@@ -49,11 +50,20 @@ export function loadSettings (base: Settings, file: string | undefined, env: Nod
   const access = { ...settings.access }
   access.adminTokens = list('EARSHOT_ADMIN_TOKENS') ?? access.adminTokens
   access.clientTokens = list('EARSHOT_CLIENT_TOKENS') ?? access.clientTokens
+  access.playLogTokens = list('EARSHOT_PLAY_LOG_TOKENS') ?? access.playLogTokens
+  access.publicNames = list('EARSHOT_PUBLIC_NAMES') ?? access.publicNames
+  const loopbackIsAdmin = env.EARSHOT_LOOPBACK_IS_ADMIN
+  if (loopbackIsAdmin) {
+    if (loopbackIsAdmin !== 'true' && loopbackIsAdmin !== 'false') throw earshotError('EAR_ERR_CONFIG', 'EARSHOT_LOOPBACK_IS_ADMIN must be true or false')
+    access.loopbackIsAdmin = loopbackIsAdmin === 'true'
+  }
   const webhooks = { ...settings.webhooks }
   webhooks.urls = list('EARSHOT_WEBHOOK_URLS') ?? webhooks.urls
   webhooks.secret = env.EARSHOT_WEBHOOK_SECRET || webhooks.secret
-  check({ ...settings, access, webhooks })
-  return { ...settings, access, webhooks }
+  const network = { ...settings.network }
+  network.allowedAddresses = list('EARSHOT_ALLOWED_ADDRESSES') ?? network.allowedAddresses
+  check({ ...settings, access, webhooks, network })
+  return { ...settings, access, webhooks, network }
 }
 
 /** Spread `given` over `base`, each value of the same type as its default. */
@@ -74,7 +84,7 @@ function merge (section: string, base: Record<string, unknown>, given: Record<st
 }
 
 function check (s: Settings): void {
-  for (const [name, tokens] of [['admin', s.access.adminTokens], ['client', s.access.clientTokens]] as const) {
+  for (const [name, tokens] of [['admin', s.access.adminTokens], ['client', s.access.clientTokens], ['play log', s.access.playLogTokens]] as const) {
     for (const token of tokens) {
       if (token.length < MIN_TOKEN_LENGTH) throw earshotError('EAR_ERR_CONFIG', `a ${name} token is shorter than ${MIN_TOKEN_LENGTH} characters`)
     }
@@ -83,6 +93,14 @@ function check (s: Settings): void {
     let u: URL | undefined
     try { u = new URL(url) } catch {}
     if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw earshotError('EAR_ERR_CONFIG', `webhook URL ${JSON.stringify(url)} is not an http(s) URL`)
+  }
+  for (const origin of s.access.allowedOrigins) {
+    let u: URL | undefined
+    try { u = new URL(origin) } catch {}
+    if (!u || u.origin !== origin) throw earshotError('EAR_ERR_CONFIG', `access.allowedOrigins: ${JSON.stringify(origin)} is not an origin (scheme://host[:port], nothing after)`)
+  }
+  for (const name of s.access.publicNames) {
+    if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(name)) throw earshotError('EAR_ERR_CONFIG', `access.publicNames: ${JSON.stringify(name)} is not a host name (no scheme, no port)`)
   }
   if (s.webhooks.urls.length > 0 && !s.webhooks.secret) {
     throw earshotError('EAR_ERR_CONFIG', 'webhook URLs need a secret to sign with (EARSHOT_WEBHOOK_SECRET or webhooks.secret)')

@@ -1,63 +1,124 @@
 /**
- * Who may do what: tokens (admin, client) and the loopback rule, plus the rate limits of identify and stream opens.
+ * Who may do what: tokens (admin, client, play log) and the loopback rule, plus the rate limits of identify, stream
+ * opens and client plays.
  *
- *   admin routes   an admin token; with no admin token configured, only requests from loopback
- *   client routes  any configured token (admin or client); open when no token is configured at all
+ *   admin routes   an admin token; with no admin token configured, only a local peer (below)
+ *   client routes  any configured token; open when no token is configured at all
  *   public routes  anyone (/health, /ping, /openapi.json, /metrics)
+ *   the play log   a client stream writes plays with an admin or play-log token, or as a local peer
+ *
+ * A local peer is the administrator while no admin token is configured: a request from a loopback address, unless
+ * access.loopbackIsAdmin is false, it came through a proxy (Forwarded, X-Forwarded-For, X-Real-IP), or a page of
+ * another site sent it (origin-policy.ts). Before any of this, `screen` refuses a Host the server does not answer to
+ * and a write from another site's page, whatever the token.
  *
  * A token comes as `Authorization: Bearer TOKEN` or `?token=` (browsers cannot set headers on a WebSocket or a link).
  */
 import { timingSafeEqual, createHash } from 'node:crypto'
 import type { AccessSettings } from '../config/defaults.js'
 import { earshotError, type EarshotError } from '../errors.js'
+import type { Peer } from '../stream/connection.js'
+import { OriginPolicy, type HeaderOf } from './origin-policy.js'
 import { RateLimiter } from './rate-limit.js'
 
 export type AccessLevel = 'public' | 'client' | 'admin'
 export type Role = 'admin' | 'client' | 'anonymous'
 
-export type Limited = 'identify' | 'stream'
+export type Limited = 'identify' | 'stream' | 'play'
+
+/** Methods that change nothing: any page may send them (it cannot read the answer without CORS, which is not sent). */
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'])
+/** Headers a reverse proxy adds: a request bearing one was forwarded, so its loopback address says nothing. */
+const PROXY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip'] as const
 
 export class Access {
   readonly #admin: Buffer[]
   readonly #client: Buffer[]
+  readonly #playLog: Buffer[]
   readonly #limits: Record<Limited, RateLimiter>
+  readonly #origins: OriginPolicy
+  readonly #loopbackIsAdmin: boolean
 
   constructor (settings: AccessSettings) {
     this.#admin = settings.adminTokens.map(digest)
     this.#client = settings.clientTokens.map(digest)
-    this.#limits = { identify: new RateLimiter(settings.identifyPerMinute), stream: new RateLimiter(settings.streamOpensPerMinute) }
+    this.#playLog = settings.playLogTokens.map(digest)
+    this.#limits = {
+      identify: new RateLimiter(settings.identifyPerMinute),
+      stream: new RateLimiter(settings.streamOpensPerMinute),
+      play: new RateLimiter(settings.playsPerMinute),
+    }
+    this.#origins = new OriginPolicy(settings)
+    this.#loopbackIsAdmin = settings.loopbackIsAdmin
   }
 
   /** True when any token is configured. */
-  get guarded (): boolean { return this.#admin.length + this.#client.length > 0 }
+  get guarded (): boolean { return this.#admin.length + this.#client.length + this.#playLog.length > 0 }
 
-  /** The role a token gives; undefined for a token that is given but unknown. */
+  /** The role a token gives; undefined for a token that is given but unknown. Play-log tokens are client tokens. */
   roleOf (token: string | undefined): Role | undefined {
     if (token === undefined || token === '') return 'anonymous'
     const d = digest(token)
-    if (this.#admin.some((a) => timingSafeEqual(a, d))) return 'admin'
-    if (this.#client.some((c) => timingSafeEqual(c, d))) return 'client'
+    if (holds(this.#admin, d)) return 'admin'
+    if (holds(this.#client, d) || holds(this.#playLog, d)) return 'client'
     return undefined
   }
 
-  /** Undefined when a request with `token` from `address` may use a route of `level`; else the error to answer. */
-  check (level: AccessLevel, token: string | undefined, address: string): EarshotError | undefined {
+  /** The peer of a request from `address`: whether it is local (the header comment says when). */
+  peerOf (address: string, header: HeaderOf): Peer {
+    const local = this.#loopbackIsAdmin && isLoopback(address) && PROXY_HEADERS.every((h) => header(h) === undefined) &&
+      this.#origins.foreign(header) === undefined
+    return { address, local }
+  }
+
+  /** Refusals before tokens: a Host the server does not answer to; a write sent by a page of another site. */
+  screen (method: string, header: HeaderOf): EarshotError | undefined {
+    const host = this.#origins.checkHost(header('host'))
+    if (host || SAFE_METHODS.has(method)) return host
+    const foreign = this.#origins.foreign(header)
+    return foreign === undefined ? undefined : earshotError('EAR_ERR_CROSS_ORIGIN', foreign)
+  }
+
+  /**
+   * A WebSocket upgrade: its peer, or the error to refuse it with. A page of another site may stream only where
+   * tokens are configured (its token then decides, and it is never local): on a server without tokens a stream
+   * needs nothing, and another site's page must not use the server through its visitor's browser.
+   */
+  admit (address: string, header: HeaderOf): Peer | EarshotError {
+    const host = this.#origins.checkHost(header('host'))
+    if (host) return host
+    const foreign = this.#origins.foreign(header)
+    if (foreign !== undefined && !this.guarded) return earshotError('EAR_ERR_CROSS_ORIGIN', `${foreign}; this server has no tokens`)
+    return this.peerOf(address, header)
+  }
+
+  /** Undefined when a request with `token` from `peer` may use a route of `level`; else the error to answer. */
+  check (level: AccessLevel, token: string | undefined, peer: Peer): EarshotError | undefined {
     if (level === 'public') return undefined
     const role = this.roleOf(token)
     if (role === undefined) return earshotError('EAR_ERR_UNAUTHORIZED', ': the token is not one this server knows')
     if (level === 'client') {
       if (!this.guarded || role !== 'anonymous') return undefined
-      // With no admin token, loopback is the administrator (below), and an administrator may do what a client may.
-      if (this.#admin.length === 0 && isLoopback(address)) return undefined
+      // With no admin token, a local peer is the administrator (below), and an administrator may do what a client may.
+      if (this.#admin.length === 0 && peer.local) return undefined
       return earshotError('EAR_ERR_UNAUTHORIZED', ': send Authorization: Bearer TOKEN')
     }
     if (role === 'admin') return undefined
     if (this.#admin.length === 0) {
-      if (isLoopback(address)) return undefined
-      return earshotError('EAR_ERR_FORBIDDEN', 'no admin token is configured, so writes are accepted from loopback only')
+      if (peer.local) return undefined
+      return earshotError('EAR_ERR_FORBIDDEN', this.#loopbackIsAdmin
+        ? 'no admin token is configured, so writes are accepted only from this machine (not through a proxy, nor from a page of another site)'
+        : 'no admin token is configured and access.loopbackIsAdmin is false: configure an admin token')
     }
     if (role === 'anonymous') return earshotError('EAR_ERR_UNAUTHORIZED', ': this needs an admin token')
     return earshotError('EAR_ERR_FORBIDDEN', 'this needs an admin token; a client token may stream, identify and read')
+  }
+
+  /** Whether a stream with `token` from `peer` may write the play log: an admin (token or local) or a play-log token. */
+  mayLogPlays (token: string | undefined, peer: Peer): boolean {
+    if (token === undefined || token === '') return this.#admin.length === 0 && peer.local
+    const d = digest(token)
+    return holds(this.#admin, d) || holds(this.#playLog, d)
   }
 
   /**
@@ -86,6 +147,11 @@ export function requestToken (authorization: string | undefined, query: URLSearc
 
 export function isLoopback (address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
+}
+
+/** Whether `digests` holds `d`, compared in constant time. */
+function holds (digests: readonly Buffer[], d: Buffer): boolean {
+  return digests.some((x) => timingSafeEqual(x, d))
 }
 
 // Compare fixed-length digests, so timingSafeEqual works and the comparison leaks nothing about length.

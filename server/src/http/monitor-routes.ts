@@ -19,7 +19,7 @@ export const monitorRoutes: Route[] = [
       onlyFields(body, ['url', 'label'])
       const url = stringField(body, 'url', { required: true, max: 2048 }) as string
       const label = stringField(body, 'label', { max: 200 }) ?? ''
-      const monitor = services.monitors.add(url, label)
+      const monitor = await services.monitors.add(url, label)
       return json(201, monitor, { location: `/v1/monitors/${monitor.id}` })
     },
   },

@@ -102,7 +102,7 @@ const ACCESS_ERRORS: Readonly<Record<Access, Readonly<Record<number, string>>>> 
   },
   admin: {
     401: 'EAR_ERR_UNAUTHORIZED: the token is unknown, or admin tokens are configured and the request carries none',
-    403: 'EAR_ERR_FORBIDDEN: a client token; or no admin token is configured and the request is not from loopback',
+    403: 'EAR_ERR_FORBIDDEN: a client token; or no admin token is configured and the request is not from the server\'s own machine (loopback, not through a proxy, not from another site\'s page; setting access.loopbackIsAdmin)',
   },
 }
 
@@ -381,7 +381,7 @@ const monitorId = pathParam('id', str(undefined, { format: 'uuid' }), 'Monitor i
 const jobId = pathParam('id', str(undefined, { format: 'uuid' }), 'Index job id')
 const monitorFilter = [
   queryParam('monitor', str(), 'Only plays of this monitor id'),
-  queryParam('stream', str(), 'Only plays of this stream (a monitor id or a client stream\'s streamId); `monitor` wins when both are given'),
+  queryParam('stream', str(), 'Only plays of this client stream (its streamId; client streams and monitors are separate namespaces); not with `monitor`'),
 ]
 
 const metadataFields = {
@@ -651,6 +651,7 @@ const paths: Record<string, Json> = {
         400: 'EAR_ERR_BAD_JSON: not a JSON object; EAR_ERR_BAD_REQUEST: no url, an unknown field, a URL that is not http(s) or holds credentials, a label too long',
         409: `EAR_ERR_MONITOR_EXISTS: the URL is monitored already; EAR_ERR_TOO_MANY_MONITORS: ${defaults.monitors.maxMonitors} monitors exist (setting monitors.maxMonitors)`,
         415: 'EAR_ERR_CONTENT_TYPE: not application/json',
+        422: 'EAR_ERR_ADDRESS_NOT_ALLOWED: the host is or resolves to a loopback, private, link-local or other non-public address (setting network.allowedAddresses)',
       },
     }),
     get: operation({
@@ -687,7 +688,7 @@ const paths: Record<string, Json> = {
       operationId: 'listPlays',
       tag: 'plays',
       access: 'client',
-      summary: 'Plays of the log, filtered by monitor (or client stream), track and time; JSON or CSV (Accept: text/csv)',
+      summary: 'Plays of the log, filtered by monitor or client stream, track and time; JSON or CSV (Accept: text/csv)',
       description: 'Newest first. Page with `cursor`: rows added meanwhile never shift a page. CSV is chosen by `Accept: text/csv` or `format=csv`; ' +
         'a CSV page carries the next page\'s URL in `Link: <...>; rel="next"` (without the token).',
       parameters: [
@@ -726,7 +727,7 @@ const paths: Record<string, Json> = {
       operationId: 'dailyPlays',
       tag: 'plays',
       access: 'client',
-      summary: 'Plays per track per day (UTC) in a time range, optionally of one monitor',
+      summary: 'Plays per track per day (UTC) in a time range, optionally of one monitor or client stream',
       description: `Counts plays starting in [from, to); a play counts on the day it started, with its whole length. The range is at most ${MAX_DAILY_RANGE_DAYS} days.`,
       parameters: [
         queryParam('from', str(), `Start of the range (default: 30 days before \`to\`). ${TIME_FORMAT}`),
@@ -789,6 +790,8 @@ export const openApiDocument: Record<string, unknown> = {
       'A guide with examples is docs/API.md; error codes are in docs/ERRORS.md; the WebSocket stream protocol is protocol/README.md. ' +
       'Every error answer is `{"error": {"code": "EAR_ERR_...", "message": "..."}}`. Any route may answer 500 EAR_ERR_INTERNAL (a bug to report); ' +
       'an unknown path answers 404 EAR_ERR_NOT_FOUND, a known path with another method 405 EAR_ERR_METHOD with an Allow header. ' +
+      'Any route answers 403 EAR_ERR_HOST_NOT_ALLOWED to a Host the server does not answer to (setting access.publicNames), and a POST or DELETE ' +
+      'sent by a page of another site 403 EAR_ERR_CROSS_ORIGIN (setting access.allowedOrigins). ' +
       'HEAD is answered like GET, without a body.',
   },
   servers: [{ url: '/' }],

@@ -13,9 +13,13 @@ export const MAX_PLAYS_PAGE = 1000
 const MAX_AGGREGATE_DAYS = 400
 const DAY_MS = 86_400_000
 
-/** The stream filter: `monitor=` (a monitor id), or `stream=` (a client's streamId). */
-function streamParam (q: URLSearchParams): string | undefined {
-  return q.get('monitor') || q.get('stream') || undefined
+/** The stream filter: `monitor=` (a monitor id) or `stream=` (a client's streamId): two namespaces, one at a time. */
+function streamParam (q: URLSearchParams): { stream?: string, kind?: 'monitor' | 'client' } {
+  const monitor = q.get('monitor') || undefined
+  const stream = q.get('stream') || undefined
+  if (monitor !== undefined && stream !== undefined) throw earshotError('EAR_ERR_BAD_REQUEST', 'give monitor or stream, not both')
+  if (monitor !== undefined) return { stream: monitor, kind: 'monitor' }
+  return stream !== undefined ? { stream, kind: 'client' } : {}
 }
 
 export const playRoutes: Route[] = [
@@ -23,14 +27,13 @@ export const playRoutes: Route[] = [
     method: 'GET',
     path: '/v1/plays',
     access: 'client',
-    summary: 'Plays of the log, filtered by monitor (or client stream), track and time; JSON or CSV (Accept: text/csv)',
+    summary: 'Plays of the log, filtered by monitor or client stream, track and time; JSON or CSV (Accept: text/csv)',
     handle ({ services, req }) {
       const q = req.query
-      const stream = streamParam(q)
       const track = q.get('track')
       const trackId = track ? intParam(q, 'track', 0, 1, 2 ** 32) : undefined
       const page = services.plays.query({
-        stream,
+        ...streamParam(q),
         trackId,
         from: timeParam(q, 'from'),
         to: timeParam(q, 'to'),
@@ -53,15 +56,14 @@ export const playRoutes: Route[] = [
     method: 'GET',
     path: '/v1/plays/daily',
     access: 'client',
-    summary: 'Plays per track per day (UTC) in a time range, optionally of one monitor',
+    summary: 'Plays per track per day (UTC) in a time range, optionally of one monitor or client stream',
     handle ({ services, req }) {
       const q = req.query
       const to = timeParam(q, 'to') ?? Date.now()
       const from = timeParam(q, 'from') ?? to - 30 * DAY_MS
       if (from >= to) throw earshotError('EAR_ERR_BAD_REQUEST', 'from must be before to')
       if (to - from > MAX_AGGREGATE_DAYS * DAY_MS) throw earshotError('EAR_ERR_BAD_REQUEST', `the range is longer than ${MAX_AGGREGATE_DAYS} days`)
-      const stream = streamParam(q)
-      const days = services.plays.perTrackPerDay({ from, to, stream })
+      const days = services.plays.perTrackPerDay({ from, to, ...streamParam(q) })
       return json(200, { from: new Date(from).toISOString(), to: new Date(to).toISOString(), days })
     },
   },

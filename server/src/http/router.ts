@@ -1,5 +1,5 @@
 /**
- * The HTTP API's dispatcher: finds the route of a request, checks its access level and rate limit, runs the handler
+ * The HTTP API's dispatcher: screens the request's Host and Origin, finds its route, checks its access level and rate limit, runs the handler
  * and turns every error into the documented error body. Routes are plain data (method, path pattern, access, body
  * limit, handler), so /openapi.json and its test read the same table the server serves.
  */
@@ -64,6 +64,12 @@ export class Router {
   }
 
   async handle (services: Services, req: HttpRequest): Promise<HttpReply> {
+    // Before anything else, routes unknown included: a rebound name must not even learn which routes exist.
+    const screened = services.access.screen(req.method, req.header)
+    if (screened) {
+      services.onHttpError?.(screened, req)
+      return replyForError(screened)
+    }
     const found = this.#find(req.method, req.path)
     if (!found) return errorReply('EAR_ERR_NOT_FOUND', `No route ${req.path}`)
     if ('malformed' in found) return replyForError(earshotError('EAR_ERR_BAD_REQUEST', `${found.malformed} is not valid percent-encoding`))
@@ -74,7 +80,7 @@ export class Router {
     const { route, params } = found
     try {
       const token = requestToken(req.header('authorization'), req.query)
-      const denied = services.access.check(route.access, token, req.remoteAddress)
+      const denied = services.access.check(route.access, token, services.access.peerOf(req.remoteAddress, req.header))
       if (denied) throw denied
       if (route.limited) {
         const wait = services.access.limit(route.limited, token, req.remoteAddress)

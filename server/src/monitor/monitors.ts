@@ -21,6 +21,7 @@ import type { Metrics } from '../metrics/metrics.js'
 import { SessionMeter } from '../metrics/session-meter.js'
 import { SourcePuller, validateSourceUrl, type PcmFormat, type SourceStatus } from './source.js'
 import { silentLogger, type Logger } from '../log.js'
+import { AddressPolicy } from '../net/address-policy.js'
 
 /** A stored monitor. */
 export interface MonitorRecord {
@@ -62,6 +63,8 @@ export interface MonitorHooks {
   metrics?: Metrics
   /** Where state changes and reconnects are logged (a child logger of the server's; default silent). */
   log?: Logger
+  /** Which addresses sources may be at; default: one made from settings.network. */
+  addressPolicy?: AddressPolicy
 }
 
 /** The transport label of monitor sessions in metrics: the server pulls them. */
@@ -80,7 +83,7 @@ class Monitor {
   #current: CurrentMatch | null = null
 
   constructor (record: MonitorRecord, private readonly index: Index, private readonly settings: Settings, plays: PlayLog,
-    private readonly hooks: MonitorHooks, private readonly onFinished: (m: Monitor) => void) {
+    private readonly hooks: MonitorHooks, addressPolicy: AddressPolicy, private readonly onFinished: (m: Monitor) => void) {
     this.record = record
     this.#recorder = new PlayRecorder(plays, { id: record.id, kind: 'monitor' }, (e) => hooks.onPlay?.(e, record))
     const m = settings.monitors
@@ -89,7 +92,7 @@ class Monitor {
       pcm: (bytes) => this.#write(bytes),
       end: () => this.#end(),
       state: (s) => this.#onState(s),
-    }, { initialBackoffMs: m.initialBackoffMs, maxBackoffMs: m.maxBackoffMs, stallTimeoutMs: m.stallTimeoutMs, ffmpegSampleRate: settings.fingerprint.sampleRate })
+    }, { initialBackoffMs: m.initialBackoffMs, maxBackoffMs: m.maxBackoffMs, stallTimeoutMs: m.stallTimeoutMs, ffmpegSampleRate: settings.fingerprint.sampleRate, addressPolicy })
   }
 
   start (): void { this.#puller.start() }
@@ -195,10 +198,12 @@ class Monitor {
 export class Monitors {
   readonly #db: Database<MonitorRecord, string>
   readonly #running = new Map<string, Monitor>()
+  readonly #policy: AddressPolicy
   #closed = false
 
   constructor (root: RootDatabase, private readonly index: Index, private readonly settings: Settings,
     private readonly plays: PlayLog, private readonly hooks: MonitorHooks = {}) {
+    this.#policy = hooks.addressPolicy ?? new AddressPolicy(settings.network.allowedAddresses)
     this.#db = root.openDB<MonitorRecord, string>('monitors', { encoding: 'msgpack' })
   }
 
@@ -207,10 +212,14 @@ export class Monitors {
     for (const { value } of this.#db.getRange()) this.#launch(value)
   }
 
-  /** Store a monitor and start it. @throws EAR_ERR_BAD_REQUEST, EAR_ERR_MONITOR_EXISTS, EAR_ERR_TOO_MANY_MONITORS */
-  add (url: string, label: string): MonitorInfo {
+  /**
+   * Store a monitor and start it.
+   * @throws EAR_ERR_BAD_REQUEST, EAR_ERR_ADDRESS_NOT_ALLOWED, EAR_ERR_MONITOR_EXISTS, EAR_ERR_TOO_MANY_MONITORS
+   */
+  async add (url: string, label: string): Promise<MonitorInfo> {
     const problem = validateSourceUrl(url)
     if (problem) throw earshotError('EAR_ERR_BAD_REQUEST', `url: ${problem}`)
+    await this.#policy.checkUrl(url) // and again on every connection: DNS may answer otherwise by then
     const same = [...this.#running.values()].find((m) => m.record.url === url)
     if (same) throw earshotError('EAR_ERR_MONITOR_EXISTS', url, same.record.id)
     if (this.#running.size >= this.settings.monitors.maxMonitors) throw earshotError('EAR_ERR_TOO_MANY_MONITORS', this.settings.monitors.maxMonitors)
@@ -246,7 +255,7 @@ export class Monitors {
   }
 
   #launch (record: MonitorRecord): Monitor {
-    const m = new Monitor(record, this.index, this.settings, this.plays, this.hooks, (done) => this.#finished(done))
+    const m = new Monitor(record, this.index, this.settings, this.plays, this.hooks, this.#policy, (done) => this.#finished(done))
     this.#running.set(record.id, m)
     if (!this.#closed && record.finishedAt === undefined) m.start()
     return m

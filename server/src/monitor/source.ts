@@ -35,6 +35,7 @@ import https from 'node:https'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
 import { EarshotError, describeError } from '../errors.js'
+import type { AddressPolicy } from '../net/address-policy.js'
 import { isWavMagic, parseWavHeader, MAX_PASS_THROUGH_RATE_HZ, MIN_PASS_THROUGH_RATE_HZ } from './wav-header.js'
 
 export interface PcmFormat { sampleRate: number, encoding: 's16le' | 'f32le', channels: 1 | 2 }
@@ -83,6 +84,8 @@ export interface SourceOptions {
   resetAfterMs?: number
   /** [maxHeaderBytes=65536] bytes read to sniff the body or find a WAV header's data chunk before giving up. */
   maxHeaderBytes?: number
+  /** [addressPolicy=null] checks the address of every connection and redirect; null: any address. */
+  addressPolicy?: AddressPolicy | null
 }
 
 /** The defaults, one line each; options are spread over them. */
@@ -95,6 +98,7 @@ export const sourceDefaults: Readonly<Required<SourceOptions>> = Object.freeze({
   maxBackoffMs: 60_000, // a source that is down for hours is still tried every minute
   resetAfterMs: 30_000, // half a minute of audio means the source works again
   maxHeaderBytes: 65_536, // a WAV header with a large LIST chunk still fits
+  addressPolicy: null, // the server passes its own
 })
 
 const MAX_REDIRECTS = 5
@@ -317,7 +321,10 @@ class Connection {
   #request (redirects: number): void {
     const url = this.#url
     const get = url.protocol === 'https:' ? https.get : http.get
-    const req = get(url, { agent: false, headers: { 'Icy-MetaData': '0', 'User-Agent': USER_AGENT, Accept: '*/*' } })
+    const policy = this.#options.addressPolicy // an address here; a name in its lookup, as it resolves
+    const refused = policy?.literalRefusal(url.hostname)
+    if (refused) { this.#fail(`cannot connect: ${refused.message}`); return }
+    const req = get(url, { agent: false, lookup: policy?.lookup, headers: { 'Icy-MetaData': '0', 'User-Agent': USER_AGENT, Accept: '*/*' } })
     this.#req = req
     req.on('error', (err) => {
       if (req !== this.#req) return

@@ -12,8 +12,12 @@
  *   playlog.open   id -> Live { lastSeenAt, lastStreamSeconds, peakConfidence } for each open play: found without a
  *                  scan, and the only thing `touch` writes.
  *   playlog.index  ['s', stream, id] | ['t', trackId, id] | ['st', stream, trackId, id] -> 1: secondary indexes, so a
- *                  filtered page reads limit+1 index entries and as many rows, whatever else the range holds;
- *                  ['meta', 'formatVersion'] and ['meta', 'nextSeq'] live here too.
+ *                  filtered page reads limit+1 index entries and as many rows, whatever else the range holds.
+ *                  Monitors and client streams are separate namespaces: a client stream's keys are 'cs' and 'cst'
+ *                  instead of 's' and 'st', so a client whose streamId is a monitor's id never shows among that
+ *                  monitor's plays. ['meta', 'formatVersion'] and ['meta', 'nextSeq'] live here too.
+ *
+ * Format 1 kept client streams under 's' and 'st' too; opening it moves their keys (the rows stay as they are).
  *
  * Why touch writes a separate record: an async `put` queued before a `putSync` commits after it (lmdb-js runs async
  * writes on its own thread), so a touch of the row itself could land after the close and reopen the play. A stale
@@ -24,8 +28,8 @@ import { earshotError, type EarshotError } from '../errors.js'
 import type { Database, RootDatabase } from 'lmdb'
 import { toCsv } from './csv.js'
 
-/** Bump when the stored layout changes; a log with another version is refused. */
-export const PLAYLOG_FORMAT_VERSION = 1
+/** Bump when the stored layout changes; a log of version 1 is moved over on open, any other version is refused. */
+export const PLAYLOG_FORMAT_VERSION = 2
 /** Digits of the start time in an id: milliseconds since 1970 up to the year 2286. */
 const ID_MS_DIGITS = 13
 const ID_SEQ_DIGITS = 10
@@ -78,6 +82,8 @@ export interface PlayEnd {
 
 export interface PlayQuery {
   stream?: string
+  /** The namespace of `stream`: a monitor's id (default) or a client's streamId. */
+  kind?: Play['kind']
   trackId?: number
   /** Plays starting at or after, ms since epoch. */
   from?: number
@@ -154,9 +160,24 @@ export class PlayLog {
         this.#index.putSync(['meta', 'formatVersion'], PLAYLOG_FORMAT_VERSION)
         this.#index.putSync(['meta', 'nextSeq'], 1)
       })
+    } else if (version === 1) {
+      this.#separateClientStreams()
     } else if (version !== PLAYLOG_FORMAT_VERSION) {
       throw earshotError('EAR_ERR_STATE_FORMAT', 'play log', String(version), PLAYLOG_FORMAT_VERSION)
     }
+  }
+
+  /** Format 1 to 2: move the stream keys of client plays to their own namespace; one pass, one synced transaction. */
+  #separateClientStreams (): void {
+    this.#index.transactionSync(() => {
+      for (const { value: row } of this.#plays.getRange()) {
+        if (row.kind !== 'client') continue
+        this.#index.removeSync(['s', row.stream, row.id])
+        this.#index.removeSync(['st', row.stream, row.trackId, row.id])
+        for (const key of indexKeysOf(row)) this.#index.putSync(key, 1)
+      }
+      this.#index.putSync(['meta', 'formatVersion'], PLAYLOG_FORMAT_VERSION)
+    })
   }
 
   /** Start a play: written and synced before it returns. */
@@ -190,9 +211,7 @@ export class PlayLog {
       }
       this.#plays.putSync(id, play)
       this.#open.putSync(id, { lastSeenAt: play.lastSeenAt, lastStreamSeconds: play.lastStreamSeconds, peakConfidence: play.peakConfidence })
-      this.#index.putSync(['s', p.stream, id], 1)
-      this.#index.putSync(['t', p.trackId, id], 1)
-      this.#index.putSync(['st', p.stream, p.trackId, id], 1)
+      for (const key of indexKeysOf(play)) this.#index.putSync(key, 1)
     })
     return play as Play
   }
@@ -317,12 +336,12 @@ export class PlayLog {
    * Reads every play of the range (of the stream, through its index): O(plays), bounded by `maxReportPlays`.
    * @throws EAR_ERR_BAD_REQUEST for bad bounds or a range holding more than maxReportPlays plays
    */
-  perTrackPerDay (q: { from: number, to: number, stream?: string }): TrackDay[] {
+  perTrackPerDay (q: { from: number, to: number, stream?: string, kind?: Play['kind'] }): TrackDay[] {
     if (!Number.isFinite(q.from) || !Number.isFinite(q.to)) throw badQuery('perTrackPerDay needs finite from and to (ms since epoch)')
     const { lo, hi } = timeBounds(q.from, q.to)
     const days = new Map<string, TrackDay>()
     let read = 0
-    for (const play of this.#scan({ stream: q.stream }, lo, hi, false)) {
+    for (const play of this.#scan({ stream: q.stream, kind: q.kind }, lo, hi, false)) {
       if (++read > this.#options.maxReportPlays) throw badQuery(`more than ${this.#options.maxReportPlays} plays in the range; ask for a shorter one`)
       const day = play.startedAt.slice(0, 10)
       const key = `${day}/${play.trackId}`
@@ -356,24 +375,26 @@ export class PlayLog {
   }
 
   /** Rows of the id range [lo, hi) matching the stream/track filters, in key order (reverse: newest first). */
-  * #scan (q: { stream?: string, trackId?: number }, lo: string, hi: string, reverse: boolean): Generator<Play> {
-    const { stream, trackId } = q
+  * #scan (q: { stream?: string, kind?: Play['kind'], trackId?: number }, lo: string, hi: string, reverse: boolean): Generator<Play> {
+    const { stream, trackId, kind = 'monitor' } = q
     if (stream !== undefined && typeof stream !== 'string') throw badQuery('stream must be a string')
+    if (kind !== 'monitor' && kind !== 'client') throw badQuery('kind must be monitor or client')
     if (trackId !== undefined && !Number.isInteger(trackId)) throw badQuery('trackId must be an integer')
     if (stream === undefined && trackId === undefined) {
       const range = reverse ? { start: hi, end: lo, reverse } : { start: lo, end: hi }
       for (const { value } of this.#plays.getRange(range)) yield this.#merged(value)
       return
     }
+    const [s, st] = STREAM_KEYS[kind]
     const prefix: IndexKey = stream !== undefined && trackId !== undefined
-      ? ['st', stream, trackId]
-      : stream !== undefined ? ['s', stream] : ['t', trackId as number]
+      ? [st, stream, trackId]
+      : stream !== undefined ? [s, stream] : ['t', trackId as number]
     const start = [...prefix, reverse ? hi : lo]
     const end = [...prefix, reverse ? lo : hi]
     for (const { key } of this.#index.getRange({ start, end, reverse })) {
       const row = this.#plays.get(key[key.length - 1] as string)
       // Check the row too: it costs nothing more, and no odd stream name can then leak in through the key encoding.
-      if (row === undefined || (stream !== undefined && row.stream !== stream) || (trackId !== undefined && row.trackId !== trackId)) continue
+      if (row === undefined || (stream !== undefined && (row.stream !== stream || row.kind !== kind)) || (trackId !== undefined && row.trackId !== trackId)) continue
       yield this.#merged(row)
     }
   }
@@ -419,6 +440,15 @@ export class PlayLog {
       void this.#open.remove(play.id)
     }
   }
+}
+
+/** The index prefixes of a stream and of a stream's track, per namespace. */
+const STREAM_KEYS: Readonly<Record<Play['kind'], readonly [string, string]>> = { monitor: ['s', 'st'], client: ['cs', 'cst'] }
+
+/** The secondary index keys of a play: by track, by stream, by stream and track. */
+function indexKeysOf (p: Pick<Play, 'id' | 'stream' | 'kind' | 'trackId'>): IndexKey[] {
+  const [s, st] = STREAM_KEYS[p.kind]
+  return [['t', p.trackId, p.id], [s, p.stream, p.id], [st, p.stream, p.trackId, p.id]]
 }
 
 /** Id-range bounds of a time range: ids of [from, to) sort in [lo, hi). */

@@ -8,7 +8,8 @@
  *   - `match-end` of that track closes it at endedAtStreamSeconds;
  *   - a `confirmed` match of another track first closes the open play where the new one starts;
  *   - `end()` closes the open play where the session stopped (source dropped, socket closed);
- *   - tentative matches, and `match`/`match-end` of a track that was never confirmed, record nothing.
+ *   - tentative matches, and `match`/`match-end` of a track that was never confirmed, record nothing;
+ *   - a play the `admit` option refuses (a rate limit) is not opened; a later `match` of its track asks again.
  *
  * Stream seconds in messages count from the start of one session; a monitor that reconnects to its source starts a
  * new session, so `streamBase` (seconds) is added to every stream time before it is stored. The wall-clock time of
@@ -27,11 +28,17 @@ export interface PlayRecorderOptions {
   touchEverySeconds?: number
   /** [now=Date.now] wall clock in ms since epoch. */
   now?: () => number
+  /**
+   * [admit=always] asked before a play opens (a rate limit): false skips it, and the next `match` of the track asks
+   * again, so a play admitted later still starts at its first evidence.
+   */
+  admit?: () => boolean
 }
 
 const defaultOptions: Required<PlayRecorderOptions> = Object.freeze({
   touchEverySeconds: 1,
   now: Date.now,
+  admit: () => true,
 })
 
 export class PlayRecorder {
@@ -42,6 +49,7 @@ export class PlayRecorder {
   readonly #onEvent: (e: PlayEvent) => void
   readonly #touchEverySeconds: number
   readonly #now: () => number
+  readonly #admit: () => boolean
   #current: Play | undefined
   #peak = 0
   /** Absolute stream seconds of the last touch. */
@@ -67,6 +75,7 @@ export class PlayRecorder {
     this.#onEvent = onEvent
     this.#touchEverySeconds = o.touchEverySeconds
     this.#now = o.now
+    this.#admit = o.admit
   }
 
   /** The open play, as opened (live values are in the log). */
@@ -111,6 +120,7 @@ export class PlayRecorder {
     if (m.state !== 'confirmed') return
     const start = this.streamBase + m.startedAtStreamSeconds
     if (current !== undefined) this.#close(start)
+    if (!this.#admit()) return
     const play = this.#log.open({
       stream: this.#stream.id,
       kind: this.#stream.kind,

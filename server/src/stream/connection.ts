@@ -16,6 +16,7 @@ import { StreamSession } from './session.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { SessionMeter } from '../metrics/session-meter.js'
 import type { Logger } from '../log.js'
+import type { EarshotError } from '../errors.js'
 
 /** What a transport gives a connection: sending, its queue, closing. */
 export interface Wire {
@@ -38,8 +39,19 @@ export interface SessionObserver {
   end (streamSeconds: number): void
 }
 
+/** Who is at the other end of a connection, as access control sees it. */
+export interface Peer {
+  /** The peer's IP address as text (rate limits). */
+  readonly address: string
+  /** Whether the peer counts as the server's own machine (http/access.ts says when). */
+  readonly local: boolean
+}
+
 /** Admission of a new session: a refusal's code and detail, or undefined to admit. */
-export type Gate = (token: string | undefined, address: string) => { code: ProtocolErrorCode, detail: string } | undefined
+export type Gate = (hello: Hello, token: string | undefined, peer: Peer) => { code: ProtocolErrorCode, detail: string } | undefined
+
+/** Tell the client of something that does not end the session (an `error` message with a code whose close is 0). */
+export type Notify = (code: ProtocolErrorCode, detail: string) => void
 
 /** Shared by every connection of one server. */
 export interface StreamContext {
@@ -57,13 +69,19 @@ export interface StreamContext {
   /** Where connection faults are logged (a child logger of the stream component); none: not logged. */
   log?: Logger
   /** An observer for a session that asked for one (hello.playLog), or undefined. */
-  observe?: (hello: Hello, sessionId: string) => SessionObserver | undefined
+  observe?: (hello: Hello, sessionId: string, token: string | undefined, peer: Peer, notify: Notify) => SessionObserver | undefined
+  /**
+   * A WebSocket upgrade from `address`, before it is accepted: the peer, or the error to answer it with (a Host the
+   * server does not answer to, a page of another site). Transports call it in their upgrade handler, with a reader of
+   * the upgrade request's headers by lower-case name.
+   */
+  admit (address: string, header: (name: string) => string | undefined): Peer | EarshotError
 }
 
 export class StreamConnection {
   readonly #ctx: StreamContext
   readonly #wire: Wire
-  readonly #address: string
+  readonly #peer: Peer
   readonly #urlToken: string | undefined
   #session: StreamSession | undefined
   #observer: SessionObserver | undefined
@@ -79,16 +97,16 @@ export class StreamConnection {
   sessionId = ''
 
   /**
-   * @param address the peer's IP address (rate limits)
+   * @param peer who connected, from ctx.admit (tokens, rate limits)
    * @param urlToken the upgrade request's bearer token or `?token=` (browsers cannot send headers); hello.token wins
    */
-  constructor (ctx: StreamContext, address: string, urlToken: string | undefined, wire: Wire) {
+  constructor (ctx: StreamContext, peer: Peer, urlToken: string | undefined, wire: Wire) {
     this.#ctx = ctx
     this.#wire = wire
-    this.#address = address
+    this.#peer = peer
     this.#urlToken = urlToken
     ctx.connections.add(this)
-    ctx.addresses.set(address, (ctx.addresses.get(address) ?? 0) + 1)
+    ctx.addresses.set(peer.address, (ctx.addresses.get(peer.address) ?? 0) + 1)
   }
 
   /**
@@ -97,7 +115,7 @@ export class StreamConnection {
    */
   open (): void {
     const most = this.#ctx.settings.stream.maxConnectionsPerAddress
-    if (this.#ctx.addresses.get(this.#address)! > most) this.fail('EAR_ERR_TOO_MANY_CONNECTIONS', `${most} from one address`)
+    if (this.#ctx.addresses.get(this.#peer.address)! > most) this.fail('EAR_ERR_TOO_MANY_CONNECTIONS', `${most} from one address`)
   }
 
   /** Close the connection if it is past its hello or idle timeout. Called by the server's one sweep timer. */
@@ -147,13 +165,14 @@ export class StreamConnection {
   #onHello (hello: Hello): void {
     if (this.#session) { this.#error('EAR_ERR_HELLO_TWICE'); return }
     const ctx = this.#ctx
-    const refused = ctx.gate?.(hello.token ?? this.#urlToken, this.#address)
+    const token = hello.token ?? this.#urlToken
+    const refused = ctx.gate?.(hello, token, this.#peer)
     if (refused) { this.fail(refused.code, refused.detail); return }
     if (ctx.sessions >= ctx.settings.stream.maxSessions) { this.fail('EAR_ERR_TOO_MANY_SESSIONS', `limit ${ctx.settings.stream.maxSessions}`); return }
     ctx.sessions++
     this.#counted = true
     this.sessionId = randomUUID()
-    const observer = ctx.observe?.(hello, this.sessionId)
+    const observer = ctx.observe?.(hello, this.sessionId, token, this.#peer, (code, detail) => this.#error(code, detail))
     this.#observer = observer
     const meter = ctx.metrics && new SessionMeter(ctx.metrics, { transport: ctx.transport, kind: 'client' })
     this.#meter = meter
@@ -209,9 +228,9 @@ export class StreamConnection {
     // The server's own counts first: they cannot throw, and must be right whatever the observers do.
     if (this.#counted) { this.#ctx.sessions--; this.#counted = false }
     if (this.#ctx.connections.delete(this)) {
-      const left = (this.#ctx.addresses.get(this.#address) ?? 1) - 1
-      if (left > 0) this.#ctx.addresses.set(this.#address, left)
-      else this.#ctx.addresses.delete(this.#address)
+      const left = (this.#ctx.addresses.get(this.#peer.address) ?? 1) - 1
+      if (left > 0) this.#ctx.addresses.set(this.#peer.address, left)
+      else this.#ctx.addresses.delete(this.#peer.address)
     }
     const session = this.#session
     const observer = this.#observer

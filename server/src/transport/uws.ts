@@ -4,14 +4,14 @@
  */
 import net from 'node:net'
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js'
-import { StreamConnection, type StreamContext } from '../stream/connection.js'
+import { StreamConnection, type Peer, type StreamContext } from '../stream/connection.js'
 import { STREAM_PATH } from '../http/routes.js'
 import { requestToken } from '../http/access.js'
-import { earshotError, type EarshotError } from '../errors.js'
+import { EarshotError, earshotError } from '../errors.js'
 import { replyForError, STATUS_TEXT, type HttpReply, type HttpRequest } from '../http/request.js'
 import { listenError, type HttpHandler, type Transport } from './types.js'
 
-interface UserData { connection?: StreamConnection, closed: boolean, address: string, token: string | undefined }
+interface UserData { connection?: StreamConnection, closed: boolean, peer: Peer, token: string | undefined }
 
 const EMPTY = Buffer.alloc(0)
 
@@ -131,14 +131,19 @@ export function createUwsTransport (uws: Uws, ctx: StreamContext, api: HttpHandl
     compression: uws.DISABLED,
     upgrade: (res, req, context) => {
       const token = requestToken(req.getHeader('authorization') || undefined, new URLSearchParams(req.getQuery() ?? ''))
-      const address = Buffer.from(res.getRemoteAddressAsText()).toString()
-      res.upgrade<UserData>({ closed: false, address, token }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'),
+      const peer = ctx.admit(Buffer.from(res.getRemoteAddressAsText()).toString(), (name) => req.getHeader(name) || undefined)
+      if (peer instanceof EarshotError) {
+        const a = replyForError(peer)
+        res.cork(() => res.writeStatus(`${a.status} ${STATUS_TEXT[a.status] ?? ''}`).writeHeader('content-type', a.type).end(a.body, true))
+        return
+      }
+      res.upgrade<UserData>({ closed: false, peer, token }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'),
         req.getHeader('sec-websocket-extensions'), context)
     },
     open: (ws) => {
       sockets.add(ws)
       const data = ws.getUserData()
-      data.connection = new StreamConnection(ctx, data.address, data.token, {
+      data.connection = new StreamConnection(ctx, data.peer, data.token, {
         send: (bytes) => data.closed ? false : ws.send(bytes, true, false) === 1,
         bufferedAmount: () => data.closed ? 0 : ws.getBufferedAmount(),
         close: (code, reason) => { if (!data.closed) ws.end(code, reason) },

@@ -7,8 +7,8 @@ import { WebSocketServer, type WebSocket, type RawData } from 'ws'
 import { StreamConnection, type StreamContext } from '../stream/connection.js'
 import { STREAM_PATH } from '../http/routes.js'
 import { requestToken } from '../http/access.js'
-import { earshotError } from '../errors.js'
-import { errorReply, replyForError, type HttpReply, type HttpRequest } from '../http/request.js'
+import { EarshotError, earshotError } from '../errors.js'
+import { errorReply, replyForError, STATUS_TEXT, type HttpReply, type HttpRequest } from '../http/request.js'
 import { listenError, splitUrl, type HttpHandler, type Transport } from './types.js'
 
 const kConnection = Symbol('earshot.connection')
@@ -73,9 +73,19 @@ function toRequest (req: http.IncomingMessage, res: http.ServerResponse, api: Ht
     path,
     query,
     remoteAddress: req.socket.remoteAddress ?? '',
-    header: (name) => { const v = req.headers[name]; return Array.isArray(v) ? v.join(', ') : v },
+    header: (name) => headerOf(req, name),
     body: () => body,
   }
+}
+
+function headerOf (req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name]
+  return Array.isArray(v) ? v.join(', ') : v
+}
+
+/** An answer written on a raw socket (an upgrade refused before it was accepted). */
+function rawReply (a: HttpReply): string {
+  return `HTTP/1.1 ${a.status} ${STATUS_TEXT[a.status] ?? ''}\r\nContent-Type: ${a.type}\r\nContent-Length: ${Buffer.byteLength(a.body)}\r\nConnection: close\r\n\r\n${String(a.body)}`
 }
 
 function writeReply (req: http.IncomingMessage, res: http.ServerResponse, a: HttpReply): void {
@@ -103,10 +113,12 @@ export function createWsTransport (ctx: StreamContext, api: HttpHandler): Transp
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
     }
+    const peer = ctx.admit(req.socket.remoteAddress ?? '', (name) => headerOf(req, name))
+    if (peer instanceof EarshotError) { socket.end(rawReply(replyForError(peer))); return }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const s = ws as Socket
       const token = requestToken(req.headers.authorization, splitUrl(req.url ?? '').query)
-      s[kConnection] = new StreamConnection(ctx, req.socket.remoteAddress ?? '', token, {
+      s[kConnection] = new StreamConnection(ctx, peer, token, {
         send: (bytes) => { s.send(bytes, { binary: true }); return true },
         bufferedAmount: () => s.bufferedAmount,
         close: (code, reason) => s.close(code, reason),

@@ -25,6 +25,8 @@
  * One dispatcher per environment: two processes draining the same queue would post everything twice.
  */
 import { randomUUID } from 'node:crypto'
+import { fetch } from 'undici' // node's own fetch may be another undici than the policy's dispatcher
+import type { AddressPolicy } from '../net/address-policy.js'
 import type { Database, RootDatabase } from 'lmdb'
 import { v5 as uuidV5 } from 'uuid'
 import { earshotError } from '../errors.js'
@@ -80,6 +82,8 @@ export interface WebhookDispatcherOptions {
   onDrop?: (deliveries: number) => void
   /** Where drops and failures are logged (a child logger of the server's; default silent). */
   log?: Logger
+  /** Checks the address of every connection (a refused one fails like a network error); none: any address. */
+  addressPolicy?: AddressPolicy
 }
 
 /** A delivery given up on, as kept in `webhook-failed`. */
@@ -184,6 +188,7 @@ export class WebhookDispatcher {
   readonly #onDrop: ((deliveries: number) => void) | undefined
   readonly #log: Logger
   readonly #keepFailed: number
+  readonly #policy: AddressPolicy | undefined
   readonly #lanes: Lane[]
   #nextSeq = 0
   #depth = 0
@@ -209,6 +214,7 @@ export class WebhookDispatcher {
     this.#onDrop = options.onDrop
     this.#log = options.log ?? silentLogger
     this.#keepFailed = keepFailed
+    this.#policy = options.addressPolicy
     this.#root = root
     this.#queue = root.openDB<QueuedDelivery, QueueKey>('webhook-queue', { encoding: 'msgpack' })
     this.#failedDb = root.openDB<FailedDelivery, FailedKey>('webhook-failed', { encoding: 'msgpack' })
@@ -333,6 +339,7 @@ export class WebhookDispatcher {
         body: value.body,
         // Following a 301/302 would turn the POST into a GET elsewhere; a receiver that redirects is misconfigured.
         redirect: 'manual',
+        dispatcher: this.#policy?.dispatcher,
         signal: AbortSignal.any([controller.signal, AbortSignal.timeout(this.#settings.timeoutMs)]),
       })
       status = res.status
