@@ -452,7 +452,8 @@ async function main (): Promise<void> {
       catalog = buildCatalog(db, Array.from({ length: songCount }, (_, i) => i + 1), songSeconds, RATE)
       await catalog.index.close()
       // No limit of the API may cut the run short: identify requests per minute, monitors at most.
-      fs.writeFileSync(config, JSON.stringify({ access: { identifyPerMinute: 1e9 }, monitors: { maxMonitors: Math.max(200, monitors) } }))
+      // The station runs on loopback, which monitors may reach only when allowed.
+      fs.writeFileSync(config, JSON.stringify({ access: { identifyPerMinute: 1e9 }, monitors: { maxMonitors: Math.max(200, monitors) }, network: { allowedAddresses: ['127.0.0.0/8'] } }))
       console.log(`Index: ${songCount} synthetic songs of ${songSeconds} s, built in ${((performance.now() - t0) / 1000).toFixed(1)} s.`)
       console.log('')
     }
