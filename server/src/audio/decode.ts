@@ -97,11 +97,10 @@ export async function decodeStream (bytes: Uint8Array, name: string, maxSeconds:
 export async function decodeBytes (bytes: Uint8Array, name: string, maxSeconds: number): Promise<DecodedAudio> {
   const blocks: Float32Array[] = []
   const summary = await decodeStream(bytes, name, maxSeconds, (block) => { blocks.push(block) }, MAX_HELD_RATE)
-  const samples = blocks.length === 1 ? blocks[0] : new Float32Array(summary.samples)
-  if (blocks.length > 1) {
-    let at = 0
-    for (const b of blocks) { samples.set(b, at); at += b.length }
-  }
+  // One array of exactly the samples kept: a block may be a view of a larger decoder buffer.
+  const samples = new Float32Array(summary.samples)
+  let at = 0
+  for (const b of blocks) { samples.set(b, at); at += b.length }
   return { samples, sampleRate: summary.sampleRate, durationSeconds: summary.samples / summary.sampleRate, cut: summary.cut, damaged: summary.damaged }
 }
 
