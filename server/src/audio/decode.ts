@@ -109,12 +109,12 @@ export async function decodeFile (file: string, maxSeconds: number = defaults.ca
   return decodeBytes(await readFileBytes(file, defaults.catalog.maxFileBytes), file, maxSeconds)
 }
 
+interface Limit { maxSeconds: number, maxRate: number }
+
 /**
  * The in-process decoders. Undefined when no decoder knows the format or it gave no audio; throws when the decoder
  * failed before giving any audio (ffmpeg gets a try then). A failure after some audio ends the stream as damaged.
  */
-interface Limit { maxSeconds: number, maxRate: number }
-
 async function decodeWasm (bytes: Uint8Array, limit: Limit, sink: PcmSink): Promise<DecodeSummary | undefined> {
   const type = audioType(bytes)
   const open = type ? (decodeAudio as unknown as Record<string, (() => Promise<StreamDecoder>) | undefined>)[type] : undefined
