@@ -185,6 +185,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   metrics.gaugeFrom('earshot_index_audio_seconds', 'Seconds of audio indexed', indexStat('audioSeconds'))
   metrics.gaugeFrom('earshot_webhook_queue_depth', 'Webhook deliveries waiting, persisted', () => webhooks?.stats.queueDepth ?? 0)
   metrics.gaugeFrom('earshot_monitors', 'Monitors configured', () => monitors.size)
+  metrics.gaugeFrom('earshot_index_jobs_queued', 'Index jobs waiting behind the running one', () => jobs.queued)
   metrics.gaugeFrom('earshot_uptime_seconds', 'Seconds since the server started', () => (Date.now() - startedAt) / 1000)
   const identifier = new Identifier(index, settings)
   identifier.onResult = (result, lookupSeconds) => {

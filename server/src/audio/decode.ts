@@ -97,11 +97,10 @@ export async function decodeStream (bytes: Uint8Array, name: string, maxSeconds:
 export async function decodeBytes (bytes: Uint8Array, name: string, maxSeconds: number): Promise<DecodedAudio> {
   const blocks: Float32Array[] = []
   const summary = await decodeStream(bytes, name, maxSeconds, (block) => { blocks.push(block) }, MAX_HELD_RATE)
-  const samples = blocks.length === 1 ? blocks[0] : new Float32Array(summary.samples)
-  if (blocks.length > 1) {
-    let at = 0
-    for (const b of blocks) { samples.set(b, at); at += b.length }
-  }
+  // One array of exactly the samples kept: a block may be a view of a larger decoder buffer.
+  const samples = new Float32Array(summary.samples)
+  let at = 0
+  for (const b of blocks) { samples.set(b, at); at += b.length }
   return { samples, sampleRate: summary.sampleRate, durationSeconds: summary.samples / summary.sampleRate, cut: summary.cut, damaged: summary.damaged }
 }
 
@@ -110,12 +109,12 @@ export async function decodeFile (file: string, maxSeconds: number = defaults.ca
   return decodeBytes(await readFileBytes(file, defaults.catalog.maxFileBytes), file, maxSeconds)
 }
 
+interface Limit { maxSeconds: number, maxRate: number }
+
 /**
  * The in-process decoders. Undefined when no decoder knows the format or it gave no audio; throws when the decoder
  * failed before giving any audio (ffmpeg gets a try then). A failure after some audio ends the stream as damaged.
  */
-interface Limit { maxSeconds: number, maxRate: number }
-
 async function decodeWasm (bytes: Uint8Array, limit: Limit, sink: PcmSink): Promise<DecodeSummary | undefined> {
   const type = audioType(bytes)
   const open = type ? (decodeAudio as unknown as Record<string, (() => Promise<StreamDecoder>) | undefined>)[type] : undefined

@@ -29,7 +29,6 @@ export function fileKind (stat: fs.Stats): string {
   if (stat.isFIFO()) return 'a FIFO'
   if (stat.isSocket()) return 'a socket'
   if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device'
-  if (stat.isSymbolicLink()) return 'a symbolic link'
   return stat.isFile() ? 'a regular file' : 'not a regular file'
 }
 

@@ -18,7 +18,7 @@ import { earshotError } from '../errors.js'
 export interface Analysis {
   meta: NewTrack
   hashes: HashList
-  /** Time spent decoding and fingerprinting, in ms (decoding and fingerprinting interleave: this is both). */
+  /** Time spent decoding (with the tags) and fingerprinting, in ms; the two interleave block by block. */
   decodeMs: number
   fingerprintMs: number
 }

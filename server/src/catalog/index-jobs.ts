@@ -92,8 +92,14 @@ export class IndexJobs {
     return [...this.#jobs.values()].map(copyOf)
   }
 
-  /** Jobs waiting behind the running one. */
+  /** Jobs waiting behind the running one (the metric earshot_index_jobs_queued; /health may report a full queue). */
   get queued (): number { return this.#waiting.length }
+
+  /** The running job's id and start (ms since 1970), for /health to report a job running very long; undefined when idle. */
+  get running (): { id: string, startedAt: number } | undefined {
+    const job = this.#running?.job
+    return job && { id: job.id, startedAt: Date.parse(job.startedAt ?? '') }
+  }
 
   /**
    * Cancel a queued or running job; a running one is stopped (its workers terminated) before this resolves. Tracks

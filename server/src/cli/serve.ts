@@ -16,7 +16,7 @@ import type { LevelWithSilent } from 'pino'
  * After a signal the server has this long to close before the process exits anyway, in ms: under the 10 s that
  * `docker stop` and Kubernetes wait before SIGKILL, so the exit is ours and logged.
  */
-export const SHUTDOWN_DEADLINE_MS = 8_000
+const SHUTDOWN_DEADLINE_MS = 8_000
 
 export interface ServeOptions { port: number, host: string, transport: TransportName, settings: Settings, logLevel?: LevelWithSilent }
 

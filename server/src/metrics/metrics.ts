@@ -83,7 +83,7 @@ export class Metrics {
   readonly protocolErrors = this.#counter('earshot_protocol_errors_total', 'Protocol errors sent to stream clients, by code', ['code'])
 
   // Index jobs
-  readonly indexJobs = this.#counter('earshot_index_jobs_total', 'Index jobs finished, by state (done or failed)', ['state'])
+  readonly indexJobs = this.#counter('earshot_index_jobs_total', 'Index jobs finished, by state (done, failed or cancelled)', ['state'])
   readonly lastIndexJob = this.#gauge('earshot_index_job_last_finished_timestamp_seconds', 'When the last index job finished, in seconds since 1970', [])
   readonly lastIndexJobTracks = this.#gauge('earshot_index_job_last_indexed_tracks', 'Tracks added by the last index job', [])
 
