@@ -13,7 +13,8 @@ import { fingerprint, type HashList } from '../../server/src/dsp/pipeline.js'
 import { fingerprintDigest, LmdbIndex } from '../../server/src/index/lmdb-index.js'
 import { addTrackOnce, describePresent, findSameRecording } from '../../server/src/match/duplicate-finder.js'
 import { StreamMatcher, type StreamMatchEvent } from '../../server/src/match/stream-matcher.js'
-import { addNoise, clip, song } from '../helpers/signals.js'
+import { addNoise, clip, song, writeWav } from '../helpers/signals.js'
+import { runEarshot } from '../helpers/child-env.js'
 
 const RATE = 44100
 const SECONDS = 30
@@ -144,4 +145,16 @@ t.test('different songs, and a song sharing a passage with an indexed one, are i
   medley.set(song(31, 8, RATE), 16 * RATE)
   medley.set(song(78, 16, RATE), 24 * RATE)
   t.equal(findSameRecording(fresh, params, fingerprint(params, medley, RATE), defaults.minConfidence), undefined, 'a medley holding a passage of song 31 is another recording')
+})
+
+t.test('earshot index of a second copy: "already present ... as #N", counted with the present files', async (t) => {
+  const cwd = t.testdir()
+  writeWav(path.join(cwd, 'song.wav'), originals.get(21)!, RATE)
+  writeWav(path.join(cwd, 'compilation.wav'), delayed(originals.get(21)!, 0.5), RATE)
+  const first = await runEarshot(cwd, ['index', 'song.wav', '--db', 'db'])
+  t.match(first.stdout, /^indexed 1, already present 0, skipped 0;/, 'the first copy is indexed')
+  const second = await runEarshot(cwd, ['index', 'compilation.wav', '--db', 'db'])
+  t.equal(second.code, 0, 'exit 0: nothing was lost')
+  t.match(second.stdout, /^indexed 0, already present 1, skipped 0;/, 'the second copy is counted as present')
+  t.match(second.stderr, /^already present compilation\.wav as #1 \(the same recording, 0\.5 s later in this file\)$/m, 'and says as which track')
 })

@@ -74,5 +74,7 @@ export function describePresent (result: AddResult): string {
   if (!s) return `as #${result.track.id} (the same fingerprint)`
   const held = Math.abs(s.indexedSeconds - s.newSeconds) < 1 ? ''
     : `; #${result.track.id} holds ${s.indexedSeconds.toFixed(0)} s, this file ${s.newSeconds.toFixed(0)} s (remove #${result.track.id} and index again to keep this copy instead)`
-  return `as #${result.track.id} (the same recording, from ${s.offsetSeconds.toFixed(1)} s${held})`
+  const o = s.offsetSeconds
+  const shift = Math.abs(o) < 0.05 ? '' : o < 0 ? `, ${(-o).toFixed(1)} s later in this file` : `, from ${o.toFixed(1)} s into #${result.track.id}`
+  return `as #${result.track.id} (the same recording${shift}${held})`
 }
