@@ -94,5 +94,11 @@ t.test('SIGTERM stops the server with exit 0', async (t) => {
   const [code, signal] = await within(exited, 10_000, 'the server to exit')
   t.equal(code, 0, 'exit code 0')
   t.equal(signal, null, 'not killed by the signal')
-  t.equal(lines(serverStderr).length, 1, `only the listening line on stderr (${serverStderr.trim()})`)
+  // Besides the listening line, stderr carries the structured log only (one JSON object a line), and nothing at warn
+  // or above: a clean run warns of nothing.
+  const [first, ...log] = lines(serverStderr)
+  t.match(first, /^earshot listening on /, 'the listening line first')
+  const records = log.map((l) => JSON.parse(l) as { level: number, msg: string })
+  t.same(records.filter((r) => r.level >= 40), [], `no warning or error logged (${serverStderr.trim()})`)
+  t.ok(records.some((r) => r.msg === 'shutting down'), 'the shutdown is logged')
 })
