@@ -38,8 +38,8 @@ export interface ConnectOptions {
 }
 
 /**
- * The largest message assumed when a server's `ready` announces none (every earshot server does; the protocol's
- * smallest allowed limit is 1 KiB, and 64 KiB is far below any default).
+ * The largest message assumed when a server's `ready` announces none (every earshot server does): 64 KiB, far below
+ * the default of 1 MiB.
  */
 const FALLBACK_MAX_FRAME_BYTES = 64 * 1024
 

@@ -22,7 +22,7 @@ function optionalString (m: Record<string, unknown>, key: string, max: number): 
 export function describeValue (v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)
   if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v)
-  return Array.isArray(v) ? 'an array' : v instanceof Uint8Array ? 'binary data' : `a ${typeof v}`
+  return Array.isArray(v) ? 'an array' : v instanceof Uint8Array ? 'binary data' : typeof v === 'object' ? 'a map' : `a ${typeof v}`
 }
 
 export function validateClientMessage (m: Record<string, unknown>): Validated {

@@ -92,6 +92,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   const { root, lock } = openServerState(options.stateDir ?? stateDirOf(index.dir ?? settings.db))
   let plays: PlayLog
   try { plays = new PlayLog(root) } catch (err) { await root.close(); lock.release(); throw err }
+  if (lock.tookOver) log.warn({ component: 'state', file: lock.file, stale: lock.tookOver }, 'took over the pid file of a server that no longer runs')
   const webhooks = settings.webhooks.urls.length > 0
     ? new WebhookDispatcher(root, settings.webhooks, {
       addressPolicy,
@@ -127,6 +128,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     sessions: 0,
     connections: new Set(),
     addresses: new Map(),
+    faults: 0,
     metrics,
     log: log.child({ component: 'stream' }),
     admit (address, header) {

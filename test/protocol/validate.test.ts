@@ -83,3 +83,18 @@ t.test('an unknown or missing type is EAR_ERR_BAD_MESSAGE, and the detail stays 
   t.ok(!long.ok && long.detail.length < 100, 'a huge type name is not echoed back whole')
   t.equal(protocolErrors.EAR_ERR_BAD_MESSAGE.close, 0, 'the session goes on')
 })
+
+t.test('validation never calls a method of the data: values with toString/valueOf of the wrong kind get a reason', async (t) => {
+  const hostile = [{ toString: 0 }, { valueOf: 0, toString: 0 }, { toString: {} }, Object.create(null), [1, 2], new Uint8Array(3)]
+  for (const v of hostile) {
+    let r: Validated | undefined
+    t.doesNotThrow(() => { r = validateClientMessage({ type: v }) }, `type ${JSON.stringify(v)}`)
+    t.equal(r && codeOf(r), 'EAR_ERR_BAD_MESSAGE')
+    t.doesNotThrow(() => { r = validateClientMessage(hello({ v })) }, `hello.v ${JSON.stringify(v)}`)
+    t.equal(r && codeOf(r), 'EAR_ERR_PROTOCOL_VERSION')
+  }
+  const r = validateClientMessage({ type: { toString: 0 } })
+  t.match(!r.ok && r.detail, 'unknown message type a map', 'the value is described by its kind')
+  const long = validateClientMessage({ type: 'x'.repeat(500) })
+  t.ok(!long.ok && long.detail.length < 80, 'a long string is cut')
+})

@@ -33,6 +33,7 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
   t.equal(fault?.component, 'stream')
   t.match(fault?.err?.stack, /\n\s+at /, 'with its stack')
   await waitUntil(() => server.context.sessions === 0, 5000, 'the session to be released')
+  t.equal(server.context.faults, 1, 'counted for /health')
   t.equal((await httpGet(`http://127.0.0.1:${port}/ping`)).body, 'pong', 'the server serves on')
 }
 

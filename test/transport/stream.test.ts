@@ -100,8 +100,9 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
       clip(song(B, SONG_SECONDS, rate), rate, 10, 20)]
     const { pcm, spans } = crossfade(parts, rate, 1)
     t.same(spans, [[0, 20], [19, 39], [38, 58]], 'A 0-20 s, unknown 19-39 s, B 38-58 s')
+    const noisy = toStereo(addNoise(pcm, 15, 7)) // before the session opens: its idle timeout must not run meanwhile
     const { client, events } = await sdkSession(url, { sampleRate: rate, encoding: 'f32le', channels: 2 })
-    await writeChunks(client, toStereo(addNoise(pcm, 15, 7)), 2, prng(99))
+    await writeChunks(client, noisy, 2, prng(99))
     await finish(client, events)
     const log = describe(events)
     const confirmed = matches(events).filter((m) => m.state === 'confirmed')
@@ -420,8 +421,9 @@ for (const transport of TRANSPORTS) t.test(`${transport} transport`, (t) => suit
 t.test('a confirmed match carries the offset of the audio, not of a repeat of it', async (t) => {
   const { url } = await startServer(t, 'ws', catalog.index)
   for (const [id, start] of [[5, 1.53], [3, 13.85]] as const) {
+    const pcm = toS16(addNoise(clip(catalog.songs.get(id)!, RATE, start, 12), 10, id)) // before the session's idle clock starts
     const { client, events } = await sdkSession(url, { sampleRate: RATE })
-    await writeChunks(client, toS16(addNoise(clip(catalog.songs.get(id)!, RATE, start, 12), 10, id)), 1, prng(1))
+    await writeChunks(client, pcm, 1, prng(1))
     await finish(client, events)
     const confirmed = matches(events).filter((m) => m.state === 'confirmed')
     t.ok(confirmed.length > 0 && confirmed.every((m) => m.id === id), `song ${id} from ${start} s: confirmed, the right track`)

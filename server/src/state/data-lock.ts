@@ -42,6 +42,8 @@ function read (file: string): LockHolder | undefined {
 
 export class DataLock {
   readonly file: string
+  /** The dead server whose pid file this one took over, if any (to log). */
+  tookOver: LockHolder | undefined
   readonly #startedAt = new Date().toISOString()
   #released = false
 
@@ -69,6 +71,7 @@ export class DataLock {
       const again = read(lock.file)
       if (again && again.pid === holder.pid && again.startedAt === holder.startedAt) {
         try { fs.unlinkSync(lock.file) } catch {}
+        lock.tookOver = holder
       }
     }
     throw earshotError('EAR_ERR_DATA_LOCKED', dir, 'unknown', 'unknown', 'unknown (its pid file keeps changing)')

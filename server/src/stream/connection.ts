@@ -62,6 +62,8 @@ export interface StreamContext {
   readonly connections: Set<StreamConnection>
   /** Open connections by peer address (the per-address cap). */
   readonly addresses: Map<string, number>
+  /** Connections failed by a fault of the server (EAR_ERR_INTERNAL) since it started: for /health. */
+  faults: number
   /** Tokens and rate limits; everyone is admitted without one. */
   gate?: Gate
   /** The server's metrics; none in tests that do not need them. */
@@ -249,6 +251,7 @@ export class StreamConnection {
    * Should even that fail, drop the socket.
    */
   #fault (err: unknown, during: string): void {
+    this.#ctx.faults++
     this.#ctx.log?.error({ err, during, sessionId: this.sessionId || undefined }, 'stream connection fault')
     try {
       this.fail('EAR_ERR_INTERNAL')
