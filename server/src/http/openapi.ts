@@ -359,8 +359,8 @@ const schemas: Record<string, Json> = {
     },
   }),
   Health: object({
-    status: str(undefined, { enum: ['ok', 'unhealthy'] }),
-    problems: { type: 'array', items: str(), description: 'Empty when healthy' },
+    status: str('ok; degraded (still serving: monitors down, webhooks dropping, disk nearly full, damaged index pages); unhealthy (503: the index cannot be read)', { enum: ['ok', 'degraded', 'unhealthy'] }),
+    problems: { type: 'array', items: str(), description: 'Why the status is not ok; empty when ok' },
     transport: str(undefined, { enum: ['uws', 'ws'] }),
     sessions: int(),
     uptimeSeconds: int(),
@@ -368,6 +368,8 @@ const schemas: Record<string, Json> = {
     disk: object({ freeBytes: int(), totalBytes: int() }, [], 'Space on the index\'s disk'),
     monitors: ref('MonitorCounts'),
     webhooks: nullableRef('WebhookStats', 'Null when no webhook URL is configured'),
+    indexJobs: object({ queued: int('Jobs waiting'), running: str('The running job\'s id; null when idle', { nullable: true }), runningSince: time('When the running job started; null when idle', true) }, undefined, 'Index jobs waiting and running'),
+    connectionFaults: int('Connections failed by a fault of the server since it started (each is logged with its stack)'),
   }, ['index', 'disk']),
 }
 
@@ -412,8 +414,8 @@ const paths: Record<string, Json> = {
       operationId: 'getHealth',
       tag: 'system',
       access: 'public',
-      summary: 'Health: index readable, free disk space, monitors; 503 when unhealthy',
-      description: `Unhealthy when the index cannot be read or its disk has less than ${mib(defaults.minFreeDiskBytes)} free (setting minFreeDiskBytes). For load balancers and probes.`,
+      summary: 'Health: ok, degraded (with reasons) or unhealthy (503, the index cannot be read)',
+      description: `For load balancers and probes. Unhealthy (503) when the index cannot be read. Degraded (200: it still identifies and streams) when a monitor is down, the webhook queue drops events, the index's disk has less than ${mib(defaults.minFreeDiskBytes)} free (setting minFreeDiskBytes), or a read met a damaged index page; \`problems\` says why.`,
       ok: {
         200: jsonResponse('Healthy', 'Health'),
         503: jsonResponse('Unhealthy: `problems` says why (the body is a Health, not an Error)', 'Health'),

@@ -16,37 +16,61 @@ function monitorSummary (services: Services): Record<string, number> {
   return out
 }
 
+/** Jobs waiting, and the running one's id and start (null when idle). */
+function indexJobSummary (services: Services): { queued: number, running: string | null, runningSince: string | null } {
+  const running = services.jobs.running
+  return { queued: services.jobs.queued, running: running?.id ?? null, runningSince: running ? new Date(running.startedAt).toISOString() : null }
+}
+
+/** A read of the index that met a damaged page (LmdbIndex keeps the last one); other indexes have none. */
+interface ReadFailures { readFailures?: number, lastReadFailure?: { at: string, message: string } }
+
+/**
+ * ok: all is well. degraded (still 200: the server identifies and streams, so a load balancer keeps it): something
+ * an operator must see to, each with a reason. unhealthy (503): the index cannot be read, so nothing can be answered.
+ */
 function health (services: Services): HttpReply {
   const problems: string[] = []
+  const warnings: string[] = []
   let index: unknown
   try {
     index = services.index.stats()
   } catch (err) {
     problems.push(`index unreadable: ${(err as Error).message}`)
   }
+  const reads = services.index as ReadFailures
+  if (reads.lastReadFailure) warnings.push(`${reads.readFailures ?? 1} index reads met a damaged page, the last at ${reads.lastReadFailure.at}: ${reads.lastReadFailure.message}`)
   let disk: { freeBytes: number, totalBytes: number } | undefined
-  const dir = (services.index as { dir?: string }).dir
+  const dir = services.index.dir
   if (dir) {
     try {
       const s = fs.statfsSync(dir)
       disk = { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize }
-      if (disk.freeBytes < services.settings.minFreeDiskBytes) problems.push(`${disk.freeBytes} bytes free on the index's disk, under the minimum ${services.settings.minFreeDiskBytes}`)
+      if (disk.freeBytes < services.settings.minFreeDiskBytes) warnings.push(`disk nearly full: ${disk.freeBytes} bytes free on the index's disk, under the minimum ${services.settings.minFreeDiskBytes}`)
     } catch (err) {
-      problems.push(`cannot read the disk space: ${(err as Error).message}`)
+      warnings.push(`cannot read the disk space: ${(err as Error).message}`)
     }
   }
+  const monitors = monitorSummary(services)
+  if (monitors.down > 0) warnings.push(`${monitors.down} of ${monitors.total} monitors down (GET /v1/monitors says why)`)
+  const webhooks = services.webhooks?.stats ?? null
+  if (webhooks?.droppingSince) warnings.push(`the webhook queue is full and drops events since ${webhooks.droppingSince} (${webhooks.dropped} deliveries dropped; POST /v1/webhooks/replay sends them again)`)
+  const status = problems.length > 0 ? 'unhealthy' : warnings.length > 0 ? 'degraded' : 'ok'
   const body = {
-    status: problems.length === 0 ? 'ok' : 'unhealthy',
-    problems,
+    status,
+    problems: [...problems, ...warnings],
     transport: services.stream.transport,
     sessions: services.stream.sessions,
     uptimeSeconds: Math.round((Date.now() - services.startedAt) / 1000),
     index,
     disk,
-    monitors: monitorSummary(services),
-    webhooks: services.webhooks?.stats ?? null,
+    monitors,
+    webhooks,
+    indexJobs: indexJobSummary(services),
+    /** Connections failed by a fault of the server since it started (each logged with its stack). */
+    connectionFaults: services.stream.faults,
   }
-  return json(problems.length === 0 ? 200 : 503, body)
+  return json(status === 'unhealthy' ? 503 : 200, body)
 }
 
 export const systemRoutes: Route[] = [
@@ -54,7 +78,7 @@ export const systemRoutes: Route[] = [
     method: 'GET',
     path: '/health',
     access: 'public',
-    summary: 'Health: index readable, free disk space, monitors; 503 when unhealthy',
+    summary: 'Health: ok, degraded (with reasons) or unhealthy (503, the index cannot be read)',
     handle: ({ services }) => health(services),
   },
   {
