@@ -259,9 +259,9 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       closed = true
       clearInterval(sweep)
       for (const c of ctx.connections) c.fail('EAR_ERR_SHUTTING_DOWN')
+      await jobs.close() // first: a peer slow to close must not keep a job's workers running
       await transport.close(CloseCode.GOING_AWAY, 'EAR_ERR_SHUTTING_DOWN')
       await monitors.close()
-      await jobs.close()
       await services.uploads.close()
       await webhooks?.close()
       await plays.flushed()

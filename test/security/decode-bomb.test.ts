@@ -4,7 +4,7 @@
  * (identify: http.maxIdentifySeconds; indexing: catalog.maxTrackSeconds), so the server's peak RSS stays bounded.
  *
  * Measured (Linux, Node 20): before the fix the server reached 2.8 GB decoding the whole hour; after it, 240 to 270 MB
- * after identify and 340 to 370 MB after the index job too (bench/RESULTS.md has the figures).
+ * after identify and 340 to 380 MB after the index job too (bench/RESULTS.md has the figures).
  */
 import t from 'tap'
 import fs from 'node:fs'
@@ -14,7 +14,7 @@ import { TRANSPORTS, pollUntil } from '../helpers/stream-helpers.js'
 import { peakRssBytes, startServeChild } from '../helpers/serve-child.js'
 
 /**
- * The server's peak RSS may not pass this: it was 2.8 GB before decoding stopped at the limit, about 350 MB after
+ * The server's peak RSS may not pass this: it was 2.8 GB before decoding stopped at the limit, about 380 MB after
  * (72 MB idle, a worker thread with its WebAssembly decoders for identify, another for the index job, 60 s of 96 kHz
  * samples kept for identify).
  */

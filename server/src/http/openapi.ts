@@ -535,9 +535,9 @@ const paths: Record<string, Json> = {
       },
       errors: {
         400: 'EAR_ERR_BAD_REQUEST: a metadata field over 500 characters, an unreadable form or a form without a file; EAR_ERR_FILE_EMPTY: an empty body or file',
-        413: 'EAR_ERR_AUDIO_TOO_LONG: more audio than a track may span (about 108 h)',
+        413: `EAR_ERR_AUDIO_TOO_LONG: more audio than catalog.maxTrackSeconds (${defaults.catalog.maxTrackSeconds / 3600} h); decoding stops there`,
         415: 'EAR_ERR_CONTENT_TYPE: raw PCM or another type not listed here; EAR_ERR_NOT_AUDIO: bytes that do not decode',
-        422: 'EAR_ERR_AUDIO_TOO_SHORT: silence, or too short to fingerprint',
+        422: 'EAR_ERR_AUDIO_TOO_SHORT: silence, or too short to fingerprint; EAR_ERR_AUDIO_TRUNCATED: less audio than the header declares, or damaged data',
       },
     }),
   },
