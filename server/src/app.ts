@@ -17,7 +17,8 @@ import type { Services } from './http/services.js'
 import type { Index } from './index/types.js'
 import { Monitors } from './monitor/monitors.js'
 import { Metrics } from './metrics/metrics.js'
-import { PlayLog } from './playlog/play-log.js'
+import { PlayLog, type Play } from './playlog/play-log.js'
+import { StateWrites } from './state/state-writes.js'
 import { PlayRecorder, type PlayEvent } from './playlog/play-recorder.js'
 import { openStateStore, stateDirOf } from './state/state-store.js'
 import type { StreamContext } from './stream/connection.js'
@@ -67,7 +68,12 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
 
   const metrics = new Metrics()
   const root: RootDatabase = openStateStore(options.stateDir ?? stateDirOf(index.dir ?? settings.db))
-  const plays = new PlayLog(root)
+  // The one handler of failed state writes: a full disk is counted, logged, flagged, and answered 507.
+  const stateWrites = new StateWrites({
+    log: log.child({ component: 'state' }),
+    onFailure: (reason) => metrics.stateWriteFailures.labels({ reason }).inc(),
+  })
+  const plays = new PlayLog(root, {}, stateWrites)
   const webhooks = settings.webhooks.urls.length > 0
     ? new WebhookDispatcher(root, settings.webhooks, {
       onDelivery (e) {
@@ -77,6 +83,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       },
       onDrop: (deliveries) => metrics.webhooksDropped.inc(deliveries),
       log: log.child({ component: 'webhooks' }),
+      writes: stateWrites,
     })
     : undefined
   const playLog = log.child({ component: 'playlog' })
@@ -86,7 +93,12 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     webhooks?.enqueue(playEvent(e))
   }
   // Plays left open by a crash end at the last audio seen; their match.ended was never sent: send it now.
-  const recovered = plays.recover()
+  let recovered: Play[] = []
+  try {
+    recovered = plays.recover()
+  } catch {
+    // Reported by stateWrites (a full disk): they stay open and are closed at the next start with space.
+  }
   if (recovered.length > 0) playLog.warn({ plays: recovered.length }, 'plays left open by the last run closed at their last audio')
   for (const play of recovered) publish({ type: 'match.ended', play })
   webhooks?.start()
@@ -112,7 +124,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       return { message: (m) => recorder.onMessage(m), audio: (s) => recorder.onAudio(s), end: (s) => recorder.end(s) }
     },
   }
-  const monitors = new Monitors(root, index, settings, plays, { onPlay: publish, metrics, log: log.child({ component: 'monitors' }) })
+  const monitors = new Monitors(root, index, settings, plays, { onPlay: publish, metrics, log: log.child({ component: 'monitors' }), writes: stateWrites })
   const jobs = new IndexJobs(index, settings)
   jobs.onFinished = (job) => {
     metrics.indexJobs.labels({ state: job.state }).inc()
@@ -137,6 +149,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   metrics.gaugeFrom('earshot_index_audio_seconds', 'Seconds of audio indexed', indexStat('audioSeconds'))
   metrics.gaugeFrom('earshot_webhook_queue_depth', 'Webhook deliveries waiting, persisted', () => webhooks?.stats.queueDepth ?? 0)
   metrics.gaugeFrom('earshot_monitors', 'Monitors configured', () => monitors.size)
+  metrics.gaugeFrom('earshot_state_disk_full', '1 while the server state cannot be written for want of space, else 0', () => stateWrites.diskFull ? 1 : 0)
   metrics.gaugeFrom('earshot_uptime_seconds', 'Seconds since the server started', () => (Date.now() - startedAt) / 1000)
   const identifier = new Identifier(index, settings)
   identifier.onResult = (result, lookupSeconds) => {
@@ -154,6 +167,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     monitors,
     plays,
     webhooks,
+    stateWrites,
     startedAt,
     metrics,
     log,

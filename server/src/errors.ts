@@ -46,6 +46,7 @@ export const errorCatalogue = {
   EAR_ERR_JOB_NOT_FOUND: { message: 'No index job with id %s', Base: RangeError, status: 404 },
   EAR_ERR_API: { message: 'The server answered %s', Base: Error, status: 502 },
   EAR_ERR_INTERNAL: { message: 'Internal error: %s', Base: Error, status: 500 },
+  EAR_ERR_DISK_FULL: { message: 'No space left to store %s', Base: Error, status: 507 },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorCatalogue

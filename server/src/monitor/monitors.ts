@@ -21,6 +21,7 @@ import type { Metrics } from '../metrics/metrics.js'
 import { SessionMeter } from '../metrics/session-meter.js'
 import { SourcePuller, validateSourceUrl, type PcmFormat, type SourceStatus } from './source.js'
 import { silentLogger, type Logger } from '../log.js'
+import { StateWrites } from '../state/state-writes.js'
 
 /** A stored monitor. */
 export interface MonitorRecord {
@@ -62,6 +63,8 @@ export interface MonitorHooks {
   metrics?: Metrics
   /** Where state changes and reconnects are logged (a child logger of the server's; default silent). */
   log?: Logger
+  /** The handler of failed writes to the server state (a full disk); default one of its own. */
+  writes?: StateWrites
 }
 
 /** The transport label of monitor sessions in metrics: the server pulls them. */
@@ -194,11 +197,13 @@ class Monitor {
 export class Monitors {
   readonly #db: Database<MonitorRecord, string>
   readonly #running = new Map<string, Monitor>()
+  readonly #writes: StateWrites
   #closed = false
 
   constructor (root: RootDatabase, private readonly index: Index, private readonly settings: Settings,
     private readonly plays: PlayLog, private readonly hooks: MonitorHooks = {}) {
     this.#db = root.openDB<MonitorRecord, string>('monitors', { encoding: 'msgpack' })
+    this.#writes = hooks.writes ?? new StateWrites()
   }
 
   /** Start every stored monitor (server start). */
@@ -206,7 +211,10 @@ export class Monitors {
     for (const { value } of this.#db.getRange()) this.#launch(value)
   }
 
-  /** Store a monitor and start it. @throws EAR_ERR_BAD_REQUEST, EAR_ERR_MONITOR_EXISTS, EAR_ERR_TOO_MANY_MONITORS */
+  /**
+   * Store a monitor and start it.
+   * @throws EAR_ERR_BAD_REQUEST, EAR_ERR_MONITOR_EXISTS, EAR_ERR_TOO_MANY_MONITORS, EAR_ERR_DISK_FULL
+   */
   add (url: string, label: string): MonitorInfo {
     const problem = validateSourceUrl(url)
     if (problem) throw earshotError('EAR_ERR_BAD_REQUEST', `url: ${problem}`)
@@ -214,7 +222,7 @@ export class Monitors {
     if (same) throw earshotError('EAR_ERR_MONITOR_EXISTS', url, same.record.id)
     if (this.#running.size >= this.settings.monitors.maxMonitors) throw earshotError('EAR_ERR_TOO_MANY_MONITORS', this.settings.monitors.maxMonitors)
     const record: MonitorRecord = { id: randomUUID(), url, label, createdAt: new Date().toISOString() }
-    this.#db.putSync(record.id, record)
+    this.#writes.sync('a monitor', () => this.#db.putSync(record.id, record))
     return this.#launch(record).info()
   }
 
@@ -226,12 +234,12 @@ export class Monitors {
 
   get size (): number { return this.#running.size }
 
-  /** Stop and forget a monitor; its plays stay in the log. */
+  /** Stop and forget a monitor; its plays stay in the log. @throws EAR_ERR_DISK_FULL */
   async remove (id: string): Promise<boolean> {
     const m = this.#running.get(id)
     if (!m) return false
+    this.#writes.sync('the removal of a monitor', () => this.#db.removeSync(id))
     this.#running.delete(id)
-    this.#db.removeSync(id)
     await m.stop()
     m.dropMetrics()
     return true
@@ -253,7 +261,12 @@ export class Monitors {
 
   /** A finite source was read to its end: keep that, so a restart does not play the file again. */
   #finished (m: Monitor): void {
-    if (this.#running.get(m.record.id) === m) this.#db.putSync(m.record.id, m.record)
+    if (this.#running.get(m.record.id) !== m) return
+    try {
+      this.#writes.sync('a finished monitor', () => this.#db.putSync(m.record.id, m.record))
+    } catch {
+      // Reported by #writes; in a source callback. Only a restart before space is back would hear the file again.
+    }
   }
 }
 
