@@ -54,6 +54,8 @@ export interface WebhookEvent {
   data: unknown
   /** The event's id, a UUID, the same whenever this event is sent (replays too); default a new random one. */
   id?: string
+  /** When it happened (ms since 1970; default now): the range to replay after drops is given in these times. */
+  at?: number
 }
 
 /**
@@ -112,6 +114,8 @@ interface QueuedDelivery {
 }
 
 type QueueKey = [url: string, seq: number]
+/** A run of drops: when it began, the events dropped, the first and last event times (ms) among them. */
+interface DropRun { since: Date, events: number, from: number, to: number }
 type FailedKey = [failedAtMs: number, id: string]
 
 /** One per URL: at most one request in flight, or one timer waiting to retry. */
@@ -195,8 +199,8 @@ export class WebhookDispatcher {
   #retried = 0
   #failed = 0
   #dropped = 0
-  /** The first drop of the current run of drops, and the drops in it; undefined while events are accepted. */
-  #dropping: { since: Date, events: number } | undefined
+  /** The current run of drops; undefined while events are accepted. */
+  #dropping: DropRun | undefined
   #started = false
   #closed = false
 
@@ -236,7 +240,7 @@ export class WebhookDispatcher {
     if (urls.length === 0) return true
     const eventId = event.id ?? randomUUID()
     if (this.#depth + urls.length > this.#settings.maxQueue) {
-      this.#drop(event.type, eventId, 'queue full')
+      this.#drop(event, eventId, 'queue full')
       return false
     }
     const body = JSON.stringify({ id: eventId, type: event.type, createdAt: new Date().toISOString(), data: event.data ?? null })
@@ -246,7 +250,7 @@ export class WebhookDispatcher {
         for (const url of urls) this.#queue.putSync([url, seq], { id: uuidV5(url, eventId), eventId, type: event.type, body, attempts: 0 })
       }))
     } catch {
-      this.#drop(event.type, eventId, 'disk full') // reported by #writes
+      this.#drop(event, eventId, 'disk full') // reported by #writes
       return false
     }
     this.#depth += urls.length
@@ -418,16 +422,19 @@ export class WebhookDispatcher {
     this.#failed += stale.length
   }
 
-  #drop (type: WebhookEventType, eventId: string, why: 'queue full' | 'disk full'): void {
+  #drop ({ type, at = Date.now() }: WebhookEvent, eventId: string, why: 'queue full' | 'disk full'): void {
     const deliveries = this.#settings.urls.length
     this.#dropped += deliveries
     if (this.#dropping === undefined) {
-      this.#dropping = { since: new Date(), events: 0 }
+      this.#dropping = { since: new Date(), events: 0, from: at, to: at }
       this.#log.warn({ maxQueue: this.#settings.maxQueue, eventId, type }, `webhook ${why}: dropping new events until it clears (the play log keeps them; replay with POST /v1/webhooks/replay)`)
     } else {
       this.#log.debug({ eventId, type }, 'webhook event dropped')
     }
-    this.#dropping.events++
+    const run = this.#dropping
+    run.events++
+    run.from = Math.min(run.from, at)
+    run.to = Math.max(run.to, at)
     try {
       this.#onDrop?.(deliveries)
     } catch {
@@ -435,12 +442,12 @@ export class WebhookDispatcher {
     }
   }
 
-  /** The queue took an event again: say which range of plays to replay. */
+  /** The queue took an event again: say which range to replay (`to` is exclusive, so one ms past the last). */
   #stopDropping (): void {
-    const { since, events } = this.#dropping as { since: Date, events: number }
+    const { events, from, to } = this.#dropping as DropRun
     this.#dropping = undefined
-    this.#log.warn({ dropped: events, from: since.toISOString(), to: new Date().toISOString() },
-      'webhook queue accepts events again; replay the plays of this range to send the dropped events')
+    this.#log.warn({ dropped: events, from: new Date(from).toISOString(), to: new Date(to + 1).toISOString() },
+      'webhook queue accepts events again; replay this range (POST /v1/webhooks/replay) to send the dropped events')
   }
 
   #report (e: DeliveryReport): void {
