@@ -51,7 +51,6 @@ export class StateWrites {
   readonly #log: Logger
   readonly #onFailure: ((reason: WriteFailure) => void) | undefined
   #diskFullSince: Date | undefined
-  #failures = 0
 
   constructor (options: StateWritesOptions = {}) {
     this.#log = options.log ?? silentLogger
@@ -63,9 +62,6 @@ export class StateWrites {
 
   /** When the disk was found full (ISO 8601), or null. */
   get diskFullSince (): string | null { return this.#diskFullSince?.toISOString() ?? null }
-
-  /** Failed writes since the server started. */
-  get failures (): number { return this.#failures }
 
   /**
    * Run a synchronous write (`what` says what it stores, for the message).
@@ -102,7 +98,6 @@ export class StateWrites {
   /** Report a failed write: count, flag, log. Returns the catalogued error to throw or answer with. */
   failed (err: unknown, what: string): EarshotError {
     const full = isOutOfSpace(err)
-    this.#failures++
     try {
       this.#onFailure?.(full ? 'disk_full' : 'error')
     } catch {
