@@ -16,7 +16,8 @@ import type { Services } from './http/services.js'
 import type { Index } from './index/types.js'
 import { Monitors } from './monitor/monitors.js'
 import { Metrics } from './metrics/metrics.js'
-import { PlayLog } from './playlog/play-log.js'
+import { PlayLog, type Play } from './playlog/play-log.js'
+import { StateWrites } from './state/state-writes.js'
 import { PlayRecorder, type PlayEvent } from './playlog/play-recorder.js'
 import { openServerState, stateDirOf } from './state/state-store.js'
 import type { StreamContext } from './stream/connection.js'
@@ -90,8 +91,13 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   const metrics = new Metrics()
   // One server per state folder: a second would recover (close) the first one's live plays and share its queue.
   const { root, lock } = openServerState(options.stateDir ?? stateDirOf(index.dir ?? settings.db))
+  // The one handler of failed state writes: a full disk is counted, logged, flagged, and answered 507.
+  const stateWrites = new StateWrites({
+    log: log.child({ component: 'state' }),
+    onFailure: (reason) => metrics.stateWriteFailures.labels({ reason }).inc(),
+  })
   let plays: PlayLog
-  try { plays = new PlayLog(root) } catch (err) { await root.close(); lock.release(); throw err }
+  try { plays = new PlayLog(root, {}, stateWrites) } catch (err) { await root.close(); lock.release(); throw err }
   if (lock.tookOver) log.warn({ component: 'state', file: lock.file, stale: lock.tookOver }, 'took over the pid file of a server that no longer runs')
   const webhooks = settings.webhooks.urls.length > 0
     ? new WebhookDispatcher(root, settings.webhooks, {
@@ -103,6 +109,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       },
       onDrop: (deliveries) => metrics.webhooksDropped.inc(deliveries),
       log: log.child({ component: 'webhooks' }),
+      writes: stateWrites,
     })
     : undefined
   const playLog = log.child({ component: 'playlog' })
@@ -112,7 +119,12 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     webhooks?.enqueue(playEvent(e))
   }
   // Plays left open by a crash end at the last audio seen; their match.ended was never sent: send it now.
-  const recovered = plays.recover()
+  let recovered: Play[] = []
+  try {
+    recovered = plays.recover()
+  } catch {
+    // Reported by stateWrites (a full disk): they stay open and are closed at the next start with space.
+  }
   if (recovered.length > 0) playLog.warn({ plays: recovered.length }, 'plays left open by the last run closed at their last audio')
   for (const play of recovered) publish({ type: 'match.ended', play })
   webhooks?.start()
@@ -162,7 +174,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       return { message: (m) => recorder.onMessage(m), audio: (s) => recorder.onAudio(s), end: (s) => recorder.end(s) }
     },
   }
-  const monitors = new Monitors(root, index, settings, plays, { onPlay: publish, metrics, addressPolicy, log: log.child({ component: 'monitors' }) })
+  const monitors = new Monitors(root, index, settings, plays, { onPlay: publish, metrics, addressPolicy, log: log.child({ component: 'monitors' }), writes: stateWrites })
   const jobs = new IndexJobs(index, settings, log.child({ component: 'index-jobs' }))
   jobs.onFinished = (job) => {
     metrics.indexJobs.labels({ state: job.state }).inc()
@@ -188,6 +200,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   metrics.gaugeFrom('earshot_webhook_queue_depth', 'Webhook deliveries waiting, persisted', () => webhooks?.stats.queueDepth ?? 0)
   metrics.gaugeFrom('earshot_monitors', 'Monitors configured', () => monitors.size)
   metrics.gaugeFrom('earshot_index_jobs_queued', 'Index jobs waiting behind the running one', () => jobs.queued)
+  metrics.gaugeFrom('earshot_state_disk_full', '1 while the server state cannot be written for want of space, else 0', () => stateWrites.diskFull ? 1 : 0)
   metrics.gaugeFrom('earshot_uptime_seconds', 'Seconds since the server started', () => (Date.now() - startedAt) / 1000)
   const identifier = new Identifier(index, settings)
   identifier.onResult = (result, lookupSeconds) => {
@@ -205,6 +218,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     monitors,
     plays,
     webhooks,
+    stateWrites,
     startedAt,
     metrics,
     log,

@@ -60,6 +60,7 @@ export const errorCatalogue = {
   EAR_ERR_HOST_NOT_ALLOWED: { message: 'This server does not answer to the name %s; add it to access.publicNames', Base: Error, status: 403 },
   EAR_ERR_CROSS_ORIGIN: { message: 'Not allowed from a page of another site (%s)', Base: Error, status: 403 },
   EAR_ERR_ADDRESS_NOT_ALLOWED: { message: 'The server may not connect to %s: %s (allow it in network.allowedAddresses)', Base: Error, status: 422 },
+  EAR_ERR_DISK_FULL: { message: 'No space left to store %s', Base: Error, status: 507 },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorCatalogue

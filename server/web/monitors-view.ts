@@ -23,7 +23,7 @@ const RECENT_PLAYS = 8
 /** Plays read for the chart at most (the API's page limit). */
 const CHART_PLAYS = 1000
 
-const STATE_TEXT: Record<Monitor['state'], string> = { listening: 'Listening', connecting: 'Connecting', down: 'Down' }
+const STATE_TEXT: Record<Monitor['state'], string> = { listening: 'Listening', connecting: 'Connecting', down: 'Down', finished: 'Finished (heard to the end)' }
 
 export class MonitorsView {
   readonly #list = byId('monitor-list')

@@ -34,7 +34,7 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
   const { http: base, port } = await startServer(t, transport, catalog.index, settings)
 
   t.test('the route table has JSON and audio body routes', async (t) => {
-    t.same(jsonRoutes.map(routeKey).sort(), ['POST /v1/index-jobs', 'POST /v1/monitors'])
+    t.same(jsonRoutes.map(routeKey).sort(), ['POST /v1/index-jobs', 'POST /v1/monitors', 'POST /v1/webhooks/replay'])
     t.same(audioRoutes.map(routeKey).sort(), ['POST /v1/identify', 'POST /v1/tracks'])
   })
 

@@ -2,6 +2,7 @@ import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { once } from 'node:events'
+import { build } from '../../server/src/app.js'
 import { router } from '../../server/src/http/routes.js'
 import type { ErrorCode } from '../../server/src/errors.js'
 import type { TransportName } from '../../server/src/transport/types.js'
@@ -270,6 +271,18 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
       const a = await call(base, 'GET', '/v1/plays/daily?from=2024-01-01T00:00:00Z&to=2024-01-31T00:00:00Z')
       t.equal(a.status, 200)
       t.same(bodyOf(a), { from: '2024-01-01T00:00:00.000Z', to: '2024-01-31T00:00:00.000Z', days: [] })
+    },
+    async 'POST /v1/webhooks/replay' (t) {
+      const json = { 'content-type': 'application/json' }
+      const body = JSON.stringify({ from: '2024-01-01T00:00:00Z', to: '2024-01-31T00:00:00Z' })
+      assertError(t, await call(base, 'POST', '/v1/webhooks/replay', { headers: json, body }), 'EAR_ERR_BAD_REQUEST', 'replay without a webhook URL')
+      // A server with a webhook URL (nothing listens there), on a state of its own.
+      const webhooks = { ...apiSettings().webhooks, urls: ['http://127.0.0.1:9/hook'], secret: 'test-secret-with-enough-length' }
+      const hooked = await build({ index: catalog.index, settings: { ...apiSettings(), webhooks }, transport, stateDir: path.join(dir, 'hooked-state') })
+      t.teardown(() => hooked.close())
+      const a = await call(`http://127.0.0.1:${await hooked.listen('127.0.0.1', 0)}`, 'POST', '/v1/webhooks/replay', { headers: json, body })
+      t.equal(a.status, 202)
+      t.same(bodyOf(a), { events: 0, complete: true, next: null })
     },
   }
 

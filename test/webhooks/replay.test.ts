@@ -105,7 +105,10 @@ for (const transport of TRANSPORTS) {
     await drained('the second play\'s replayed deliveries')
     t.equal(rx.got.length, 6, 'six deliveries in all')
     t.equal(server.services.webhooks?.stats.droppingSince, null, 'no longer dropping')
-    t.ok(lines.some((l) => l.component === 'webhooks' && /accepts events again/.test(String(l.msg)) && l.dropped === 2), 'a warning when it stops, with the count')
+    const stopped = lines.find((l) => l.component === 'webhooks' && /accepts events again/.test(String(l.msg)))
+    t.equal(stopped?.dropped, 2, 'a warning when it stops, with the count')
+    t.same([stopped?.from, stopped?.to], [plays[1].startedAt, new Date(Date.parse(plays[1].endedAt ?? '') + 1).toISOString()],
+      'and the range to replay: from the second play\'s start to just past its end')
     const replayed = rx.got.slice(2)
     t.same(replayed.map((g) => [g.type, g.play.trackId]), [['match.confirmed', 1], ['match.ended', 1], ['match.confirmed', 2], ['match.ended', 2]], 'oldest play first')
     t.same(replayed.slice(0, 2).map((g) => [g.event, g.delivery]), first.map((g) => [g.event, g.delivery]), 'a replayed event has its original event and delivery ids')

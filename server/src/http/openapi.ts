@@ -654,6 +654,7 @@ const paths: Record<string, Json> = {
         409: `EAR_ERR_MONITOR_EXISTS: the URL is monitored already; EAR_ERR_TOO_MANY_MONITORS: ${defaults.monitors.maxMonitors} monitors exist (setting monitors.maxMonitors)`,
         415: 'EAR_ERR_CONTENT_TYPE: not application/json',
         422: 'EAR_ERR_ADDRESS_NOT_ALLOWED: the host is or resolves to a loopback, private, link-local or other non-public address (setting network.allowedAddresses)',
+        507: 'EAR_ERR_DISK_FULL: the disk of the server state is full; nothing was stored',
       },
     }),
     get: operation({
@@ -681,7 +682,7 @@ const paths: Record<string, Json> = {
       summary: 'Stop and remove a monitor (its plays stay in the log)',
       parameters: [monitorId],
       ok: { 204: NO_CONTENT },
-      errors: { 400: `EAR_ERR_BAD_REQUEST: ${NOT_A_UUID}`, 404: 'EAR_ERR_MONITOR_NOT_FOUND' },
+      errors: { 400: `EAR_ERR_BAD_REQUEST: ${NOT_A_UUID}`, 404: 'EAR_ERR_MONITOR_NOT_FOUND', 507: 'EAR_ERR_DISK_FULL: the disk of the server state is full; the monitor stays' },
     }),
   },
 

@@ -11,6 +11,7 @@ import type { Metrics } from '../metrics/metrics.js'
 import type { PlayLog } from '../playlog/play-log.js'
 import type { StreamContext } from '../stream/connection.js'
 import type { WebhookDispatcher } from '../webhooks/webhooks.js'
+import type { StateWrites } from '../state/state-writes.js'
 import type { Access } from './access.js'
 import type { HttpRequest } from './request.js'
 import type { Logger } from '../log.js'
@@ -27,6 +28,8 @@ export interface Services {
   readonly plays: PlayLog
   /** Undefined when no webhook URL is configured. */
   readonly webhooks: WebhookDispatcher | undefined
+  /** Failed writes of the server state; `diskFull` while a full disk stops them. */
+  readonly stateWrites: StateWrites
   /** ms since the epoch. */
   readonly startedAt: number
   readonly metrics: Metrics

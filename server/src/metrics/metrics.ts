@@ -71,6 +71,9 @@ export class Metrics {
   readonly webhooksFailed = this.#counter('earshot_webhook_failures_total', 'Webhook deliveries given up on', [])
   readonly webhooksDropped = this.#counter('earshot_webhook_drops_total', 'Webhook deliveries dropped because the queue was full (replay them from the play log)', [])
 
+  // Server state
+  readonly stateWriteFailures = this.#counter('earshot_state_write_failures_total', 'Writes to the server state (play log, monitors, webhook queue) that failed, by reason (disk_full or error)', ['reason'])
+
   // HTTP and errors
   readonly httpRequests = this.#counter('earshot_http_requests_total', 'HTTP API requests, by route template, method and status', ['route', 'method', 'status'])
   readonly httpDuration = new Histogram({

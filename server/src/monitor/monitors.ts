@@ -22,6 +22,7 @@ import { SessionMeter } from '../metrics/session-meter.js'
 import { SourcePuller, validateSourceUrl, type PcmFormat, type SourceStatus } from './source.js'
 import { silentLogger, type Logger } from '../log.js'
 import { AddressPolicy } from '../net/address-policy.js'
+import { StateWrites } from '../state/state-writes.js'
 
 /** A stored monitor. */
 export interface MonitorRecord {
@@ -65,6 +66,8 @@ export interface MonitorHooks {
   log?: Logger
   /** Which addresses sources may be at; default: one made from settings.network. */
   addressPolicy?: AddressPolicy
+  /** The handler of failed writes to the server state (a full disk); default one of its own. */
+  writes?: StateWrites
 }
 
 /** The transport label of monitor sessions in metrics: the server pulls them. */
@@ -199,12 +202,14 @@ export class Monitors {
   readonly #db: Database<MonitorRecord, string>
   readonly #running = new Map<string, Monitor>()
   readonly #policy: AddressPolicy
+  readonly #writes: StateWrites
   #closed = false
 
   constructor (root: RootDatabase, private readonly index: Index, private readonly settings: Settings,
     private readonly plays: PlayLog, private readonly hooks: MonitorHooks = {}) {
     this.#policy = hooks.addressPolicy ?? new AddressPolicy(settings.network.allowedAddresses)
     this.#db = root.openDB<MonitorRecord, string>('monitors', { encoding: 'msgpack' })
+    this.#writes = hooks.writes ?? new StateWrites()
   }
 
   /** Start every stored monitor (server start). */
@@ -214,7 +219,7 @@ export class Monitors {
 
   /**
    * Store a monitor and start it.
-   * @throws EAR_ERR_BAD_REQUEST, EAR_ERR_ADDRESS_NOT_ALLOWED, EAR_ERR_MONITOR_EXISTS, EAR_ERR_TOO_MANY_MONITORS
+   * @throws EAR_ERR_BAD_REQUEST, EAR_ERR_ADDRESS_NOT_ALLOWED, EAR_ERR_MONITOR_EXISTS, EAR_ERR_TOO_MANY_MONITORS, EAR_ERR_DISK_FULL
    */
   async add (url: string, label: string): Promise<MonitorInfo> {
     const problem = validateSourceUrl(url)
@@ -224,7 +229,7 @@ export class Monitors {
     if (same) throw earshotError('EAR_ERR_MONITOR_EXISTS', url, same.record.id)
     if (this.#running.size >= this.settings.monitors.maxMonitors) throw earshotError('EAR_ERR_TOO_MANY_MONITORS', this.settings.monitors.maxMonitors)
     const record: MonitorRecord = { id: randomUUID(), url, label, createdAt: new Date().toISOString() }
-    this.#db.putSync(record.id, record)
+    this.#writes.sync('a monitor', () => this.#db.putSync(record.id, record))
     return this.#launch(record).info()
   }
 
@@ -236,12 +241,12 @@ export class Monitors {
 
   get size (): number { return this.#running.size }
 
-  /** Stop and forget a monitor; its plays stay in the log. */
+  /** Stop and forget a monitor; its plays stay in the log. @throws EAR_ERR_DISK_FULL */
   async remove (id: string): Promise<boolean> {
     const m = this.#running.get(id)
     if (!m) return false
+    this.#writes.sync('the removal of a monitor', () => this.#db.removeSync(id))
     this.#running.delete(id)
-    this.#db.removeSync(id)
     await m.stop()
     m.dropMetrics()
     return true
@@ -263,7 +268,12 @@ export class Monitors {
 
   /** A finite source was read to its end: keep that, so a restart does not play the file again. */
   #finished (m: Monitor): void {
-    if (this.#running.get(m.record.id) === m) this.#db.putSync(m.record.id, m.record)
+    if (this.#running.get(m.record.id) !== m) return
+    try {
+      this.#writes.sync('a finished monitor', () => this.#db.putSync(m.record.id, m.record))
+    } catch {
+      // Reported by #writes; in a source callback. Only a restart before space is back would hear the file again.
+    }
   }
 }
 

@@ -398,9 +398,7 @@ class Connection {
   }
 
   /** A finite source's audio ran ahead of the wall clock: stop reading until it no longer does. */
-  #pace (bytes: number): void {
-    const from = this.#audioFrom
-    if (from === undefined) return
+  #pace (from: NodeJS.ReadableStream, bytes: number): void {
     const now = performance.now()
     if (this.#pacedBytes === 0) this.#pacedSince = now
     this.#pacedBytes += bytes
@@ -502,7 +500,7 @@ class Connection {
       if (this.#closed) return // a handler stopped the puller
     }
     this.#sink.pcm(bytes)
-    if (this.#audioFrom !== undefined && !this.#closed) this.#pace(bytes.length)
+    if (this.#audioFrom !== undefined && !this.#closed) this.#pace(this.#audioFrom, bytes.length)
   }
 
   /** Pace the PCM read from `from` (the response body) when the source is finite. */

@@ -23,10 +23,15 @@
  * writes on its own thread), so a touch of the row itself could land after the close and reopen the play. A stale
  * `open` record left that way is harmless: it is checked against the row, and close queues an async remove that
  * runs after any pending touch. Rows change only in synchronous transactions (open, close, recover).
+ *
+ * Every write goes through a StateWrites (the one handler of failed state writes): on a full disk `open` and `close`
+ * throw EAR_ERR_DISK_FULL and a touch fails quietly (reported there). A close that failed is kept and written with
+ * the next write that gets through, so a play never stays open once space is back.
  */
 import { earshotError, type EarshotError } from '../errors.js'
 import type { Database, RootDatabase } from 'lmdb'
 import { toCsv } from './csv.js'
+import { StateWrites } from '../state/state-writes.js'
 
 /** Bump when the stored layout changes; a log of version 1 is moved over on open, any other version is refused. */
 export const PLAYLOG_FORMAT_VERSION = 2
@@ -137,29 +142,33 @@ export class PlayLog {
   readonly #options: Required<PlayLogOptions>
   /** Touches made by this process, newer than what the `open` database may show yet (async puts are not readable until committed). */
   readonly #live = new Map<string, Live>()
+  readonly #writes: StateWrites
+  /** Closed plays whose write failed (a full disk), by id: written with the next write. */
+  readonly #unwritten = new Map<string, Play>()
 
   /**
    * @param root an open LMDB environment with room for three more named databases
    * @param options page and report limits
    * @throws EAR_ERR_STATE_FORMAT when the stored log has another format version
    */
-  constructor (root: RootDatabase, options: PlayLogOptions = {}) {
+  constructor (root: RootDatabase, options: PlayLogOptions = {}, writes = new StateWrites()) {
     const o = { ...defaultOptions, ...options }
     for (const k of ['defaultPageSize', 'maxPageSize', 'maxReportPlays'] as const) {
       if (!Number.isInteger(o[k]) || o[k] < 1) throw new TypeError(`PlayLog option ${k} must be a positive integer, got ${String(o[k])}`)
     }
     if (o.defaultPageSize > o.maxPageSize) throw new TypeError('PlayLog option defaultPageSize must not exceed maxPageSize')
     this.#options = Object.freeze(o)
+    this.#writes = writes
     this.#root = root
     this.#plays = root.openDB<Play, string>('playlog.plays', { encoding: 'msgpack' })
     this.#open = root.openDB<Live, string>('playlog.open', { encoding: 'msgpack' })
     this.#index = root.openDB<unknown, IndexKey>('playlog.index', { encoding: 'msgpack' })
     const version = this.#index.get(['meta', 'formatVersion'])
     if (version === undefined) {
-      this.#index.transactionSync(() => {
+      writes.sync('a new play log', () => this.#index.transactionSync(() => {
         this.#index.putSync(['meta', 'formatVersion'], PLAYLOG_FORMAT_VERSION)
         this.#index.putSync(['meta', 'nextSeq'], 1)
-      })
+      }))
     } else if (version === 1) {
       this.#separateClientStreams()
     } else if (version !== PLAYLOG_FORMAT_VERSION) {
@@ -180,12 +189,16 @@ export class PlayLog {
     })
   }
 
-  /** Start a play: written and synced before it returns. */
+  /**
+   * Start a play: written and synced before it returns.
+   * @throws EAR_ERR_DISK_FULL when it cannot be stored
+   */
   open (p: NewPlay): Play {
     const startMs = Date.parse(p.startedAt)
     if (!(startMs >= 0 && startMs <= MAX_ID_MS)) throw new TypeError(`startedAt is not a date the play log can hold: ${p.startedAt}`)
+    if (this.#unwritten.size > 0) this.#writeClosed([])
     let play: Play | undefined
-    this.#plays.transactionSync(() => {
+    this.#writes.sync('a play', () => this.#plays.transactionSync(() => {
       // Read inside the write transaction: LMDB has one writer, so two processes never take the same number.
       const seq = this.#index.get(['meta', 'nextSeq']) as number
       this.#index.putSync(['meta', 'nextSeq'], seq + 1)
@@ -212,7 +225,7 @@ export class PlayLog {
       this.#plays.putSync(id, play)
       this.#open.putSync(id, { lastSeenAt: play.lastSeenAt, lastStreamSeconds: play.lastStreamSeconds, peakConfidence: play.peakConfidence })
       for (const key of indexKeysOf(play)) this.#index.putSync(key, 1)
-    })
+    }))
     return play as Play
   }
 
@@ -232,12 +245,13 @@ export class PlayLog {
     live.lastSeenAt = seen.lastSeenAt
     live.lastStreamSeconds = seen.lastStreamSeconds
     live.peakConfidence = Math.max(live.peakConfidence, seen.peakConfidence)
-    void this.#open.put(id, { ...live })
+    this.#writes.background('where a play was last heard', this.#open.put(id, { ...live }))
   }
 
   /**
    * End an open play: written and synced before it returns. Returns the closed row, the row as it is when it was
    * already closed, or undefined for an unknown id.
+   * @throws EAR_ERR_DISK_FULL when it cannot be stored (it is written with the next write that can be)
    */
   close (id: string, end: PlayEnd): Play | undefined {
     const row = this.#plays.get(id)
@@ -424,20 +438,30 @@ export class PlayLog {
     return play
   }
 
-  /** Write closed rows and drop their open records, synced; `stale` open records go too. */
-  #writeClosed (plays: readonly Play[], stale: readonly string[] = []): void {
+  /**
+   * Write closed rows (and those whose write failed before) and drop their open records, synced; `stale` open
+   * records go too. A row that cannot be written is kept for the next write.
+   */
+  #writeClosed (closed: readonly Play[], stale: readonly string[] = []): void {
+    const plays = this.#unwritten.size === 0 ? closed : [...this.#unwritten.values(), ...closed]
     if (plays.length === 0 && stale.length === 0) return
-    this.#plays.transactionSync(() => {
-      for (const play of plays) {
-        this.#plays.putSync(play.id, play)
-        this.#open.removeSync(play.id)
-      }
-      for (const id of stale) this.#open.removeSync(id)
-    })
+    try {
+      this.#writes.sync('the end of a play', () => this.#plays.transactionSync(() => {
+        for (const play of plays) {
+          this.#plays.putSync(play.id, play)
+          this.#open.removeSync(play.id)
+        }
+        for (const id of stale) this.#open.removeSync(id)
+      }))
+    } catch (err) {
+      for (const play of closed) this.#unwritten.set(play.id, play)
+      throw err
+    }
+    this.#unwritten.clear()
     for (const play of plays) {
       this.#live.delete(play.id)
       // Async writes run in order: this remove lands after any touch still queued, which would bring the record back.
-      void this.#open.remove(play.id)
+      this.#writes.background('the end of a play', this.#open.remove(play.id))
     }
   }
 }

@@ -17,8 +17,13 @@
  * in: a match confirmed 6 s after its first evidence started when that evidence arrived. Sources send in bursts (a
  * radio server sends seconds of audio at once on connect), so arrival, not "now minus stream time", is the only
  * clock that never runs backwards.
+ *
+ * The recorder runs inside stream callbacks, so a write the log cannot make (EAR_ERR_DISK_FULL, reported and counted
+ * by the log's StateWrites) must not escape: a play that cannot be opened is not filed (the next confirmed match of
+ * the track tries again), a close that cannot be written is kept by the log and written with its next write.
  */
 import type { Match, MatchEnd, ServerMessage } from '../../../protocol/src/index.js'
+import { EarshotError } from '../errors.js'
 import type { Play, PlayLog } from './play-log.js'
 
 export interface PlayEvent { type: 'match.confirmed' | 'match.ended', play: Play }
@@ -121,7 +126,7 @@ export class PlayRecorder {
     const start = this.streamBase + m.startedAtStreamSeconds
     if (current !== undefined) this.#close(start)
     if (!this.#admit()) return
-    const play = this.#log.open({
+    const play = stored(() => this.#log.open({
       stream: this.#stream.id,
       kind: this.#stream.kind,
       trackId: m.id,
@@ -132,7 +137,8 @@ export class PlayRecorder {
       startStreamSeconds: roundMs(start),
       startOffsetSeconds: roundMs(m.offsetSeconds - (m.streamSeconds - m.startedAtStreamSeconds)),
       peakConfidence: m.confidence,
-    })
+    }))
+    if (play === undefined) return
     this.#current = play
     this.#peak = m.confidence
     // Mark the play heard up to now at once: a crash before the first audio touch then loses nothing.
@@ -154,13 +160,13 @@ export class PlayRecorder {
     const startSeconds = start !== undefined && start < at ? roundMs(start) : current.startStreamSeconds
     const endSeconds = Math.max(at, startSeconds)
     const startOffset = current.startOffsetSeconds + (startSeconds - current.startStreamSeconds)
-    const play = this.#log.close(current.id, {
+    const play = stored(() => this.#log.close(current.id, {
       endedAt: this.#wallClock(endSeconds),
       endStreamSeconds: roundMs(endSeconds),
       endOffsetSeconds: roundMs(startOffset + endSeconds - startSeconds),
       startStreamSeconds: startSeconds,
       peakConfidence: this.#peak,
-    })
+    }))
     if (play !== undefined) this.#onEvent({ type: 'match.ended', play })
   }
 
@@ -211,6 +217,16 @@ export class PlayRecorder {
 const TIMELINE_STEP_SECONDS = 0.25
 /** Points kept: about four minutes of stream at one per 0.25 s, far more than a match takes to confirm or end. */
 const TIMELINE_POINTS = 1024
+
+/** The result of a play log write, or undefined when it could not be stored (already reported by the log). */
+function stored<T> (write: () => T): T | undefined {
+  try {
+    return write()
+  } catch (err) {
+    if (err instanceof EarshotError) return undefined
+    throw err // a bug, not a failed write
+  }
+}
 
 function roundMs (seconds: number): number {
   return Math.round(seconds * 1000) / 1000

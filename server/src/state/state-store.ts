@@ -27,7 +27,9 @@ export function stateDirOf (indexDir: string): string {
  */
 export function openStateStore (dir: string): RootDatabase {
   try {
-    return openChecked({ path: dir, maxDbs: 16, mapSize: MAP_SIZE }, { create: true, hint: STATE_HINT })
+    // No event-turn batching: with it, a failed commit also rejects a promise of lmdb-js's own that no caller can
+    // handle, and the process dies of an unhandled rejection on a full disk (see state-writes.ts).
+    return openChecked({ path: dir, maxDbs: 16, mapSize: MAP_SIZE, eventTurnBatching: false }, { create: true, hint: STATE_HINT })
   } catch (err) {
     throw wrapError('EAR_ERR_INDEX_OPEN', err, dir)
   }

@@ -22,9 +22,10 @@ export const PLAY_EVENT_NAMESPACE = '56582b7b-0ee7-4e33-a177-1b55b08746d3'
 /** A play's ended event can fall in a range its start does not: plays starting this long before `from` are read too. */
 export const REPLAY_LOOKBACK_MS = 24 * 3_600_000 // a play longer than a day is not a song
 
-/** The webhook event of a play event, with its stable id. */
+/** The webhook event of a play event, with its stable id and its time (when the play started, or ended). */
 export function playEvent (e: PlayEvent): WebhookEvent {
-  return { type: e.type, data: e.play, id: uuidV5(`${e.type}/${e.play.id}`, PLAY_EVENT_NAMESPACE) }
+  const at = Date.parse((e.type === 'match.ended' ? e.play.endedAt : null) ?? e.play.startedAt)
+  return { type: e.type, data: e.play, id: uuidV5(`${e.type}/${e.play.id}`, PLAY_EVENT_NAMESPACE), at }
 }
 
 export interface ReplayResult {

@@ -33,6 +33,7 @@ import { earshotError } from '../errors.js'
 import { defaults, type WebhookConfig } from '../config/defaults.js'
 import { SIGNATURE_HEADER, signBody } from './signature.js'
 import { silentLogger, type Logger } from '../log.js'
+import { StateWrites } from '../state/state-writes.js'
 
 export { SIGNATURE_HEADER, signBody, verifySignature } from './signature.js'
 
@@ -55,6 +56,8 @@ export interface WebhookEvent {
   data: unknown
   /** The event's id, a UUID, the same whenever this event is sent (replays too); default a new random one. */
   id?: string
+  /** When it happened (ms since 1970; default now): the range to replay after drops is given in these times. */
+  at?: number
 }
 
 /**
@@ -84,6 +87,8 @@ export interface WebhookDispatcherOptions {
   log?: Logger
   /** Checks the address of every connection (a refused one fails like a network error); none: any address. */
   addressPolicy?: AddressPolicy
+  /** The handler of failed writes to the queue (a full disk); default one of its own. */
+  writes?: StateWrites
 }
 
 /** A delivery given up on, as kept in `webhook-failed`. */
@@ -113,6 +118,8 @@ interface QueuedDelivery {
 }
 
 type QueueKey = [url: string, seq: number]
+/** A run of drops: when it began, the events dropped, the first and last event times (ms) among them. */
+interface DropRun { since: Date, events: number, from: number, to: number }
 type FailedKey = [failedAtMs: number, id: string]
 
 /** One per URL: at most one request in flight, or one timer waiting to retry. */
@@ -187,6 +194,7 @@ export class WebhookDispatcher {
   readonly #onDelivery: ((e: DeliveryReport) => void) | undefined
   readonly #onDrop: ((deliveries: number) => void) | undefined
   readonly #log: Logger
+  readonly #writes: StateWrites
   readonly #keepFailed: number
   readonly #policy: AddressPolicy | undefined
   readonly #lanes: Lane[]
@@ -196,8 +204,8 @@ export class WebhookDispatcher {
   #retried = 0
   #failed = 0
   #dropped = 0
-  /** The first drop of the current run of drops, and the drops in it; undefined while events are accepted. */
-  #dropping: { since: Date, events: number } | undefined
+  /** The current run of drops; undefined while events are accepted. */
+  #dropping: DropRun | undefined
   #started = false
   #closed = false
 
@@ -213,6 +221,7 @@ export class WebhookDispatcher {
     this.#onDelivery = options.onDelivery
     this.#onDrop = options.onDrop
     this.#log = options.log ?? silentLogger
+    this.#writes = options.writes ?? new StateWrites()
     this.#keepFailed = keepFailed
     this.#policy = options.addressPolicy
     this.#root = root
@@ -228,8 +237,8 @@ export class WebhookDispatcher {
 
   /**
    * Queue an event for every URL. The deliveries are on disk when this returns (one synchronous transaction).
-   * Returns false, and counts the deliveries as dropped, when they would take the queue past `maxQueue`: an event
-   * goes to all URLs or to none.
+   * Returns false, and counts the deliveries as dropped, when they would take the queue past `maxQueue` or cannot
+   * be stored (a full disk): an event goes to all URLs or to none.
    */
   enqueue (event: WebhookEvent): boolean {
     if (!EVENT_TYPES.has(event.type)) throw earshotError('EAR_ERR_INTERNAL', `unknown webhook event type ${String(event.type)}`)
@@ -237,14 +246,19 @@ export class WebhookDispatcher {
     if (urls.length === 0) return true
     const eventId = event.id ?? randomUUID()
     if (this.#depth + urls.length > this.#settings.maxQueue) {
-      this.#drop(event.type, eventId)
+      this.#drop(event, eventId, 'queue full')
       return false
     }
     const body = JSON.stringify({ id: eventId, type: event.type, createdAt: new Date().toISOString(), data: event.data ?? null })
     const seq = this.#nextSeq++
-    this.#queue.transactionSync(() => {
-      for (const url of urls) this.#queue.putSync([url, seq], { id: uuidV5(url, eventId), eventId, type: event.type, body, attempts: 0 })
-    })
+    try {
+      this.#writes.sync('a webhook event', () => this.#queue.transactionSync(() => {
+        for (const url of urls) this.#queue.putSync([url, seq], { id: uuidV5(url, eventId), eventId, type: event.type, body, attempts: 0 })
+      }))
+    } catch {
+      this.#drop(event, eventId, 'disk full') // reported by #writes
+      return false
+    }
     this.#depth += urls.length
     if (this.#dropping !== undefined) this.#stopDropping()
     for (const lane of this.#lanes) this.#pump(lane)
@@ -355,7 +369,7 @@ export class WebhookDispatcher {
     if (controller.signal.aborted) return // closing: the delivery stays queued and the attempt does not count
 
     if (typeof status === 'number' && status >= 200 && status < 300) {
-      await this.#queue.remove(key)
+      await this.#writes.awaited('a webhook delivery', this.#queue.remove(key))
       this.#depth--
       this.#delivered++
       this.#report({ url: lane.url, status, attempt, outcome: 'delivered' })
@@ -363,7 +377,7 @@ export class WebhookDispatcher {
     }
     const last = status === 'error' ? networkError : `HTTP ${status}`
     if (isRetryable(status) && attempt < this.#settings.maxAttempts) {
-      await this.#queue.put(key, { ...value, attempts: attempt })
+      await this.#writes.awaited('a webhook retry', this.#queue.put(key, { ...value, attempts: attempt }))
       this.#retried++
       this.#report({ url: lane.url, status, attempt, outcome: 'retry' })
       const asked = parseRetryAfter(retryAfter)
@@ -372,7 +386,7 @@ export class WebhookDispatcher {
       return
     }
     const reason = isRetryable(status) ? `gave up after ${attempt} attempts (last: ${last})` : `refused (${last})`
-    await this.#root.transaction(() => this.#moveToFailed(lane.url, key, value, attempt, status, reason))
+    await this.#writes.awaited('a failed webhook delivery', this.#root.transaction(() => this.#moveToFailed(lane.url, key, value, attempt, status, reason)))
     this.#log.warn({ url: lane.url, eventId: value.eventId, delivery: value.id, type: value.type, attempts: attempt, reason }, 'webhook delivery failed')
     this.#depth--
     this.#failed++
@@ -404,23 +418,30 @@ export class WebhookDispatcher {
     const stale: Array<{ key: QueueKey, value: QueuedDelivery }> = []
     for (const entry of this.#queue.getRange()) if (!configured.has(entry.key[0])) stale.push(entry)
     if (stale.length === 0) return
-    this.#root.transactionSync(() => {
-      for (const { key, value } of stale) this.#moveToFailed(key[0], key, value, value.attempts, null, 'url no longer configured')
-    })
+    try {
+      this.#writes.sync('failed webhook deliveries', () => this.#root.transactionSync(() => {
+        for (const { key, value } of stale) this.#moveToFailed(key[0], key, value, value.attempts, null, 'url no longer configured')
+      }))
+    } catch {
+      return // reported by #writes; they stay queued, unsent (no lane posts them), until a start with space
+    }
     this.#depth -= stale.length
     this.#failed += stale.length
   }
 
-  #drop (type: WebhookEventType, eventId: string): void {
+  #drop ({ type, at = Date.now() }: WebhookEvent, eventId: string, why: 'queue full' | 'disk full'): void {
     const deliveries = this.#settings.urls.length
     this.#dropped += deliveries
     if (this.#dropping === undefined) {
-      this.#dropping = { since: new Date(), events: 0 }
-      this.#log.warn({ maxQueue: this.#settings.maxQueue, eventId, type }, 'webhook queue full: dropping new events until it drains (the play log keeps them; replay with POST /v1/webhooks/replay)')
+      this.#dropping = { since: new Date(), events: 0, from: at, to: at }
+      this.#log.warn({ maxQueue: this.#settings.maxQueue, eventId, type }, `webhook ${why}: dropping new events until it clears (the play log keeps them; replay with POST /v1/webhooks/replay)`)
     } else {
       this.#log.debug({ eventId, type }, 'webhook event dropped')
     }
-    this.#dropping.events++
+    const run = this.#dropping
+    run.events++
+    run.from = Math.min(run.from, at)
+    run.to = Math.max(run.to, at)
     try {
       this.#onDrop?.(deliveries)
     } catch {
@@ -428,12 +449,12 @@ export class WebhookDispatcher {
     }
   }
 
-  /** The queue took an event again: say which range of plays to replay. */
+  /** The queue took an event again: say which range to replay (`to` is exclusive, so one ms past the last). */
   #stopDropping (): void {
-    const { since, events } = this.#dropping as { since: Date, events: number }
+    const { events, from, to } = this.#dropping as DropRun
     this.#dropping = undefined
-    this.#log.warn({ dropped: events, from: since.toISOString(), to: new Date().toISOString() },
-      'webhook queue accepts events again; replay the plays of this range to send the dropped events')
+    this.#log.warn({ dropped: events, from: new Date(from).toISOString(), to: new Date(to + 1).toISOString() },
+      'webhook queue accepts events again; replay this range (POST /v1/webhooks/replay) to send the dropped events')
   }
 
   #report (e: DeliveryReport): void {
