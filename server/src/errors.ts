@@ -46,7 +46,7 @@ export const errorCatalogue = {
   EAR_ERR_JOB_NOT_FOUND: { message: 'No index job with id %s', Base: RangeError, status: 404 },
   EAR_ERR_API: { message: 'The server answered %s', Base: Error, status: 502 },
   EAR_ERR_INTERNAL: { message: 'Internal error: %s', Base: Error, status: 500 },
-  EAR_ERR_INDEX_READ: { message: 'The index at %s could not be read (a damaged page); restore it from an export (earshot import)', Base: Error, status: 503 },
+  EAR_ERR_INDEX_READ: { message: 'The index could not be read (a damaged page); restore it from an export (earshot import)', Base: Error, status: 503 },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorCatalogue

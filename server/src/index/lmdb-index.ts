@@ -142,7 +142,8 @@ export class LmdbIndex implements Index {
     try {
       return this.#addSorted(meta, list, keys)
     } catch (err) {
-      this.#readFailed(err)
+      if (isPageError(err)) this.#readFailed(err)
+      throw err
     }
   }
 
@@ -199,7 +200,8 @@ export class LmdbIndex implements Index {
     try {
       return this.#removeTrack(id)
     } catch (err) {
-      this.#readFailed(err)
+      if (isPageError(err)) this.#readFailed(err)
+      throw err
     }
   }
 
@@ -242,7 +244,7 @@ export class LmdbIndex implements Index {
     if (err instanceof EarshotError) throw err
     // LMDB leaves the failed read transaction unusable: the next read starts a fresh one.
     try { this.#root.resetReadTxn() } catch {}
-    const coded = wrapError('EAR_ERR_INDEX_READ', err, this.dir)
+    const coded = wrapError('EAR_ERR_INDEX_READ', err)
     this.readFailures++
     this.lastReadFailure = { at: new Date().toISOString(), message: describeError(coded) }
     throw coded
@@ -334,6 +336,11 @@ export class LmdbIndex implements Index {
   async close (): Promise<void> {
     await this.#root.close()
   }
+}
+
+/** LMDB's errors for pages that are not what they should be (a write can also fail for other reasons: a full disk). */
+function isPageError (err: unknown): boolean {
+  return err instanceof Error && /MDB_(CORRUPTED|PAGE_NOTFOUND|BAD_TXN)/.test(err.message)
 }
 
 /** Digest of a fingerprint: same audio, same digest, whatever the file's container or tags. */
