@@ -19,7 +19,7 @@ import type { FingerprintParams } from '../config/fingerprint.js'
 import type { HashList } from '../dsp/pipeline.js'
 import { describeError, earshotError, wrapError, EarshotError } from '../errors.js'
 import { openChecked } from './lmdb-check.js'
-import type { AddResult, Index, IndexStats, NewTrack, PostingVisitor, Track } from './types.js'
+import type { AddResult, Index, IndexStats, NewTrack, PostingVisitor, ReadFailure, Track } from './types.js'
 
 /** Bump when the stored layout changes; an index with another version is refused. */
 export const INDEX_FORMAT_VERSION = 1
@@ -36,14 +36,6 @@ export interface LmdbIndexOptions {
 }
 
 interface Totals { postings: number, frames: number, tracks: number }
-
-/** A read of the index that failed, kept for /health. */
-export interface ReadFailure {
-  /** ISO 8601 time of the failure. */
-  at: string
-  /** `EAR_ERR_INDEX_READ: ...` with LMDB's reason. */
-  message: string
-}
 
 export class LmdbIndex implements Index {
   readonly dir: string
