@@ -61,6 +61,7 @@ export const errorCatalogue = {
   EAR_ERR_CROSS_ORIGIN: { message: 'Not allowed from a page of another site (%s)', Base: Error, status: 403 },
   EAR_ERR_ADDRESS_NOT_ALLOWED: { message: 'The server may not connect to %s: %s (allow it in network.allowedAddresses)', Base: Error, status: 422 },
   EAR_ERR_DISK_FULL: { message: 'No space left to store %s', Base: Error, status: 507 },
+  EAR_ERR_INDEX_READ: { message: 'The index could not be read (a damaged page); restore it from an export (earshot import)', Base: Error, status: 503 },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorCatalogue

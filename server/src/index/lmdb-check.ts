@@ -226,7 +226,7 @@ export function checkDataFile (file: string, scope: 'main' | 'all'): void {
   }
 }
 
-/** The newest committed transaction id, from the meta pages (0 if they cannot be read). */
+/** The newest committed transaction id, from the meta pages (-1 if they cannot be read). */
 function newestTxnid (file: string): bigint {
   try {
     const fd = fs.openSync(file, 'r')

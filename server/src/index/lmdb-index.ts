@@ -19,7 +19,7 @@ import type { FingerprintParams } from '../config/fingerprint.js'
 import type { HashList } from '../dsp/pipeline.js'
 import { describeError, earshotError, wrapError, EarshotError } from '../errors.js'
 import { openChecked } from './lmdb-check.js'
-import type { AddResult, Index, IndexStats, NewTrack, PostingVisitor, Track } from './types.js'
+import type { AddResult, Index, IndexStats, NewTrack, PostingVisitor, ReadFailure, Track } from './types.js'
 
 /** Bump when the stored layout changes; an index with another version is refused. */
 export const INDEX_FORMAT_VERSION = 1
@@ -36,14 +36,6 @@ export interface LmdbIndexOptions {
 }
 
 interface Totals { postings: number, frames: number, tracks: number }
-
-/** A read of the index that failed, kept for /health. */
-export interface ReadFailure {
-  /** ISO 8601 time of the failure. */
-  at: string
-  /** `EAR_ERR_INDEX_READ: ...` with LMDB's reason. */
-  message: string
-}
 
 export class LmdbIndex implements Index {
   readonly dir: string
@@ -142,7 +134,8 @@ export class LmdbIndex implements Index {
     try {
       return this.#addSorted(meta, list, keys)
     } catch (err) {
-      this.#readFailed(err)
+      if (isPageError(err)) this.#readFailed(err)
+      throw err
     }
   }
 
@@ -199,7 +192,8 @@ export class LmdbIndex implements Index {
     try {
       return this.#removeTrack(id)
     } catch (err) {
-      this.#readFailed(err)
+      if (isPageError(err)) this.#readFailed(err)
+      throw err
     }
   }
 
@@ -242,7 +236,7 @@ export class LmdbIndex implements Index {
     if (err instanceof EarshotError) throw err
     // LMDB leaves the failed read transaction unusable: the next read starts a fresh one.
     try { this.#root.resetReadTxn() } catch {}
-    const coded = wrapError('EAR_ERR_INDEX_READ', err, this.dir)
+    const coded = wrapError('EAR_ERR_INDEX_READ', err)
     this.readFailures++
     this.lastReadFailure = { at: new Date().toISOString(), message: describeError(coded) }
     throw coded
@@ -334,6 +328,11 @@ export class LmdbIndex implements Index {
   async close (): Promise<void> {
     await this.#root.close()
   }
+}
+
+/** LMDB's errors for pages that are not what they should be (a write can also fail for other reasons: a full disk). */
+function isPageError (err: unknown): boolean {
+  return err instanceof Error && /MDB_(CORRUPTED|PAGE_NOTFOUND|BAD_TXN)/.test(err.message)
 }
 
 /** Digest of a fingerprint: same audio, same digest, whatever the file's container or tags. */

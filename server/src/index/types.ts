@@ -61,9 +61,21 @@ export interface IndexStats {
  */
 export type PostingVisitor = (trackId: number, frame: number) => void
 
+/** A read of the index that met a damaged page; it failed one request or session. */
+export interface ReadFailure {
+  /** ISO 8601 time of the failure. */
+  at: string
+  /** `EAR_ERR_INDEX_READ: ...` with LMDB's reason. */
+  message: string
+}
+
 export interface Index {
   /** The folder the index lives in, for indexes on disk. */
   readonly dir?: string
+  /** Reads that met a damaged page since the index was opened (for /health: the index is degraded). */
+  readonly readFailures?: number
+  /** The last of them; undefined while every read succeeds. */
+  readonly lastReadFailure?: ReadFailure
   /** Add a track and its hashes in one transaction: all in or all out. */
   addTrack (meta: NewTrack, hashes: HashList): AddResult
   /** Remove a track and its postings; false when there was no such track. */

@@ -11,7 +11,7 @@ import {
 import { randomUUID } from 'node:crypto'
 import type { Settings } from '../config/defaults.js'
 import type { Index } from '../index/types.js'
-import { describeError } from '../errors.js'
+import { EarshotError } from '../errors.js'
 import { StreamSession } from './session.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { SessionMeter } from '../metrics/session-meter.js'
@@ -161,7 +161,7 @@ export class StreamConnection {
     this.#activeAt = Date.now()
     if (m.type === 'hello') { this.#onHello(m); return }
     if (!this.#session) { this.fail('EAR_ERR_HELLO_REQUIRED'); return }
-    try { this.#session.flush() } catch (err) { this.fail('EAR_ERR_INTERNAL', describeError(err)) }
+    try { this.#session.flush() } catch (err) { this.fail('EAR_ERR_INTERNAL', failureCode(err)) }
   }
 
   #onHello (hello: Hello): void {
@@ -208,7 +208,7 @@ export class StreamConnection {
       session.write(pcm)
     } catch (err) {
       // A damaged index page (EAR_ERR_INDEX_READ) ends this session, not the process.
-      this.fail('EAR_ERR_INTERNAL', describeError(err))
+      this.fail('EAR_ERR_INTERNAL', failureCode(err))
       return
     } finally {
       this.#audioAt = 0
@@ -291,4 +291,9 @@ export class StreamConnection {
     this.#meter?.message(m, this.#audioAt > 0 ? (performance.now() - this.#audioAt) / 1000 : undefined)
     this.#wire.send(encodeControl(m))
   }
+}
+
+/** The code of a failure inside a session, for the client: never the server's message (it may name its folders). */
+function failureCode (err: unknown): string {
+  return err instanceof EarshotError ? err.code : 'internal error'
 }
