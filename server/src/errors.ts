@@ -48,7 +48,6 @@ export const errorCatalogue = {
   EAR_ERR_INTERNAL: { message: 'Internal error: %s', Base: Error, status: 500 },
   EAR_ERR_DATA_LOCKED: { message: 'The data folder %s is in use by another earshot server (pid %s, port %s, started %s)', Base: Error, status: 409 },
   EAR_ERR_LISTEN: { message: 'Cannot listen on %s: %s', Base: Error, status: 500 },
-  EAR_ERR_INDEX_READ: { message: 'The index at %s could not be read (a damaged page); restore it from an export (earshot import)', Base: Error, status: 503 },
   EAR_ERR_HEADERS_TOO_LARGE: { message: 'The request headers are larger than the limit of %s bytes', Base: RangeError, status: 431 },
   EAR_ERR_ABORTED: { message: 'The client closed the connection before the whole body arrived', Base: Error, status: 499 },
   EAR_ERR_FILE_NOT_REGULAR: { message: 'Not a regular file: %s is %s', Base: TypeError, status: 400 },

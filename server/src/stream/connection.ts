@@ -16,7 +16,6 @@ import { StreamSession } from './session.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { SessionMeter } from '../metrics/session-meter.js'
 import type { Logger } from '../log.js'
-import type { EarshotError } from '../errors.js'
 
 /** What a transport gives a connection: sending, its queue, closing. */
 export interface Wire {
