@@ -210,7 +210,7 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
     const stats = bodyOf(await call(base, 'GET', '/v1/stats'))
     t.match(stats, { tracks: s.tracks, postings: s.postings, distinctHashes: s.distinctHashes, audioSeconds: Math.round(s.audioSeconds), sessions: 0, webhooks: null })
     t.ok(stats.indexBytes > 0 && stats.uptimeSeconds >= 0)
-    t.same(stats.monitors, { total: 0, connecting: 0, listening: 0, down: 0 })
+    t.same(stats.monitors, { total: 0, connecting: 0, listening: 0, down: 0, finished: 0 })
     const health = await call(base, 'GET', '/health')
     t.equal(health.status, 200)
     t.match(bodyOf(health), { status: 'ok', problems: [], transport, sessions: 0, index: { tracks: s.tracks, postings: s.postings } })

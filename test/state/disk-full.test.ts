@@ -16,7 +16,7 @@ import { build } from '../../server/src/app.js'
 import type { Play } from '../../server/src/playlog/play-log.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { clip, prng, silence, song } from '../helpers/signals.js'
-import { freePort, testSettings, toS16, TRANSPORTS, within, writeChunks } from '../helpers/stream-helpers.js'
+import { allowLoopback, freePort, testSettings, toS16, TRANSPORTS, within, writeChunks } from '../helpers/stream-helpers.js'
 import { assertError, call, pcm16 } from '../helpers/api-helpers.js'
 
 const RATE = 22050
@@ -56,7 +56,7 @@ if (process.getuid?.() !== 0) {
       const mount = fs.mkdtempSync(path.join(os.tmpdir(), 'earshot-disk-full-'))
       const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_SIZE}`, 'tmpfs', mount])
       if (mounted.status !== 0) { t.fail(`mount: ${mounted.stderr.toString()}`); return }
-      const server = await build({ index, settings: testSettings({ idleTimeoutMs: 60_000 }), transport, stateDir: path.join(mount, 'server') })
+      const server = await build({ index, settings: allowLoopback(testSettings({ idleTimeoutMs: 60_000 })), transport, stateDir: path.join(mount, 'server') })
       t.teardown(async () => {
         await server.close() // before the unmount: LMDB has its files open there
         spawnSync('umount', [mount])
@@ -90,6 +90,9 @@ if (process.getuid?.() !== 0) {
       const failures = Number(/^earshot_state_write_failures_total\{reason="disk_full"\} (\d+)$/m.exec(metrics)?.[1])
       t.ok(failures >= 1, `earshot_state_write_failures_total{reason="disk_full"} is ${failures}`)
       t.match(metrics, /^earshot_state_disk_full 1$/m)
+      const health = await call(base, 'GET', '/health')
+      t.equal(health.status, 200, '/health still answers 200: identify and streams go on')
+      t.match(JSON.parse(health.text), { status: 'degraded', problems: [/disk full: the server state .* cannot be written since /] }, '/health says degraded, and why')
 
       const refused = `http://127.0.0.1:${await freePort()}/live.mp3`
       const monitorBody = JSON.stringify({ url: refused, label: 'full' })
@@ -107,6 +110,7 @@ if (process.getuid?.() !== 0) {
       t.equal(filed.length, 1, 'the song is filed once space is back')
       t.equal(filed[0]?.open, false, 'and closed')
       t.equal(server.services.stateWrites.diskFull, false, 'the flag is down')
+      t.notMatch(JSON.parse((await call(base, 'GET', '/health')).text).problems, [/disk full/], '/health no longer says disk full')
       t.equal((await call(base, 'POST', '/v1/monitors', { headers: json, body: monitorBody })).status, 201, 'a monitor can be added')
       t.match(await (await fetch(`${base}/metrics`)).text(), /^earshot_state_disk_full 0$/m)
       t.same(unhandled, [], 'no unhandled rejection')

@@ -203,7 +203,7 @@ function jsonBody (schema: Json): Json {
 // ---- schemas --------------------------------------------------------------------------------------------------
 
 const monitorCounts = object({
-  total: int(), connecting: int(), listening: int(), down: int(),
+  total: int(), connecting: int(), listening: int(), down: int(), finished: int('Monitors of a finite source (a file) read to its end'),
 }, [], 'Monitors by state')
 
 const webhookStats = object({

@@ -11,7 +11,7 @@ import type { Services } from './services.js'
 export const STREAM_PATH = '/v1/stream'
 
 function monitorSummary (services: Services): Record<string, number> {
-  const out: Record<string, number> = { total: 0, connecting: 0, listening: 0, down: 0 }
+  const out: Record<string, number> = { total: 0, connecting: 0, listening: 0, down: 0, finished: 0 }
   for (const m of services.monitors.list()) { out.total++; out[m.state]++ }
   return out
 }
@@ -51,6 +51,8 @@ function health (services: Services): HttpReply {
       warnings.push(`cannot read the disk space: ${(err as Error).message}`)
     }
   }
+  const full = services.stateWrites.diskFullSince
+  if (full) warnings.push(`disk full: the server state (play log, monitors, webhook queue) cannot be written since ${full}; identify and streams go on`)
   const monitors = monitorSummary(services)
   if (monitors.down > 0) warnings.push(`${monitors.down} of ${monitors.total} monitors down (GET /v1/monitors says why)`)
   const webhooks = services.webhooks?.stats ?? null
