@@ -170,7 +170,7 @@ async function main (): Promise<void> {
     buildIndex(db)
     const config = path.join(dir, 'config.json')
     // Every session comes from loopback: lift the per-address limit on stream opens for the bench.
-    fs.writeFileSync(config, JSON.stringify({ access: { streamOpensPerMinute: sessions * 10 } }))
+    fs.writeFileSync(config, JSON.stringify({ access: { streamOpensPerMinute: sessions * 10 }, stream: { maxConnectionsPerAddress: sessions + 10 } }))
     console.log(`${new Date().toISOString().slice(0, 10)}: GET /metrics x ${gets} (after ${WARMUP_GETS} warm-up), ${TRACKS} tracks indexed, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? ''})`)
     console.log('')
     console.log('| transport | sessions open | median | p95 | response size | sessions_active |')

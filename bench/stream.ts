@@ -51,7 +51,7 @@ async function startServer (db: string, transport: string): Promise<{ child: Chi
   const nodeArgs = (process.env.EARSHOT_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean) // e.g. --cpu-prof
   // Every session of the load generator opens from one address: lift the per-address limit on stream opens.
   const config = path.join(os.tmpdir(), `earshot-bench-stream-${process.pid}.json`)
-  fs.writeFileSync(config, JSON.stringify({ access: { streamOpensPerMinute: 1e9 } }))
+  fs.writeFileSync(config, JSON.stringify({ access: { streamOpensPerMinute: 1e9 }, stream: { maxConnectionsPerAddress: 1e6 } }))
   const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--db', db, '--port', '0', '--transport', transport, '--max-sessions', '100000', '--config', config],
     { stdio: ['ignore', 'ignore', 'pipe'] })
   const port = await new Promise<number>((resolve, reject) => {

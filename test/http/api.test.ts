@@ -87,7 +87,7 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
       t.equal(typeof h.uptimeSeconds, 'number')
       t.ok(h.index.tracks >= SEEDS.length, 'index stats')
       t.ok(h.disk.freeBytes > 0 && h.disk.totalBytes >= h.disk.freeBytes, 'disk space')
-      t.same(keys(h.monitors), ['connecting', 'down', 'listening', 'total'])
+      t.same(keys(h.monitors), ['connecting', 'down', 'finished', 'listening', 'total'])
     },
     async 'GET /ping' (t) {
       const a = await call(base, 'GET', '/ping')
@@ -278,7 +278,7 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
       assertError(t, await call(base, 'POST', '/v1/webhooks/replay', { headers: json, body }), 'EAR_ERR_BAD_REQUEST', 'replay without a webhook URL')
       // A server with a webhook URL (nothing listens there), on a state of its own.
       const webhooks = { ...apiSettings().webhooks, urls: ['http://127.0.0.1:9/hook'], secret: 'test-secret-with-enough-length' }
-      const hooked = await build({ index: catalog.index, settings: { ...apiSettings(), webhooks }, transport, stateDir: path.join(dir, 'hooked-state') })
+      const hooked = await build({ index: catalog.index, settings: { ...apiSettings({ network: { allowedAddresses: LOOPBACK_ADDRESSES } }), webhooks }, transport, stateDir: path.join(dir, 'hooked-state') })
       t.teardown(() => hooked.close())
       const a = await call(`http://127.0.0.1:${await hooked.listen('127.0.0.1', 0)}`, 'POST', '/v1/webhooks/replay', { headers: json, body })
       t.equal(a.status, 202)
