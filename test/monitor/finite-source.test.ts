@@ -13,7 +13,7 @@ import fs from 'node:fs'
 import { once } from 'node:events'
 import { buildCatalog } from '../helpers/catalog.js'
 import { clip, song, wavBytes, writeWav } from '../helpers/signals.js'
-import { pollUntil, startServer, testSettings } from '../helpers/stream-helpers.js'
+import { allowLoopback, pollUntil, startServer, testSettings } from '../helpers/stream-helpers.js'
 import type { MonitorInfo } from '../../server/src/monitor/monitors.js'
 import type { Play } from '../../server/src/playlog/play-log.js'
 
@@ -56,7 +56,7 @@ for (const e of encoders) {
     const { index } = buildCatalog(path.join(dir, 'db'), [3], 20, RATE)
     t.teardown(() => index.close())
     const source = await fileServer(t, e.encode(clip(song(3, 20, RATE), RATE, 2, SECONDS), dir), e.type, e.file)
-    const settings = testSettings({ idleTimeoutMs: 60_000 })
+    const settings = allowLoopback(testSettings({ idleTimeoutMs: 60_000 }))
     // Quick reconnects: a monitor that took the file's end for a drop would be back within 200 ms to file it again.
     settings.monitors = { ...settings.monitors, initialBackoffMs: 100, maxBackoffMs: 200 }
     const { server, http: base } = await startServer(t, 'ws', index, settings)

@@ -70,7 +70,7 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
     t.same(bodyOf(await call(base, 'GET', '/v1/monitors')).monitors, [], 'nothing stored')
     t.equal(source.hits(), 0, 'the source was never contacted')
 
-    const allowed = await startServer(t, transport, catalog.index, apiSettings({ network: { allowedAddresses: LOOPBACK_ADDRESSES } }))
+    const allowed = await startServer(t, transport, catalog.index, apiSettings({ network: { allowedAddresses: LOOPBACK_ADDRESSES } }), 0, path.join(t.testdir(), 'allowed-state'))
     const added = await call(allowed.http, 'POST', '/v1/monitors', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: `http://127.0.0.1:${source.port}/` }) })
     t.equal(added.status, 201, 'allowed by network.allowedAddresses')
     await pollUntil(async () => source.hits(), (n) => n > 0, 10_000, 'the allowed source to be pulled')

@@ -14,7 +14,7 @@ import type { Track } from '../../server/src/index/types.js'
 import { jsonText, terminalText } from '../../server/src/cli/terminal-text.js'
 import { childEnv, runEarshot, type Run } from '../helpers/child-env.js'
 import { clip, song, writeWav } from '../helpers/signals.js'
-import { freePort, startServer, testSettings } from '../helpers/stream-helpers.js'
+import { allowLoopback, freePort, startServer, testSettings } from '../helpers/stream-helpers.js'
 
 /** OSC window title, clear screen, colour, 8-bit CSI, a bell and a bare CR that would hide the start of the line. */
 const HOSTILE = 'x\x1b]0;owned\x07\x1b[2J\x1b[1;31mred\x9b2J\x07\x1b[0m\rend'
@@ -67,7 +67,7 @@ t.test('every CLI printer strips escape sequences from tags, labels and stream i
   // A server on the same index: a client stream and a monitor with hostile names.
   const index = LmdbIndex.open(path.join(dir, 'db'), defaultFingerprint)
   t.teardown(() => index.close())
-  const { server, url, http } = await startServer(t, 'ws', index, testSettings())
+  const { server, url, http } = await startServer(t, 'ws', index, allowLoopback(testSettings()))
   const streamed = await run(['stream', 'clip.wav', '--server', url])
   assertClean(t, streamed, 'stream')
   t.match(streamed.stdout, /confirmed #1 xredend/)
