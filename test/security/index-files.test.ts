@@ -43,9 +43,13 @@ fs.mkdirSync(at('cut'))
 const full = wavBytes(song(3, 8, RATE), RATE)
 fs.writeFileSync(at('cut', 'half.wav'), full.subarray(0, 44 + 4 * RATE * 2)) // the header says 8 s, 4 s follow
 if (haveFfmpeg) {
-  for (const ext of ['flac', 'ogg', 'mp3']) {
+  // Three different songs: one recording in three formats would be one track and two copies of it.
+  for (const [k, ext] of ['flac', 'ogg', 'mp3'].entries()) {
     const whole = at(`whole-${ext}.${ext}`)
-    const r = spawnSync('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-i', at('cut', '..', 'big', 'minute-0.wav'), '-t', '20', '-y', whole])
+    const source = at(`whole-${ext}.wav`)
+    writeWav(source, song(4 + k, 20, RATE), RATE)
+    const r = spawnSync('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-i', source, '-y', whole])
+    fs.unlinkSync(source)
     if (r.status !== 0) throw new Error(`ffmpeg: ${r.stderr.toString()}`)
     const bytes = fs.readFileSync(whole)
     fs.writeFileSync(at('cut', `half.${ext}`), bytes.subarray(0, Math.floor(bytes.length / 2)))

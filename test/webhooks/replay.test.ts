@@ -16,7 +16,7 @@ import { createLogger } from '../../server/src/log.js'
 import type { Play } from '../../server/src/playlog/play-log.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { clip, prng, song } from '../helpers/signals.js'
-import { testSettings, toS16, TRANSPORTS, waitUntil, within, writeChunks } from '../helpers/stream-helpers.js'
+import { allowLoopback, testSettings, toS16, TRANSPORTS, waitUntil, within, writeChunks } from '../helpers/stream-helpers.js'
 
 const RATE = 44100
 const SECRET = 'test-secret-with-enough-length'
@@ -48,7 +48,7 @@ for (const transport of TRANSPORTS) {
     const { index } = buildCatalog(path.join(t.testdir(), 'db'), [3, 5], 30, RATE)
     t.teardown(() => index.close())
     const rx = await receiver(t)
-    const settings = testSettings()
+    const settings = allowLoopback(testSettings())
     // Room for two deliveries: the first play's two events; the second play's two are dropped.
     settings.webhooks = { ...settings.webhooks, urls: [rx.url], secret: SECRET, maxQueue: 2, maxAttempts: 1000, initialBackoffMs: 20, maxBackoffMs: 100 }
     const lines: Array<Record<string, unknown>> = []

@@ -230,10 +230,11 @@ export class LmdbIndex implements Index {
 
   /**
    * A read met a damaged page (lmdb-js throws MDB_CORRUPTED, MDB_PAGE_NOTFOUND...): fail this one request or session
-   * with a coded error, and remember it for /health. Catalogued errors pass as they are.
+   * with a coded error, and remember it for /health.
    */
   #readFailed (err: unknown): never {
-    if (err instanceof EarshotError) throw err
+    // Anything else (a closed index, a bug) is not a damaged page: it passes as it is, to be logged as a fault.
+    if (!isPageError(err)) throw err
     // LMDB leaves the failed read transaction unusable: the next read starts a fresh one.
     try { this.#root.resetReadTxn() } catch {}
     const coded = wrapError('EAR_ERR_INDEX_READ', err)

@@ -84,6 +84,7 @@ class Monitor {
   #unmatched = 0
   #reconnects = 0
   #current: CurrentMatch | null = null
+  #lastFailureLog = 0
 
   constructor (record: MonitorRecord, private readonly index: Index, private readonly settings: Settings, plays: PlayLog,
     private readonly hooks: MonitorHooks, addressPolicy: AddressPolicy, private readonly onFinished: (m: Monitor) => void) {
@@ -165,7 +166,7 @@ class Monitor {
     const session = this.#session
     if (!session || session.check(bytes)) return // a NaN-bearing or misaligned chunk is skipped, never fatal
     // A damaged index page (EAR_ERR_INDEX_READ, counted by the index for /health) loses this chunk, not the process.
-    try { session.write(bytes) } catch { return }
+    try { session.write(bytes) } catch (err) { this.#failed(err); return }
     const now = this.#streamSeconds
     const delta = now - this.#seen
     this.#seen = now
@@ -174,11 +175,20 @@ class Monitor {
     this.#recorder.onAudio(session.streamSeconds)
   }
 
+  /** Logged once a second at most: a damaged index fails every chunk. */
+  #failed (err: unknown): void {
+    const now = Date.now()
+    if (now - this.#lastFailureLog < 1000) return
+    this.#lastFailureLog = now
+    const log = this.hooks.log ?? silentLogger
+    log.error({ err, monitor: this.record.id }, 'a chunk of the station could not be matched')
+  }
+
   #end (): void {
     const session = this.#session
     if (!session) return
     this.#session = undefined
-    try { session.flush() } catch {} // a damaged index page (EAR_ERR_INDEX_READ): the session ends here either way
+    try { session.flush() } catch (err) { this.#failed(err) } // the session ends here either way
     this.#meter?.close('normal')
     this.#meter = undefined
     this.#recorder.end(session.streamSeconds)

@@ -160,7 +160,7 @@ export class StreamConnection {
     this.#activeAt = Date.now()
     if (m.type === 'hello') { this.#onHello(m); return }
     if (!this.#session) { this.fail('EAR_ERR_HELLO_REQUIRED'); return }
-    try { this.#session.flush() } catch (err) { this.fail('EAR_ERR_INTERNAL', failureCode(err)) }
+    try { this.#session.flush() } catch (err) { this.#sessionFailed(err, 'flush') }
   }
 
   #onHello (hello: Hello): void {
@@ -206,8 +206,7 @@ export class StreamConnection {
     try {
       session.write(pcm)
     } catch (err) {
-      // A damaged index page (EAR_ERR_INDEX_READ) ends this session, not the process.
-      this.fail('EAR_ERR_INTERNAL', failureCode(err))
+      this.#sessionFailed(err, 'audio')
       return
     } finally {
       this.#audioAt = 0
@@ -243,6 +242,16 @@ export class StreamConnection {
       if (session && observer) observer.end(session.streamSeconds)
       meter?.close(this.#closeReason)
     } catch (err) { this.#fault(err, 'close') }
+  }
+
+  /** The session threw: a damaged index page ends this session only (the index counts it for /health); else a fault. */
+  #sessionFailed (err: unknown, during: string): void {
+    if (err instanceof EarshotError && err.code === 'EAR_ERR_INDEX_READ') {
+      this.#ctx.log?.error({ err, during, sessionId: this.sessionId || undefined }, 'index read failed')
+      this.fail('EAR_ERR_INTERNAL', err.code)
+    } else {
+      this.#fault(err, during)
+    }
   }
 
   /**
@@ -290,9 +299,4 @@ export class StreamConnection {
     this.#meter?.message(m, this.#audioAt > 0 ? (performance.now() - this.#audioAt) / 1000 : undefined)
     this.#wire.send(encodeControl(m))
   }
-}
-
-/** The code of a failure inside a session, for the client: never the server's message (it may name its folders). */
-function failureCode (err: unknown): string {
-  return err instanceof EarshotError ? err.code : 'internal error'
 }
