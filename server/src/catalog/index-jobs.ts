@@ -156,7 +156,7 @@ export class IndexJobs {
           else if (e.type === 'indexed') { job.indexed++; job.audioSeconds += e.audioSeconds }
           else if (e.type === 'present') job.present++
           else if (e.type === 'symlink') job.symlinks++
-          else {
+          else if (e.type === 'skipped') {
             job.skippedCount++
             if (isTruncated(e.reason)) job.truncated++
             if (job.skipped.length < MAX_SKIPPED_LISTED) job.skipped.push({ file: e.file, reason: e.reason })

@@ -13,7 +13,8 @@ import os from 'node:os'
 import { setMaxListeners } from 'node:events'
 import { Piscina } from 'piscina'
 import type { FingerprintParams } from '../config/fingerprint.js'
-import type { Index, Track } from '../index/types.js'
+import type { Index, NewTrack, Track } from '../index/types.js'
+import type { HashList } from '../dsp/pipeline.js'
 import type { Analysis, AnalyzeLimits } from './analyze.js'
 import { describeError, earshotError } from '../errors.js'
 import { defaults } from '../config/defaults.js'
@@ -28,6 +29,8 @@ export type IndexEvent =
   | { type: 'found', total: number }
   | { type: 'indexed', file: string, track: Track, audioSeconds: number }
   | { type: 'present', file: string, track: Track, reason: string }
+  /** A track handed to `IndexOptions.keep` instead of the index. */
+  | { type: 'kept', file: string, meta: NewTrack }
   /** `reason` starts with its code: `EAR_ERR_…: message`. */
   | { type: 'skipped', file: string, reason: string }
   | { type: 'symlink', file: string }
@@ -118,9 +121,16 @@ export interface IndexOptions {
   onEvent?: (e: IndexEvent) => void
   /** Stops the walk and the workers; indexFiles then rejects with the signal's reason. Tracks written stay. */
   signal?: AbortSignal
+  /**
+   * Where analysed tracks go instead of an index (earshot fingerprint writes them to a file); counted as indexed.
+   * Called on the main thread, one track at a time.
+   */
+  keep?: (meta: NewTrack, hashes: HashList, file: string) => void
 }
 
-export async function indexFiles (index: Index, inputs: readonly string[], options: IndexOptions): Promise<IndexSummary> {
+/** Analyse files and folders into `index`, or into `options.keep` when it is set (then `index` may be undefined). */
+export async function indexFiles (index: Index | undefined, inputs: readonly string[], options: IndexOptions): Promise<IndexSummary> {
+  if (index === undefined && options.keep === undefined) throw new TypeError('indexFiles needs an index or options.keep')
   const started = performance.now()
   const emit = options.onEvent ?? (() => {})
   const summary: IndexSummary = { indexed: 0, present: 0, skipped: 0, truncated: 0, symlinks: 0, audioSeconds: 0, seconds: 0, decodeSeconds: 0, fingerprintSeconds: 0 }
@@ -151,7 +161,14 @@ export async function indexFiles (index: Index, inputs: readonly string[], optio
         summary.decodeSeconds += result.decodeMs / 1000
         summary.fingerprintSeconds += result.fingerprintMs / 1000
         try {
-          const added = addTrackOnce(index, options.params, result.meta, result.hashes, options.minConfidence ?? defaults.minConfidence)
+          if (options.keep) {
+            options.keep(result.meta, result.hashes, file)
+            summary.indexed++
+            summary.audioSeconds += result.meta.durationSeconds
+            emit({ type: 'kept', file, meta: result.meta })
+            return
+          }
+          const added = addTrackOnce(index!, options.params, result.meta, result.hashes, options.minConfidence ?? defaults.minConfidence)
           const { track } = added
           if (added.added) {
             summary.indexed++

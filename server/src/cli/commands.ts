@@ -10,6 +10,7 @@ import { indexFiles, type IndexEvent } from '../catalog/indexer.js'
 import { Identifier } from '../catalog/identify.js'
 import { decodeFile } from '../audio/decode.js'
 import { earshotError } from '../errors.js'
+import { FingerprintWriter, checkFingerprintFile, isFingerprintFile, readFingerprintFile } from '../index/fingerprint-file.js'
 import { createProgress } from './progress.js'
 import { serve } from './serve.js'
 import { resolveLogLevel } from '../log.js'
@@ -86,6 +87,53 @@ const index: Command = {
     } finally {
       progress.stop()
       await db.close()
+    }
+  },
+}
+
+const fingerprintCommand: Command = {
+  summary: 'Fingerprint audio files and folders into a fingerprint file for earshot import (docs/FINGERPRINTS.md)',
+  usage: '<files or folders...> --out FILE',
+  positionals: [1, Infinity],
+  options: {
+    out: { type: 'string', description: 'The fingerprint file to write (must not exist)' },
+    threads: { type: 'string', description: 'Worker threads (default: one per core)' },
+  },
+  async run (values, inputs) {
+    const file = values.out
+    if (typeof file !== 'string' || file === '') throw earshotError('EAR_ERR_USAGE', '--out FILE is required')
+    const threads = parseNumber('threads', values.threads, 1, 256, true)
+    const dir = path.dirname(path.resolve(file))
+    if (!fs.existsSync(dir)) throw earshotError('EAR_ERR_FILE_NOT_FOUND', dir)
+    const writer = new FingerprintWriter(file, defaults.fingerprint)
+    const progress = createProgress(process.stderr)
+    let firstSkip: string | undefined
+    try {
+      const summary = await indexFiles(undefined, inputs, {
+        params: defaults.fingerprint,
+        limits: defaults.catalog,
+        threads,
+        keep: (meta, hashes) => writer.write(meta, hashes),
+        onEvent: (e: IndexEvent) => {
+          switch (e.type) {
+            case 'found': progress.start(e.total); break
+            case 'kept': progress.tick(`fingerprinted ${e.file} ${e.meta.title}`); break
+            case 'skipped': firstSkip ??= e.reason; progress.skip(`skipped ${e.file}: ${e.reason}`); break
+            default: break // counted in the summary
+          }
+        },
+      })
+      progress.stop()
+      out(`fingerprinted ${summary.indexed}, skipped ${summary.skipped}; ` +
+        `${(summary.audioSeconds / 3600).toFixed(2)} h of audio in ${summary.seconds.toFixed(1)} s to ${file}` +
+        (summary.truncated > 0 ? `; ${summary.truncated} truncated or damaged (still being copied?), not fingerprinted` : '') +
+        (summary.symlinks > 0 ? `; ${summary.symlinks} symbolic links in folders not followed` : ''))
+      if (summary.indexed > 0) return 0
+      errLine(`earshot: ${firstSkip ?? 'EAR_ERR_NOT_AUDIO: nothing to fingerprint'}`)
+      return 1
+    } finally {
+      progress.stop()
+      writer.close()
     }
   },
 }
@@ -196,12 +244,27 @@ const exportCommand: Command = {
 }
 
 const importCommand: Command = {
-  summary: 'Add the tracks of a backup made by earshot export (tracks already present are skipped)',
+  summary: 'Add the tracks of a backup made by earshot export, or of a file made by earshot fingerprint (tracks already present are skipped)',
   usage: '<file>',
   positionals: [1, 1],
   options: { ...dbOption },
   async run (values, [file]) {
     if (!fs.existsSync(file)) throw earshotError('EAR_ERR_FILE_NOT_FOUND', file)
+    if (isFingerprintFile(file)) {
+      // Read it through once before writing, so a truncated or garbled file leaves the index as it was.
+      checkFingerprintFile(file, defaults.fingerprint)
+      const db = openIndex(values, false)
+      try {
+        let added = 0
+        let present = 0
+        for (const { meta, hashes } of readFingerprintFile(file, defaults.fingerprint)) {
+          if (db.addTrack(meta, hashes).added) added++
+          else present++
+        }
+        out(`imported ${added} tracks, ${present} already present`)
+        return 0
+      } finally { await db.close() }
+    }
     const source = LmdbIndex.openBackup(file, defaults.fingerprint)
     try {
       const db = openIndex(values, false)
@@ -292,6 +355,7 @@ const streamCommand: Command = {
 export const commands: Record<string, Command> = {
   stream: streamCommand,
   index,
+  fingerprint: fingerprintCommand,
   identify,
   tracks,
   stats,
