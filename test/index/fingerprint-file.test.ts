@@ -125,6 +125,13 @@ t.test('earshot fingerprint, then import into an empty index, identify, and agai
   const noOut = await earshot(['fingerprint', 'music'])
   t.equal(noOut.code, 2)
   t.match(noOut.stderr, /^earshot: EAR_ERR_USAGE: .*--out FILE is required/)
+  t.ok(fs.existsSync(path.join(dir, 'all.fp')), 'a refused overwrite leaves the file')
+  fs.mkdirSync(path.join(dir, 'empty'))
+  fs.writeFileSync(path.join(dir, 'empty', 'notes.txt'), 'not audio')
+  const none = await earshot(['fingerprint', 'empty', path.join('empty', 'notes.txt'), '--out', 'none.fp'])
+  t.equal(none.code, 1, 'nothing fingerprinted: exit 1')
+  t.match(none.stderr, /earshot: EAR_ERR_NOT_AUDIO: /)
+  t.notOk(fs.existsSync(path.join(dir, 'none.fp')), 'and no file is left')
 
   const imp = await earshot(['import', 'all.fp', '--db', 'fresh'])
   t.equal(imp.code, 0, imp.stderr)

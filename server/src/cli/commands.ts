@@ -108,6 +108,7 @@ const fingerprintCommand: Command = {
     const writer = new FingerprintWriter(file, defaults.fingerprint)
     const progress = createProgress(process.stderr)
     let firstSkip: string | undefined
+    let written = false
     try {
       const summary = await indexFiles(undefined, inputs, {
         params: defaults.fingerprint,
@@ -128,12 +129,15 @@ const fingerprintCommand: Command = {
         `${(summary.audioSeconds / 3600).toFixed(2)} h of audio in ${summary.seconds.toFixed(1)} s to ${file}` +
         (summary.truncated > 0 ? `; ${summary.truncated} truncated or damaged (still being copied?), not fingerprinted` : '') +
         (summary.symlinks > 0 ? `; ${summary.symlinks} symbolic links in folders not followed` : ''))
-      if (summary.indexed > 0) return 0
+      written = summary.indexed > 0
+      if (written) return 0
       errLine(`earshot: ${firstSkip ?? 'EAR_ERR_NOT_AUDIO: nothing to fingerprint'}`)
       return 1
     } finally {
       progress.stop()
       writer.close()
+      // A file with no tracks, or cut short by an error, would only mislead: remove it.
+      if (!written) fs.rmSync(file, { force: true })
     }
   },
 }

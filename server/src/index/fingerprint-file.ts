@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs'
 import os from 'node:os'
+import path from 'node:path'
 import { Packr, Unpackr } from 'msgpackr'
 import type { FingerprintParams } from '../config/fingerprint.js'
 import type { HashList } from '../dsp/pipeline.js'
@@ -37,17 +38,25 @@ export interface FingerprintRecord {
 const packr = new Packr({ useRecords: false, moreTypes: false })
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' })
 
-// The typed arrays are written as their memory; that is little-endian only on little-endian machines.
-if (os.endianness() !== 'LE') throw new Error('fingerprint files need a little-endian machine')
+// The typed arrays are written and read as their memory, which is little-endian only on little-endian machines
+// (every platform Node ships for today). Checked when a file is opened, not at load, so other commands still run.
+function checkEndianness (): void {
+  if (os.endianness() !== 'LE') throw new RangeError('fingerprint files need a little-endian machine')
+}
 
 /** Whether the first bytes of a file are those of a fingerprint file (the header's format string near the start). */
 export function isFingerprintFile (file: string): boolean {
   const head = Buffer.alloc(64)
-  const fd = fs.openSync(file, 'r')
+  let fd: number | undefined
   try {
+    fd = fs.openSync(file, 'r')
     const n = fs.readSync(fd, head, 0, head.length, 0)
     return head.subarray(0, n).includes(FINGERPRINT_FORMAT)
-  } finally { fs.closeSync(fd) }
+  } catch {
+    return false // a folder or an unreadable file: whoever opens it next reports why
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd)
+  }
 }
 
 function frame (value: unknown): Buffer {
@@ -69,11 +78,17 @@ export class FingerprintWriter {
 
   /** `file` must not exist (EAR_ERR_USAGE otherwise). */
   constructor (file: string, params: FingerprintParams) {
+    checkEndianness()
     try {
-      this.#fd = fs.openSync(file, 'wx')
+      this.#fd = fs.openSync(file, 'wx') // wx: fails rather than overwrite
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw earshotError('EAR_ERR_USAGE', `${file} exists; earshot fingerprint does not overwrite`)
-      throw err
+      switch ((err as NodeJS.ErrnoException).code) {
+        case 'EEXIST': throw earshotError('EAR_ERR_USAGE', `${file} exists; earshot fingerprint does not overwrite`)
+        case 'ENOENT': throw earshotError('EAR_ERR_FILE_NOT_FOUND', path.dirname(file))
+        case 'EACCES':
+        case 'EPERM': throw earshotError('EAR_ERR_FILE_DENIED', file)
+        default: throw err
+      }
     }
     const header: FingerprintHeader = { format: FINGERPRINT_FORMAT, version: FINGERPRINT_FILE_VERSION, fingerprint: { ...params }, createdAt: new Date().toISOString() }
     fs.writeSync(this.#fd, frame(header))
@@ -104,6 +119,7 @@ class RecordReader {
   #pos = 0
   #size: number
   constructor (readonly file: string) {
+    checkEndianness()
     this.#fd = fs.openSync(file, 'r')
     this.#size = fs.fstatSync(this.#fd).size
   }
