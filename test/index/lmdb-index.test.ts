@@ -1,8 +1,7 @@
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import readline from 'node:readline'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { open } from 'lmdb'
 import { defaultFingerprint as params } from '../../server/src/config/fingerprint.js'
@@ -10,6 +9,7 @@ import { fingerprint, type HashList } from '../../server/src/dsp/pipeline.js'
 import { EarshotError } from '../../server/src/errors.js'
 import { fingerprintDigest, INDEX_FORMAT_VERSION, LmdbIndex, MAX_LIVE_BUCKET } from '../../server/src/index/lmdb-index.js'
 import { childEnv } from '../helpers/child-env.js'
+import { lines, until } from '../helpers/child-lines.js'
 import { checkTrackPostings, SHARED_HASH, syntheticList, syntheticMeta } from '../helpers/index-data.js'
 import { song } from '../helpers/signals.js'
 
@@ -248,19 +248,6 @@ t.test('backup writes a snapshot that openBackup reads; other files are EAR_ERR_
   fs.writeFileSync(tiny, 'x')
   throwsCode(t, () => LmdbIndex.openBackup(tiny, params), 'EAR_ERR_IMPORT', 'a file shorter than a header')
 })
-
-/** Lines of a child's stdout, one at a time. */
-function lines (child: ChildProcess): AsyncIterator<string> {
-  return readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
-}
-
-async function until (it: AsyncIterator<string>, want: (line: string) => boolean): Promise<string> {
-  for (;;) {
-    const { value, done } = await it.next()
-    if (done) throw new Error('child output ended early')
-    if (want(value)) return value
-  }
-}
 
 t.test('a reader in another process sees consistent data while this process writes', async (t) => {
   const { index, dir } = fresh(t)

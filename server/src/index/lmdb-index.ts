@@ -314,6 +314,11 @@ export class LmdbIndex implements Index {
     return done
   }
 
+  /** Merges under way in any process (their output is not listed yet). */
+  mergesInProgress (): number {
+    return this.#segments.building()
+  }
+
   /**
    * A bulk load: tracks are buffered and written as sorted segments, one run at a time; each run commits all its
    * tracks in one transaction. Call `finish()` at the end, then `maintain()`.

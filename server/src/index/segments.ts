@@ -335,16 +335,23 @@ export class Segments {
     this.#handles.delete(id)
   }
 
+  /** Merges under way (in any process): their outputs are written but not listed yet. */
+  building (): number {
+    let n = 0
+    for (const _ of this.#meta.getKeys({ start: 'building:', end: 'building;' })) n++
+    return n
+  }
+
   /** Drop the outputs of merges whose process died before listing them. */
   dropAbandoned (): number {
-    let dropped = 0
+    // Read them all first: a write transaction would end the iteration's read.
+    const abandoned: number[] = []
     for (const { key, value } of this.#meta.getRange({ start: 'building:', end: 'building;' })) {
       const { pid } = value as { pid: number }
-      if (pid !== process.pid && isAlive(pid)) continue
-      this.#dropBuilding(Number(String(key).slice('building:'.length)))
-      dropped++
+      if (!isAlive(pid)) abandoned.push(Number(String(key).slice('building:'.length)))
     }
-    return dropped
+    for (const id of abandoned) this.#dropBuilding(id)
+    return abandoned.length
   }
 }
 
