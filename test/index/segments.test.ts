@@ -75,8 +75,8 @@ function allComplete (t: Test, index: LmdbIndex, lists: Map<number, HashList>, w
 }
 
 t.test('bulk loads write runs as segments; lookups equal those of tracks added one by one', async (t) => {
-  const a = fresh(t).index
-  const b = LmdbIndex.open(path.join(t.testdir(), 'one-by-one'), params)
+  const { index: a, dir } = fresh(t)
+  const b = LmdbIndex.open(path.join(path.dirname(dir), 'one-by-one'), params)
   t.teardown(() => b.close())
   const seeds = Array.from({ length: 30 }, (_, i) => i + 1)
   const lists = bulkLoad(a, seeds, 15_000)

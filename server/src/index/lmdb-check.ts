@@ -254,6 +254,8 @@ export interface OpenCheckedOptions {
   create: boolean
   /** What a user should do about a damaged file; added to the error's message. */
   hint?: string
+  /** This process checked the file already (another thread opens it again): map it at once. */
+  checked?: boolean
 }
 
 /**
@@ -281,6 +283,7 @@ function openCheckedFile (lmdbOptions: RootDatabaseOptionsWithPath & { path: str
     if (options.noSubdir !== true) fs.mkdirSync(dir, { recursive: true })
     return open(lmdbOptions)
   }
+  if (options.checked === true) return open(lmdbOptions)
   checkBeforeMapping(file)
   const root = open(lmdbOptions)
   try {
