@@ -328,6 +328,23 @@ const compactCommand: Command = {
   },
 }
 
+const checkCommand: Command = {
+  summary: 'Read every page of the index and say whether it is damaged (opening reads all but the segments\' leaves)',
+  usage: '',
+  positionals: [0, 0],
+  options: { ...dbOption },
+  async run (values) {
+    const dir = resolveDb(values.db as string | undefined)
+    const started = performance.now()
+    const db = LmdbIndex.open(dir, defaults.fingerprint, { readOnly: true, fullCheck: true })
+    try {
+      const s = db.stats()
+      out(`${dir}: no damage found in ${s.bytesOnDisk} bytes (${s.tracks} tracks, ${s.segments ?? 0} segments) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+      return 0
+    } finally { await db.close() }
+  },
+}
+
 const migrateCommand: Command = {
   summary: 'Upgrade an index of an older format in place (format 1: postings move into a segment)',
   usage: '',
@@ -421,6 +438,7 @@ export const commands: Record<string, Command> = {
   import: importCommand,
   compact: compactCommand,
   migrate: migrateCommand,
+  check: checkCommand,
   serve: serveCommand,
   monitor: monitorCommand,
   jobs: jobsCommand,
