@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -279,4 +280,35 @@ t.test('an index of a version migrate does not know is refused, unchanged', asyn
   const root2 = open({ path: dir, maxDbs: 16 })
   t.equal(root2.openDB('meta', { encoding: 'msgpack' }).get('formatVersion'), 99, 'left as it was')
   await root2.close()
+})
+
+t.test('damaged segment leaves are found at open: a coded refusal, never a signal', async (t) => {
+  const { index, dir } = fresh(t)
+  bulkLoad(index, Array.from({ length: 30 }, (_, i) => i + 1), 1_000_000, 5000)
+  await index.close()
+  // Overwrite a tenth of the leaf pages with seeded noise; nearly all of them are segments' leaves. Mapped without
+  // the check, such pages made LMDB abort on an assertion in a lookup.
+  const file = path.join(dir, 'data.mdb')
+  const fd = fs.openSync(file, 'r+')
+  const page = Buffer.alloc(4096)
+  const rand = prng(5)
+  let damaged = 0
+  for (let p = 2; p * 4096 < fs.fstatSync(fd).size; p++) {
+    fs.readSync(fd, page, 0, 4096, p * 4096)
+    if ((page.readUInt16LE(18) & 0x7f) !== 0x02 || rand() > 0.1) continue
+    for (let b = 0; b < 4096; b++) page[b] = Math.floor(rand() * 256)
+    fs.writeSync(fd, page, 0, 4096, p * 4096)
+    damaged++
+  }
+  fs.closeSync(fd)
+  t.ok(damaged > 5, `${damaged} leaf pages damaged`)
+  const child = spawn(process.execPath, [path.join(fixtures, 'segment-worker.js'), 'lookup', dir, '5000', '30'], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
+  child.stdin!.end()
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  const result = JSON.parse(await until(lines(child), (l) => l.startsWith('{'))) as { answered: number, errors: Record<string, number> }
+  t.same(await exited, { code: 0, signal: null }, 'no signal death')
+  t.same(result, { answered: 0, errors: { 'open: EAR_ERR_INDEX_OPEN': 1 } }, 'refused at open')
+  const check = await runEarshot(path.dirname(dir), ['check', '--db', dir])
+  t.equal(check.code, 1, 'earshot check says so too')
+  t.match(check.stderr, /^earshot: EAR_ERR_INDEX_OPEN: .*damaged/)
 })

@@ -48,10 +48,8 @@ const MAX_DBS = 10_000
 export interface LmdbIndexOptions {
   /** Open without writing (a reader beside another process's writer). */
   readOnly?: boolean
-  /** The file was checked when this process opened it first (a worker thread opening it again skips the walk). */
+  /** The server checked the file when it opened it (its maintenance process opening it again skips the walk). */
   checked?: boolean
-  /** Read every page before mapping, segments' leaves included (`earshot check`); see lmdb-check.ts. */
-  fullCheck?: boolean
 }
 
 interface Totals { postings: number, frames: number, tracks: number, live?: number }
@@ -101,7 +99,7 @@ export class LmdbIndex implements Index {
   static open (dir: string, params: FingerprintParams, options: LmdbIndexOptions = {}): LmdbIndex {
     let root: RootDatabase
     try {
-      root = openChecked({ path: dir, maxDbs: MAX_DBS, readOnly: options.readOnly === true, noSubdir: false }, { create: options.readOnly !== true, checked: options.checked === true, full: options.fullCheck === true })
+      root = openChecked({ path: dir, maxDbs: MAX_DBS, readOnly: options.readOnly === true, noSubdir: false }, { create: options.readOnly !== true, checked: options.checked === true })
     } catch (err) {
       throw wrapError('EAR_ERR_INDEX_OPEN', err, dir)
     }
