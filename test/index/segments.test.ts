@@ -11,18 +11,12 @@ import { INDEX_FORMAT_VERSION, LmdbIndex } from '../../server/src/index/lmdb-ind
 import { BucketEncoder, MAX_BUCKET_POSTINGS, PART_BYTES, bucketCount, decodePart, hashOfKey, headerBytes } from '../../server/src/index/segment-codec.js'
 import { childEnv, runEarshot } from '../helpers/child-env.js'
 import { lines, until } from '../helpers/child-lines.js'
-import { checkTrackPostings, SHARED_HASH, syntheticList, syntheticMeta } from '../helpers/index-data.js'
+import { checkTrackPostings, freshIndex, SHARED_HASH, syntheticList, syntheticMeta } from '../helpers/index-data.js'
 import { prng } from '../helpers/signals.js'
 
 // Segments: the codec on its own, then bulk loads, merges, removals and crashes against a real LMDB.
 const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url))
 
-function fresh (t: Test): { index: LmdbIndex, dir: string } {
-  const dir = path.join(t.testdir(), 'db')
-  const index = LmdbIndex.open(dir, params)
-  t.teardown(() => index.close())
-  return { index, dir }
-}
 
 /** Encode a bucket and decode its parts back. */
 function roundTrip (hash: number, tracks: number[], frames: number[]): { tracks: number[], frames: number[], parts: number, stored: number, maxPart: number } {
@@ -78,7 +72,7 @@ function allComplete (t: Test, index: LmdbIndex, lists: Map<number, HashList>, w
 }
 
 t.test('bulk loads write runs as segments; lookups equal those of tracks added one by one', async (t) => {
-  const { index: a, dir } = fresh(t)
+  const { index: a, dir } = freshIndex(t)
   const b = LmdbIndex.open(path.join(path.dirname(dir), 'one-by-one'), params)
   t.teardown(() => b.close())
   const seeds = Array.from({ length: 30 }, (_, i) => i + 1)
@@ -106,7 +100,7 @@ t.test('bulk loads write runs as segments; lookups equal those of tracks added o
 })
 
 t.test('merges keep every posting, drop removed tracks, and leave one segment after compaction', async (t) => {
-  const { index } = fresh(t)
+  const { index } = freshIndex(t)
   const lists = bulkLoad(index, Array.from({ length: 40 }, (_, i) => i + 1), 10_000)
   for (let seed = 41; seed <= 45; seed++) {
     const l = syntheticList(seed)
@@ -151,7 +145,7 @@ t.test('merges keep every posting, drop removed tracks, and leave one segment af
 })
 
 t.test('a reader in another process answers completely while segments are merged', async (t) => {
-  const { index, dir } = fresh(t)
+  const { index, dir } = freshIndex(t)
   const size = 3000
   bulkLoad(index, Array.from({ length: 24 }, (_, i) => i + 1), 8000, size)
   t.ok(index.stats().segments! >= 8)
@@ -228,7 +222,7 @@ t.test('kill -9 during a merge leaves the segments as they were; maintenance dro
 })
 
 t.test('an index of format 1 is refused with the way out; earshot migrate upgrades it in place', async (t) => {
-  const { index, dir } = fresh(t)
+  const { index, dir } = freshIndex(t)
   const lists = new Map<number, HashList>()
   for (let seed = 1; seed <= 6; seed++) {
     const l = syntheticList(seed)
@@ -266,7 +260,7 @@ t.test('an index of format 1 is refused with the way out; earshot migrate upgrad
 })
 
 t.test('an index of a version migrate does not know is refused, unchanged', async (t) => {
-  const { index, dir } = fresh(t)
+  const { index, dir } = freshIndex(t)
   const l = syntheticList(1)
   index.addTrack(syntheticMeta(1, l), l)
   await index.close()
@@ -283,7 +277,7 @@ t.test('an index of a version migrate does not know is refused, unchanged', asyn
 })
 
 t.test('damaged segment leaves are found at open: a coded refusal, never a signal', async (t) => {
-  const { index, dir } = fresh(t)
+  const { index, dir } = freshIndex(t)
   bulkLoad(index, Array.from({ length: 30 }, (_, i) => i + 1), 1_000_000, 5000)
   await index.close()
   // Overwrite a tenth of the leaf pages with seeded noise; nearly all of them are segments' leaves. Mapped without

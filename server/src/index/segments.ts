@@ -17,6 +17,7 @@
  * and a crash leaves an unlisted database that the next maintenance drops.
  */
 import type { Database, RootDatabase } from 'lmdb'
+import { isProcessAlive } from '../processes.js'
 import { BucketEncoder, MAX_PARTS, bucketCount, decodePart, hashOfKey, headerBytes, partKey, type PartSink } from './segment-codec.js'
 
 /** One segment, as listed in the meta database. */
@@ -350,7 +351,7 @@ export class Segments {
     const abandoned: number[] = []
     for (const { key, value } of this.#meta.getRange({ start: 'building:', end: 'building;' })) {
       const { pid } = value as { pid: number }
-      if (!isAlive(pid)) abandoned.push(Number(String(key).slice('building:'.length)))
+      if (!isProcessAlive(pid)) abandoned.push(Number(String(key).slice('building:'.length)))
     }
     for (const id of abandoned) this.#dropBuilding(id)
     return abandoned.length
@@ -383,14 +384,5 @@ export function sortPostings (buf: PostingBuffer, n: number): void {
   for (let i = 0; i < n; i++) {
     buf.tracks[i] = Math.floor(keys[i] / 2 ** 24)
     buf.frames[i] = keys[i] % 2 ** 24
-  }
-}
-
-function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
