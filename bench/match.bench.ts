@@ -10,7 +10,9 @@
  *  - the bucket limit: postings read, time, and what the clips find, under an absolute limit and under limits
  *    relative to the catalogue's mean bucket depth (postings / distinct hashes).
  *
- * Environment: EARSHOT_BENCH_ORIGINALS (corpus tracks copied, default 190: all of them), EARSHOT_BENCH_SIZES
+ * Environment: EARSHOT_BENCH_ORIGINALS (corpus tracks copied, default 100), EARSHOT_BENCH_DB (an index of the
+ * corpus, as bench:accuracy leaves it: the originals' hashes are read from it instead of fingerprinting every
+ * track again; only the clipped ones are decoded), EARSHOT_BENCH_SIZES
  * (catalogue sizes in tracks, default "1000,10000,100000"), EARSHOT_BENCH_QUERIES (originals clipped, default 30),
  * EARSHOT_BENCH_UNKNOWN (unknown clips, default 30), EARSHOT_BENCH_ROUNDS (timed rounds, default 3),
  * EARSHOT_BENCH_SEED (default 1), EARSHOT_BENCH_BASELINE (a folder of built match modules of another commit,
@@ -22,6 +24,7 @@ import { addWhiteNoise, makeRng } from './degrade.js'
 import { Originals, SyntheticIndex, depths } from './synthetic-index.js'
 import { defaults } from '../server/src/config/defaults.js'
 import { decodeFile } from '../server/src/audio/decode.js'
+import { LmdbIndex } from '../server/src/index/lmdb-index.js'
 import { fingerprint, type HashList } from '../server/src/dsp/pipeline.js'
 import { ClipMatcher } from '../server/src/match/clip-matcher.js'
 import { StreamMatcher, type StreamMatchEvent } from '../server/src/match/stream-matcher.js'
@@ -71,14 +74,16 @@ function runStream (S: typeof StreamMatcher, index: SyntheticIndex, list: HashLi
 
 async function main (): Promise<void> {
   const seed = env('EARSHOT_BENCH_SEED', 1)
-  const nOriginals = env('EARSHOT_BENCH_ORIGINALS', 190)
+  const nOriginals = env('EARSHOT_BENCH_ORIGINALS', 100)
   const nQueries = env('EARSHOT_BENCH_QUERIES', 30)
   const nUnknown = env('EARSHOT_BENCH_UNKNOWN', 30)
   const rounds = env('EARSHOT_BENCH_ROUNDS', 3)
   const sizes = (process.env.EARSHOT_BENCH_SIZES ?? '1000,10000,100000').split(',').map(Number)
   const corpus = await loadCorpus()
   const rng = makeRng(seed)
-  const files = corpus.known.slice(0, nOriginals)
+  const stored = process.env.EARSHOT_BENCH_DB ? LmdbIndex.open(process.env.EARSHOT_BENCH_DB, params, { readOnly: true }) : undefined
+  const storedTracks = stored ? [...stored.listTracks()].slice(0, nOriginals) : []
+  const files = stored ? storedTracks.map((t) => t.source) : corpus.known.slice(0, nOriginals)
   const clipped = new Set(files.map((_, i) => i).sort(() => rng() - 0.5).slice(0, nQueries))
 
   let baseline: Matchers | undefined
@@ -95,16 +100,18 @@ async function main (): Promise<void> {
   const lists: HashList[] = []
   const queries: Query[] = []
   for (const [o, file] of files.entries()) {
-    const audio = await decodeFile(file)
-    lists.push(copyList(fingerprint(params, audio.samples, audio.sampleRate)))
-    const clip = clipped.has(o) ? cut(audio.samples, audio.sampleRate, rng) : undefined
-    if (clip) {
+    const hashes = stored?.trackHashes(storedTracks[o].id)
+    const audio = hashes && !clipped.has(o) ? undefined : await decodeFile(file)
+    lists.push(hashes ?? copyList(fingerprint(params, audio!.samples, audio!.sampleRate)))
+    const clip = audio && clipped.has(o) ? cut(audio.samples, audio.sampleRate, rng) : undefined
+    if (audio && clip) {
       queries.push({ kind: 'known, clean', list: copyList(fingerprint(params, clip, audio.sampleRate)), trackId: o + 1 })
       const noisy = addWhiteNoise(clip, 5, rng)
       queries.push({ kind: 'known, 5 dB SNR', list: copyList(fingerprint(params, noisy, audio.sampleRate)), trackId: o + 1 })
     }
     if ((o + 1) % 20 === 0) log(`fingerprinted ${o + 1}/${files.length} originals`)
   }
+  await stored?.close()
   for (let u = 0; u < nUnknown; u++) {
     const file = corpus.unknown[u % corpus.unknown.length]
     const audio = await decodeFile(file)

@@ -20,7 +20,7 @@ const HASH_SPACE = 1 << 23
 const BIN_SHIFT = 14
 const DELTA_BIN_SHIFT = 6
 const DELTA_BIN_MASK = 0xff
-const MAX_SHIFT = 31 // anchor bins up to 446 + 31 stay within the 9-bit field
+const MAX_SHIFT = 63 // anchor bins up to 446 + 63 stay within the 9-bit field
 const MAX_SKEW = 8
 
 export interface Transform { shift: number, skew: number }
