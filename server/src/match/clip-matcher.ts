@@ -4,8 +4,9 @@
  * Every posting of every query hash votes for (track, track frame - query frame) (see votes.ts). The votes are
  * counted per track first, and only the tracks whose raw count can still reach the strongest few have their votes
  * sorted and counted in runs (track-tally.ts); a window of ±1 frame absorbs frame jitter between the query and the
- * indexed audio. Each track keeps its best window. A candidate's margin is taken over the best candidate that is another
- * recording: copies of one recording agree group by group (agreement.ts) and do not count against each other.
+ * indexed audio. Each track keeps its best window. A candidate's margin is taken over the best candidate that is
+ * another recording: copies of one recording agree group by group (agreement.ts) and do not count against each
+ * other.
  */
 import type { FingerprintParams } from '../config/fingerprint.js'
 import { framesToSeconds } from '../config/fingerprint.js'

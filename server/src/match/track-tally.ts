@@ -107,7 +107,8 @@ export class TrackTally {
    * agreement.ts reads, without the votes of every other track (they can never be within a frame of a key).
    * Returns the number of kept votes.
    */
-  keepTracks (votes: Float64Array, n: number, groupStart: Uint32Array, groups: number, keys: ArrayLike<number>, k: number): number {
+  keepTracks (votes: Float64Array, n: number, groupStart: Uint32Array, groups: number, keys: ArrayLike<number>,
+    k: number): number {
     const mark = this.#mark
     for (let c = 0; c < k; c++) mark[Math.floor(keys[c] / TRACK_SCALE)] = 1
     if (this.keptGroupStart.length < groups) this.keptGroupStart = new Uint32Array(groupStart.length)
