@@ -15,6 +15,7 @@
  * track again; only the clipped ones are decoded), EARSHOT_BENCH_SIZES
  * (catalogue sizes in tracks, default "1000,10000,100000"), EARSHOT_BENCH_QUERIES (originals clipped, default 30),
  * EARSHOT_BENCH_UNKNOWN (unknown clips, default 30), EARSHOT_BENCH_ROUNDS (timed rounds, default 3),
+ * EARSHOT_BENCH_FACTORS (relative bucket limits tried, in mean depths, default "16,64,256"),
  * EARSHOT_BENCH_SEED (default 1), EARSHOT_BENCH_BASELINE (a folder of built match modules of another commit,
  * e.g. `<other tree>/dist/server/src/match`: its clip-matcher.js and stream-matcher.js run beside this tree's).
  */
@@ -79,6 +80,7 @@ async function main (): Promise<void> {
   const nUnknown = env('EARSHOT_BENCH_UNKNOWN', 30)
   const rounds = env('EARSHOT_BENCH_ROUNDS', 3)
   const sizes = (process.env.EARSHOT_BENCH_SIZES ?? '1000,10000,100000').split(',').map(Number)
+  const factors = (process.env.EARSHOT_BENCH_FACTORS ?? '16,64,256').split(',').map(Number)
   const corpus = await loadCorpus()
   const rng = makeRng(seed)
   const stored = process.env.EARSHOT_BENCH_DB ? LmdbIndex.open(process.env.EARSHOT_BENCH_DB, params, { readOnly: true }) : undefined
@@ -179,7 +181,7 @@ async function main (): Promise<void> {
     // The bucket limit: absolute, relative to the mean depth, none.
     const rules: Array<[string, number]> = [
       [`absolute ${defaults.maxBucket}`, defaults.maxBucket],
-      ...[16, 64, 256].map((f): [string, number] => [`${f} × mean depth (${Math.round(f * mean)})`, f * mean]),
+      ...factors.map((f): [string, number] => [`${f} × mean depth (${Math.round(f * mean)})`, f * mean]),
       ['none', Infinity],
     ]
     for (const [name, limit] of rules) {
