@@ -21,6 +21,7 @@
  */
 import path from 'node:path'
 import { loadCorpus } from './corpus.js'
+import { env, quantile } from './figures.js'
 import { addWhiteNoise, makeRng } from './degrade.js'
 import { Originals, SyntheticIndex, depths } from './synthetic-index.js'
 import { defaults } from '../server/src/config/defaults.js'
@@ -35,17 +36,6 @@ const CLIP_SECONDS = 10
 
 interface Query { kind: string, list: HashList, trackId: number }
 interface Matchers { clip: typeof ClipMatcher, stream: typeof StreamMatcher }
-
-function env (name: string, fallback: number): number {
-  const v = process.env[name]
-  return v === undefined ? fallback : Number(v)
-}
-
-function quantile (xs: number[], q: number): number {
-  if (xs.length === 0) return NaN
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]
-}
 
 const log = (s: string): void => { process.stderr.write(s + '\n') }
 
