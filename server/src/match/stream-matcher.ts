@@ -4,9 +4,9 @@
  * Hashes are gathered for one tick (about half a second of audio), then looked up together. Their votes go to one
  * scratch buffer shared by every stream (JavaScript runs one tick at a time), are counted per track and in runs like
  * the clip matcher's, and only the strongest few (track, offset) keys of the tick are kept, in a small candidate
- * table that holds per-tick counts for a sliding window of ticks. Old ticks fall out of the window, so a track that stops
- * playing loses its evidence and the next one can take over. Per stream, memory is a few kilobytes whatever the
- * catalogue size.
+ * table that holds per-tick counts for a sliding window of ticks. Old ticks fall out of the window, so a track that
+ * stops playing loses its evidence and the next one can take over. Per stream, memory is a few kilobytes whatever
+ * the catalogue size.
  *
  * Lifecycle of the leading candidate: `tentative` once its confidence reaches `tentativeConfidence`, `confirmed`
  * once it holds `confirmConfidence` for `confirmTicks` ticks in a row, updates only when the state, the offset or the
