@@ -12,8 +12,8 @@
  *
  * Environment: EARSHOT_BENCH_ORIGINALS (corpus tracks copied, default 100), EARSHOT_BENCH_DB (an index of the
  * corpus, as bench:accuracy leaves it: the originals' hashes are read from it instead of fingerprinting every
- * track again; only the clipped ones are decoded), EARSHOT_BENCH_SIZES
- * (catalogue sizes in tracks, default "1000,10000,100000"), EARSHOT_BENCH_QUERIES (originals clipped, default 30),
+ * track again; only the clipped ones are decoded), EARSHOT_BENCH_SIZES (catalogue sizes in tracks, default
+ * "1000,10000,100000"), EARSHOT_BENCH_QUERIES (originals clipped, default 30),
  * EARSHOT_BENCH_UNKNOWN (unknown clips, default 30), EARSHOT_BENCH_ROUNDS (timed rounds, default 3),
  * EARSHOT_BENCH_FACTORS (relative bucket limits tried, in mean depths, default "16,64,256"),
  * EARSHOT_BENCH_SEED (default 1), EARSHOT_BENCH_BASELINE (a folder of built match modules of another commit,
@@ -27,12 +27,14 @@ import { Originals, SyntheticIndex, depths } from './synthetic-index.js'
 import { defaults } from '../server/src/config/defaults.js'
 import { decodeFile } from '../server/src/audio/decode.js'
 import { LmdbIndex } from '../server/src/index/lmdb-index.js'
+import { DELTA_FRAME_BITS } from '../server/src/dsp/landmarks.js'
 import { fingerprint, type HashList } from '../server/src/dsp/pipeline.js'
 import { ClipMatcher } from '../server/src/match/clip-matcher.js'
 import { StreamMatcher, type StreamMatchEvent } from '../server/src/match/stream-matcher.js'
 
 const params = defaults.fingerprint
 const CLIP_SECONDS = 10
+const DELTA_FRAME_MASK = (1 << DELTA_FRAME_BITS) - 1
 
 interface Query { kind: string, list: HashList, trackId: number }
 interface Matchers { clip: typeof ClipMatcher, stream: typeof StreamMatcher }
@@ -56,7 +58,7 @@ function runStream (S: typeof StreamMatcher, index: SyntheticIndex, list: HashLi
   const events: StreamMatchEvent[] = []
   const m = new S(index, params, { match: (e) => events.push(e), end: () => {} }, { maxBucket })
   for (let i = 0; i < list.count; i++) {
-    m.advance(list.frames[i] + (list.hashes[i] & 63))
+    m.advance(list.frames[i] + (list.hashes[i] & DELTA_FRAME_MASK))
     m.addHash(list.hashes[i], list.frames[i])
   }
   m.end(list.frameCount)
