@@ -14,6 +14,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { loadCorpus } from './corpus.js'
+import { env, quantile } from './figures.js'
 import { makeRng, addWhiteNoise, mp3RoundTrip, telephone, changeSpeed } from './degrade.js'
 import { defaults } from '../server/src/config/defaults.js'
 import { LmdbIndex } from '../server/src/index/lmdb-index.js'
@@ -38,17 +39,6 @@ const conditions: Array<[string, Degrade]> = [
   ['speed +3%', (x, r) => changeSpeed(x, r, 1.03)],
 ]
 const lengths = [3, 5, 10]
-
-function env (name: string, fallback: number): number {
-  const v = process.env[name]
-  return v === undefined ? fallback : Number(v)
-}
-
-function quantile (xs: number[], q: number): number {
-  if (xs.length === 0) return NaN
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]
-}
 
 function pct (k: number, n: number): string {
   return n === 0 ? 'n/a' : `${((100 * k) / n).toFixed(1)}%`
