@@ -306,3 +306,28 @@ t.test('damaged segment leaves are found at open: a coded refusal, never a signa
   t.equal(check.code, 1, 'earshot check says so too')
   t.match(check.stderr, /^earshot: EAR_ERR_INDEX_OPEN: .*damaged/)
 })
+
+t.test('earshot compact rewrites the file without free pages, unless another process has it open', async (t) => {
+  const { index, dir } = freshIndex(t)
+  const lists = bulkLoad(index, Array.from({ length: 24 }, (_, i) => i + 1), 8000, 3000)
+  await index.close()
+  const file = path.join(dir, 'data.mdb')
+  const child = spawn(process.execPath, [path.join(fixtures, 'segment-worker.js'), 'read', dir, '3000'], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
+  t.teardown(() => { if (child.exitCode === null) child.kill() })
+  const out = lines(child)
+  await until(out, (l) => l.startsWith('reads'))
+  const busy = await runEarshot(path.dirname(dir), ['compact', '--db', dir])
+  t.equal(busy.code, 0, busy.stderr)
+  t.match(busy.stdout, `processes ${child.pid} have the index open`)
+  const merged = fs.statSync(file).size
+  child.stdin!.end()
+  const summary = JSON.parse(await until(out, (l) => l.startsWith('{'))) as { errors: string[] }
+  t.same(summary.errors, [], 'the reader answered completely through the merge')
+  const alone = await runEarshot(path.dirname(dir), ['compact', '--db', dir])
+  t.match(alone.stdout, /file rewritten without free pages/)
+  t.ok(fs.statSync(file).size < merged, `${merged} -> ${fs.statSync(file).size} bytes`)
+  const reopened = LmdbIndex.open(dir, params)
+  t.teardown(() => reopened.close())
+  t.equal(reopened.stats().segments, 1)
+  allComplete(t, reopened, lists, 'after the rewrite')
+})

@@ -315,16 +315,25 @@ const importCommand: Command = {
 }
 
 const compactCommand: Command = {
-  summary: 'Write the live part into a segment and merge every segment into one (after a bulk load or many removals)',
+  summary: 'Merge the index into one segment, then rewrite its file without free pages if no other process has it open',
   usage: '',
   positionals: [0, 0],
   options: { ...dbOption },
   async run (values) {
     const db = openIndex(values, false)
+    let open = true
     try {
       maintainIndex(db, true)
+      const shrunk = await db.shrinkFile()
+      open = false
+      if ('busy' in shrunk) {
+        open = true
+        out(`the file keeps its free pages: processes ${shrunk.busy.join(', ')} have the index open (run earshot compact again when they are stopped)`)
+      } else {
+        out(`file rewritten without free pages: ${shrunk.before} -> ${shrunk.after} bytes`)
+      }
       return 0
-    } finally { await db.close() }
+    } finally { if (open) await db.close() }
   },
 }
 

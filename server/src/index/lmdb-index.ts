@@ -570,6 +570,35 @@ export class LmdbIndex implements Index {
     }
   }
 
+  /** Pids of other processes with the environment open (LMDB's reader table, stale entries cleared first). */
+  otherReaders (): number[] {
+    this.#root.readerCheck()
+    const pids = new Set<number>()
+    for (const line of this.#root.readerList().split('\n').slice(1)) {
+      const pid = Number(line.trim().split(/\s+/)[0])
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) pids.add(pid)
+    }
+    return [...pids]
+  }
+
+  /**
+   * Rewrite the file without its free pages (those left by merges and removals), then close the index. Only when no
+   * other process has it open: the copy replaces the file they would have mapped. Returns the sizes, or why not.
+   */
+  async shrinkFile (): Promise<{ before: number, after: number } | { busy: number[] }> {
+    const busy = this.otherReaders()
+    if (busy.length > 0) return { busy }
+    const file = path.join(this.dir, 'data.mdb')
+    const before = fs.statSync(file).size
+    const copy = path.join(this.dir, `data.mdb.shrink-${process.pid}`)
+    await this.backup(copy)
+    await this.close()
+    // The copy holds every committed page in use; the lock file describes the old file and is made anew.
+    fs.renameSync(copy, file)
+    fs.rmSync(path.join(this.dir, 'lock.mdb'), { force: true })
+    return { before, after: fs.statSync(file).size }
+  }
+
   async close (): Promise<void> {
     await this.#root.close()
   }
