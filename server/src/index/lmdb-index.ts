@@ -514,6 +514,13 @@ export class LmdbIndex implements Index {
     return total
   }
 
+  bucketLimit (postingsPerLookup: number): number {
+    try {
+      this.#segments.sync()
+    } catch (err) { this.#readFailed(err) }
+    return this.#segments.profile().limitFor(postingsPerLookup)
+  }
+
   totalFrames (): number {
     return this.#totals().frames
   }

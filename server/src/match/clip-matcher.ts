@@ -37,6 +37,8 @@ export interface ClipMatchOptions {
   maxCandidates?: number
   /** Buckets larger than this are skipped (they say little and cost much). */
   maxBucket?: number
+  /** Postings a lookup may read on average (see Settings.postingsPerLookup). */
+  postingsPerLookup?: number
   /** Told of the query frame of every landmark group that voted for the best candidate (to measure coverage). */
   onBestHit?: (queryFrame: number) => void
 }
@@ -65,7 +67,7 @@ export class ClipMatcher {
   match (list: HashList, options: ClipMatchOptions = {}): ClipMatch {
     const maxCandidates = options.maxCandidates ?? 5
     const caster = this.#caster
-    const n = caster.cast(this.#index, list.hashes, list.frames, list.count, options.maxBucket ?? 4096)
+    const n = caster.cast(this.#index, list.hashes, list.frames, list.count, options.maxBucket ?? 4096, options.postingsPerLookup)
     const agreement = this.#agreement
     // Tracks ranked: the candidates reported, the agreement's strongest, and one more, the runner-up of them all.
     const want = Math.max(maxCandidates, agreement.max + 1)

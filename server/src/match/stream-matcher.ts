@@ -41,6 +41,8 @@ export interface StreamMatcherOptions {
   /** A confidence change that is worth an update. */
   confidenceStep?: number
   maxBucket?: number
+  /** Postings a lookup may read on average (see Settings.postingsPerLookup). */
+  postingsPerLookup?: number
   /** Told after each tick's lookups: hashes looked up, distinct lookups, postings read, and the seconds it took. */
   onTick?: (hashes: number, lookups: number, postings: number, seconds: number) => void
 }
@@ -127,6 +129,7 @@ export class StreamMatcher {
       endSilentTicks: 6,
       confidenceStep: 0.1,
       maxBucket: 4096,
+      postingsPerLookup: Infinity,
       ...options,
     }
     this.#onTick = options.onTick
@@ -196,7 +199,7 @@ export class StreamMatcher {
       if (f > lastFrame) lastFrame = f
     }
     const started = performance.now()
-    const n = caster.cast(this.#index, this.#pendingHashes, this.#pendingFrames, this.#pending, o.maxBucket)
+    const n = caster.cast(this.#index, this.#pendingHashes, this.#pendingFrames, this.#pending, o.maxBucket, o.postingsPerLookup)
     this.#onTick?.(this.#pending, caster.lookups, caster.postings, (performance.now() - started) / 1000)
     this.#pending = 0
     this.#tickVotes[slot] = n

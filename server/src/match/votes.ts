@@ -47,8 +47,12 @@ export class VoteCaster {
     this.votes[this.#n++] = trackId * TRACK_SCALE + (frame - this.#qFrame + OFFSET_BIAS)
   }
 
-  /** Look up `count` hashes and leave their votes in `votes[0..n)`; returns n. */
-  cast (index: Index, hashes: ArrayLike<number>, frames: ArrayLike<number>, count: number, maxBucket: number): number {
+  /**
+   * Look up `count` hashes and leave their votes in `votes[0..n)`; returns n. Buckets deeper than `maxBucket`, or
+   * than the index's limit for `postingsPerLookup` on average (Index.bucketLimit), are skipped.
+   */
+  cast (index: Index, hashes: ArrayLike<number>, frames: ArrayLike<number>, count: number, maxBucket: number, postingsPerLookup = Infinity): number {
+    const limit = Math.min(maxBucket, postingsPerLookup === Infinity ? Infinity : index.bucketLimit?.(postingsPerLookup) ?? Infinity)
     if (this.#order.length < count) {
       this.#order = new Uint32Array(count * 2)
       this.#pair = new Float64Array(count * 2)
@@ -86,7 +90,7 @@ export class VoteCaster {
       for (; g < m && pair[g] === key; g++) {
         const i = order[g]
         this.#qFrame = frames[i]
-        this.postings += index.lookup(hashes[i], this.#visit, maxBucket)
+        this.postings += index.lookup(hashes[i], this.#visit, limit)
         this.lookups++
       }
       // One vote per (track, offset) for the whole group.
