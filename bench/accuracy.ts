@@ -14,7 +14,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { loadCorpus } from './corpus.js'
-import { makeRng, addWhiteNoise, mp3RoundTrip, telephone, changeSpeed } from './degrade.js'
+import { makeRng } from './degrade.js'
+import { conditions, isCorrect, isFalsePositive, pct, quantile } from './accuracy-rules.js'
 import { defaults } from '../server/src/config/defaults.js'
 import { LmdbIndex } from '../server/src/index/lmdb-index.js'
 import { indexFiles } from '../server/src/catalog/indexer.js'
@@ -23,35 +24,11 @@ import { decodeFile } from '../server/src/audio/decode.js'
 import { fingerprint } from '../server/src/dsp/pipeline.js'
 import type { ClipMatch } from '../server/src/match/clip-matcher.js'
 
-type Degrade = (x: Float32Array, rate: number, rng: () => number) => Promise<Float32Array> | Float32Array
-
-const conditions: Array<[string, Degrade]> = [
-  ['clean', (x) => x],
-  ['mp3 64k', (x, r) => mp3RoundTrip(x, r, 64)],
-  ['noise 10 dB', (x, _r, rng) => addWhiteNoise(x, 10, rng)],
-  ['noise 5 dB', (x, _r, rng) => addWhiteNoise(x, 5, rng)],
-  ['noise 0 dB', (x, _r, rng) => addWhiteNoise(x, 0, rng)],
-  ['telephone', (x, r) => telephone(x, r)],
-  ['speed -3%', (x, r) => changeSpeed(x, r, 0.97)],
-  ['speed -1%', (x, r) => changeSpeed(x, r, 0.99)],
-  ['speed +1%', (x, r) => changeSpeed(x, r, 1.01)],
-  ['speed +3%', (x, r) => changeSpeed(x, r, 1.03)],
-]
 const lengths = [3, 5, 10]
 
 function env (name: string, fallback: number): number {
   const v = process.env[name]
   return v === undefined ? fallback : Number(v)
-}
-
-function quantile (xs: number[], q: number): number {
-  if (xs.length === 0) return NaN
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]
-}
-
-function pct (k: number, n: number): string {
-  return n === 0 ? 'n/a' : `${((100 * k) / n).toFixed(1)}%`
 }
 
 async function main (): Promise<void> {
@@ -117,7 +94,7 @@ async function main (): Promise<void> {
         const key = `${name}|${len}`
         const h = hits.get(key) ?? { ok: 0, n: 0, offsetErr: [] }
         h.n++
-        if (r.matches[0]?.id === t.id) {
+        if (isCorrect(r, t.id)) {
           h.ok++
           h.offsetErr.push(Math.abs(r.matches[0].offsetSeconds - start / audio.sampleRate))
         } else if (verbose) {
@@ -161,7 +138,7 @@ async function main (): Promise<void> {
         const key = `${name}|${len}`
         const f = fp.get(key) ?? { fp: 0, n: 0 }
         f.n++
-        if (r.matches.length > 0) {
+        if (isFalsePositive(r)) {
           f.fp++
           if (verbose) {
             const c = ev!.candidates
@@ -171,7 +148,7 @@ async function main (): Promise<void> {
         fp.set(key, f)
         const split = indexedPackages.has(packageOf(file)) ? fpSplit.samePackage : fpSplit.otherPackage
         split.n++
-        if (r.matches.length > 0) split.fp++
+        if (isFalsePositive(r)) split.fp++
         if (ev?.candidates[0]) unknownConf.push(ev.candidates[0].confidence)
         u++
       }
