@@ -1,15 +1,15 @@
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import readline from 'node:readline'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { open } from 'lmdb'
 import { defaultFingerprint as params } from '../../server/src/config/fingerprint.js'
 import { fingerprint, type HashList } from '../../server/src/dsp/pipeline.js'
 import { EarshotError } from '../../server/src/errors.js'
-import { fingerprintDigest, INDEX_FORMAT_VERSION, LmdbIndex, MAX_BUCKET_POSTINGS } from '../../server/src/index/lmdb-index.js'
+import { fingerprintDigest, INDEX_FORMAT_VERSION, LmdbIndex, MAX_LIVE_BUCKET } from '../../server/src/index/lmdb-index.js'
 import { childEnv } from '../helpers/child-env.js'
+import { lines, until } from '../helpers/child-lines.js'
 import { checkTrackPostings, SHARED_HASH, syntheticList, syntheticMeta } from '../helpers/index-data.js'
 import { song } from '../helpers/signals.js'
 
@@ -104,18 +104,18 @@ t.test('lookup skips a bucket over its limit, and reports its size', async (t) =
   t.equal(visited, 0, 'one past it: nothing visited')
 })
 
-t.test(`a bucket stops growing at MAX_BUCKET_POSTINGS (${MAX_BUCKET_POSTINGS})`, async (t) => {
+t.test(`a live bucket stops growing at MAX_LIVE_BUCKET (${MAX_LIVE_BUCKET})`, async (t) => {
   const { index } = fresh(t)
-  const n = MAX_BUCKET_POSTINGS + 1
+  const n = MAX_LIVE_BUCKET + 1
   const list: HashList = { hashes: new Uint32Array(n).fill(777), frames: Uint32Array.from({ length: n }, (_, i) => i), count: n, frameCount: n }
   const { track } = index.addTrack({ title: 'x', artist: '', album: '', durationSeconds: 1, source: 'x', digest: 'big' }, list)
-  t.equal(track.hashCount, MAX_BUCKET_POSTINGS, 'one past the limit is not stored')
-  t.equal(index.stats().postings, MAX_BUCKET_POSTINGS, 'and not counted')
-  t.equal(index.lookup(777, () => {}, Infinity), MAX_BUCKET_POSTINGS)
+  t.equal(track.hashCount, MAX_LIVE_BUCKET, 'one past the limit is not stored')
+  t.equal(index.stats().postings, MAX_LIVE_BUCKET, 'and not counted')
+  t.equal(index.lookup(777, () => {}, Infinity), MAX_LIVE_BUCKET)
   // Another track adds nothing to the full bucket, and its count says so.
   const one: HashList = { hashes: Uint32Array.of(777, 778), frames: Uint32Array.of(0, 0), count: 2, frameCount: 1 }
   t.equal(index.addTrack({ title: 'y', artist: '', album: '', durationSeconds: 1, source: 'y', digest: 'small' }, one).track.hashCount, 1)
-  t.equal(index.stats().postings, MAX_BUCKET_POSTINGS + 1)
+  t.equal(index.stats().postings, MAX_LIVE_BUCKET + 1)
 })
 
 t.test('a track spanning 2^24 frames or more is refused', async (t) => {
@@ -248,19 +248,6 @@ t.test('backup writes a snapshot that openBackup reads; other files are EAR_ERR_
   fs.writeFileSync(tiny, 'x')
   throwsCode(t, () => LmdbIndex.openBackup(tiny, params), 'EAR_ERR_IMPORT', 'a file shorter than a header')
 })
-
-/** Lines of a child's stdout, one at a time. */
-function lines (child: ChildProcess): AsyncIterator<string> {
-  return readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
-}
-
-async function until (it: AsyncIterator<string>, want: (line: string) => boolean): Promise<string> {
-  for (;;) {
-    const { value, done } = await it.next()
-    if (done) throw new Error('child output ended early')
-    if (want(value)) return value
-  }
-}
 
 t.test('a reader in another process sees consistent data while this process writes', async (t) => {
   const { index, dir } = fresh(t)

@@ -1,15 +1,22 @@
 /**
- * The LMDB index: a memory-mapped environment in a folder, with four databases.
+ * The LMDB index: a memory-mapped environment in a folder.
  *
- *   postings  uint32 hash -> packed bucket of (track id, frame) uint32 little-endian pairs
- *   tracks    uint32 id   -> Track (msgpack)
- *   hashes    uint32 id   -> the track's distinct hashes, uint32 LE (to remove its postings without a scan)
- *   meta      string      -> format version, fingerprint parameters, id counter, totals
+ *   seg:<id>    segments: immutable sorted buckets of varint-packed postings, where a big catalog lives (segments.ts)
+ *   postings    the live part: uint32 hash -> bucket of (track id, frame) uint32 little-endian pairs, for tracks added
+ *               one at a time since the last flush; small, so rewriting a bucket on every addition stays cheap
+ *   hashes      uint32 id -> the distinct hashes of a track of the live part (to remove its postings without a scan)
+ *   tracks      uint32 id -> Track (msgpack)
+ *   tombstones, generation   removed tracks whose postings are still in segments; the segment list's version
+ *   meta        string -> format version, fingerprint parameters, id counter, totals, segment list
  *
- * Packed buckets make a lookup one B-tree search and one contiguous read (`getBinaryFast`, no copy); a dupsort
- * layout would cost a cursor step per posting. Writes of one track run in one synchronous transaction, so a crash
- * or kill -9 leaves it all in or all out. LMDB allows one writer and many readers across processes: a server keeps
- * reading while `earshot index` writes.
+ * Lookups read every segment and the live part. Tracks added one at a time go to the live part; maintenance
+ * (`maintain`) writes it into a segment once it holds LIVE_POSTINGS, and merges segments tier by tier. Bulk loads
+ * (`bulkWriter`) write sorted runs straight into segments. Every write is one synchronous transaction, so a crash or
+ * kill -9 leaves it all in or all out; merges write their output unlisted and list it in one transaction. LMDB allows
+ * one writer and many readers across processes: a server keeps reading while `earshot index` writes or merges.
+ *
+ * The map is not given a size: lmdb-js grows it as the file grows, so the catalog is bounded by the disk only.
+ * Format 1 (everything in the live part) is format 2 with no segments: `earshot migrate` upgrades it in place.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -19,29 +26,49 @@ import type { FingerprintParams } from '../config/fingerprint.js'
 import type { HashList } from '../dsp/pipeline.js'
 import { describeError, earshotError, wrapError, EarshotError } from '../errors.js'
 import { openChecked } from './lmdb-check.js'
+import { PostingBuffer, Segments, sortPostings } from './segments.js'
+import { MAX_FRAMES, sortedKeys } from './posting-keys.js'
+import { BulkWriter, type BulkOptions } from './bulk-writer.js'
 import type { AddResult, Index, IndexStats, NewTrack, PostingVisitor, ReadFailure, Track } from './types.js'
 
-/** Bump when the stored layout changes; an index with another version is refused. */
-export const INDEX_FORMAT_VERSION = 1
-/** A bucket stops growing at this many postings: such a hash says little about which track is playing. */
-export const MAX_BUCKET_POSTINGS = 8192
-/** Frame numbers are stored in 32 bits but hashes are grouped by hash*2^24+frame: tracks up to 2^24 frames (~108 h). */
-const MAX_FRAMES = 1 << 24
-/** Address space reserved for the map; LMDB grows the file as needed. 64 GiB on 64-bit platforms. */
-const MAP_SIZE = 64 * 1024 ** 3
+/** Bump when the stored layout changes; an index with another version is refused (see MIGRATABLE_VERSIONS). */
+export const INDEX_FORMAT_VERSION = 2
+/** Versions `earshot migrate` upgrades in place. */
+export const MIGRATABLE_VERSIONS: readonly number[] = [1]
+/** A live bucket stops growing at this many postings: such a hash says little about which track is playing. */
+export const MAX_LIVE_BUCKET = 8192
+/**
+ * The live part is written into a segment once it holds this many postings (~100 tracks of 3.5 min): small enough
+ * that adding a track rewrites only shallow buckets, large enough that flushes are rare.
+ */
+export const LIVE_POSTINGS = 2_000_000
+/** Named databases: the fixed ones and every segment this process opens (a reader keeps handles of merged ones). */
+const MAX_DBS = 10_000
 
 export interface LmdbIndexOptions {
   /** Open without writing (a reader beside another process's writer). */
   readOnly?: boolean
 }
 
-interface Totals { postings: number, frames: number, tracks: number }
+interface Totals { postings: number, frames: number, tracks: number, live?: number }
+
+/** What one call of `maintain` did. */
+export interface Maintenance {
+  /** Postings moved from the live part into a new segment. */
+  flushed: number
+  /** Merges done. */
+  merges: number
+  /** Outputs of interrupted merges dropped. */
+  abandoned: number
+}
 
 export class LmdbIndex implements Index {
   readonly dir: string
   readonly params: FingerprintParams
   readonly #root: RootDatabase
-  readonly #postings: Database<Buffer, number>
+  readonly #live: Database<Buffer, number>
+  readonly #segments: Segments
+  readonly #buf = new PostingBuffer()
   readonly #tracks: Database<Track, number>
   readonly #hashes: Database<Buffer, number>
   readonly #meta: Database<unknown, string>
@@ -54,10 +81,11 @@ export class LmdbIndex implements Index {
     this.dir = dir
     this.params = params
     this.#root = root
-    this.#postings = root.openDB<Buffer, number>('postings', { keyEncoding: 'uint32', encoding: 'binary' })
+    this.#live = root.openDB<Buffer, number>('postings', { keyEncoding: 'uint32', encoding: 'binary' })
     this.#tracks = root.openDB<Track, number>('tracks', { keyEncoding: 'uint32', encoding: 'msgpack' })
     this.#hashes = root.openDB<Buffer, number>('hashes', { keyEncoding: 'uint32', encoding: 'binary' })
     this.#meta = root.openDB<unknown, string>('meta', { encoding: 'msgpack' })
+    this.#segments = new Segments(root, this.#meta)
   }
 
   /**
@@ -67,7 +95,7 @@ export class LmdbIndex implements Index {
   static open (dir: string, params: FingerprintParams, options: LmdbIndexOptions = {}): LmdbIndex {
     let root: RootDatabase
     try {
-      root = openChecked({ path: dir, maxDbs: 8, mapSize: MAP_SIZE, readOnly: options.readOnly === true, noSubdir: false }, { create: options.readOnly !== true })
+      root = openChecked({ path: dir, maxDbs: MAX_DBS, readOnly: options.readOnly === true, noSubdir: false }, { create: options.readOnly !== true })
     } catch (err) {
       throw wrapError('EAR_ERR_INDEX_OPEN', err, dir)
     }
@@ -78,7 +106,7 @@ export class LmdbIndex implements Index {
   static openBackup (file: string, params: FingerprintParams): LmdbIndex {
     let root: RootDatabase
     try {
-      root = openChecked({ path: file, maxDbs: 8, readOnly: true, noSubdir: true }, { create: false, noSubdir: true })
+      root = openChecked({ path: file, maxDbs: MAX_DBS, readOnly: true, noSubdir: true }, { create: false, noSubdir: true })
       if (root.openDB('meta', { encoding: 'msgpack' }).get('formatVersion') === undefined) throw new Error('not an earshot backup')
     } catch (err) {
       throw wrapError('EAR_ERR_IMPORT', err, file)
@@ -110,7 +138,10 @@ export class LmdbIndex implements Index {
       })
       return
     }
-    if (version !== INDEX_FORMAT_VERSION) throw earshotError('EAR_ERR_INDEX_FORMAT', this.dir, version, INDEX_FORMAT_VERSION)
+    if (version !== INDEX_FORMAT_VERSION) {
+      const how = MIGRATABLE_VERSIONS.includes(version) ? `run earshot migrate --db ${this.dir}` : 'index the music again into a new folder'
+      throw earshotError('EAR_ERR_INDEX_FORMAT', this.dir, version, INDEX_FORMAT_VERSION, how)
+    }
     const stored = this.#meta.get('params') as Record<string, unknown>
     const differ = Object.keys({ ...stored, ...this.params })
       .filter((k) => stored[k] !== (this.params as unknown as Record<string, unknown>)[k])
@@ -127,16 +158,17 @@ export class LmdbIndex implements Index {
 
   addTrack (meta: NewTrack, list: HashList): AddResult {
     if (list.frameCount >= MAX_FRAMES) throw earshotError('EAR_ERR_AUDIO_TOO_LONG', `${meta.durationSeconds.toFixed(0)} s`)
-    // Group postings by hash: sort hash*2^24+frame keys (exact in a double) natively.
-    const keys = new Float64Array(list.count)
-    for (let i = 0; i < list.count; i++) keys[i] = list.hashes[i] * MAX_FRAMES + list.frames[i]
-    keys.sort()
+    const keys = sortedKeys(list)
+    let result: AddResult
     try {
-      return this.#addSorted(meta, list, keys)
+      result = this.#addSorted(meta, list, keys)
     } catch (err) {
       if (isPageError(err)) this.#readFailed(err)
       throw err
     }
+    // Nobody maintained the index (no server, no CLI): keep the live part from growing without bound.
+    if (result.added && (this.#totals().live ?? 0) >= 4 * LIVE_POSTINGS) this.flushLive()
+    return result
   }
 
   #addSorted (meta: NewTrack, list: HashList, keys: Float64Array): AddResult {
@@ -154,28 +186,32 @@ export class LmdbIndex implements Index {
         distinct.push(hash)
         i = j
       }
-      const track: Track = {
-        ...meta,
-        id,
-        indexedAt: new Date().toISOString(),
-        hashCount: stored,
-        frameCount: list.frameCount,
-      }
-      this.#tracks.putSync(id, track)
+      const track = this.#putTrack(meta, id, stored, list.frameCount)
       this.#hashes.putSync(id, Buffer.from(Uint32Array.from(distinct).buffer))
-      this.#meta.putSync(`digest:${meta.digest}`, id)
       this.#meta.putSync('nextTrackId', id + 1)
-      const t = this.#totals()
-      this.#meta.putSync('totals', { postings: t.postings + stored, frames: t.frames + list.frameCount, tracks: t.tracks + 1 })
+      this.#addTotals(stored, list.frameCount, 1, stored)
       return { track, added: true }
     })
   }
 
-  /** Append one track's postings for one hash (keys[from..to)); returns how many were stored. */
+  /** Inside a write transaction: the track's row and digest. */
+  #putTrack (meta: NewTrack, id: number, hashCount: number, frameCount: number): Track {
+    const track: Track = { ...meta, id, indexedAt: new Date().toISOString(), hashCount, frameCount }
+    this.#tracks.putSync(id, track)
+    this.#meta.putSync(`digest:${meta.digest}`, id)
+    return track
+  }
+
+  #addTotals (postings: number, frames: number, tracks: number, live: number): void {
+    const t = this.#totals()
+    this.#meta.putSync('totals', { postings: t.postings + postings, frames: t.frames + frames, tracks: t.tracks + tracks, live: Math.max(0, (t.live ?? 0) + live) } satisfies Totals)
+  }
+
+  /** Append one track's postings for one hash (keys[from..to)) to the live part; returns how many were stored. */
   #appendPostings (hash: number, id: number, keys: Float64Array, from: number, to: number): number {
-    const old = this.#postings.getBinary(hash)
+    const old = this.#live.getBinary(hash)
     const oldBytes = old ? old.length : 0
-    const room = MAX_BUCKET_POSTINGS - oldBytes / 8
+    const room = MAX_LIVE_BUCKET - oldBytes / 8
     const n = Math.min(room, to - from)
     if (n <= 0) return 0
     const bucket = Buffer.allocUnsafe(oldBytes + n * 8)
@@ -184,7 +220,7 @@ export class LmdbIndex implements Index {
       bucket.writeUInt32LE(id, oldBytes + k * 8)
       bucket.writeUInt32LE(keys[from + k] % MAX_FRAMES, oldBytes + k * 8 + 4)
     }
-    this.#postings.putSync(hash, bucket)
+    this.#live.putSync(hash, bucket)
     return n
   }
 
@@ -202,30 +238,115 @@ export class LmdbIndex implements Index {
       const track = this.#tracks.get(id)
       if (!track) return false
       const distinct = this.#hashes.getBinary(id)
-      let removed = 0
+      let live = 0
       if (distinct) {
+        // A track of the live part: remove its postings from its buckets.
         for (let i = 0; i + 4 <= distinct.length; i += 4) {
           const hash = distinct.readUInt32LE(i)
-          const bucket = this.#postings.getBinary(hash)
+          const bucket = this.#live.getBinary(hash)
           if (!bucket) continue
           const kept = Buffer.allocUnsafe(bucket.length)
           let k = 0
           for (let p = 0; p + 8 <= bucket.length; p += 8) {
-            if (bucket.readUInt32LE(p) === id) { removed++; continue }
+            if (bucket.readUInt32LE(p) === id) { live++; continue }
             bucket.copy(kept, k, p, p + 8)
             k += 8
           }
-          if (k === 0) this.#postings.removeSync(hash)
-          else this.#postings.putSync(hash, kept.subarray(0, k))
+          if (k === 0) this.#live.removeSync(hash)
+          else this.#live.putSync(hash, kept.subarray(0, k))
         }
+        this.#hashes.removeSync(id)
+      } else {
+        // A track of the segments: a tombstone, applied when they are merged.
+        this.#segments.tombstone(id)
       }
       this.#tracks.removeSync(id)
-      this.#hashes.removeSync(id)
       this.#meta.removeSync(`digest:${track.digest}`)
-      const t = this.#totals()
-      this.#meta.putSync('totals', { postings: t.postings - removed, frames: t.frames - track.frameCount, tracks: t.tracks - 1 })
+      this.#addTotals(-track.hashCount, -track.frameCount, -1, -live)
       return true
     })
+  }
+
+  /**
+   * Write the live part into a new segment and empty it, in one transaction. Returns the postings moved.
+   */
+  flushLive (): number {
+    return this.#root.transactionSync(() => {
+      const buf = this.#buf
+      let moved = 0
+      this.#segments.add((encoder, sink) => {
+        let buckets = 0
+        for (const { key, value } of this.#live.getRange({})) {
+          const n = value.length >>> 3
+          buf.reserve(n, 0)
+          for (let p = 0; p < n; p++) {
+            buf.tracks[p] = value.readUInt32LE(p * 8)
+            buf.frames[p] = value.readUInt32LE(p * 8 + 4)
+          }
+          sortPostings(buf, n)
+          moved += encoder.encode(key, buf.tracks, buf.frames, 0, n, sink)
+          buckets++
+        }
+        return { postings: moved, buckets }
+      })
+      this.#live.clearSync()
+      this.#hashes.clearSync()
+      const t = this.#totals()
+      this.#meta.putSync('totals', { ...t, live: 0 })
+      return moved
+    })
+  }
+
+  /**
+   * Keep the index in shape: drop outputs of interrupted merges, flush the live part once it is big enough (or at
+   * all, with `compact`), then merge segments tier by tier (or all into one, with `compact`). Long merges write in
+   * short transactions: readers are never blocked, and other writers wait at most one chunk.
+   */
+  maintain (options: { compact?: boolean } = {}): Maintenance {
+    const done: Maintenance = { flushed: 0, merges: 0, abandoned: this.#segments.dropAbandoned() }
+    const live = this.#totals().live ?? 0
+    if (live >= LIVE_POSTINGS || (options.compact === true && live > 0)) done.flushed = this.flushLive()
+    for (;;) {
+      const plan = options.compact === true ? this.#segments.planCompaction() : this.#segments.planMerge()
+      if (!plan || !this.#segments.merge(plan)) break
+      done.merges++
+    }
+    return done
+  }
+
+  /** Merges under way in any process (their output is not listed yet). */
+  mergesInProgress (): number {
+    return this.#segments.building()
+  }
+
+  /**
+   * A bulk load: tracks are buffered and written as sorted segments, one run at a time; each run commits all its
+   * tracks in one transaction. Call `finish()` at the end, then `maintain()`.
+   */
+  bulkWriter (options: BulkOptions = {}): BulkWriter {
+    return new BulkWriter({
+      findByDigest: (digest) => this.findByDigest(digest),
+      reserveIds: (n) => this.#root.transactionSync(() => {
+        const first = this.#meta.get('nextTrackId') as number
+        this.#meta.putSync('nextTrackId', first + n)
+        return first
+      }),
+      commit: (tracks, fill) => this.#root.transactionSync(() => {
+        // Another writer may have added the same audio since the run began: keep the first.
+        const fresh = tracks.filter((t) => this.findByDigest(t.meta.digest) === undefined)
+        const keep = new Set(fresh.map((t) => t.id))
+        this.#segments.add((encoder, sink) => fill(encoder, sink, keep))
+        let postings = 0
+        let frames = 0
+        const rows = fresh.map((t) => {
+          postings += t.hashCount
+          frames += t.frameCount
+          return this.#putTrack(t.meta, t.id, t.hashCount, t.frameCount)
+        })
+        this.#addTotals(postings, frames, rows.length, 0)
+        return rows
+      }),
+    }, options)
   }
 
   /**
@@ -265,31 +386,83 @@ export class LmdbIndex implements Index {
     }
   }
 
-  /** The (hash, frame) pairs stored for a track, rebuilt from its buckets (for export and import). */
+  /** The (hash, frame) pairs stored for one track (a scan of every segment for a track not in the live part). */
   trackHashes (id: number): HashList | undefined {
     const track = this.#tracks.get(id)
-    const distinct = this.#hashes.getBinary(id)
-    if (!track || !distinct) return undefined
-    const hashes: number[] = []
-    const frames: number[] = []
-    for (let i = 0; i + 4 <= distinct.length; i += 4) {
-      const hash = distinct.readUInt32LE(i)
-      this.lookup(hash, (trackId, frame) => {
-        if (trackId === id) { hashes.push(hash); frames.push(frame) }
-      }, Infinity)
-    }
-    return { hashes: Uint32Array.from(hashes), frames: Uint32Array.from(frames), count: hashes.length, frameCount: track.frameCount }
+    if (!track) return undefined
+    for (const { list } of this.fingerprints(id - 1, 1, id)) return list
+    return undefined
   }
 
-  lookup (hash: number, visit: PostingVisitor, limit = MAX_BUCKET_POSTINGS): number {
-    // The buffer is reused by the next get: read it completely before returning.
-    let bucket: Buffer | undefined
-    try { bucket = this.#postings.getBinaryFast(hash) } catch (err) { this.#readFailed(err) }
-    if (!bucket) return 0
-    const n = bucket.length >>> 3
-    if (n > limit) return n
-    for (let p = 0; p < n; p++) visit(bucket.readUInt32LE(p * 8), bucket.readUInt32LE(p * 8 + 4))
-    return n
+  /**
+   * Every track after `afterId` (up to `lastId`) with its (hash, frame) pairs, in id order, for export, import and
+   * migration. Tracks are taken in batches of up to `batchPostings` postings; each batch reads every segment once.
+   */
+  * fingerprints (afterId = 0, batchPostings = 32_000_000, lastId = Infinity): Generator<{ track: Track, list: HashList }> {
+    let batch: Track[] = []
+    let postings = 0
+    for (const track of this.listTracks(afterId)) {
+      if (track.id > lastId) break
+      if (batch.length > 0 && postings + track.hashCount > batchPostings) {
+        yield * this.#batchFingerprints(batch)
+        batch = []
+        postings = 0
+      }
+      batch.push(track)
+      postings += track.hashCount
+    }
+    if (batch.length > 0) yield * this.#batchFingerprints(batch)
+  }
+
+  * #batchFingerprints (batch: Track[]): Generator<{ track: Track, list: HashList }> {
+    const first = batch[0].id
+    const slot = new Int32Array(batch[batch.length - 1].id - first + 1).fill(-1)
+    batch.forEach((t, i) => { slot[t.id - first] = i })
+    const lists = batch.map((t) => ({ hashes: new Uint32Array(t.hashCount), frames: new Uint32Array(t.hashCount), count: 0, frameCount: t.frameCount }))
+    const take = (hash: number, track: number, frame: number): void => {
+      const i = track - first
+      if (i < 0 || i >= slot.length || slot[i] < 0) return
+      const list = lists[slot[i]]
+      if (list.count === list.hashes.length) return
+      list.hashes[list.count] = hash
+      list.frames[list.count++] = frame
+    }
+    this.#segments.sync()
+    this.#segments.scan(this.#buf, take)
+    for (const { key, value } of this.#live.getRange({})) {
+      for (let p = 0; p + 8 <= value.length; p += 8) take(key, value.readUInt32LE(p), value.readUInt32LE(p + 4))
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const list = lists[i]
+      yield { track: batch[i], list: { ...list, hashes: list.hashes.subarray(0, list.count), frames: list.frames.subarray(0, list.count) } }
+    }
+  }
+
+  lookup (hash: number, visit: PostingVisitor, limit = Infinity): number {
+    const segments = this.#segments
+    const buf = this.#buf
+    let total: number
+    let live: Buffer | undefined
+    try {
+      segments.sync()
+      total = segments.read(hash, buf, limit)
+      // The buffer is reused by the next get: it is read completely below, before any other get.
+      live = this.#live.getBinaryFast(hash)
+    } catch (err) { this.#readFailed(err) }
+    const nLive = live ? live.length >>> 3 : 0
+    total += nLive
+    if (total > limit) return total
+    const n = segments.decoded
+    const removed = segments.removed
+    const tracks = buf.tracks
+    const frames = buf.frames
+    for (let p = 0; p < n; p++) {
+      const track = tracks[p]
+      if (removed !== undefined && removed[track] === 1) continue
+      visit(track, frames[p])
+    }
+    if (live) for (let p = 0; p < nLive; p++) visit(live.readUInt32LE(p * 8), live.readUInt32LE(p * 8 + 4))
+    return total
   }
 
   totalFrames (): number {
@@ -301,16 +474,38 @@ export class LmdbIndex implements Index {
     let bytesOnDisk = 0
     try { bytesOnDisk = fs.statSync(path.join(this.dir, 'data.mdb')).size } catch {}
     const audioSeconds = (t.frames * this.params.hopSize) / this.params.sampleRate
-    let distinctHashes = 0
-    try { distinctHashes = (this.#postings.getStats() as { entryCount?: number }).entryCount ?? 0 } catch {}
+    let buckets = 0
+    let liveBuckets = 0
+    let tombstones = 0
+    try {
+      this.#segments.sync()
+      for (const s of this.#segments.list) buckets += s.buckets
+      liveBuckets = (this.#live.getStats() as { entryCount?: number }).entryCount ?? 0
+      tombstones = this.#segments.tombstoneCount()
+    } catch {}
     return {
       tracks: t.tracks,
       postings: t.postings,
-      distinctHashes,
+      distinctHashes: buckets + liveBuckets,
       audioSeconds,
       bytesOnDisk,
       bytesPerAudioSecond: audioSeconds > 0 ? bytesOnDisk / audioSeconds : 0,
+      segments: this.#segments.list.length,
+      livePostings: t.live ?? 0,
+      tombstones,
+      bytesInUse: this.#bytesInUse(),
     }
+  }
+
+  /** Pages held by every database, in bytes: the file less the free pages LMDB will reuse. */
+  #bytesInUse (): number {
+    const dbs: Array<{ getStats: () => unknown }> = [this.#root, this.#live, this.#tracks, this.#hashes, this.#meta, ...this.#segments.databases()]
+    let bytes = 0
+    for (const db of dbs) {
+      const s = db.getStats() as { pageSize: number, treeBranchPageCount: number, treeLeafPageCount: number, overflowPages: number }
+      bytes += s.pageSize * (s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages)
+    }
+    return bytes
   }
 
   /** Write a consistent snapshot of the whole environment to `file` (safe while others read and write). */

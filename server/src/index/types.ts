@@ -54,6 +54,12 @@ export interface IndexStats {
   bytesOnDisk: number
   /** Index bytes per second of indexed audio. */
   bytesPerAudioSecond: number
+  /** Segments (immutable sorted parts), postings of the live part, removed tracks awaiting a merge. */
+  segments?: number
+  livePostings?: number
+  tombstones?: number
+  /** Bytes of the file in use; the rest is free space LMDB reuses (the file never shrinks by itself). */
+  bytesInUse?: number
 }
 
 /**
