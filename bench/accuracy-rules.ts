@@ -2,6 +2,7 @@
  * What bench:accuracy and bench:scale share: the degradations they query with, when an answer counts as right or as
  * a false positive, and the summary figures. One definition, so "accuracy" means the same in both.
  */
+import path from 'node:path'
 import { addWhiteNoise, mp3RoundTrip, telephone, changeSpeed } from './degrade.js'
 import type { IdentifyResult } from '../server/src/catalog/identify.js'
 
@@ -41,4 +42,12 @@ export function quantile (xs: readonly number[], q: number): number {
 /** k of n as a percentage with one decimal, or n/a. */
 export function pct (k: number, n: number): string {
   return n === 0 ? 'n/a' : `${((100 * k) / n).toFixed(1)}%`
+}
+
+/**
+ * The soundtrack package a corpus file belongs to. Held-out tracks of an indexed soundtrack may share recorded
+ * material (loops, samples, re-arrangements) with its indexed tracks, so false positives are counted apart for them.
+ */
+export function packageOf (corpusDir: string, file: string): string {
+  return path.relative(path.join(corpusDir, 'music'), file).split(path.sep)[0]
 }

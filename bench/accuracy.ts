@@ -15,7 +15,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { loadCorpus } from './corpus.js'
 import { makeRng } from './degrade.js'
-import { conditions, isCorrect, isFalsePositive, pct, quantile } from './accuracy-rules.js'
+import { conditions, isCorrect, isFalsePositive, packageOf, pct, quantile } from './accuracy-rules.js'
 import { defaults } from '../server/src/config/defaults.js'
 import { LmdbIndex } from '../server/src/index/lmdb-index.js'
 import { indexFiles } from '../server/src/catalog/indexer.js'
@@ -115,8 +115,7 @@ async function main (): Promise<void> {
   const fp = new Map<string, { fp: number, n: number }>()
   // Held-out tracks of an indexed soundtrack may share recorded material (loops, samples, re-arrangements) with its
   // indexed tracks; clips from a soundtrack with nothing indexed are unknown through and through. Counted apart.
-  const packageOf = (file: string): string => path.relative(path.join(corpus.dir, 'music'), file).split(path.sep)[0]
-  const indexedPackages = new Set(corpus.known.map(packageOf))
+  const indexedPackages = new Set(corpus.known.map((f) => packageOf(corpus.dir, f)))
   const fpSplit = { samePackage: { fp: 0, n: 0 }, otherPackage: { fp: 0, n: 0 } }
   const unknownConf: number[] = []
   const rngU = makeRng(seed + 2)
@@ -146,7 +145,7 @@ async function main (): Promise<void> {
           }
         }
         fp.set(key, f)
-        const split = indexedPackages.has(packageOf(file)) ? fpSplit.samePackage : fpSplit.otherPackage
+        const split = indexedPackages.has(packageOf(corpus.dir, file)) ? fpSplit.samePackage : fpSplit.otherPackage
         split.n++
         if (isFalsePositive(r)) split.fp++
         if (ev?.candidates[0]) unknownConf.push(ev.candidates[0].confidence)

@@ -24,6 +24,8 @@ export interface Clip {
   /** Where the clip starts in its file, in seconds. */
   startSeconds: number
   file: string
+  /** An unknown clip from a soundtrack that has tracks in the catalog (it may share material with them). */
+  samePackage?: boolean
 }
 
 /**

@@ -17,7 +17,7 @@ export interface SizeFigures {
   audioSeconds: number
   /** Postings of the tracks stored (before any cap of the index). */
   postings: number
-  store: { api: string, tracks: number, added: number, compactSeconds: number, wallSeconds: number, cpuSeconds: number, makeSeconds: number }
+  store: { api: string, tracks: number, added: number, compactSeconds: number, compactCpuSeconds: number, wallSeconds: number, cpuSeconds: number, makeSeconds: number }
   disk: { statsBytes: number, duBytes: number, storedPostings: number, distinctHashes: number }
   single: { bigMs: number[], emptyMs: number[], bigCpu: number, emptyCpu: number, audioSeconds: number }
   endToEnd: { files: number, audioSeconds: number, seconds: number }
@@ -26,6 +26,9 @@ export interface SizeFigures {
   warm: PassFigures
   correct: Record<string, { ok: number, n: number }>
   falsePositives: Record<string, { fp: number, n: number }>
+  falsePositiveSplit: { samePackage: { fp: number, n: number }, otherPackage: { fp: number, n: number } }
+  /** Seconds to open the index with a cold page cache (the open check reads the file); undefined without root. */
+  openSeconds?: number
   /** Best candidate's aligned votes on each unknown clip; best wrong track's on each known clip. */
   chanceScores: number[]
   wrongKnownScores: number[]
@@ -39,8 +42,9 @@ const ms = (xs: readonly number[] | undefined): string => (xs && xs.length > 0 ?
 const median = (xs: readonly number[]): number => quantile(xs, 0.5)
 
 /** Store throughput in × real time per core: audio seconds per CPU second, the copies' making taken out. */
-export function storeSpeed (f: SizeFigures): number {
-  return f.audioSeconds / Math.max(1e-9, f.store.cpuSeconds - f.store.makeSeconds)
+export function storeSpeed (f: SizeFigures, withCompaction = true): number {
+  const cpu = f.store.cpuSeconds - f.store.makeSeconds - (withCompaction ? 0 : f.store.compactCpuSeconds)
+  return f.audioSeconds / Math.max(1e-9, cpu)
 }
 
 function accuracyTotals (f: SizeFigures): { ok: number, n: number, fp: number, fn: number } {
@@ -69,8 +73,8 @@ export function formatSize (f: SizeFigures): string {
   L.push(`| bytes per second of audio (du) | ${(f.disk.duBytes / f.audioSeconds).toFixed(0)} |`)
   L.push(`| bytes per posting (du) | ${(f.disk.duBytes / f.postings).toFixed(2)} |`)
   L.push(`| postings the index holds / distinct hashes | ${f.disk.storedPostings.toLocaleString('en')} / ${f.disk.distinctHashes.toLocaleString('en')} |`)
-  L.push(`| bulk store (${f.store.api}) | ${f.store.wallSeconds.toFixed(1)} s wall, ${f.store.cpuSeconds.toFixed(1)} s CPU (${f.store.makeSeconds.toFixed(1)} s of it making copies, left out), ${f.store.compactSeconds.toFixed(1)} s compacting |`)
-  L.push(`| bulk store throughput | ${storeSpeed(f).toFixed(0)}× real time per core |`)
+  L.push(`| bulk store (${f.store.api}) | ${f.store.wallSeconds.toFixed(1)} s wall, ${f.store.cpuSeconds.toFixed(1)} s CPU (${f.store.makeSeconds.toFixed(1)} s of it making copies, left out; ${f.store.compactCpuSeconds.toFixed(1)} s compacting) |`)
+  L.push(`| bulk store throughput, with / without the compaction | ${storeSpeed(f).toFixed(0)}× / ${storeSpeed(f, false).toFixed(0)}× real time per core |`)
   L.push(`| one track at a time (${s.bigMs.length} tracks), median into this index / into an empty one | ${median(s.bigMs).toFixed(1)} / ${median(s.emptyMs).toFixed(1)} ms (ratio ${ratio.toFixed(2)}) |`)
   L.push(`| one track at a time, × real time per core, this index / empty | ${(s.audioSeconds / s.bigCpu).toFixed(0)}× / ${(s.audioSeconds / s.emptyCpu).toFixed(0)}× |`)
   L.push(`| end-to-end indexing of ${f.endToEnd.files} real files into this index (decode, fingerprint, duplicate check, write; all cores) | ${(f.endToEnd.audioSeconds / f.endToEnd.seconds).toFixed(0)}× real time |`)
@@ -81,7 +85,11 @@ export function formatSize (f: SizeFigures): string {
   }
   const a = accuracyTotals(f)
   L.push(`| accuracy, all known clips | ${pct(a.ok, a.n)} (${a.ok}/${a.n}) |`)
+  const sp = f.falsePositiveSplit
   L.push(`| false positives, all unknown clips | ${pct(a.fp, a.fn)} (${a.fp}/${a.fn}) |`)
+  L.push(`| of which: clips of soundtracks with nothing indexed | ${pct(sp.otherPackage.fp, sp.otherPackage.n)} (${sp.otherPackage.fp}/${sp.otherPackage.n}) |`)
+  L.push(`| of which: held-out tracks of indexed soundtracks | ${pct(sp.samePackage.fp, sp.samePackage.n)} (${sp.samePackage.fp}/${sp.samePackage.n}) |`)
+  L.push(`| opening the index, cold page cache (the open check reads every reachable page) | ${f.openSeconds !== undefined ? `${f.openSeconds.toFixed(1)} s` : 'not measured'} |`)
   L.push(`| RSS after build / after queries / peak | ${mb(f.memory.rssAfterBuild)} / ${mb(f.memory.rssAfterQueries)} / ${mb(f.memory.maxRss)} |`)
   L.push(`| page cache of the index after the cold pass / after the warm pass (fincore) | ${mb(f.memory.pageCacheAfterCold - f.memory.pageCacheBeforeCold)} / ${mb(f.memory.pageCacheAfterWarm)} |`)
   L.push(`| growth of Cached: in /proc/meminfo over the cold pass (whole machine) | ${mb(f.memory.meminfoCachedDelta)} |`)

@@ -24,7 +24,7 @@ import { execFileSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { loadCorpus } from './corpus.js'
 import { makeRng } from './degrade.js'
-import { isCorrect, isFalsePositive } from './accuracy-rules.js'
+import { isCorrect, isFalsePositive, packageOf } from './accuracy-rules.js'
 import { loadOriginals } from './scale-originals.js'
 import { makeClips, type Clip } from './scale-clips.js'
 import { syntheticTracks, variants, type SyntheticTrack } from './synthetic-catalog.js'
@@ -32,8 +32,7 @@ import { BucketDepths } from './bucket-depths.js'
 import { formatSize, formatSummary, type SizeFigures, type PassFigures } from './scale-report.js'
 import { defaults } from '../server/src/config/defaults.js'
 import type { FingerprintParams } from '../server/src/config/fingerprint.js'
-import { LmdbIndex, MAX_BUCKET_POSTINGS } from '../server/src/index/lmdb-index.js'
-import type { AddResult } from '../server/src/index/types.js'
+import { LmdbIndex } from '../server/src/index/lmdb-index.js'
 import { indexFiles } from '../server/src/catalog/indexer.js'
 import { Identifier } from '../server/src/catalog/identify.js'
 import { fingerprint } from '../server/src/dsp/pipeline.js'
@@ -41,27 +40,33 @@ import type { ClipMatch } from '../server/src/match/clip-matcher.js'
 
 const log = (s: string): void => { process.stderr.write(s + '\n') }
 
-/** What the adapter did: which API it wrote through, and the seconds its final merge took (if any). */
+/** What the adapter did: which API it wrote through, and the time its final merge took. */
 export interface StoreSummary {
   api: string
   tracks: number
   added: number
+  /** Wall and CPU seconds of the merge into one segment (part of the store figures too). */
   compactSeconds: number
+  compactCpuSeconds: number
 }
 
 /**
- * Store `tracks` into `index`: the one place that knows the write API. Today's LmdbIndex has only `addTrack` (one
- * transaction per track); the bulk writer and `compact()` of the segment rewrite replace it here when they land.
+ * Store `tracks` into `index`: the one place that knows the write API. A bulk writer buffers runs of postings and
+ * writes each as a sorted segment; then every segment is merged into one (`maintain({ compact: true })`), the shape
+ * a catalog loaded once is served in.
  */
 export async function storeCatalog (index: LmdbIndex, tracks: Iterable<SyntheticTrack>, onProgress: (stored: number) => void): Promise<StoreSummary> {
   let n = 0; let added = 0
+  const bulk = index.bulkWriter()
   for (const t of tracks) {
-    const r: AddResult = index.addTrack(t.meta, t.hashes)
-    if (r.added) added++
+    if (bulk.add(t.meta, t.hashes).added) added++
     if (++n % 100 === 0) onProgress(n)
   }
+  bulk.finish()
   onProgress(n)
-  return { api: 'addTrack', tracks: n, added, compactSeconds: 0 }
+  const wall0 = performance.now(); const cpu0 = cpuSeconds()
+  index.maintain({ compact: true })
+  return { api: 'bulkWriter + maintain({ compact: true })', tracks: n, added, compactSeconds: (performance.now() - wall0) / 1000, compactCpuSeconds: cpuSeconds() - cpu0 }
 }
 
 const cpuSeconds = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }
@@ -100,10 +105,18 @@ function push<K> (m: Map<K, number[]>, k: K, v: number): void {
   if (a) a.push(v); else m.set(k, [v])
 }
 
-interface PassResult { figures: PassFigures, correct: Map<string, { ok: number, n: number }>, falsePositives: Map<string, { fp: number, n: number }>, chance: number[], wrongKnown: number[] }
+interface PassResult {
+  figures: PassFigures
+  correct: Map<string, { ok: number, n: number }>
+  falsePositives: Map<string, { fp: number, n: number }>
+  /** False positives on clips of soundtracks with tracks in the catalog, and of the others. */
+  split: { samePackage: { fp: number, n: number }, otherPackage: { fp: number, n: number } }
+  chance: number[]
+  wrongKnown: number[]
+}
 
 /** Identify every clip once, as `earshot identify` does; `truth` maps an original's source to its track id. */
-function identifyPass (index: LmdbIndex, clips: readonly Clip[], truth: Map<string, number>): PassResult {
+function identifyPass (index: LmdbIndex, clips: readonly Clip[], truth: Map<string, number>, verbose: boolean): PassResult {
   const identifier = new Identifier(index, { ...defaults, maxMatches: 5 })
   let lookupMs = 0
   identifier.onResult = (_r, seconds) => { lookupMs = seconds * 1000 }
@@ -113,6 +126,7 @@ function identifyPass (index: LmdbIndex, clips: readonly Clip[], truth: Map<stri
   const falsePositives = new Map<string, { fp: number, n: number }>()
   const chance: number[] = []
   const wrongKnown: number[] = []
+  const split = { samePackage: { fp: 0, n: 0 }, otherPackage: { fp: 0, n: 0 } }
   for (const c of clips) {
     let ev: ClipMatch | undefined
     const t0 = performance.now()
@@ -131,13 +145,17 @@ function identifyPass (index: LmdbIndex, clips: readonly Clip[], truth: Map<stri
       wrongKnown.push(candidates.find((x) => x.trackId !== id)?.score ?? 0)
     } else {
       const f = falsePositives.get(key) ?? { fp: 0, n: 0 }
-      f.n++
-      if (isFalsePositive(r)) f.fp++
+      const side = c.samePackage === true ? split.samePackage : split.otherPackage
+      f.n++; side.n++
+      if (isFalsePositive(r)) {
+        f.fp++; side.fp++
+        if (verbose) log(`false positive ${key} ${path.basename(c.file)}@${c.startSeconds.toFixed(1)} -> #${r.matches[0].id} ${r.matches[0].source}: score ${candidates[0]?.score}, confidence ${r.matches[0].confidence}`)
+      }
       falsePositives.set(key, f)
       chance.push(candidates[0]?.score ?? 0)
     }
   }
-  return { figures: { totalMs: Object.fromEntries(totalMs), matchMs: Object.fromEntries(matchMs) }, correct, falsePositives, chance, wrongKnown }
+  return { figures: { totalMs: Object.fromEntries(totalMs), matchMs: Object.fromEntries(matchMs) }, correct, falsePositives, split, chance, wrongKnown }
 }
 
 /** Postings in the buckets of each distinct hash of a clip: read (bucket within maxBucket) and skipped. */
@@ -195,16 +213,20 @@ async function measureSize (n: number, params: FingerprintParams, originals: Awa
   const truth = new Map<string, number>()
   for (const r of originals) { const t = index.findByDigest(r.meta.digest); if (t) truth.set(r.meta.source, t.id) }
 
-  // Identify: a cold pass with the page cache dropped (the index closed so that none of it stays mapped), then warm.
+  // Opening reads every reachable page of the file (lmdb-check.ts): timed with the cache dropped, as at a cold start.
   await index.close()
   const dropped = dropPageCache()
-  let cold: PassResult | undefined
+  const open0 = performance.now()
   const queryIndex = LmdbIndex.open(o.dir, params)
+  const openSeconds = (performance.now() - open0) / 1000
+  // Identify: a pass with the page cache dropped again (the check read the file without mapping it, so its pages go),
+  // then a warm one.
+  const droppedAgain = dropped && dropPageCache()
   const cached0 = cachedBytes(o.dir); const meminfo0 = meminfoCached()
-  const coldOrWarmup = identifyPass(queryIndex, o.clips, truth)
+  const coldOrWarmup = identifyPass(queryIndex, o.clips, truth, false)
   const pageCacheAfterCold = cachedBytes(o.dir); const meminfoDelta = meminfoCached() - meminfo0
-  if (dropped) cold = coldOrWarmup
-  const warm = identifyPass(queryIndex, o.clips, truth)
+  const cold = droppedAgain ? coldOrWarmup : undefined
+  const warm = identifyPass(queryIndex, o.clips, truth, true)
   const pageCacheAfterWarm = cachedBytes(o.dir)
   const rssAfterQueries = process.memoryUsage().rss
 
@@ -248,6 +270,7 @@ async function measureSize (n: number, params: FingerprintParams, originals: Awa
     audioSeconds,
     postings,
     store: { ...store, wallSeconds: storeWall, cpuSeconds: storeCpu, makeSeconds },
+    openSeconds: dropped ? openSeconds : undefined,
     disk: { statsBytes: stats.bytesOnDisk, duBytes: du, storedPostings: stats.postings, distinctHashes: stats.distinctHashes },
     single: { bigMs: intoBig.ms, emptyMs: intoEmpty.ms, bigCpu: intoBig.cpu, emptyCpu: intoEmpty.cpu, audioSeconds: intoBig.audio },
     endToEnd: { files: e2e.indexed, audioSeconds: e2e.audioSeconds, seconds: e2e.seconds },
@@ -255,10 +278,11 @@ async function measureSize (n: number, params: FingerprintParams, originals: Awa
     warm: warm.figures,
     correct: Object.fromEntries(warm.correct),
     falsePositives: Object.fromEntries(warm.falsePositives),
+    falsePositiveSplit: warm.split,
     chanceScores: warm.chance,
     wrongKnownScores: warm.wrongKnown,
     memory: { rssAfterBuild, rssAfterQueries, maxRss: process.resourceUsage().maxRSS * 1024, pageCacheBeforeCold: cached0, pageCacheAfterCold, pageCacheAfterWarm, meminfoCachedDelta: meminfoDelta },
-    depths: depths.summary([defaults.maxBucket, MAX_BUCKET_POSTINGS]),
+    depths: depths.summary([1024, defaults.maxBucket]),
     postingsPerQuery: perQuery,
   }
   return figures
@@ -297,6 +321,8 @@ async function main (): Promise<void> {
   const e2eFiles = unknownOrder.slice(0, Number(values.files))
   const unknownForClips = unknownOrder.slice(Number(values.files))
   const clips = await makeClips(params, pick, unknownForClips, Number(values.unknown), seed, log)
+  const indexedPackages = new Set(corpus.known.map((f) => packageOf(corpus.dir, f)))
+  for (const c of clips) if (c.source === undefined) c.samePackage = indexedPackages.has(packageOf(corpus.dir, c.file))
 
   const results: SizeFigures[] = []
   for (const n of sizes) {
