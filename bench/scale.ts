@@ -271,7 +271,7 @@ async function measureSize (n: number, params: FingerprintParams, originals: Awa
     postings,
     store: { ...store, wallSeconds: storeWall, cpuSeconds: storeCpu, makeSeconds },
     openSeconds: dropped ? openSeconds : undefined,
-    disk: { statsBytes: stats.bytesOnDisk, duBytes: du, storedPostings: stats.postings, distinctHashes: stats.distinctHashes },
+    disk: { statsBytes: stats.bytesOnDisk, inUseBytes: stats.bytesInUse ?? NaN, duBytes: du, storedPostings: stats.postings, distinctHashes: stats.distinctHashes, segments: stats.segments ?? NaN },
     single: { bigMs: intoBig.ms, emptyMs: intoEmpty.ms, bigCpu: intoBig.cpu, emptyCpu: intoEmpty.cpu, audioSeconds: intoBig.audio },
     endToEnd: { files: e2e.indexed, audioSeconds: e2e.audioSeconds, seconds: e2e.seconds },
     cold: cold?.figures,
@@ -327,24 +327,27 @@ async function main (): Promise<void> {
   const results: SizeFigures[] = []
   for (const n of sizes) {
     if (n > capacity) { log(`skipping ${n}: the shifts give at most ${capacity} tracks`); continue }
-    // Estimate the disk a catalog needs from the postings (about 8 bytes each, plus room): refuse rather than fill it.
-    const need = 10 * n * (origPostings / originals.length)
+    // The disk a catalog needs: about 12 bytes a posting measured at 1,000 tracks, twice while the compaction writes
+    // its copy. Refused rather than fill the disk.
+    const need = 2 * 13 * n * (origPostings / originals.length)
+    const where = values.db !== undefined ? path.dirname(path.resolve(values.db)) : os.tmpdir()
+    const free = fs.statfsSync(where).bavail * fs.statfsSync(where).bsize
+    if (need > free) { log(`skipping ${n}: about ${(need / 1e9).toFixed(0)} GB needed, ${(free / 1e9).toFixed(0)} GB free`); continue }
     const dir = values.db ?? fs.mkdtempSync(path.join(os.tmpdir(), 'earshot-scale-'))
     fs.mkdirSync(dir, { recursive: true })
-    const free = fs.statfsSync(dir).bavail * fs.statfsSync(dir).bsize
-    if (need > free) { log(`skipping ${n}: about ${(need / 1e9).toFixed(0)} GB needed, ${(free / 1e9).toFixed(0)} GB free`); continue }
     try {
       const f = await measureSize(n, params, originals, { dir, single: Number(values.single), files: e2eFiles, clips })
       results.push(f)
       process.stdout.write(formatSize(f) + '\n')
+      // Written after every size: a later size that fails leaves the figures of the earlier ones.
+      if (values.json !== undefined) {
+        fs.writeFileSync(values.json, JSON.stringify({ originals: { tracks: originals.length, audioSeconds: origSeconds, postings: origPostings }, clips: clips.length, results }, null, 1))
+      }
     } finally {
       if (values.db === undefined) fs.rmSync(dir, { recursive: true, force: true })
     }
   }
   process.stdout.write(formatSummary(results) + '\n')
-  if (values.json !== undefined) {
-    fs.writeFileSync(values.json, JSON.stringify({ originals: { tracks: originals.length, audioSeconds: origSeconds, postings: origPostings }, clips: clips.length, results }, null, 1))
-  }
 }
 
 main().catch((err: unknown) => {
