@@ -32,7 +32,7 @@ export interface SizeFigures {
   /** Best candidate's aligned votes on each unknown clip; best wrong track's on each known clip. */
   chanceScores: number[]
   wrongKnownScores: number[]
-  memory: { rssAfterBuild: number, rssAfterQueries: number, maxRss: number, pageCacheBeforeCold: number, pageCacheAfterCold: number, pageCacheAfterWarm: number, meminfoCachedDelta: number }
+  memory: { clipBytes: number, rssAfterBuild: number, rssAfterQueries: number, maxRss: number, pageCacheBeforeCold: number, pageCacheAfterCold: number, pageCacheAfterWarm: number, meminfoCachedDelta: number }
   depths: DepthSummary
   postingsPerQuery: Array<{ read: number, skipped: number, hashes: number }>
 }
@@ -90,7 +90,7 @@ export function formatSize (f: SizeFigures): string {
   L.push(`| of which: clips of soundtracks with nothing indexed | ${pct(sp.otherPackage.fp, sp.otherPackage.n)} (${sp.otherPackage.fp}/${sp.otherPackage.n}) |`)
   L.push(`| of which: held-out tracks of indexed soundtracks | ${pct(sp.samePackage.fp, sp.samePackage.n)} (${sp.samePackage.fp}/${sp.samePackage.n}) |`)
   L.push(`| opening the index, cold page cache (the open check reads every reachable page) | ${f.openSeconds !== undefined ? `${f.openSeconds.toFixed(1)} s` : 'not measured'} |`)
-  L.push(`| RSS after build / after queries / peak | ${mb(f.memory.rssAfterBuild)} / ${mb(f.memory.rssAfterQueries)} / ${mb(f.memory.maxRss)} |`)
+  L.push(`| RSS after build / after queries / peak (with the clips' PCM, ${mb(f.memory.clipBytes)}) | ${mb(f.memory.rssAfterBuild)} / ${mb(f.memory.rssAfterQueries)} / ${mb(f.memory.maxRss)} |`)
   L.push(`| page cache of the index after the cold pass / after the warm pass (fincore) | ${mb(f.memory.pageCacheAfterCold - f.memory.pageCacheBeforeCold)} / ${mb(f.memory.pageCacheAfterWarm)} |`)
   L.push(`| growth of Cached: in /proc/meminfo over the cold pass (whole machine) | ${mb(f.memory.meminfoCachedDelta)} |`)
   L.push(`| bucket depth: used hashes (share of 2^23) | ${d.distinctHashes.toLocaleString('en')} (${(100 * d.usedShare).toFixed(1)}%) |`)

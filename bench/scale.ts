@@ -281,7 +281,7 @@ async function measureSize (n: number, params: FingerprintParams, originals: Awa
     falsePositiveSplit: warm.split,
     chanceScores: warm.chance,
     wrongKnownScores: warm.wrongKnown,
-    memory: { rssAfterBuild, rssAfterQueries, maxRss: process.resourceUsage().maxRSS * 1024, pageCacheBeforeCold: cached0, pageCacheAfterCold, pageCacheAfterWarm, meminfoCachedDelta: meminfoDelta },
+    memory: { clipBytes: o.clips.reduce((a, c) => a + c.samples.byteLength, 0), rssAfterBuild, rssAfterQueries, maxRss: process.resourceUsage().maxRSS * 1024, pageCacheBeforeCold: cached0, pageCacheAfterCold, pageCacheAfterWarm, meminfoCachedDelta: meminfoDelta },
     depths: depths.summary([1024, defaults.maxBucket]),
     postingsPerQuery: perQuery,
   }
