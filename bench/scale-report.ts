@@ -31,6 +31,8 @@ export interface SizeFigures {
   openSeconds?: number
   /** Best candidate's aligned votes on each unknown clip; best wrong track's on each known clip. */
   chanceScores: number[]
+  /** The same on clips of soundtracks with nothing in the catalog (absent in figures of older runs). */
+  chanceScoresOther?: number[]
   wrongKnownScores: number[]
   memory: { clipBytes: number, rssAfterBuild: number, rssAfterQueries: number, maxRss: number, pageCacheBeforeCold: number, pageCacheAfterCold: number, pageCacheAfterWarm: number, meminfoCachedDelta: number }
   depths: DepthSummary
@@ -100,6 +102,8 @@ export function formatSize (f: SizeFigures): string {
   L.push(`| postings read per 10 s clean query, p50 / p95 (distinct hashes p50) | ${quantile(q.map((x) => x.read), 0.5)} / ${quantile(q.map((x) => x.read), 0.95)} (${quantile(q.map((x) => x.hashes), 0.5)}) |`)
   L.push(`| postings in skipped buckets per query, p50 / p95 | ${quantile(q.map((x) => x.skipped), 0.5)} / ${quantile(q.map((x) => x.skipped), 0.95)} |`)
   L.push(`| chance votes: best score on unknown clips, p50 / p99 / max | ${quantile(f.chanceScores, 0.5)} / ${quantile(f.chanceScores, 0.99)} / ${Math.max(0, ...f.chanceScores)} |`)
+  const other = f.chanceScoresOther ?? []
+  L.push(`| of which clips of soundtracks with nothing indexed (chance alone), p50 / p99 / max | ${quantile(other, 0.5)} / ${quantile(other, 0.99)} / ${Math.max(0, ...other)} |`)
   L.push(`| best wrong-track score on known clips, p50 / p99 / max | ${quantile(f.wrongKnownScores, 0.5)} / ${quantile(f.wrongKnownScores, 0.99)} / ${Math.max(0, ...f.wrongKnownScores)} |`)
   L.push('')
   L.push('| condition | ' + SCALE_LENGTHS.map((l) => `${l} s correct`).join(' | ') + ' | ' + SCALE_LENGTHS.map((l) => `${l} s false positives`).join(' | ') + ' |')

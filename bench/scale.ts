@@ -112,6 +112,8 @@ interface PassResult {
   /** False positives on clips of soundtracks with tracks in the catalog, and of the others. */
   split: { samePackage: { fp: number, n: number }, otherPackage: { fp: number, n: number } }
   chance: number[]
+  /** The same, on clips of soundtracks with nothing in the catalog: chance alone, no shared material. */
+  chanceOther: number[]
   wrongKnown: number[]
 }
 
@@ -125,6 +127,7 @@ function identifyPass (index: LmdbIndex, clips: readonly Clip[], truth: Map<stri
   const correct = new Map<string, { ok: number, n: number }>()
   const falsePositives = new Map<string, { fp: number, n: number }>()
   const chance: number[] = []
+  const chanceOther: number[] = []
   const wrongKnown: number[] = []
   const split = { samePackage: { fp: 0, n: 0 }, otherPackage: { fp: 0, n: 0 } }
   for (const c of clips) {
@@ -153,9 +156,10 @@ function identifyPass (index: LmdbIndex, clips: readonly Clip[], truth: Map<stri
       }
       falsePositives.set(key, f)
       chance.push(candidates[0]?.score ?? 0)
+      if (c.samePackage !== true) chanceOther.push(candidates[0]?.score ?? 0)
     }
   }
-  return { figures: { totalMs: Object.fromEntries(totalMs), matchMs: Object.fromEntries(matchMs) }, correct, falsePositives, split, chance, wrongKnown }
+  return { figures: { totalMs: Object.fromEntries(totalMs), matchMs: Object.fromEntries(matchMs) }, correct, falsePositives, split, chance, chanceOther, wrongKnown }
 }
 
 /** Postings in the buckets of each distinct hash of a clip: read (bucket within maxBucket) and skipped. */
@@ -280,6 +284,7 @@ async function measureSize (n: number, params: FingerprintParams, originals: Awa
     falsePositives: Object.fromEntries(warm.falsePositives),
     falsePositiveSplit: warm.split,
     chanceScores: warm.chance,
+    chanceScoresOther: warm.chanceOther,
     wrongKnownScores: warm.wrongKnown,
     memory: { clipBytes: o.clips.reduce((a, c) => a + c.samples.byteLength, 0), rssAfterBuild, rssAfterQueries, maxRss: process.resourceUsage().maxRSS * 1024, pageCacheBeforeCold: cached0, pageCacheAfterCold, pageCacheAfterWarm, meminfoCachedDelta: meminfoDelta },
     depths: depths.summary([1024, defaults.maxBucket]),
