@@ -14,6 +14,8 @@ import { Access } from './http/access.js'
 import { router } from './http/routes.js'
 import type { Services } from './http/services.js'
 import type { Index } from './index/types.js'
+import { LmdbIndex } from './index/lmdb-index.js'
+import { Maintainer } from './index/maintainer.js'
 import { Monitors } from './monitor/monitors.js'
 import { Metrics } from './metrics/metrics.js'
 import { PlayLog, type Play } from './playlog/play-log.js'
@@ -176,6 +178,8 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   }
   const monitors = new Monitors(root, index, settings, plays, { onPlay: publish, metrics, addressPolicy, log: log.child({ component: 'monitors' }), writes: stateWrites })
   const jobs = new IndexJobs(index, settings, log.child({ component: 'index-jobs' }))
+  // Flushes and merges of an index on disk, in a worker thread.
+  const maintainer = index instanceof LmdbIndex && !index.readOnly ? new Maintainer(index, settings.fingerprint, log.child({ component: 'maintenance' })) : undefined
   jobs.onFinished = (job) => {
     metrics.indexJobs.labels({ state: job.state }).inc()
     metrics.lastIndexJob.set(Date.parse(job.finishedAt ?? '') / 1000)
@@ -209,6 +213,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   }
   const services: Services = {
     index,
+    maintenance: maintainer?.stats,
     settings,
     stream: ctx,
     access,
@@ -266,6 +271,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       }, Math.min(SWEEP_MS, settings.stream.helloTimeoutMs / 2))
       sweep.unref()
       monitors.resume()
+      maintainer?.start()
       return bound
     },
     async close () {
@@ -274,6 +280,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       clearInterval(sweep)
       for (const c of ctx.connections) c.fail('EAR_ERR_SHUTTING_DOWN')
       await jobs.close() // first: a peer slow to close must not keep a job's workers running
+      await maintainer?.close()
       await transport.close(CloseCode.GOING_AWAY, 'EAR_ERR_SHUTTING_DOWN')
       await monitors.close()
       await services.uploads.close()

@@ -2,11 +2,13 @@ import t, { type Test } from 'tap'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { open } from 'lmdb'
 import { defaultFingerprint as params } from '../../server/src/config/fingerprint.js'
 import type { HashList } from '../../server/src/dsp/pipeline.js'
-import { LmdbIndex } from '../../server/src/index/lmdb-index.js'
+import type { EarshotError } from '../../server/src/errors.js'
+import { INDEX_FORMAT_VERSION, LmdbIndex } from '../../server/src/index/lmdb-index.js'
 import { BucketEncoder, MAX_BUCKET_POSTINGS, PART_BYTES, bucketCount, decodePart, hashOfKey, headerBytes } from '../../server/src/index/segment-codec.js'
-import { childEnv } from '../helpers/child-env.js'
+import { childEnv, runEarshot } from '../helpers/child-env.js'
 import { lines, until } from '../helpers/child-lines.js'
 import { checkTrackPostings, SHARED_HASH, syntheticList, syntheticMeta } from '../helpers/index-data.js'
 import { prng } from '../helpers/signals.js'
@@ -75,8 +77,8 @@ function allComplete (t: Test, index: LmdbIndex, lists: Map<number, HashList>, w
 }
 
 t.test('bulk loads write runs as segments; lookups equal those of tracks added one by one', async (t) => {
-  const a = fresh(t).index
-  const b = LmdbIndex.open(path.join(t.testdir(), 'one-by-one'), params)
+  const { index: a, dir } = fresh(t)
+  const b = LmdbIndex.open(path.join(path.dirname(dir), 'one-by-one'), params)
   t.teardown(() => b.close())
   const seeds = Array.from({ length: 30 }, (_, i) => i + 1)
   const lists = bulkLoad(a, seeds, 15_000)
@@ -222,4 +224,59 @@ t.test('kill -9 during a merge leaves the segments as they were; maintenance dro
   t.equal(index.mergesInProgress(), 0)
   allComplete(t, index, lists, 'after maintenance')
   t.equal(index.stats().segments, 1)
+})
+
+t.test('an index of format 1 is refused with the way out; earshot migrate upgrades it in place', async (t) => {
+  const { index, dir } = fresh(t)
+  const lists = new Map<number, HashList>()
+  for (let seed = 1; seed <= 6; seed++) {
+    const l = syntheticList(seed)
+    lists.set(index.addTrack(syntheticMeta(seed, l), l).track.id, l)
+  }
+  await index.close()
+  // Format 1 is what the live part holds, under version 1 and totals without a live count.
+  const root = open({ path: dir, maxDbs: 16 })
+  const meta = root.openDB('meta', { encoding: 'msgpack' })
+  const totals = meta.get('totals') as Record<string, number>
+  delete totals.live
+  await meta.put('totals', totals)
+  await meta.put('formatVersion', 1)
+  await root.close()
+
+  try {
+    LmdbIndex.open(dir, params)
+    t.fail('opened')
+  } catch (err) {
+    t.equal((err as EarshotError).code, 'EAR_ERR_INDEX_FORMAT')
+    t.match((err as Error).message, `has format version 1; this earshot reads version ${INDEX_FORMAT_VERSION}: run earshot migrate --db ${dir}`)
+  }
+  const run = await runEarshot(path.dirname(dir), ['migrate', '--db', dir])
+  t.equal(run.code, 0, run.stderr)
+  const postings = [...lists.values()].reduce((sum, l) => sum + l.count, 0)
+  t.match(run.stdout, `upgraded from format 1 to 2: 6 tracks, ${postings} postings`)
+  const again = await runEarshot(path.dirname(dir), ['migrate', '--db', dir])
+  t.match(again.stdout, /already format 2; nothing to do/)
+
+  const migrated = LmdbIndex.open(dir, params)
+  t.teardown(() => migrated.close())
+  t.equal(migrated.stats().segments, 1, 'the postings are in one segment')
+  t.equal(migrated.stats().livePostings, 0)
+  allComplete(t, migrated, lists, 'after migration')
+})
+
+t.test('an index of a version migrate does not know is refused, unchanged', async (t) => {
+  const { index, dir } = fresh(t)
+  const l = syntheticList(1)
+  index.addTrack(syntheticMeta(1, l), l)
+  await index.close()
+  const root = open({ path: dir, maxDbs: 16 })
+  await root.openDB('meta', { encoding: 'msgpack' }).put('formatVersion', 99)
+  await root.close()
+  const run = await runEarshot(path.dirname(dir), ['migrate', '--db', dir])
+  t.equal(run.code, 1)
+  t.match(run.stderr, /EAR_ERR_INDEX_FORMAT: .*format version 99; this earshot reads version 2: this version cannot be upgraded/)
+  t.notMatch(run.stderr, /\n\s+at /, 'no stack trace')
+  const root2 = open({ path: dir, maxDbs: 16 })
+  t.equal(root2.openDB('meta', { encoding: 'msgpack' }).get('formatVersion'), 99, 'left as it was')
+  await root2.close()
 })

@@ -123,17 +123,18 @@ t.test('damaged pages after the meta pages: no signal death, a coded error, the 
     const db = damaged(`pages-${seed}`, (f) => damagePages(f, seed, seed % 2 === 0 ? 3 : 20, zeros))
     const file = path.join(db, 'data.mdb')
     const before = digestOf(file)
-    let refusedHere = false
-    for (const args of [['identify', 'clip.wav']]) {
-      const r = await earshot([...args, '--db', db])
-      assertCoded(t, r, `seed ${seed}: earshot ${args[0]}`, /^earshot: EAR_ERR_INDEX_(OPEN|READ): /)
-      if (/EAR_ERR_INDEX_OPEN/.test(r.stderr)) refusedHere = true
+    const r = await earshot(['identify', 'clip.wav', '--db', db])
+    assertCoded(t, r, `seed ${seed}: earshot identify`, /^earshot: EAR_ERR_INDEX_(OPEN|READ): /)
+    if (/EAR_ERR_INDEX_OPEN/.test(r.stderr)) {
+      refused++
+    } else {
+      // Not refused: the damage hit only free pages, which nothing reads; the full check agrees.
+      const check = await earshot(['check', '--db', db])
+      t.equal(check.code, 0, `seed ${seed}: opened, so earshot check finds nothing either: ${check.stderr}`)
     }
-    if (refusedHere) refused++
     t.equal(digestOf(file), before, `seed ${seed}: the file is untouched`)
   }
-  // Pages are chosen at random, some of them free pages that nothing reads; most hit live pages.
-  t.ok(refused >= 8, `${refused} of 10 damaged folders refused at open`)
+  t.ok(refused >= 5, `${refused} of 10 damaged folders refused at open (half the pages of this small file are free)`)
 })
 
 t.test('serve refuses a damaged index and a damaged state store with EAR_ERR_INDEX_OPEN', async (t) => {

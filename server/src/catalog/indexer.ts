@@ -126,6 +126,11 @@ export interface IndexOptions {
    * Called on the main thread, one track at a time.
    */
   keep?: (meta: NewTrack, hashes: HashList, file: string) => void
+  /**
+   * Write through the index's bulk path: sorted runs straight into segments, each run one transaction. Much faster
+   * for big folders; a copy of a recording is then recognised only against runs already written, not within its own.
+   */
+  bulk?: boolean
 }
 
 /** Analyse files and folders into `index`, or into `options.keep` when it is set (then `index` may be undefined). */
@@ -150,6 +155,7 @@ export async function indexFiles (index: Index | undefined, inputs: readonly str
       minThreads: threads,
       maxThreads: threads,
     })
+    const bulk = options.bulk === true && index?.bulkWriter ? index.bulkWriter() : undefined
     // Every queued task listens to the signal (piscina terminates the worker of a running one on abort).
     if (signal) setMaxListeners(files.length + 10, signal)
     try {
@@ -168,7 +174,7 @@ export async function indexFiles (index: Index | undefined, inputs: readonly str
             emit({ type: 'kept', file, meta: result.meta })
             return
           }
-          const added = addTrackOnce(index!, options.params, result.meta, result.hashes, options.minConfidence ?? defaults.minConfidence)
+          const added = addTrackOnce(index!, options.params, result.meta, result.hashes, options.minConfidence ?? defaults.minConfidence, bulk)
           const { track } = added
           if (added.added) {
             summary.indexed++
@@ -183,7 +189,8 @@ export async function indexFiles (index: Index | undefined, inputs: readonly str
         }
       }))
     } finally {
-      await pool.destroy()
+      // What was analysed is written, even when the walk stopped early.
+      try { bulk?.finish() } finally { await pool.destroy() }
     }
   }
   summary.seconds = (performance.now() - started) / 1000

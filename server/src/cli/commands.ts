@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Command } from './main.js'
 import { defaults, resolveDb, type Settings } from '../config/defaults.js'
-import { LmdbIndex } from '../index/lmdb-index.js'
+import { LmdbIndex, type Maintenance } from '../index/lmdb-index.js'
 import { indexFiles, type IndexEvent } from '../catalog/indexer.js'
 import { Identifier } from '../catalog/identify.js'
 import { decodeFile } from '../audio/decode.js'
@@ -54,7 +54,11 @@ const index: Command = {
   summary: 'Index audio files and folders (recursive, all cores)',
   usage: '<files or folders...>',
   positionals: [1, Infinity],
-  options: { ...dbOption, threads: { type: 'string', description: 'Worker threads (default: one per core)' } },
+  options: {
+    ...dbOption,
+    threads: { type: 'string', description: 'Worker threads (default: one per core)' },
+    bulk: { type: 'boolean', description: 'Write sorted runs straight into segments: for big folders (copies of one recording within a run are both kept)' },
+  },
   async run (values, inputs) {
     const threads = parseNumber('threads', values.threads, 1, 256, true)
     const db = openIndex(values, false)
@@ -65,6 +69,7 @@ const index: Command = {
         params: defaults.fingerprint,
         limits: defaults.catalog,
         threads,
+        bulk: values.bulk === true,
         onEvent: (e: IndexEvent) => {
           switch (e.type) {
             case 'found': progress.start(e.total); break
@@ -81,6 +86,7 @@ const index: Command = {
         `${(summary.audioSeconds / 3600).toFixed(2)} h of audio in ${summary.seconds.toFixed(1)} s${rate}` +
         (summary.truncated > 0 ? `; ${summary.truncated} truncated or damaged (still being copied?), not indexed` : '') +
         (summary.symlinks > 0 ? `; ${summary.symlinks} symbolic links in folders not followed` : ''))
+      if (summary.indexed > 0) maintainIndex(db)
       if (summary.indexed + summary.present > 0) return 0
       errLine(`earshot: ${firstSkip ?? 'EAR_ERR_NOT_AUDIO: nothing to index'}`)
       return 1
@@ -89,6 +95,17 @@ const index: Command = {
       await db.close()
     }
   },
+}
+
+/** Merge segments after a load, and say so when it took a while. */
+function maintainIndex (db: LmdbIndex, compact = false): Maintenance {
+  const started = performance.now()
+  const done = db.maintain({ compact })
+  const seconds = (performance.now() - started) / 1000
+  if (done.merges > 0 || done.flushed > 0 || compact) {
+    out(`index maintained in ${seconds.toFixed(1)} s: ${done.flushed} postings flushed, ${done.merges} merges, ${db.stats().segments} segments`)
+  }
+  return done
 }
 
 const fingerprintCommand: Command = {
@@ -222,7 +239,11 @@ const stats: Command = {
       out(`audio               ${(s.audioSeconds / 3600).toFixed(2)} h`)
       out(`postings            ${s.postings}`)
       out(`distinct hashes     ${s.distinctHashes}`)
+      out(`segments            ${s.segments ?? 0}`)
+      out(`live postings       ${s.livePostings ?? 0}`)
+      out(`removed, unmerged   ${s.tombstones ?? 0}`)
       out(`bytes on disk       ${s.bytesOnDisk}`)
+      out(`bytes in use        ${s.bytesInUse ?? s.bytesOnDisk}`)
       out(`bytes per second    ${s.bytesPerAudioSecond.toFixed(0)}`)
       return 0
     } finally { await db.close() }
@@ -259,13 +280,16 @@ const importCommand: Command = {
       checkFingerprintFile(file, defaults.fingerprint)
       const db = openIndex(values, false)
       try {
+        const bulk = db.bulkWriter()
         let added = 0
         let present = 0
         for (const { meta, hashes } of readFingerprintFile(file, defaults.fingerprint)) {
-          if (db.addTrack(meta, hashes).added) added++
+          if (bulk.add(meta, hashes).added) added++
           else present++
         }
+        bulk.finish()
         out(`imported ${added} tracks, ${present} already present`)
+        maintainIndex(db)
         return 0
       } finally { await db.close() }
     }
@@ -273,19 +297,66 @@ const importCommand: Command = {
     try {
       const db = openIndex(values, false)
       try {
+        const bulk = db.bulkWriter()
         let added = 0
         let present = 0
-        for (const t of source.listTracks()) {
-          const list = source.trackHashes(t.id)
-          if (!list) continue
+        for (const { track: t, list } of source.fingerprints()) {
           const { title, artist, album, durationSeconds, source: src, digest } = t
-          if (db.addTrack({ title, artist, album, durationSeconds, source: src, digest }, list).added) added++
+          if (bulk.add({ title, artist, album, durationSeconds, source: src, digest }, list).added) added++
           else present++
         }
+        bulk.finish()
         out(`imported ${added} tracks, ${present} already present`)
+        maintainIndex(db)
         return 0
       } finally { await db.close() }
     } finally { await source.close() }
+  },
+}
+
+const compactCommand: Command = {
+  summary: 'Write the live part into a segment and merge every segment into one (after a bulk load or many removals)',
+  usage: '',
+  positionals: [0, 0],
+  options: { ...dbOption },
+  async run (values) {
+    const db = openIndex(values, false)
+    try {
+      maintainIndex(db, true)
+      return 0
+    } finally { await db.close() }
+  },
+}
+
+const checkCommand: Command = {
+  summary: 'Read every page of the index and say whether it is damaged (opening reads all but the segments\' leaves)',
+  usage: '',
+  positionals: [0, 0],
+  options: { ...dbOption },
+  async run (values) {
+    const dir = resolveDb(values.db as string | undefined)
+    const started = performance.now()
+    const db = LmdbIndex.open(dir, defaults.fingerprint, { readOnly: true, fullCheck: true })
+    try {
+      const s = db.stats()
+      out(`${dir}: no damage found in ${s.bytesOnDisk} bytes (${s.tracks} tracks, ${s.segments ?? 0} segments) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+      return 0
+    } finally { await db.close() }
+  },
+}
+
+const migrateCommand: Command = {
+  summary: 'Upgrade an index of an older format in place (format 1: postings move into a segment)',
+  usage: '',
+  positionals: [0, 0],
+  options: { ...dbOption },
+  async run (values) {
+    const dir = resolveDb(values.db as string | undefined)
+    const result = LmdbIndex.migrate(dir, defaults.fingerprint)
+    out(result.from === result.to
+      ? `${dir} is already format ${result.to}; nothing to do`
+      : `${dir} upgraded from format ${result.from} to ${result.to}: ${result.tracks} tracks, ${result.postings} postings in ${result.seconds.toFixed(1)} s`)
+    return 0
   },
 }
 
@@ -365,6 +436,9 @@ export const commands: Record<string, Command> = {
   stats,
   export: exportCommand,
   import: importCommand,
+  compact: compactCommand,
+  migrate: migrateCommand,
+  check: checkCommand,
   serve: serveCommand,
   monitor: monitorCommand,
   jobs: jobsCommand,

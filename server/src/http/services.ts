@@ -2,6 +2,7 @@
  * Everything the HTTP routes work on, built once by app.ts. Routes see these interfaces only.
  */
 import type { Settings } from '../config/defaults.js'
+import type { MaintenanceStats } from '../index/maintainer.js'
 import type { Index } from '../index/types.js'
 import type { Identifier } from '../catalog/identify.js'
 import type { IndexJobs } from '../catalog/index-jobs.js'
@@ -18,6 +19,8 @@ import type { Logger } from '../log.js'
 
 export interface Services {
   readonly index: Index
+  /** Background flushes and merges of an index on disk (undefined for a read-only index). */
+  readonly maintenance?: MaintenanceStats
   readonly settings: Settings
   readonly stream: StreamContext
   readonly access: Access

@@ -57,6 +57,8 @@ function health (services: Services): HttpReply {
   if (monitors.down > 0) warnings.push(`${monitors.down} of ${monitors.total} monitors down (GET /v1/monitors says why)`)
   const webhooks = services.webhooks?.stats ?? null
   if (webhooks?.droppingSince) warnings.push(`the webhook queue is full and drops events since ${webhooks.droppingSince} (${webhooks.dropped} deliveries dropped; POST /v1/webhooks/replay sends them again)`)
+  const maintenance = services.maintenance ?? null
+  if (maintenance?.lastError) warnings.push(`index maintenance failed at ${maintenance.lastAt}: ${maintenance.lastError}; lookups go on, but the live part and the segments keep growing`)
   const status = problems.length > 0 ? 'unhealthy' : warnings.length > 0 ? 'degraded' : 'ok'
   const body = {
     status,
@@ -69,6 +71,7 @@ function health (services: Services): HttpReply {
     monitors,
     webhooks,
     indexJobs: indexJobSummary(services),
+    maintenance,
     /** Connections failed by a fault of the server since it started (each logged with its stack). */
     connectionFaults: services.stream.faults,
   }

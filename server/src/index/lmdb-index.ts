@@ -48,6 +48,10 @@ const MAX_DBS = 10_000
 export interface LmdbIndexOptions {
   /** Open without writing (a reader beside another process's writer). */
   readOnly?: boolean
+  /** The file was checked when this process opened it first (a worker thread opening it again skips the walk). */
+  checked?: boolean
+  /** Read every page before mapping, segments' leaves included (`earshot check`); see lmdb-check.ts. */
+  fullCheck?: boolean
 }
 
 interface Totals { postings: number, frames: number, tracks: number, live?: number }
@@ -65,6 +69,7 @@ export interface Maintenance {
 export class LmdbIndex implements Index {
   readonly dir: string
   readonly params: FingerprintParams
+  readonly readOnly: boolean
   readonly #root: RootDatabase
   readonly #live: Database<Buffer, number>
   readonly #segments: Segments
@@ -77,8 +82,9 @@ export class LmdbIndex implements Index {
   /** The last of them, for /health to report the index as degraded; undefined while every read succeeds. */
   lastReadFailure: ReadFailure | undefined
 
-  private constructor (dir: string, params: FingerprintParams, root: RootDatabase) {
+  private constructor (dir: string, params: FingerprintParams, root: RootDatabase, readOnly: boolean) {
     this.dir = dir
+    this.readOnly = readOnly
     this.params = params
     this.#root = root
     this.#live = root.openDB<Buffer, number>('postings', { keyEncoding: 'uint32', encoding: 'binary' })
@@ -95,7 +101,7 @@ export class LmdbIndex implements Index {
   static open (dir: string, params: FingerprintParams, options: LmdbIndexOptions = {}): LmdbIndex {
     let root: RootDatabase
     try {
-      root = openChecked({ path: dir, maxDbs: MAX_DBS, readOnly: options.readOnly === true, noSubdir: false }, { create: options.readOnly !== true })
+      root = openChecked({ path: dir, maxDbs: MAX_DBS, readOnly: options.readOnly === true, noSubdir: false }, { create: options.readOnly !== true, checked: options.checked === true, full: options.fullCheck === true })
     } catch (err) {
       throw wrapError('EAR_ERR_INDEX_OPEN', err, dir)
     }
@@ -114,8 +120,44 @@ export class LmdbIndex implements Index {
     return LmdbIndex.#checked(file, params, root, true)
   }
 
+  /**
+   * Upgrade the index in `dir` to INDEX_FORMAT_VERSION in place, in one transaction (a crash leaves it as it was).
+   * Format 1 kept every posting in what is now the live part: it moves into one segment.
+   * @throws EAR_ERR_INDEX_OPEN, EAR_ERR_INDEX_FORMAT (a version it cannot upgrade), EAR_ERR_INDEX_PARAMS
+   */
+  static migrate (dir: string, params: FingerprintParams): { from: number, to: number, tracks: number, postings: number, seconds: number } {
+    const started = performance.now()
+    let root: RootDatabase
+    try {
+      root = openChecked({ path: dir, maxDbs: MAX_DBS, noSubdir: false }, { create: false })
+    } catch (err) {
+      throw wrapError('EAR_ERR_INDEX_OPEN', err, dir)
+    }
+    const index = new LmdbIndex(dir, params, root, false)
+    try {
+      const from = index.#meta.get('formatVersion') as number | undefined
+      if (from === undefined) throw earshotError('EAR_ERR_INDEX_OPEN', dir)
+      if (from !== INDEX_FORMAT_VERSION && !MIGRATABLE_VERSIONS.includes(from)) {
+        throw earshotError('EAR_ERR_INDEX_FORMAT', dir, from, INDEX_FORMAT_VERSION, 'this version cannot be upgraded; index the music again into a new folder')
+      }
+      index.#checkParams()
+      let postings = 0
+      if (from !== INDEX_FORMAT_VERSION) {
+        root.transactionSync(() => {
+          const t = index.#totals()
+          index.#meta.putSync('totals', { ...t, live: t.postings })
+          postings = index.flushLive()
+          index.#meta.putSync('formatVersion', INDEX_FORMAT_VERSION)
+        })
+      }
+      return { from, to: INDEX_FORMAT_VERSION, tracks: index.#totals().tracks, postings, seconds: (performance.now() - started) / 1000 }
+    } finally {
+      void root.close()
+    }
+  }
+
   static #checked (dir: string, params: FingerprintParams, root: RootDatabase, readOnly: boolean): LmdbIndex {
-    const index = new LmdbIndex(dir, params, root)
+    const index = new LmdbIndex(dir, params, root, readOnly)
     try {
       index.#checkMeta(readOnly)
     } catch (err) {
@@ -142,6 +184,10 @@ export class LmdbIndex implements Index {
       const how = MIGRATABLE_VERSIONS.includes(version) ? `run earshot migrate --db ${this.dir}` : 'index the music again into a new folder'
       throw earshotError('EAR_ERR_INDEX_FORMAT', this.dir, version, INDEX_FORMAT_VERSION, how)
     }
+    this.#checkParams()
+  }
+
+  #checkParams (): void {
     const stored = this.#meta.get('params') as Record<string, unknown>
     const differ = Object.keys({ ...stored, ...this.params })
       .filter((k) => stored[k] !== (this.params as unknown as Record<string, unknown>)[k])
@@ -312,6 +358,11 @@ export class LmdbIndex implements Index {
       done.merges++
     }
     return done
+  }
+
+  /** Whether `maintain` has work: a live part due for a flush, or a tier of segments due for a merge. */
+  needsMaintenance (): boolean {
+    return (this.#totals().live ?? 0) >= LIVE_POSTINGS || this.#segments.planMerge() !== undefined
   }
 
   /** Merges under way in any process (their output is not listed yet). */

@@ -245,12 +245,14 @@ export class Segments {
       return next
     })
     const out = this.#db(id)
+    // Handles first: a database opened after a read transaction began is not valid in it.
+    const sources = inputs.map((s) => this.#db(s.id))
     // The snapshot the merge reads: its inputs and the tombstones it drops.
     const readTxn = this.#root.useReadTransaction()
     try {
       const dropped = new Set<number>()
       for (const { key } of this.#tombstones.getRange({ transaction: readTxn })) dropped.add(key)
-      const result = this.#writeMerged(inputs.map((s) => this.#db(s.id)), dropped, out, readTxn)
+      const result = this.#writeMerged(sources, dropped, out, readTxn)
       const committed = this.#root.transactionSync(() => {
         const listed = this.#listed()
         const inputIds = new Set(inputs.map((s) => s.id))

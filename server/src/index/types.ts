@@ -75,6 +75,14 @@ export interface ReadFailure {
   message: string
 }
 
+/** A bulk load (lmdb-index.ts): tracks are buffered and written in sorted runs. */
+export interface BulkAdder {
+  /** Buffer a track; `added` is false when the same audio is indexed or buffered already. */
+  add (meta: NewTrack, hashes: HashList): AddResult
+  /** Write what is buffered; returns the rows committed. */
+  finish (): Track[]
+}
+
 export interface Index {
   /** The folder the index lives in, for indexes on disk. */
   readonly dir?: string
@@ -84,6 +92,8 @@ export interface Index {
   readonly lastReadFailure?: ReadFailure
   /** Add a track and its hashes in one transaction: all in or all out. */
   addTrack (meta: NewTrack, hashes: HashList): AddResult
+  /** Start a bulk load, for indexes that have one. */
+  bulkWriter? (): BulkAdder
   /** Remove a track and its postings; false when there was no such track. */
   removeTrack (id: number): boolean
   getTrack (id: number): Track | undefined

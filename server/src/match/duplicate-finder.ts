@@ -12,7 +12,7 @@
 import type { FingerprintParams } from '../config/fingerprint.js'
 import { framesToSeconds } from '../config/fingerprint.js'
 import type { HashList } from '../dsp/pipeline.js'
-import type { AddResult, Index, NewTrack, SameRecording } from '../index/types.js'
+import type { AddResult, BulkAdder, Index, NewTrack, SameRecording } from '../index/types.js'
 import { ClipMatcher } from './clip-matcher.js'
 
 /** The overlap must span this share of the shorter track: one contains the other. */
@@ -59,13 +59,13 @@ export function findSameRecording (index: Index, params: FingerprintParams, list
  * Add a track unless the index holds it already, exactly (same digest) or as another copy of the same recording;
  * then nothing is written and the indexed track is returned with `added: false`.
  */
-export function addTrackOnce (index: Index, params: FingerprintParams, meta: NewTrack, list: HashList, minConfidence: number): AddResult {
+export function addTrackOnce (index: Index, params: FingerprintParams, meta: NewTrack, list: HashList, minConfidence: number, bulk?: BulkAdder): AddResult {
   const exact = index.findByDigest(meta.digest)
   if (exact) return { track: exact, added: false }
   const same = findSameRecording(index, params, list, minConfidence)
   const track = same && index.getTrack(same.trackId)
   if (same && track) return { track, added: false, sameRecording: same }
-  return index.addTrack(meta, list)
+  return bulk ? bulk.add(meta, list) : index.addTrack(meta, list)
 }
 
 /** "as #N (why)" for the lines that report a copy not indexed again. */
