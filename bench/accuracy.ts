@@ -15,7 +15,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { loadCorpus } from './corpus.js'
 import { env, quantile } from './figures.js'
-import { makeRng, addWhiteNoise, mp3RoundTrip, telephone, changeSpeed } from './degrade.js'
+import { makeRng } from './degrade.js'
+import { conditions, isCorrect, isFalsePositive, packageOf, pct } from './accuracy-rules.js'
 import { defaults } from '../server/src/config/defaults.js'
 import { LmdbIndex } from '../server/src/index/lmdb-index.js'
 import { indexFiles } from '../server/src/catalog/indexer.js'
@@ -24,25 +25,7 @@ import { decodeFile } from '../server/src/audio/decode.js'
 import { fingerprint } from '../server/src/dsp/pipeline.js'
 import type { ClipMatch } from '../server/src/match/clip-matcher.js'
 
-type Degrade = (x: Float32Array, rate: number, rng: () => number) => Promise<Float32Array> | Float32Array
-
-const conditions: Array<[string, Degrade]> = [
-  ['clean', (x) => x],
-  ['mp3 64k', (x, r) => mp3RoundTrip(x, r, 64)],
-  ['noise 10 dB', (x, _r, rng) => addWhiteNoise(x, 10, rng)],
-  ['noise 5 dB', (x, _r, rng) => addWhiteNoise(x, 5, rng)],
-  ['noise 0 dB', (x, _r, rng) => addWhiteNoise(x, 0, rng)],
-  ['telephone', (x, r) => telephone(x, r)],
-  ['speed -3%', (x, r) => changeSpeed(x, r, 0.97)],
-  ['speed -1%', (x, r) => changeSpeed(x, r, 0.99)],
-  ['speed +1%', (x, r) => changeSpeed(x, r, 1.01)],
-  ['speed +3%', (x, r) => changeSpeed(x, r, 1.03)],
-]
 const lengths = [3, 5, 10]
-
-function pct (k: number, n: number): string {
-  return n === 0 ? 'n/a' : `${((100 * k) / n).toFixed(1)}%`
-}
 
 async function main (): Promise<void> {
   const seed = env('EARSHOT_BENCH_SEED', 1)
@@ -107,7 +90,7 @@ async function main (): Promise<void> {
         const key = `${name}|${len}`
         const h = hits.get(key) ?? { ok: 0, n: 0, offsetErr: [] }
         h.n++
-        if (r.matches[0]?.id === t.id) {
+        if (isCorrect(r, t.id)) {
           h.ok++
           h.offsetErr.push(Math.abs(r.matches[0].offsetSeconds - start / audio.sampleRate))
         } else if (verbose) {
@@ -128,8 +111,7 @@ async function main (): Promise<void> {
   const fp = new Map<string, { fp: number, n: number }>()
   // Held-out tracks of an indexed soundtrack may share recorded material (loops, samples, re-arrangements) with its
   // indexed tracks; clips from a soundtrack with nothing indexed are unknown through and through. Counted apart.
-  const packageOf = (file: string): string => path.relative(path.join(corpus.dir, 'music'), file).split(path.sep)[0]
-  const indexedPackages = new Set(corpus.known.map(packageOf))
+  const indexedPackages = new Set(corpus.known.map((f) => packageOf(corpus.dir, f)))
   const fpSplit = { samePackage: { fp: 0, n: 0 }, otherPackage: { fp: 0, n: 0 } }
   const unknownConf: number[] = []
   const rngU = makeRng(seed + 2)
@@ -151,7 +133,7 @@ async function main (): Promise<void> {
         const key = `${name}|${len}`
         const f = fp.get(key) ?? { fp: 0, n: 0 }
         f.n++
-        if (r.matches.length > 0) {
+        if (isFalsePositive(r)) {
           f.fp++
           if (verbose) {
             const c = ev!.candidates
@@ -159,9 +141,9 @@ async function main (): Promise<void> {
           }
         }
         fp.set(key, f)
-        const split = indexedPackages.has(packageOf(file)) ? fpSplit.samePackage : fpSplit.otherPackage
+        const split = indexedPackages.has(packageOf(corpus.dir, file)) ? fpSplit.samePackage : fpSplit.otherPackage
         split.n++
-        if (r.matches.length > 0) split.fp++
+        if (isFalsePositive(r)) split.fp++
         if (ev?.candidates[0]) unknownConf.push(ev.candidates[0].confidence)
         u++
       }
