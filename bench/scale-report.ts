@@ -19,7 +19,9 @@ export interface SizeFigures {
   /** Postings of the tracks stored (before any cap of the index). */
   postings: number
   store: { api: string, tracks: number, added: number, compactSeconds: number, compactCpuSeconds: number, wallSeconds: number, cpuSeconds: number, makeSeconds: number }
-  disk: { statsBytes: number, inUseBytes: number, duBytes: number, storedPostings: number, distinctHashes: number, segments: number }
+  /** The deepest bucket identify read (the fixed bound, or the postings budget's). */
+  bucketLimit: number
+  disk: { statsBytes: number, fileBeforeShrinkBytes: number, inUseBytes: number, duBytes: number, storedPostings: number, distinctHashes: number, segments: number }
   single: { bigMs: number[], emptyMs: number[], bigCpu: number, emptyCpu: number, audioSeconds: number }
   endToEnd: { files: number, audioSeconds: number, seconds: number }
   /** Undefined when the page cache could not be dropped. */
@@ -72,7 +74,8 @@ export function formatSize (f: SizeFigures): string {
   L.push('| figure | value |')
   L.push('|---|---:|')
   L.push(`| catalog | ${f.store.added} tracks stored of ${f.tracks}, ${(f.audioSeconds / 3600).toFixed(0)} h of audio, ${f.postings.toLocaleString('en')} postings (${perSec.toFixed(1)} per second) |`)
-  L.push(`| index: pages in use / file (du; LMDB keeps freed pages for reuse) | ${mb(f.disk.inUseBytes)} / ${mb(f.disk.duBytes)} |`)
+  L.push(`| index: pages in use / file after earshot compact's rewrite (du) / file before it | ${mb(f.disk.inUseBytes)} / ${mb(f.disk.duBytes)} / ${mb(f.disk.fileBeforeShrinkBytes)} |`)
+  L.push(`| deepest bucket read by identify (maxBucket, or the postingsPerLookup budget) | ${f.bucketLimit} |`)
   L.push(`| bytes per second of audio, in use / file | ${(f.disk.inUseBytes / f.audioSeconds).toFixed(0)} / ${(f.disk.duBytes / f.audioSeconds).toFixed(0)} |`)
   L.push(`| bytes per posting, in use / file | ${(f.disk.inUseBytes / f.postings).toFixed(2)} / ${(f.disk.duBytes / f.postings).toFixed(2)} |`)
   L.push(`| postings the index holds / distinct hashes / segments | ${f.disk.storedPostings.toLocaleString('en')} / ${f.disk.distinctHashes.toLocaleString('en')} / ${f.disk.segments} |`)

@@ -162,18 +162,24 @@ function identifyPass (index: LmdbIndex, clips: readonly Clip[], truth: Map<stri
   return { figures: { totalMs: Object.fromEntries(totalMs), matchMs: Object.fromEntries(matchMs) }, correct, falsePositives, split, chance, chanceOther, wrongKnown }
 }
 
-/** Postings in the buckets of each distinct hash of a clip: read (bucket within maxBucket) and skipped. */
+/** The deepest bucket identify reads: the fixed bound, or the index's bound for its postings budget if lower. */
+function bucketLimit (index: LmdbIndex): number {
+  return Math.min(defaults.maxBucket, index.bucketLimit(defaults.postingsPerLookup))
+}
+
+/** Postings in the buckets of each distinct hash of a clip: read (bucket within the limit) and skipped. */
 function postingsOfQuery (index: LmdbIndex, params: FingerprintParams, clip: Clip): { read: number, skipped: number, hashes: number } {
   const list = fingerprint(params, clip.samples, clip.sampleRate)
   const seen = new Set<number>()
   let read = 0; let skipped = 0
+  const limit = bucketLimit(index)
   const noop = (): void => {}
   for (let i = 0; i < list.count; i++) {
     const h = list.hashes[i]
     if (seen.has(h)) continue
     seen.add(h)
-    const n = index.lookup(h, noop, defaults.maxBucket)
-    if (n > defaults.maxBucket) skipped += n
+    const n = index.lookup(h, noop, limit)
+    if (n > limit) skipped += n
     else read += n
   }
   return { read, skipped, hashes: seen.size }
@@ -210,15 +216,17 @@ async function measureSize (n: number, params: FingerprintParams, originals: Awa
   const storeWall = (performance.now() - wall0) / 1000
   const storeCpu = cpuSeconds() - cpu0
   const stats = index.stats()
-  const du = duBytes(o.dir)
   const rssAfterBuild = process.memoryUsage().rss
 
   // Which track each original's clips belong to: copy 0 of it, found by digest whatever ids the writer gave.
   const truth = new Map<string, number>()
   for (const r of originals) { const t = index.findByDigest(r.meta.digest); if (t) truth.set(r.meta.source, t.id) }
 
+  // As `earshot compact` does after merging: the file rewritten without the pages the merges freed (closes the index).
+  const shrunk = await index.shrinkFile()
+  if ('busy' in shrunk) throw new Error(`processes ${shrunk.busy.join(', ')} have ${o.dir} open`)
+  const du = duBytes(o.dir)
   // Opening reads every reachable page of the file (lmdb-check.ts): timed with the cache dropped, as at a cold start.
-  await index.close()
   const dropped = dropPageCache()
   const open0 = performance.now()
   const queryIndex = LmdbIndex.open(o.dir, params)
@@ -267,6 +275,7 @@ async function measureSize (n: number, params: FingerprintParams, originals: Awa
   })
   // Leave the catalog as built: exactly the n synthetic tracks.
   for (const id of [...intoBig.ids, ...e2eIds]) queryIndex.removeTrack(id)
+  const limitUsed = bucketLimit(queryIndex)
   await queryIndex.close()
 
   const figures: SizeFigures = {
@@ -275,7 +284,8 @@ async function measureSize (n: number, params: FingerprintParams, originals: Awa
     postings,
     store: { ...store, wallSeconds: storeWall, cpuSeconds: storeCpu, makeSeconds },
     openSeconds: dropped ? openSeconds : undefined,
-    disk: { statsBytes: stats.bytesOnDisk, inUseBytes: stats.bytesInUse ?? NaN, duBytes: du, storedPostings: stats.postings, distinctHashes: stats.distinctHashes, segments: stats.segments ?? NaN },
+    bucketLimit: limitUsed,
+    disk: { statsBytes: shrunk.after, fileBeforeShrinkBytes: shrunk.before, inUseBytes: stats.bytesInUse ?? NaN, duBytes: du, storedPostings: stats.postings, distinctHashes: stats.distinctHashes, segments: stats.segments ?? NaN },
     single: { bigMs: intoBig.ms, emptyMs: intoEmpty.ms, bigCpu: intoBig.cpu, emptyCpu: intoEmpty.cpu, audioSeconds: intoBig.audio },
     endToEnd: { files: e2e.indexed, audioSeconds: e2e.audioSeconds, seconds: e2e.seconds },
     cold: cold?.figures,

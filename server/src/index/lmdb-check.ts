@@ -153,6 +153,7 @@ class TreeWalk {
       if ((lower & 1) !== 0 || lower > upper || HEADER + upper > ps || (level > 1 && n < 1)) fail(this.#file, `${where} has a bad node table (${lower}..${upper})`)
       if (level > 1) counts.branch++
       else { counts.leaf++; counts.entries += n }
+      const children: number[] = []
       for (let i = 0; i < n; i++) {
         const at = p.readUInt16LE(HEADER + 2 * i) + HEADER
         if (at < HEADER + upper || at + NODE_HEADER > ps) fail(this.#file, `${where}: node ${i} lies outside the page's nodes`)
@@ -166,7 +167,7 @@ class TreeWalk {
           // A branch node's page number is 48 bits: lo, hi and the flags field on top.
           const child = lo + hi * 0x10000 + flags * 0x100000000
           this.#mark(child, `${where}, node ${i}`)
-          stack.push([child, level - 1])
+          children.push(child)
           continue
         }
         const size = lo + hi * 0x10000
@@ -185,6 +186,8 @@ class TreeWalk {
           else fail(this.#file, `${where}: node ${i} is a database record outside the main database`)
         }
       }
+      // Children in ascending order: a tree written in order lies forward in the file, and the kernel reads ahead.
+      for (let c = children.length - 1; c >= 0; c--) stack.push([children[c], level - 1])
     }
     const dupsort = (db.flags & MDB_DUPSORT) !== 0
     if (counts.branch !== db.branch || counts.leaf !== db.leaf || counts.overflow !== db.overflow || (!dupsort && counts.entries !== db.entries)) {
