@@ -221,6 +221,19 @@ t.test('kill -9 during a merge leaves the segments as they were; maintenance dro
   t.equal(index.stats().segments, 1)
 })
 
+/** Make a closed index of tracks added one by one into format 1: the live part, version 1, no segment databases. */
+async function toFormat1 (dir: string): Promise<void> {
+  const root = open({ path: dir, maxDbs: 16 })
+  const meta = root.openDB('meta', { encoding: 'msgpack' })
+  const totals = meta.get('totals') as Record<string, number>
+  delete totals.live
+  await meta.put('totals', totals)
+  await meta.put('formatVersion', 1)
+  root.openDB('generation', {}).dropSync()
+  root.openDB('tombstones', {}).dropSync()
+  await root.close()
+}
+
 t.test('an index of format 1 is refused with the way out; earshot migrate upgrades it in place', async (t) => {
   const { index, dir } = freshIndex(t)
   const lists = new Map<number, HashList>()
@@ -229,14 +242,7 @@ t.test('an index of format 1 is refused with the way out; earshot migrate upgrad
     lists.set(index.addTrack(syntheticMeta(seed, l), l).track.id, l)
   }
   await index.close()
-  // Format 1 is what the live part holds, under version 1 and totals without a live count.
-  const root = open({ path: dir, maxDbs: 16 })
-  const meta = root.openDB('meta', { encoding: 'msgpack' })
-  const totals = meta.get('totals') as Record<string, number>
-  delete totals.live
-  await meta.put('totals', totals)
-  await meta.put('formatVersion', 1)
-  await root.close()
+  await toFormat1(dir)
 
   try {
     LmdbIndex.open(dir, params)
@@ -330,4 +336,25 @@ t.test('earshot compact rewrites the file without free pages, unless another pro
   t.teardown(() => reopened.close())
   t.equal(reopened.stats().segments, 1)
   allComplete(t, reopened, lists, 'after the rewrite')
+})
+
+t.test('a backup of format 1 (an export made before segments) is imported', async (t) => {
+  const { index, dir } = freshIndex(t)
+  const lists = new Map<number, HashList>()
+  for (let seed = 1; seed <= 5; seed++) {
+    const l = syntheticList(seed)
+    lists.set(index.addTrack(syntheticMeta(seed, l), l).track.id, l)
+  }
+  await index.close()
+  await toFormat1(dir)
+  const backup = path.join(path.dirname(dir), 'old-export.mdb')
+  fs.copyFileSync(path.join(dir, 'data.mdb'), backup)
+  const target = path.join(path.dirname(dir), 'new')
+  const run = await runEarshot(path.dirname(dir), ['import', backup, '--db', target])
+  t.equal(run.code, 0, run.stderr)
+  t.match(run.stdout, 'imported 5 tracks, 0 already present')
+  const imported = LmdbIndex.open(target, params)
+  t.teardown(() => imported.close())
+  const byDigest = new Map([...lists].map(([id, l]) => [imported.findByDigest(`digest-${id}`)!.id, l]))
+  allComplete(t, imported, byDigest, 'imported')
 })

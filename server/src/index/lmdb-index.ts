@@ -115,7 +115,8 @@ export class LmdbIndex implements Index {
     } catch (err) {
       throw wrapError('EAR_ERR_IMPORT', err, file)
     }
-    return LmdbIndex.#checked(file, params, root, true)
+    // A backup of an older format is read as it is: format 1 is format 2 with every posting in the live part.
+    return LmdbIndex.#checked(file, params, root, true, MIGRATABLE_VERSIONS)
   }
 
   /**
@@ -154,10 +155,10 @@ export class LmdbIndex implements Index {
     }
   }
 
-  static #checked (dir: string, params: FingerprintParams, root: RootDatabase, readOnly: boolean): LmdbIndex {
+  static #checked (dir: string, params: FingerprintParams, root: RootDatabase, readOnly: boolean, readable: readonly number[] = []): LmdbIndex {
     const index = new LmdbIndex(dir, params, root, readOnly)
     try {
-      index.#checkMeta(readOnly)
+      index.#checkMeta(readOnly, readable)
     } catch (err) {
       void root.close()
       if (err instanceof EarshotError) throw err
@@ -166,7 +167,7 @@ export class LmdbIndex implements Index {
     return index
   }
 
-  #checkMeta (readOnly: boolean): void {
+  #checkMeta (readOnly: boolean, readable: readonly number[]): void {
     const version = this.#meta.get('formatVersion') as number | undefined
     if (version === undefined) {
       if (readOnly) return
@@ -178,7 +179,7 @@ export class LmdbIndex implements Index {
       })
       return
     }
-    if (version !== INDEX_FORMAT_VERSION) {
+    if (version !== INDEX_FORMAT_VERSION && !readable.includes(version)) {
       const how = MIGRATABLE_VERSIONS.includes(version) ? `run earshot migrate --db ${this.dir}` : 'index the music again into a new folder'
       throw earshotError('EAR_ERR_INDEX_FORMAT', this.dir, version, INDEX_FORMAT_VERSION, how)
     }

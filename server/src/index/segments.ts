@@ -63,10 +63,13 @@ type Meta = Database<unknown, string>
 export class Segments {
   readonly #root: RootDatabase
   readonly #meta: Meta
-  /** Generation counter: one uint32 under key 0, read with no decoding on every lookup. */
-  readonly #generation: Database<Buffer, number>
+  /**
+   * Generation counter: one uint32 under key 0, read with no decoding on every lookup. This and the tombstones are
+   * undefined in a format 1 backup opened read-only, which has neither (nor segments).
+   */
+  readonly #generation: Database<Buffer, number> | undefined
   /** Removed track id -> ids of the segments that may still hold its postings. */
-  readonly #tombstones: Database<number[], number>
+  readonly #tombstones: Database<number[], number> | undefined
   readonly #handles = new Map<number, Database<Buffer, number>>()
   #loaded = -1
   list: SegmentInfo[] = []
@@ -90,9 +93,15 @@ export class Segments {
     return db
   }
 
+  /** The databases writes need; a writable environment always has them (the constructor opens or creates them). */
+  get #writable (): { generation: Database<Buffer, number>, tombstones: Database<number[], number> } {
+    if (!this.#generation || !this.#tombstones) throw new Error('the index is a read-only format 1 backup')
+    return { generation: this.#generation, tombstones: this.#tombstones }
+  }
+
   /** The listed segments' databases and the small ones beside them (for the pages they hold). */
   databases (): Array<Database<unknown, number>> {
-    return [...this.#dbs, this.#generation, this.#tombstones] as Array<Database<unknown, number>>
+    return [...this.#dbs, this.#generation, this.#tombstones].filter((db) => db !== undefined) as Array<Database<unknown, number>>
   }
 
   /** The depth profile of every listed segment together (call sync first). */
@@ -108,14 +117,14 @@ export class Segments {
 
   /** Bring the list and tombstones up to the current snapshot; cheap when nothing changed. */
   sync (): void {
-    const g = this.#generation.getBinaryFast(0)
+    const g = this.#generation?.getBinaryFast(0)
     const generation = g ? g.readUInt32LE(0) : 0
     if (generation === this.#loaded) return
     this.list = (this.#meta.get('segments') as SegmentInfo[] | undefined) ?? []
     this.#dbs = this.list.map((s) => this.#db(s.id))
     this.#profile = undefined
     let removed: Uint8Array | undefined
-    for (const { key } of this.#tombstones.getRange({})) {
+    for (const { key } of this.#tombstones?.getRange({}) ?? []) {
       if (!removed || removed.length <= key) {
         const grown = new Uint8Array(Math.max(key + 1, (removed?.length ?? 0) * 2))
         if (removed) grown.set(removed)
@@ -129,11 +138,11 @@ export class Segments {
 
   /** Inside a write transaction: readers must reload. */
   #bump (): void {
-    const g = this.#generation.getBinary(0)
+    const g = this.#writable.generation.getBinary(0)
     const next = g ? (g.readUInt32LE(0) + 1) >>> 0 : 1
     const b = Buffer.alloc(4)
     b.writeUInt32LE(next)
-    this.#generation.putSync(0, b)
+    this.#writable.generation.putSync(0, b)
   }
 
   /** Postings decoded by the last `read`. */
@@ -219,13 +228,13 @@ export class Segments {
   tombstone (trackId: number): void {
     const holders = this.#listed().map((s) => s.id)
     if (holders.length === 0) return
-    this.#tombstones.putSync(trackId, holders)
+    this.#writable.tombstones.putSync(trackId, holders)
     this.#bump()
   }
 
   /** Tracks removed but still present in some segment. */
   tombstoneCount (): number {
-    return this.#tombstones.getCount()
+    return this.#tombstones?.getCount() ?? 0
   }
 
   /** The segments to merge next, or undefined when every tier has fewer than MERGE_FACTOR. */
@@ -268,7 +277,7 @@ export class Segments {
     const readTxn = this.#root.useReadTransaction()
     try {
       const dropped = new Set<number>()
-      for (const { key } of this.#tombstones.getRange({ transaction: readTxn })) dropped.add(key)
+      for (const { key } of this.#writable.tombstones.getRange({ transaction: readTxn })) dropped.add(key)
       const result = this.#writeMerged(sources, dropped, out, readTxn)
       const committed = this.#root.transactionSync(() => {
         const listed = this.#listed()
@@ -279,11 +288,11 @@ export class Segments {
         this.#meta.putSync('segments', result.postings > 0 ? [...rest, info] : rest)
         this.#meta.removeSync(`building:${id}`)
         // Tombstones: those the merge applied lose its inputs; later ones now point at the output instead.
-        for (const { key, value } of this.#tombstones.getRange({})) {
+        for (const { key, value } of this.#writable.tombstones.getRange({})) {
           const holders = value.filter((h) => !inputIds.has(h))
           if (!dropped.has(key) && holders.length < value.length && result.postings > 0) holders.push(id)
-          if (holders.length === 0) this.#tombstones.removeSync(key)
-          else if (holders.length < value.length || !dropped.has(key)) this.#tombstones.putSync(key, holders)
+          if (holders.length === 0) this.#writable.tombstones.removeSync(key)
+          else if (holders.length < value.length || !dropped.has(key)) this.#writable.tombstones.putSync(key, holders)
         }
         for (const s of inputs) this.#db(s.id).dropSync()
         if (result.postings === 0) out.dropSync()
