@@ -91,7 +91,7 @@ export function formatSize (f: SizeFigures): string {
   L.push(`| false positives, all unknown clips | ${pct(a.fp, a.fn)} (${a.fp}/${a.fn}) |`)
   L.push(`| of which: clips of soundtracks with nothing indexed | ${pct(sp.otherPackage.fp, sp.otherPackage.n)} (${sp.otherPackage.fp}/${sp.otherPackage.n}) |`)
   L.push(`| of which: held-out tracks of indexed soundtracks | ${pct(sp.samePackage.fp, sp.samePackage.n)} (${sp.samePackage.fp}/${sp.samePackage.n}) |`)
-  L.push(`| opening the index, cold page cache (the open check reads every reachable page) | ${f.openSeconds !== undefined ? `${f.openSeconds.toFixed(1)} s` : 'not measured'} |`)
+  L.push(`| opening the index, cold page cache (with the open-time check of lmdb-check.ts) | ${f.openSeconds !== undefined ? `${f.openSeconds.toFixed(1)} s` : 'not measured'} |`)
   L.push(`| RSS after build / after queries / peak (with the clips' PCM, ${mb(f.memory.clipBytes)}) | ${mb(f.memory.rssAfterBuild)} / ${mb(f.memory.rssAfterQueries)} / ${mb(f.memory.maxRss)} |`)
   L.push(`| page cache of the index after the cold pass / after the warm pass (fincore) | ${mb(f.memory.pageCacheAfterCold - f.memory.pageCacheBeforeCold)} / ${mb(f.memory.pageCacheAfterWarm)} |`)
   L.push(`| growth of Cached: in /proc/meminfo over the cold pass (whole machine) | ${mb(f.memory.meminfoCachedDelta)} |`)
@@ -103,7 +103,7 @@ export function formatSize (f: SizeFigures): string {
   L.push(`| postings in skipped buckets per query, p50 / p95 | ${quantile(q.map((x) => x.skipped), 0.5)} / ${quantile(q.map((x) => x.skipped), 0.95)} |`)
   L.push(`| chance votes: best score on unknown clips, p50 / p99 / max | ${quantile(f.chanceScores, 0.5)} / ${quantile(f.chanceScores, 0.99)} / ${Math.max(0, ...f.chanceScores)} |`)
   const other = f.chanceScoresOther ?? []
-  L.push(`| of which clips of soundtracks with nothing indexed (chance alone), p50 / p99 / max | ${quantile(other, 0.5)} / ${quantile(other, 0.99)} / ${Math.max(0, ...other)} |`)
+  L.push(`| of which clips of soundtracks with nothing indexed (chance alone), p50 / p99 / max | ${other.length === 0 ? 'n/a' : `${quantile(other, 0.5)} / ${quantile(other, 0.99)} / ${Math.max(...other)}`} |`)
   L.push(`| best wrong-track score on known clips, p50 / p99 / max | ${quantile(f.wrongKnownScores, 0.5)} / ${quantile(f.wrongKnownScores, 0.99)} / ${Math.max(0, ...f.wrongKnownScores)} |`)
   L.push('')
   L.push('| condition | ' + SCALE_LENGTHS.map((l) => `${l} s correct`).join(' | ') + ' | ' + SCALE_LENGTHS.map((l) => `${l} s false positives`).join(' | ') + ' |')

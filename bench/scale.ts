@@ -217,7 +217,8 @@ async function measureSize (n: number, params: FingerprintParams, originals: Awa
   const truth = new Map<string, number>()
   for (const r of originals) { const t = index.findByDigest(r.meta.digest); if (t) truth.set(r.meta.source, t.id) }
 
-  // Opening reads every reachable page of the file (lmdb-check.ts): timed with the cache dropped, as at a cold start.
+  // Opening runs the open-time check (lmdb-check.ts), which reads pages of the file: timed with the cache dropped, as
+  // at a cold start.
   await index.close()
   const dropped = dropPageCache()
   const open0 = performance.now()
