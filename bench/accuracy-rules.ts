@@ -32,14 +32,6 @@ export function isFalsePositive (result: IdentifyResult): boolean {
   return result.matches.length > 0
 }
 
-/** The q-quantile of `xs` (the element at floor(q·n) of the sorted values); NaN when empty. */
-export function quantile (xs: readonly number[], q: number): number {
-  if (xs.length === 0) return NaN
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]
-}
-
-/** k of n as a percentage with one decimal, or n/a. */
 export function pct (k: number, n: number): string {
   return n === 0 ? 'n/a' : `${((100 * k) / n).toFixed(1)}%`
 }

@@ -14,8 +14,9 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { loadCorpus } from './corpus.js'
+import { env, quantile } from './figures.js'
 import { makeRng } from './degrade.js'
-import { conditions, isCorrect, isFalsePositive, packageOf, pct, quantile } from './accuracy-rules.js'
+import { conditions, isCorrect, isFalsePositive, packageOf, pct } from './accuracy-rules.js'
 import { defaults } from '../server/src/config/defaults.js'
 import { LmdbIndex } from '../server/src/index/lmdb-index.js'
 import { indexFiles } from '../server/src/catalog/indexer.js'
@@ -25,11 +26,6 @@ import { fingerprint } from '../server/src/dsp/pipeline.js'
 import type { ClipMatch } from '../server/src/match/clip-matcher.js'
 
 const lengths = [3, 5, 10]
-
-function env (name: string, fallback: number): number {
-  const v = process.env[name]
-  return v === undefined ? fallback : Number(v)
-}
 
 async function main (): Promise<void> {
   const seed = env('EARSHOT_BENCH_SEED', 1)

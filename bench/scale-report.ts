@@ -2,7 +2,8 @@
  * The report of bench:scale: measured figures in, markdown out (a table per catalog size, then a comparison of the
  * sizes with the issue's targets and an extrapolation to the next decade).
  */
-import { pct, quantile } from './accuracy-rules.js'
+import { pct } from './accuracy-rules.js'
+import { quantile } from './figures.js'
 import { SCALE_CONDITIONS, SCALE_LENGTHS } from './scale-clips.js'
 import type { DepthSummary } from './bucket-depths.js'
 

@@ -21,6 +21,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { connect, type EarshotClient } from '../client-sdk/src/index.js'
 import { loadCorpus } from './corpus.js'
+import { quantile } from './figures.js'
 import { addWhiteNoise, decodeToMono, makeRng } from './degrade.js'
 import { LmdbIndex } from '../server/src/index/lmdb-index.js'
 import { defaults } from '../server/src/config/defaults.js'
@@ -28,12 +29,6 @@ import { defaults } from '../server/src/config/defaults.js'
 const RATE = 44100
 const CHUNK = RATE / 10
 const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'server', 'src', 'cli', 'main.js')
-
-function quantile (xs: number[], q: number): number {
-  if (xs.length === 0) return NaN
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]
-}
 
 /** utime + stime of a process, in seconds. */
 function cpuSeconds (pid: number): number {

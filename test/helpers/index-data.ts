@@ -2,7 +2,11 @@
  * Synthetic tracks for index tests: deterministic hash lists that need no audio, and the checks that an index holds
  * them completely. Shared by the index tests and the child processes in test/fixtures/.
  */
+import path from 'node:path'
+import type { Test } from 'tap'
+import { defaultFingerprint } from '../../server/src/config/fingerprint.js'
 import type { HashList } from '../../server/src/dsp/pipeline.js'
+import { LmdbIndex } from '../../server/src/index/lmdb-index.js'
 import type { Index, NewTrack } from '../../server/src/index/types.js'
 import { prng } from './signals.js'
 
@@ -69,4 +73,12 @@ export function checkTrackPostings (index: Index, id: number, list: HashList): s
   for (const [k, n] of want) if (have.get(k) !== n) return `track ${id}: ${k} found ${have.get(k) ?? 0} times, want ${n}`
   for (const [k, n] of have) if (want.get(k) !== n) return `track ${id}: unexpected posting ${k}`
   return undefined
+}
+
+/** A fresh index in the test's folder, closed in teardown (the folder is made anew: call it once per test). */
+export function freshIndex (t: Test): { index: LmdbIndex, dir: string } {
+  const dir = path.join(t.testdir(), 'db')
+  const index = LmdbIndex.open(dir, defaultFingerprint)
+  t.teardown(() => index.close())
+  return { index, dir }
 }

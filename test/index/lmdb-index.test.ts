@@ -10,18 +10,11 @@ import { EarshotError } from '../../server/src/errors.js'
 import { fingerprintDigest, INDEX_FORMAT_VERSION, LmdbIndex, MAX_LIVE_BUCKET } from '../../server/src/index/lmdb-index.js'
 import { childEnv } from '../helpers/child-env.js'
 import { lines, until } from '../helpers/child-lines.js'
-import { checkTrackPostings, SHARED_HASH, syntheticList, syntheticMeta } from '../helpers/index-data.js'
+import { checkTrackPostings, freshIndex, SHARED_HASH, syntheticList, syntheticMeta } from '../helpers/index-data.js'
 import { song } from '../helpers/signals.js'
 
 const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url))
 
-/** Open a fresh index in a temp folder, closed in teardown. */
-function fresh (t: Test): { index: LmdbIndex, dir: string } {
-  const dir = path.join(t.testdir(), 'db')
-  const index = LmdbIndex.open(dir, params)
-  t.teardown(() => index.close())
-  return { index, dir }
-}
 
 /** All postings of a hash as "track@frame", sorted. */
 function postings (index: LmdbIndex, hash: number): string[] {
@@ -48,7 +41,7 @@ function throwsCode (t: Test, fn: () => unknown, code: string, message?: string)
 }
 
 t.test('round trip: addTrack, lookup, getTrack, listTracks, stats', async (t) => {
-  const { index } = fresh(t)
+  const { index } = freshIndex(t)
   const a = add(index, 1)
   const b = add(index, 2)
   t.equal(a.id, 1)
@@ -86,7 +79,7 @@ t.test('round trip: addTrack, lookup, getTrack, listTracks, stats', async (t) =>
 })
 
 t.test('a real fingerprint is found at its frames', async (t) => {
-  const { index } = fresh(t)
+  const { index } = freshIndex(t)
   const list = fingerprint(params, song(31, 10, 44100), 44100)
   const { track } = index.addTrack({ title: 's', artist: '', album: '', durationSeconds: 10, source: 's.wav', digest: fingerprintDigest(list) }, list)
   t.equal(track.hashCount, list.count)
@@ -94,7 +87,7 @@ t.test('a real fingerprint is found at its frames', async (t) => {
 })
 
 t.test('lookup skips a bucket over its limit, and reports its size', async (t) => {
-  const { index } = fresh(t)
+  const { index } = freshIndex(t)
   add(index, 1)
   let visited = 0
   t.equal(index.lookup(SHARED_HASH, () => visited++, 40), 40, 'at the limit: visited')
@@ -105,7 +98,7 @@ t.test('lookup skips a bucket over its limit, and reports its size', async (t) =
 })
 
 t.test(`a live bucket stops growing at MAX_LIVE_BUCKET (${MAX_LIVE_BUCKET})`, async (t) => {
-  const { index } = fresh(t)
+  const { index } = freshIndex(t)
   const n = MAX_LIVE_BUCKET + 1
   const list: HashList = { hashes: new Uint32Array(n).fill(777), frames: Uint32Array.from({ length: n }, (_, i) => i), count: n, frameCount: n }
   const { track } = index.addTrack({ title: 'x', artist: '', album: '', durationSeconds: 1, source: 'x', digest: 'big' }, list)
@@ -119,7 +112,7 @@ t.test(`a live bucket stops growing at MAX_LIVE_BUCKET (${MAX_LIVE_BUCKET})`, as
 })
 
 t.test('a track spanning 2^24 frames or more is refused', async (t) => {
-  const { index } = fresh(t)
+  const { index } = freshIndex(t)
   const list = (frameCount: number): HashList => ({ hashes: Uint32Array.of(5), frames: Uint32Array.of(frameCount - 1), count: 1, frameCount })
   throwsCode(t, () => index.addTrack({ title: 'x', artist: '', album: '', durationSeconds: 1e6, source: 'x', digest: 'long' }, list(2 ** 24)), 'EAR_ERR_AUDIO_TOO_LONG')
   t.equal(index.stats().tracks, 0, 'nothing written')
@@ -128,7 +121,7 @@ t.test('a track spanning 2^24 frames or more is refused', async (t) => {
 })
 
 t.test('re-indexing the same digest is a no-op', async (t) => {
-  const { index } = fresh(t)
+  const { index } = freshIndex(t)
   const first = add(index, 1)
   const before = index.stats()
   const list = syntheticList(1)
@@ -142,7 +135,7 @@ t.test('re-indexing the same digest is a no-op', async (t) => {
 })
 
 t.test('removeTrack removes the postings and the track', async (t) => {
-  const { index } = fresh(t)
+  const { index } = freshIndex(t)
   const a = add(index, 1)
   const b = add(index, 2)
   const c = add(index, 3)
@@ -230,7 +223,7 @@ t.test('read-only open of a folder with no index is EAR_ERR_INDEX_OPEN', async (
 })
 
 t.test('backup writes a snapshot that openBackup reads; other files are EAR_ERR_IMPORT', async (t) => {
-  const { index } = fresh(t)
+  const { index } = freshIndex(t)
   const a = add(index, 1)
   add(index, 2)
   const file = path.join(t.testdir(), 'backup.mdb')
@@ -250,7 +243,7 @@ t.test('backup writes a snapshot that openBackup reads; other files are EAR_ERR_
 })
 
 t.test('a reader in another process sees consistent data while this process writes', async (t) => {
-  const { index, dir } = fresh(t)
+  const { index, dir } = freshIndex(t)
   const size = 6000 // sizeable tracks: each transaction takes a while, so reads land during writes
   add(index, 1, size)
   const child = spawn(process.execPath, [path.join(fixtures, 'index-reader.js'), dir, String(size)], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })

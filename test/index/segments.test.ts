@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -10,18 +11,12 @@ import { INDEX_FORMAT_VERSION, LmdbIndex } from '../../server/src/index/lmdb-ind
 import { BucketEncoder, MAX_BUCKET_POSTINGS, PART_BYTES, bucketCount, decodePart, hashOfKey, headerBytes } from '../../server/src/index/segment-codec.js'
 import { childEnv, runEarshot } from '../helpers/child-env.js'
 import { lines, until } from '../helpers/child-lines.js'
-import { checkTrackPostings, SHARED_HASH, syntheticList, syntheticMeta } from '../helpers/index-data.js'
+import { checkTrackPostings, freshIndex, SHARED_HASH, syntheticList, syntheticMeta } from '../helpers/index-data.js'
 import { prng } from '../helpers/signals.js'
 
 // Segments: the codec on its own, then bulk loads, merges, removals and crashes against a real LMDB.
 const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url))
 
-function fresh (t: Test): { index: LmdbIndex, dir: string } {
-  const dir = path.join(t.testdir(), 'db')
-  const index = LmdbIndex.open(dir, params)
-  t.teardown(() => index.close())
-  return { index, dir }
-}
 
 /** Encode a bucket and decode its parts back. */
 function roundTrip (hash: number, tracks: number[], frames: number[]): { tracks: number[], frames: number[], parts: number, stored: number, maxPart: number } {
@@ -77,7 +72,7 @@ function allComplete (t: Test, index: LmdbIndex, lists: Map<number, HashList>, w
 }
 
 t.test('bulk loads write runs as segments; lookups equal those of tracks added one by one', async (t) => {
-  const { index: a, dir } = fresh(t)
+  const { index: a, dir } = freshIndex(t)
   const b = LmdbIndex.open(path.join(path.dirname(dir), 'one-by-one'), params)
   t.teardown(() => b.close())
   const seeds = Array.from({ length: 30 }, (_, i) => i + 1)
@@ -105,7 +100,7 @@ t.test('bulk loads write runs as segments; lookups equal those of tracks added o
 })
 
 t.test('merges keep every posting, drop removed tracks, and leave one segment after compaction', async (t) => {
-  const { index } = fresh(t)
+  const { index } = freshIndex(t)
   const lists = bulkLoad(index, Array.from({ length: 40 }, (_, i) => i + 1), 10_000)
   for (let seed = 41; seed <= 45; seed++) {
     const l = syntheticList(seed)
@@ -150,7 +145,7 @@ t.test('merges keep every posting, drop removed tracks, and leave one segment af
 })
 
 t.test('a reader in another process answers completely while segments are merged', async (t) => {
-  const { index, dir } = fresh(t)
+  const { index, dir } = freshIndex(t)
   const size = 3000
   bulkLoad(index, Array.from({ length: 24 }, (_, i) => i + 1), 8000, size)
   t.ok(index.stats().segments! >= 8)
@@ -227,7 +222,7 @@ t.test('kill -9 during a merge leaves the segments as they were; maintenance dro
 })
 
 t.test('an index of format 1 is refused with the way out; earshot migrate upgrades it in place', async (t) => {
-  const { index, dir } = fresh(t)
+  const { index, dir } = freshIndex(t)
   const lists = new Map<number, HashList>()
   for (let seed = 1; seed <= 6; seed++) {
     const l = syntheticList(seed)
@@ -265,7 +260,7 @@ t.test('an index of format 1 is refused with the way out; earshot migrate upgrad
 })
 
 t.test('an index of a version migrate does not know is refused, unchanged', async (t) => {
-  const { index, dir } = fresh(t)
+  const { index, dir } = freshIndex(t)
   const l = syntheticList(1)
   index.addTrack(syntheticMeta(1, l), l)
   await index.close()
@@ -279,4 +274,60 @@ t.test('an index of a version migrate does not know is refused, unchanged', asyn
   const root2 = open({ path: dir, maxDbs: 16 })
   t.equal(root2.openDB('meta', { encoding: 'msgpack' }).get('formatVersion'), 99, 'left as it was')
   await root2.close()
+})
+
+t.test('damaged segment leaves are found at open: a coded refusal, never a signal', async (t) => {
+  const { index, dir } = freshIndex(t)
+  bulkLoad(index, Array.from({ length: 30 }, (_, i) => i + 1), 1_000_000, 5000)
+  await index.close()
+  // Overwrite a tenth of the leaf pages with seeded noise; nearly all of them are segments' leaves. Mapped without
+  // the check, such pages made LMDB abort on an assertion in a lookup.
+  const file = path.join(dir, 'data.mdb')
+  const fd = fs.openSync(file, 'r+')
+  const page = Buffer.alloc(4096)
+  const rand = prng(5)
+  let damaged = 0
+  for (let p = 2; p * 4096 < fs.fstatSync(fd).size; p++) {
+    fs.readSync(fd, page, 0, 4096, p * 4096)
+    if ((page.readUInt16LE(18) & 0x7f) !== 0x02 || rand() > 0.1) continue
+    for (let b = 0; b < 4096; b++) page[b] = Math.floor(rand() * 256)
+    fs.writeSync(fd, page, 0, 4096, p * 4096)
+    damaged++
+  }
+  fs.closeSync(fd)
+  t.ok(damaged > 5, `${damaged} leaf pages damaged`)
+  const child = spawn(process.execPath, [path.join(fixtures, 'segment-worker.js'), 'lookup', dir, '5000', '30'], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
+  child.stdin!.end()
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  const result = JSON.parse(await until(lines(child), (l) => l.startsWith('{'))) as { answered: number, errors: Record<string, number> }
+  t.same(await exited, { code: 0, signal: null }, 'no signal death')
+  t.same(result, { answered: 0, errors: { 'open: EAR_ERR_INDEX_OPEN': 1 } }, 'refused at open')
+  const check = await runEarshot(path.dirname(dir), ['check', '--db', dir])
+  t.equal(check.code, 1, 'earshot check says so too')
+  t.match(check.stderr, /^earshot: EAR_ERR_INDEX_OPEN: .*damaged/)
+})
+
+t.test('earshot compact rewrites the file without free pages, unless another process has it open', async (t) => {
+  const { index, dir } = freshIndex(t)
+  const lists = bulkLoad(index, Array.from({ length: 24 }, (_, i) => i + 1), 8000, 3000)
+  await index.close()
+  const file = path.join(dir, 'data.mdb')
+  const child = spawn(process.execPath, [path.join(fixtures, 'segment-worker.js'), 'read', dir, '3000'], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
+  t.teardown(() => { if (child.exitCode === null) child.kill() })
+  const out = lines(child)
+  await until(out, (l) => l.startsWith('reads'))
+  const busy = await runEarshot(path.dirname(dir), ['compact', '--db', dir])
+  t.equal(busy.code, 0, busy.stderr)
+  t.match(busy.stdout, `processes ${child.pid} have the index open`)
+  const merged = fs.statSync(file).size
+  child.stdin!.end()
+  const summary = JSON.parse(await until(out, (l) => l.startsWith('{'))) as { errors: string[] }
+  t.same(summary.errors, [], 'the reader answered completely through the merge')
+  const alone = await runEarshot(path.dirname(dir), ['compact', '--db', dir])
+  t.match(alone.stdout, /file rewritten without free pages/)
+  t.ok(fs.statSync(file).size < merged, `${merged} -> ${fs.statSync(file).size} bytes`)
+  const reopened = LmdbIndex.open(dir, params)
+  t.teardown(() => reopened.close())
+  t.equal(reopened.stats().segments, 1)
+  allComplete(t, reopened, lists, 'after the rewrite')
 })

@@ -5,6 +5,7 @@ import { defaults, type Settings } from '../../server/src/config/defaults.js'
 import { defaultFingerprint as params, framesToSeconds } from '../../server/src/config/fingerprint.js'
 import { fingerprint } from '../../server/src/dsp/pipeline.js'
 import { ClipMatcher } from '../../server/src/match/clip-matcher.js'
+import { OFFSET_BIAS, TRACK_SCALE, VoteCaster } from '../../server/src/match/votes.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { addNoise, clip, prng, silence, song, whiteNoise } from '../helpers/signals.js'
 
@@ -112,4 +113,42 @@ t.test('a removed track is no longer identified', async (t) => {
   small.index.removeTrack(2)
   t.same(id.identify(query, RATE).matches, [], 'gone after')
   t.equal(id.identify(clip(small.songs.get(1)!, RATE, 4, 8), RATE).matches[0]?.id, 1, 'the other track still found')
+})
+
+// The ranking visits only the tracks whose raw vote count can still reach it (track-tally.ts). Checked against
+// the plain way: sort every vote, best ±1 frame window per track, rank by score then track id. Twenty tracks, so
+// that the nine ranked are fewer than the tracks voted for; clips of indexed songs, of other songs and noisy ones
+// give both clear winners and many ties.
+t.test('the ranking equals the one of all votes sorted', async (t) => {
+  const many = buildCatalog(path.join(t.testdir(), 'db'), Array.from({ length: 20 }, (_, i) => 201 + i), 12, RATE)
+  t.teardown(() => many.index.close())
+  const matcher = new ClipMatcher(many.index, params)
+  const caster = new VoteCaster()
+  const queries = [
+    ...[1, 7, 15].map((id) => addNoise(clip(many.songs.get(id)!, RATE, 2, 8), 0, id)),
+    ...[301, 302, 303].map((seed) => song(seed, 8, RATE)),
+  ]
+  let pruned = 0
+  for (const [q, pcm] of queries.entries()) {
+    const list = fingerprint(params, pcm, RATE)
+    const n = caster.cast(many.index, list.hashes, list.frames, list.count, 4096)
+    const votes = caster.votes.slice(0, n).sort()
+    const best = new Map<number, { score: number, offset: number }>()
+    for (let i = 0; i < n;) {
+      let j = i
+      while (j < n && votes[j] === votes[i]) j++
+      let score = j - i
+      for (const k of votes) if (k === votes[i] - 1 || k === votes[i] + 1) score++
+      const track = Math.floor(votes[i] / TRACK_SCALE)
+      if (score > (best.get(track)?.score ?? 0)) best.set(track, { score, offset: votes[i] - track * TRACK_SCALE - OFFSET_BIAS })
+      i = j
+    }
+    const expected = [...best].sort((a, b) => b[1].score - a[1].score || a[0] - b[0]).slice(0, 9)
+      .map(([trackId, { score, offset }]) => ({ trackId, score, offsetFrames: offset }))
+    const got = matcher.match(list, { maxCandidates: 9 }).candidates
+      .map(({ trackId, score, offsetFrames }) => ({ trackId, score, offsetFrames }))
+    t.same(got, expected, `query ${q}: ${best.size} tracks voted for`)
+    if (best.size > 9) pruned++
+  }
+  t.ok(pruned >= 3, `queries whose votes reach more tracks than are ranked: ${pruned}`)
 })

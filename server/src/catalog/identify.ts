@@ -35,7 +35,7 @@ export class Identifier {
     const started = performance.now()
     const list = fingerprint(this.#settings.fingerprint, samples, sampleRate)
     const matchStarted = performance.now()
-    const result = this.#matcher.match(list, { maxCandidates: this.#settings.maxMatches, maxBucket: this.#settings.maxBucket })
+    const result = this.#matcher.match(list, { maxCandidates: this.#settings.maxMatches, maxBucket: this.#settings.maxBucket, postingsPerLookup: this.#settings.postingsPerLookup })
     const lookupSeconds = (performance.now() - matchStarted) / 1000
     details?.(result)
     const matches: IdentifiedMatch[] = []

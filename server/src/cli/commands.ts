@@ -315,28 +315,37 @@ const importCommand: Command = {
 }
 
 const compactCommand: Command = {
-  summary: 'Write the live part into a segment and merge every segment into one (after a bulk load or many removals)',
+  summary: 'Merge the index into one segment, then rewrite its file without free pages if no other process has it open',
   usage: '',
   positionals: [0, 0],
   options: { ...dbOption },
   async run (values) {
     const db = openIndex(values, false)
+    let open = true
     try {
       maintainIndex(db, true)
+      const shrunk = await db.shrinkFile()
+      open = false
+      if ('busy' in shrunk) {
+        open = true
+        out(`the file keeps its free pages: processes ${shrunk.busy.join(', ')} have the index open (run earshot compact again when they are stopped)`)
+      } else {
+        out(`file rewritten without free pages: ${shrunk.before} -> ${shrunk.after} bytes`)
+      }
       return 0
-    } finally { await db.close() }
+    } finally { if (open) await db.close() }
   },
 }
 
 const checkCommand: Command = {
-  summary: 'Read every page of the index and say whether it is damaged (opening reads all but the segments\' leaves)',
+  summary: 'Read every page of the index and say whether it is damaged (what every open does first)',
   usage: '',
   positionals: [0, 0],
   options: { ...dbOption },
   async run (values) {
     const dir = resolveDb(values.db as string | undefined)
     const started = performance.now()
-    const db = LmdbIndex.open(dir, defaults.fingerprint, { readOnly: true, fullCheck: true })
+    const db = LmdbIndex.open(dir, defaults.fingerprint, { readOnly: true })
     try {
       const s = db.stats()
       out(`${dir}: no damage found in ${s.bytesOnDisk} bytes (${s.tracks} tracks, ${s.segments ?? 0} segments) in ${((performance.now() - started) / 1000).toFixed(1)} s`)

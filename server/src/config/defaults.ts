@@ -13,6 +13,11 @@ export interface Settings {
   maxMatches: number
   /** Hash buckets with more postings than this are skipped at query time (uninformative, expensive). */
   maxBucket: number
+  /**
+   * Postings a lookup may read on average: in a big catalog the deepest buckets are skipped until lookups read no
+   * more than this (index/depth-profile.ts). A cost bound: below ~10⁴ tracks of music every bucket fits.
+   */
+  postingsPerLookup: number
   fingerprint: FingerprintParams
   stream: StreamLimits
   http: HttpLimits
@@ -129,6 +134,8 @@ export const defaults: Readonly<Settings> = Object.freeze({
   minConfidence: 0.5,
   maxMatches: 5,
   maxBucket: 4096,
+  // ~256 k postings for a 10 s clip (~1,000 lookups): a few tens of ms of voting on one core.
+  postingsPerLookup: 256,
   fingerprint: defaultFingerprint,
   stream: Object.freeze({
     maxSessions: 1000,

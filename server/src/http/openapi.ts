@@ -216,10 +216,15 @@ const webhookStats = object({
 }, [], 'Webhook delivery counters')
 
 const indexStats = object({
-  tracks: int(), postings: int(), distinctHashes: int(),
+  tracks: int(), postings: int(),
+  distinctHashes: int('Buckets stored: distinct hashes, counted once per segment that holds them'),
   audioSeconds: num('Seconds of audio indexed'),
   bytesOnDisk: int(),
   bytesPerAudioSecond: num(),
+  segments: int('Immutable sorted segments holding the postings'),
+  livePostings: int('Postings of tracks added one at a time since the last flush into a segment'),
+  tombstones: int('Removed tracks whose postings a merge has not dropped yet'),
+  bytesInUse: int('Bytes of the file in use; LMDB reuses the rest, and the file never shrinks by itself'),
 }, [], 'The index\'s figures')
 
 const schemas: Record<string, Json> = {
@@ -370,6 +375,17 @@ const schemas: Record<string, Json> = {
     webhooks: nullableRef('WebhookStats', 'Null when no webhook URL is configured'),
     indexJobs: object({ queued: int('Jobs waiting'), running: str('The running job\'s id; null when idle', { nullable: true }), runningSince: time('When the running job started; null when idle', true) }, undefined, 'Index jobs waiting and running'),
     connectionFaults: int('Connections failed by a fault of the server since it started (each is logged with its stack)'),
+    maintenance: {
+      ...object({
+        running: { type: 'boolean', description: 'A round of flushes and merges runs now' },
+        rounds: int('Rounds since the server started'),
+        merges: int('Segment merges since the server started'),
+        lastAt: time('When the last round ended; null before the first', true),
+        lastError: str('Why the last round failed; null when it did not', { nullable: true }),
+      }),
+      nullable: true,
+      description: 'Background flushes and merges of the index; null for a read-only index',
+    },
   }, ['index', 'disk']),
 }
 

@@ -10,10 +10,10 @@
  *    of the file;
  *  - every page reachable from the newest meta page (the free-page tree, the main tree and each named database's
  *    tree): page number, page type for its depth, node table and node bounds, child and overflow page numbers within
- *    the file, no page reached twice, and the page and entry counts the database records;
- *  - but of the segments (index/segments.ts), which hold nearly all of a big index, only the branch pages: their
- *    leaves are counted and placed, not read, so that opening 10 GB takes seconds, not a minute. `earshot check`
- *    reads every page.
+ *    the file, no page reached twice, and the page and entry counts the database records.
+ * Every page, segments' leaves included: with only their branch pages checked, noise in a leaf page made LMDB abort
+ * on an assertion in a lookup (tried with 65 damaged leaves of a bulk-loaded index). The walk also warms the page
+ * cache that queries need.
  * The main tree is checked before LMDB maps the file (opening reads it); the rest inside a read transaction, which
  * keeps a concurrent writer in another process from reusing the pages being read.
  *
@@ -127,11 +127,8 @@ class TreeWalk {
     this.#seen[pgno] = 1
   }
 
-  /**
-   * Check the tree of `db`; `main` collects the named databases its leaves hold. With `leaves` false, leaf pages are
-   * counted and marked from their parents but not read (a tree of depth 1 is its one leaf, and is read).
-   */
-  tree (name: string, db: DbRecord, main: boolean, leaves = true): void {
+  /** Check the tree of `db`; `main` collects the named databases its leaves hold. */
+  tree (name: string, db: DbRecord, main: boolean): void {
     if (db.root === P_INVALID) {
       if (db.entries !== 0 || db.depth !== 0) fail(this.#file, `database ${name} has no root but counts ${db.entries} entries`)
       return
@@ -169,8 +166,7 @@ class TreeWalk {
           // A branch node's page number is 48 bits: lo, hi and the flags field on top.
           const child = lo + hi * 0x10000 + flags * 0x100000000
           this.#mark(child, `${where}, node ${i}`)
-          if (leaves || level > 2) stack.push([child, level - 1])
-          else counts.leaf++
+          stack.push([child, level - 1])
           continue
         }
         const size = lo + hi * 0x10000
@@ -191,8 +187,7 @@ class TreeWalk {
       }
     }
     const dupsort = (db.flags & MDB_DUPSORT) !== 0
-    const skipped = !leaves && db.depth > 1 // entries and overflow pages live in the leaves not read
-    if (counts.branch !== db.branch || counts.leaf !== db.leaf || (!skipped && counts.overflow !== db.overflow) || (!dupsort && !skipped && counts.entries !== db.entries)) {
+    if (counts.branch !== db.branch || counts.leaf !== db.leaf || counts.overflow !== db.overflow || (!dupsort && counts.entries !== db.entries)) {
       fail(this.#file, `database ${name} counts ${db.branch}/${db.leaf}/${db.overflow} pages and ${db.entries} entries, its tree holds ${counts.branch}/${counts.leaf}/${counts.overflow} and ${counts.entries}`)
     }
   }
@@ -216,20 +211,8 @@ class TreeWalk {
   }
 }
 
-/**
- * How much of the file to read: the main tree only (before mapping), every page, or every page but the leaves of
- * the bulk databases (segments: nearly all of a big index), whose tree structure is checked from their branch pages.
- * `bounded` keeps opening a 10 GB index to seconds; `earshot check` reads everything.
- */
-export type CheckScope = 'main' | 'all' | 'bounded'
-
-/** Segments (index/segments.ts): written once by earshot in append order and never changed. */
-function isBulkDatabase (name: string): boolean {
-  return name.startsWith('seg:')
-}
-
 /** Check `file` (a data.mdb or a single-file environment): meta pages, and the main tree or every tree. */
-export function checkDataFile (file: string, scope: CheckScope): void {
+export function checkDataFile (file: string, scope: 'main' | 'all'): void {
   const fd = fs.openSync(file, 'r')
   try {
     const meta = readMeta(fd, file, fs.fstatSync(fd).size)
@@ -238,7 +221,7 @@ export function checkDataFile (file: string, scope: CheckScope): void {
     if (scope === 'main') return
     walk.tree('free pages', meta.free, false)
     for (const { name, db } of walk.named) {
-      walk.tree(name, db, false, scope === 'all' || !isBulkDatabase(name))
+      walk.tree(name, db, false)
       for (let dups = walk.takeDups(); dups.length > 0; dups = walk.takeDups()) for (const d of dups) walk.tree(d.name, d.db, false)
     }
   } finally {
@@ -274,10 +257,8 @@ export interface OpenCheckedOptions {
   create: boolean
   /** What a user should do about a damaged file; added to the error's message. */
   hint?: string
-  /** This process checked the file already (another thread opens it again): map it at once. */
+  /** This process checked the file already (another process opens it again on its behalf): map it at once. */
   checked?: boolean
-  /** Read every page (default: `bounded`, see CheckScope). */
-  full?: boolean
 }
 
 /**
@@ -311,7 +292,7 @@ function openCheckedFile (lmdbOptions: RootDatabaseOptionsWithPath & { path: str
   try {
     // Pages of the snapshot this read transaction holds, and of any newer one, are not reused while it lasts.
     const txn = root.useReadTransaction()
-    try { checkDataFile(file, options.full === true ? 'all' : 'bounded') } finally { txn.done() }
+    try { checkDataFile(file, 'all') } finally { txn.done() }
   } catch (err) {
     void root.close()
     throw err

@@ -48,10 +48,8 @@ const MAX_DBS = 10_000
 export interface LmdbIndexOptions {
   /** Open without writing (a reader beside another process's writer). */
   readOnly?: boolean
-  /** The file was checked when this process opened it first (a worker thread opening it again skips the walk). */
+  /** The server checked the file when it opened it (its maintenance process opening it again skips the walk). */
   checked?: boolean
-  /** Read every page before mapping, segments' leaves included (`earshot check`); see lmdb-check.ts. */
-  fullCheck?: boolean
 }
 
 interface Totals { postings: number, frames: number, tracks: number, live?: number }
@@ -101,7 +99,7 @@ export class LmdbIndex implements Index {
   static open (dir: string, params: FingerprintParams, options: LmdbIndexOptions = {}): LmdbIndex {
     let root: RootDatabase
     try {
-      root = openChecked({ path: dir, maxDbs: MAX_DBS, readOnly: options.readOnly === true, noSubdir: false }, { create: options.readOnly !== true, checked: options.checked === true, full: options.fullCheck === true })
+      root = openChecked({ path: dir, maxDbs: MAX_DBS, readOnly: options.readOnly === true, noSubdir: false }, { create: options.readOnly !== true, checked: options.checked === true })
     } catch (err) {
       throw wrapError('EAR_ERR_INDEX_OPEN', err, dir)
     }
@@ -516,6 +514,13 @@ export class LmdbIndex implements Index {
     return total
   }
 
+  bucketLimit (postingsPerLookup: number): number {
+    try {
+      this.#segments.sync()
+    } catch (err) { this.#readFailed(err) }
+    return this.#segments.profile().limitFor(postingsPerLookup)
+  }
+
   totalFrames (): number {
     return this.#totals().frames
   }
@@ -570,6 +575,35 @@ export class LmdbIndex implements Index {
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true })
     }
+  }
+
+  /** Pids of other processes with the environment open (LMDB's reader table, stale entries cleared first). */
+  otherReaders (): number[] {
+    this.#root.readerCheck()
+    const pids = new Set<number>()
+    for (const line of this.#root.readerList().split('\n').slice(1)) {
+      const pid = Number(line.trim().split(/\s+/)[0])
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) pids.add(pid)
+    }
+    return [...pids]
+  }
+
+  /**
+   * Rewrite the file without its free pages (those left by merges and removals), then close the index. Only when no
+   * other process has it open: the copy replaces the file they would have mapped. Returns the sizes, or why not.
+   */
+  async shrinkFile (): Promise<{ before: number, after: number } | { busy: number[] }> {
+    const busy = this.otherReaders()
+    if (busy.length > 0) return { busy }
+    const file = path.join(this.dir, 'data.mdb')
+    const before = fs.statSync(file).size
+    const copy = path.join(this.dir, `data.mdb.shrink-${process.pid}`)
+    await this.backup(copy)
+    await this.close()
+    // The copy holds every committed page in use; the lock file describes the old file and is made anew.
+    fs.renameSync(copy, file)
+    fs.rmSync(path.join(this.dir, 'lock.mdb'), { force: true })
+    return { before, after: fs.statSync(file).size }
   }
 
   async close (): Promise<void> {

@@ -11,6 +11,7 @@
  * and waste, on average, half a page. Part 0 starts with the bucket's posting count, so a lookup can skip a bucket too
  * deep to be informative after reading one value. Each part restarts the differences, so each decodes alone.
  */
+import { DepthProfile } from './depth-profile.js'
 
 /** Largest value written under one key: what LMDB keeps inline in a 4 KiB page (its node limit is 2,038 bytes). */
 export const PART_BYTES = 1984
@@ -50,6 +51,8 @@ export type PartSink = (key: number, bytes: Buffer) => void
  */
 export class BucketEncoder {
   readonly #buf = Buffer.alloc(PART_BYTES)
+  /** Depths of the buckets encoded, stored with the segment. */
+  readonly depths = new DepthProfile()
 
   /**
    * Encode `count` postings (tracks[from..], frames[from..], sorted by track then frame) as the bucket of `hash`.
@@ -57,6 +60,7 @@ export class BucketEncoder {
    */
   encode (hash: number, tracks: ArrayLike<number>, frames: ArrayLike<number>, from: number, count: number, sink: PartSink): number {
     const n = Math.min(count, MAX_BUCKET_POSTINGS)
+    this.depths.add(n)
     const buf = this.#buf
     let part = 0
     let at = writeVarint(buf, 0, n)

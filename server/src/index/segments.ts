@@ -17,6 +17,8 @@
  * and a crash leaves an unlisted database that the next maintenance drops.
  */
 import type { Database, RootDatabase } from 'lmdb'
+import { isProcessAlive } from '../processes.js'
+import { DepthProfile, type DepthBands } from './depth-profile.js'
 import { BucketEncoder, MAX_PARTS, bucketCount, decodePart, hashOfKey, headerBytes, partKey, type PartSink } from './segment-codec.js'
 
 /** One segment, as listed in the meta database. */
@@ -26,6 +28,8 @@ export interface SegmentInfo {
   postings: number
   /** Buckets (distinct hashes) stored. */
   buckets: number
+  /** How deep they are (depth-profile.ts); absent in segments written before it was kept. */
+  depths?: DepthBands
 }
 
 /** Segments merged at once, and the size ratio between tiers. */
@@ -91,6 +95,17 @@ export class Segments {
     return [...this.#dbs, this.#generation, this.#tombstones] as Array<Database<unknown, number>>
   }
 
+  /** The depth profile of every listed segment together (call sync first). */
+  profile (): DepthProfile {
+    if (this.#profile === undefined) {
+      this.#profile = new DepthProfile()
+      for (const s of this.list) this.#profile.merge(s.depths)
+    }
+    return this.#profile
+  }
+
+  #profile: DepthProfile | undefined
+
   /** Bring the list and tombstones up to the current snapshot; cheap when nothing changed. */
   sync (): void {
     const g = this.#generation.getBinaryFast(0)
@@ -98,6 +113,7 @@ export class Segments {
     if (generation === this.#loaded) return
     this.list = (this.#meta.get('segments') as SegmentInfo[] | undefined) ?? []
     this.#dbs = this.list.map((s) => this.#db(s.id))
+    this.#profile = undefined
     let removed: Uint8Array | undefined
     for (const { key } of this.#tombstones.getRange({})) {
       if (!removed || removed.length <= key) {
@@ -176,13 +192,14 @@ export class Segments {
   add (fill: (encoder: BucketEncoder, sink: PartSink) => { postings: number, buckets: number }): SegmentInfo | undefined {
     const id = this.#nextId()
     const db = this.#db(id)
-    const { postings, buckets } = fill(new BucketEncoder(), (key, bytes) => { db.putSync(key, bytes, { append: true }) })
+    const encoder = new BucketEncoder()
+    const { postings, buckets } = fill(encoder, (key, bytes) => { db.putSync(key, bytes, { append: true }) })
     if (postings === 0) {
       db.dropSync()
       this.#handles.delete(id)
       return undefined
     }
-    const info: SegmentInfo = { id, postings, buckets }
+    const info: SegmentInfo = { id, postings, buckets, depths: encoder.depths.bands }
     this.#meta.putSync('segments', [...this.#listed(), info])
     this.#bump()
     return info
@@ -258,7 +275,7 @@ export class Segments {
         const inputIds = new Set(inputs.map((s) => s.id))
         if (inputs.some((s) => !listed.some((l) => l.id === s.id))) return false
         const rest = listed.filter((s) => !inputIds.has(s.id))
-        const info: SegmentInfo = { id, postings: result.postings, buckets: result.buckets }
+        const info: SegmentInfo = { id, postings: result.postings, buckets: result.buckets, depths: result.depths }
         this.#meta.putSync('segments', result.postings > 0 ? [...rest, info] : rest)
         this.#meta.removeSync(`building:${id}`)
         // Tombstones: those the merge applied lose its inputs; later ones now point at the output instead.
@@ -284,7 +301,7 @@ export class Segments {
     }
   }
 
-  #writeMerged (inputs: Array<Database<Buffer, number>>, dropped: Set<number>, out: Database<Buffer, number>, readTxn: unknown): { postings: number, buckets: number } {
+  #writeMerged (inputs: Array<Database<Buffer, number>>, dropped: Set<number>, out: Database<Buffer, number>, readTxn: unknown): { postings: number, buckets: number, depths: DepthBands } {
     const iterators = inputs.map((db) => db.getRange({ transaction: readTxn as never })[Symbol.iterator]())
     const heads = iterators.map((it) => it.next())
     const buf = new PostingBuffer()
@@ -326,7 +343,7 @@ export class Segments {
       if (pending.length >= MERGE_CHUNK_KEYS) flush()
     }
     if (pending.length > 0) flush()
-    return { postings, buckets }
+    return { postings, buckets, depths: encoder.depths.bands }
   }
 
   #dropBuilding (id: number): void {
@@ -350,7 +367,7 @@ export class Segments {
     const abandoned: number[] = []
     for (const { key, value } of this.#meta.getRange({ start: 'building:', end: 'building;' })) {
       const { pid } = value as { pid: number }
-      if (!isAlive(pid)) abandoned.push(Number(String(key).slice('building:'.length)))
+      if (!isProcessAlive(pid)) abandoned.push(Number(String(key).slice('building:'.length)))
     }
     for (const id of abandoned) this.#dropBuilding(id)
     return abandoned.length
@@ -383,14 +400,5 @@ export function sortPostings (buf: PostingBuffer, n: number): void {
   for (let i = 0; i < n; i++) {
     buf.tracks[i] = Math.floor(keys[i] / 2 ** 24)
     buf.frames[i] = keys[i] % 2 ** 24
-  }
-}
-
-function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

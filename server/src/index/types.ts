@@ -102,6 +102,11 @@ export interface Index {
   listTracks (afterId?: number): Iterable<Track>
   /** Visit every posting of a hash; returns how many there were. Buckets beyond `limit` are skipped as uninformative. */
   lookup (hash: number, visit: PostingVisitor, limit?: number): number
+  /**
+   * The deepest bucket worth reading so that lookups read at most `postingsPerLookup` postings on average (the
+   * deepest, least telling buckets go first); Infinity when every bucket fits. Cheap: figures kept with the index.
+   */
+  bucketLimit? (postingsPerLookup: number): number
   /** Frames of all indexed audio: the size of the space a random match could land in. */
   totalFrames (): number
   stats (): IndexStats

@@ -2,9 +2,11 @@
  * Matching a clip: hashes in, ranked candidates out.
  *
  * Every posting of every query hash votes for (track, track frame - query frame) (see votes.ts). The votes are
- * sorted natively and counted in runs; a window of ±1 frame absorbs frame jitter between the query and the indexed
- * audio. Each track keeps its best window. A candidate's margin is taken over the best candidate that is another
- * recording: copies of one recording agree group by group (agreement.ts) and do not count against each other.
+ * counted per track first, and only the tracks whose raw count can still reach the strongest few have their votes
+ * sorted and counted in runs (track-tally.ts); a window of ±1 frame absorbs frame jitter between the query and the
+ * indexed audio. Each track keeps its best window. A candidate's margin is taken over the best candidate that is
+ * another recording: copies of one recording agree group by group (agreement.ts) and do not count against each
+ * other.
  */
 import type { FingerprintParams } from '../config/fingerprint.js'
 import { framesToSeconds } from '../config/fingerprint.js'
@@ -13,6 +15,7 @@ import type { Index } from '../index/types.js'
 import { confidence, type Evidence } from './score.js'
 import { VoteCaster, OFFSET_BIAS, TRACK_SCALE } from './votes.js'
 import { Agreement } from './agreement.js'
+import { TrackTally } from './track-tally.js'
 
 
 export interface Candidate {
@@ -34,6 +37,8 @@ export interface ClipMatchOptions {
   maxCandidates?: number
   /** Buckets larger than this are skipped (they say little and cost much). */
   maxBucket?: number
+  /** Postings a lookup may read on average (see Settings.postingsPerLookup). */
+  postingsPerLookup?: number
   /** Told of the query frame of every landmark group that voted for the best candidate (to measure coverage). */
   onBestHit?: (queryFrame: number) => void
 }
@@ -47,10 +52,12 @@ export class ClipMatcher {
   readonly #index: Index
   readonly #params: FingerprintParams
   readonly #caster = new VoteCaster()
+  readonly #tally = new TrackTally()
   readonly #agreement = new Agreement()
-  /** The votes in group order, kept before they are sorted. */
-  #grouped = new Float64Array(1 << 15)
-  readonly #keys = new Float64Array(this.#agreement.max)
+  // The strongest tracks so far: best window, its key, the track; ranked by score, then track id.
+  #topScore = new Int32Array(16)
+  #topKey = new Float64Array(16)
+  #topTrack = new Int32Array(16)
 
   constructor (index: Index, params: FingerprintParams) {
     this.#index = index
@@ -60,51 +67,30 @@ export class ClipMatcher {
   match (list: HashList, options: ClipMatchOptions = {}): ClipMatch {
     const maxCandidates = options.maxCandidates ?? 5
     const caster = this.#caster
-    const n = caster.cast(this.#index, list.hashes, list.frames, list.count, options.maxBucket ?? 4096)
-    if (this.#grouped.length < n) this.#grouped = new Float64Array(caster.votes.length)
-    this.#grouped.set(caster.votes.subarray(0, n))
-    const votes = caster.votes.subarray(0, n).sort()
-    // Best window per track: runs of equal keys, plus the runs one frame either side.
-    const best = new Map<number, { score: number, offset: number, key: number }>()
-    let prevKey = -2
-    let prevCount = 0
-    let i = 0
-    while (i < n) {
-      const key = votes[i]
-      let j = i
-      while (j < n && votes[j] === key) j++
-      const count = j - i
-      let nextCount = 0
-      if (j < n && votes[j] === key + 1) {
-        let k = j
-        while (k < n && votes[k] === key + 1) k++
-        nextCount = k - j
-      }
-      const score = count + nextCount + (prevKey === key - 1 ? prevCount : 0)
-      const trackId = Math.floor(key / TRACK_SCALE)
-      const current = best.get(trackId)
-      if (!current || score > current.score) best.set(trackId, { score, offset: key - trackId * TRACK_SCALE - OFFSET_BIAS, key })
-      prevKey = key
-      prevCount = count
-      i = j
-    }
-    const ranked = [...best.entries()].sort((a, b) => b[1].score - a[1].score)
+    const n = caster.cast(this.#index, list.hashes, list.frames, list.count, options.maxBucket ?? 4096, options.postingsPerLookup)
+    const agreement = this.#agreement
+    // Tracks ranked: the candidates reported, the agreement's strongest, and one more, the runner-up of them all.
+    const want = Math.max(maxCandidates, agreement.max + 1)
+    const ranked = this.#rank(caster.votes, n, want)
     const bins = this.#index.totalFrames()
     // Which of the strongest candidates are one recording: their votes come from the same groups.
-    const agreement = this.#agreement
-    const k = Math.min(agreement.max, ranked.length)
-    for (let c = 0; c < k; c++) this.#keys[c] = ranked[c][1].key
+    const k = Math.min(agreement.max, ranked)
+    const tally = this.#tally
+    const m = tally.keepTracks(caster.votes, n, caster.groupStart, caster.groups, this.#topKey, k)
     const onBestHit = options.onBestHit
-    agreement.count(this.#grouped, n, caster.groupStart, caster.groupFrame, caster.groups, this.#keys, k,
+    agreement.count(tally.kept, m, tally.keptGroupStart, caster.groupFrame, caster.groups, this.#topKey, k,
       onBestHit && ((c, frame) => { if (c === 0) onBestHit(frame) }))
+    tally.reset()
     /** The best score among candidates that are another recording than candidate r. */
     const runnerUpOf = (r: number): number => {
-      for (let d = 0; d < ranked.length; d++) if (d !== r && !agreement.same(r, d)) return ranked[d][1].score
+      for (let d = 0; d < ranked; d++) if (d !== r && !agreement.same(r, d)) return this.#topScore[d]
       return 0
     }
     const candidates: Candidate[] = []
-    for (let r = 0; r < Math.min(maxCandidates, ranked.length); r++) {
-      const [trackId, { score, offset }] = ranked[r]
+    for (let r = 0; r < Math.min(maxCandidates, ranked); r++) {
+      const score = this.#topScore[r]
+      const trackId = this.#topTrack[r]
+      const offset = this.#topKey[r] - trackId * TRACK_SCALE - OFFSET_BIAS
       const candidate: Candidate = {
         trackId,
         score,
@@ -112,16 +98,84 @@ export class ClipMatcher {
         offsetFrames: offset,
         offsetSeconds: framesToSeconds(this.#params, offset),
       }
-      const same = ranked.slice(0, k).filter((_, d) => d !== r && agreement.same(r, d)).map(([id]) => id)
+      const same: number[] = []
+      for (let d = 0; d < k; d++) if (d !== r && agreement.same(r, d)) same.push(this.#topTrack[d])
       if (same.length > 0) candidate.sameAs = same
       candidates.push(candidate)
     }
     const evidence: Evidence = {
-      score: ranked[0]?.[1].score ?? 0,
-      runnerUp: ranked.length > 0 ? runnerUpOf(0) : 0,
+      score: ranked > 0 ? this.#topScore[0] : 0,
+      runnerUp: ranked > 0 ? runnerUpOf(0) : 0,
       votes: n,
       bins,
     }
     return { candidates, evidence }
+  }
+
+  /**
+   * Rank tracks by their best window (±1 frame around a key, the lowest such key on ties), then by track id, and
+   * keep the first `want` in #top*; returns how many were kept.
+   *
+   * Exact: tracks are visited from the most raw votes down, and the visit stops once `want` tracks are kept and the
+   * next track's raw count is below the weakest kept score. A window holds only its track's votes, so every track
+   * not visited scores at most its raw count, which is below `want` kept scores: it ranks after all of them, ties
+   * included. A track whose raw count equals the weakest kept score is still visited, as it may tie and win on id.
+   */
+  #rank (votes: Float64Array, n: number, want: number): number {
+    if (this.#topScore.length < want) {
+      this.#topScore = new Int32Array(want)
+      this.#topKey = new Float64Array(want)
+      this.#topTrack = new Int32Array(want)
+    }
+    const tally = this.#tally
+    tally.tally(votes, n)
+    const a = tally.sorted
+    let kept = 0
+    for (let i = 0; i < tally.tracks; i++) {
+      const raw = tally.raw(i)
+      if (kept === want && raw < this.#topScore[want - 1]) break
+      // The track's best window: runs of equal keys, plus the runs one frame either side.
+      const from = tally.sortTrack(i)
+      const to = from + raw
+      let bestScore = 0
+      let bestKey = 0
+      let prevKey = -2
+      let prevCount = 0
+      let v = from
+      while (v < to) {
+        const key = a[v]
+        let j = v
+        while (j < to && a[j] === key) j++
+        const count = j - v
+        let nextCount = 0
+        if (j < to && a[j] === key + 1) {
+          let l = j
+          while (l < to && a[l] === key + 1) l++
+          nextCount = l - j
+        }
+        const score = count + nextCount + (prevKey === key - 1 ? prevCount : 0)
+        if (score > bestScore) { bestScore = score; bestKey = key }
+        prevKey = key
+        prevCount = count
+        v = j
+      }
+      const track = tally.track(i)
+      kept = this.#insert(kept, want, bestScore, bestKey, track)
+    }
+    return kept
+  }
+
+  /** Put (score, key, track) in its ranked place among the `kept` strongest (at most `want`); returns the new count. */
+  #insert (kept: number, want: number, score: number, key: number, track: number): number {
+    const s = this.#topScore
+    const t = this.#topTrack
+    if (kept === want && (s[want - 1] > score || (s[want - 1] === score && t[want - 1] < track))) return kept
+    let p = kept < want ? kept++ : want - 1
+    while (p > 0 && s[p - 1] <= score && (s[p - 1] !== score || t[p - 1] > track)) {
+      s[p] = s[p - 1]; t[p] = t[p - 1]; this.#topKey[p] = this.#topKey[p - 1]
+      p--
+    }
+    s[p] = score; t[p] = track; this.#topKey[p] = key
+    return kept
   }
 }

@@ -2,11 +2,11 @@
  * Matching a live stream: (hash, frame) pairs in, match lifecycle events out.
  *
  * Hashes are gathered for one tick (about half a second of audio), then looked up together. Their votes go to one
- * scratch buffer shared by every stream (JavaScript runs one tick at a time), are sorted and counted like the clip
- * matcher's, and only the strongest few (track, offset) keys of the tick are kept, in a small candidate table that
- * holds per-tick counts for a sliding window of ticks. Old ticks fall out of the window, so a track that stops
- * playing loses its evidence and the next one can take over. Per stream, memory is a few kilobytes whatever the
- * catalogue size.
+ * scratch buffer shared by every stream (JavaScript runs one tick at a time), are counted per track and in runs like
+ * the clip matcher's, and only the strongest few (track, offset) keys of the tick are kept, in a small candidate
+ * table that holds per-tick counts for a sliding window of ticks. Old ticks fall out of the window, so a track that
+ * stops playing loses its evidence and the next one can take over. Per stream, memory is a few kilobytes whatever
+ * the catalogue size.
  *
  * Lifecycle of the leading candidate: `tentative` once its confidence reaches `tentativeConfidence`, `confirmed`
  * once it holds `confirmConfidence` for `confirmTicks` ticks in a row, updates only when the state, the offset or the
@@ -19,6 +19,7 @@ import type { Index } from '../index/types.js'
 import { confidence } from './score.js'
 import { VoteCaster, OFFSET_BIAS, TRACK_SCALE } from './votes.js'
 import { Agreement, SAME_RECORDING_SHARE } from './agreement.js'
+import { TrackTally } from './track-tally.js'
 
 
 export interface StreamMatcherOptions {
@@ -40,6 +41,8 @@ export interface StreamMatcherOptions {
   /** A confidence change that is worth an update. */
   confidenceStep?: number
   maxBucket?: number
+  /** Postings a lookup may read on average (see Settings.postingsPerLookup). */
+  postingsPerLookup?: number
   /** Told after each tick's lookups: hashes looked up, distinct lookups, postings read, and the seconds it took. */
   onTick?: (hashes: number, lookups: number, postings: number, seconds: number) => void
 }
@@ -72,8 +75,8 @@ export interface StreamMatchSink {
 
 /** Votes of one tick, shared by every stream: a tick is processed synchronously from start to end. */
 const caster = new VoteCaster()
-/** The tick's votes in group order, kept before they are sorted; shared like the caster. */
-let grouped = new Float64Array(1 << 15)
+/** The tick's votes by track; shared like the caster. */
+const tally = new TrackTally()
 /** Group-by-group agreement of one tick's kept keys; shared like the caster (keys past its 30 are not compared). */
 const agreement = new Agreement(30)
 
@@ -126,6 +129,7 @@ export class StreamMatcher {
       endSilentTicks: 6,
       confidenceStep: 0.1,
       maxBucket: 4096,
+      postingsPerLookup: Infinity,
       ...options,
     }
     this.#onTick = options.onTick
@@ -195,42 +199,53 @@ export class StreamMatcher {
       if (f > lastFrame) lastFrame = f
     }
     const started = performance.now()
-    const n = caster.cast(this.#index, this.#pendingHashes, this.#pendingFrames, this.#pending, o.maxBucket)
+    const n = caster.cast(this.#index, this.#pendingHashes, this.#pendingFrames, this.#pending, o.maxBucket, o.postingsPerLookup)
     this.#onTick?.(this.#pending, caster.lookups, caster.postings, (performance.now() - started) / 1000)
     this.#pending = 0
     this.#tickVotes[slot] = n
-    if (n > 0) {
-      if (grouped.length < n) grouped = new Float64Array(caster.votes.length)
-      grouped.set(caster.votes.subarray(0, n))
-      this.#selectAndMerge(n, slot, firstFrame, lastFrame)
-    }
+    if (n > 0) this.#selectAndMerge(n, slot, firstFrame, lastFrame)
     this.#evaluate(streamFrame)
   }
 
-  /** Count the tick's votes in runs and merge its strongest keys into the candidate table. */
+  /**
+   * Count the tick's votes in runs and merge its strongest keys (most votes first, then lowest key) into the
+   * candidate table.
+   *
+   * Exact like the clip matcher's ranking: tracks are visited from the most raw votes down, and the visit stops once
+   * `keysPerTick` keys are kept and the next track's raw count is below the weakest kept count; a run holds only its
+   * track's votes, so no run of a track not visited could enter or tie.
+   */
   #selectAndMerge (n: number, slot: number, firstFrame: number, lastFrame: number): void {
-    const votes = caster.votes.subarray(0, n).sort()
+    tally.tally(caster.votes, n)
+    const votes = tally.sorted
     const K = this.#o.keysPerTick
+    const topKey = this.#topKey
+    const topCount = this.#topCount
     let kept = 0
-    let i = 0
-    while (i < n) {
-      const key = votes[i]
-      let j = i
-      // A run takes in the next key too when it is one frame away: the ±1 frame tolerance.
-      while (j < n && (votes[j] === key || votes[j] === key + 1)) j++
-      const count = j - i
-      if (kept < K || count > this.#topCount[kept - 1]) {
-        // Insert in descending order of count.
+    for (let t = 0; t < tally.tracks; t++) {
+      const raw = tally.raw(t)
+      if (kept === K && raw < topCount[K - 1]) break
+      const from = tally.sortTrack(t)
+      const to = from + raw
+      let i = from
+      while (i < to) {
+        const key = votes[i]
+        let j = i
+        // A run takes in the next key too when it is one frame away: the ±1 frame tolerance.
+        while (j < to && (votes[j] === key || votes[j] === key + 1)) j++
+        const count = j - i
+        i = j
+        if (kept === K && (count < topCount[K - 1] || (count === topCount[K - 1] && key > topKey[K - 1]))) continue
+        // Insert in descending order of count, then ascending key.
         let p = kept < K ? kept++ : K - 1
-        while (p > 0 && this.#topCount[p - 1] < count) {
-          this.#topKey[p] = this.#topKey[p - 1]
-          this.#topCount[p] = this.#topCount[p - 1]
+        while (p > 0 && (topCount[p - 1] < count || (topCount[p - 1] === count && topKey[p - 1] > key))) {
+          topKey[p] = topKey[p - 1]
+          topCount[p] = topCount[p - 1]
           p--
         }
-        this.#topKey[p] = key
-        this.#topCount[p] = count
+        topKey[p] = key
+        topCount[p] = count
       }
-      i = j
     }
     const W = this.#o.windowTicks
     for (let t = 0; t < kept; t++) {
@@ -260,7 +275,9 @@ export class StreamMatcher {
   #countAgreement (n: number, kept: number): void {
     const a = agreement
     const k = Math.min(kept, a.max)
-    a.count(grouped, n, caster.groupStart, caster.groupFrame, caster.groups, this.#topKey, k)
+    const m = tally.keepTracks(caster.votes, n, caster.groupStart, caster.groups, this.#topKey, k)
+    tally.reset()
+    a.count(tally.kept, m, tally.keptGroupStart, caster.groupFrame, caster.groups, this.#topKey, k)
     const C = this.#o.candidates
     for (let t = 0; t < k; t++) {
       const s = this.#topSlot[t]

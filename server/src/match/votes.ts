@@ -32,6 +32,10 @@ export class VoteCaster {
   #order = new Uint32Array(1 << 10)
   #pair = new Float64Array(1 << 10)
   readonly #seen = new Set<number>()
+  // The set of one group's votes (see #dedupe): slots hold a vote when their stamp is the current one.
+  #setKeys = new Float64Array(1 << 10)
+  #setStamps = new Uint32Array(1 << 10)
+  #stamp = 0
   #n = 0
   #qFrame = 0
   readonly #visit = (trackId: number, frame: number): void => {
@@ -43,8 +47,12 @@ export class VoteCaster {
     this.votes[this.#n++] = trackId * TRACK_SCALE + (frame - this.#qFrame + OFFSET_BIAS)
   }
 
-  /** Look up `count` hashes and leave their votes in `votes[0..n)`; returns n. */
-  cast (index: Index, hashes: ArrayLike<number>, frames: ArrayLike<number>, count: number, maxBucket: number): number {
+  /**
+   * Look up `count` hashes and leave their votes in `votes[0..n)`; returns n. Buckets deeper than `maxBucket`, or
+   * than the index's limit for `postingsPerLookup` on average (Index.bucketLimit), are skipped.
+   */
+  cast (index: Index, hashes: ArrayLike<number>, frames: ArrayLike<number>, count: number, maxBucket: number, postingsPerLookup = Infinity): number {
+    const limit = Math.min(maxBucket, postingsPerLookup === Infinity ? Infinity : index.bucketLimit?.(postingsPerLookup) ?? Infinity)
     if (this.#order.length < count) {
       this.#order = new Uint32Array(count * 2)
       this.#pair = new Float64Array(count * 2)
@@ -82,17 +90,45 @@ export class VoteCaster {
       for (; g < m && pair[g] === key; g++) {
         const i = order[g]
         this.#qFrame = frames[i]
-        this.postings += index.lookup(hashes[i], this.#visit, maxBucket)
+        this.postings += index.lookup(hashes[i], this.#visit, limit)
         this.lookups++
       }
-      if (this.#n - start > 1) {
-        // One vote per (track, offset) for the whole group.
-        const group = this.votes.subarray(start, this.#n).sort()
-        let w = 1
-        for (let k = 1; k < group.length; k++) if (group[k] !== group[w - 1]) group[w++] = group[k]
-        this.#n = start + w
-      }
+      // One vote per (track, offset) for the whole group.
+      if (this.#n - start > 1) this.#n = this.#dedupe(start, this.#n)
     }
     return this.#n
+  }
+
+  /**
+   * Drop repeated votes from votes[from..to), keeping first occurrences in order; returns the new end. An open
+   * addressing set of the votes seen, cleared by bumping its stamp: linear in the group's votes, where a sort of
+   * each group's votes cost a sort of nearly all votes at a large catalogue.
+   */
+  #dedupe (from: number, to: number): number {
+    let bits = 4
+    while (1 << bits < 2 * (to - from)) bits++
+    if (this.#setKeys.length < 1 << bits) {
+      this.#setKeys = new Float64Array(1 << bits)
+      this.#setStamps = new Uint32Array(1 << bits)
+      this.#stamp = 0
+    }
+    const keys = this.#setKeys
+    const stamps = this.#setStamps
+    if (this.#stamp === 0xffffffff) { stamps.fill(0); this.#stamp = 0 }
+    const stamp = ++this.#stamp
+    const mask = (1 << bits) - 1
+    const votes = this.votes
+    let w = from
+    for (let k = from; k < to; k++) {
+      const v = votes[k]
+      const track = Math.floor(v / TRACK_SCALE)
+      let h = (Math.imul(track, 0x9e3779b1) ^ Math.imul(v - track * TRACK_SCALE, 0x85ebca6b)) >>> (32 - bits)
+      while (stamps[h] === stamp && keys[h] !== v) h = (h + 1) & mask
+      if (stamps[h] === stamp) continue
+      stamps[h] = stamp
+      keys[h] = v
+      votes[w++] = v
+    }
+    return w
   }
 }

@@ -14,6 +14,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { earshotError, wrapError } from '../errors.js'
+import { isProcessAlive } from '../processes.js'
 
 export const LOCK_FILE = 'earshot.pid'
 
@@ -22,16 +23,6 @@ export const LOCK_FILE = 'earshot.pid'
 const held = new Set<string>()
 
 export interface LockHolder { pid: number, startedAt: string, port: string }
-
-/** Whether a process with this pid runs (EPERM: it runs, as another user). */
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 function read (file: string): LockHolder | undefined {
   let text: string
@@ -63,7 +54,7 @@ export class DataLock {
       const holder = read(lock.file)
       if (!holder) continue // removed meanwhile
       const stale = !Number.isInteger(holder.pid) || holder.pid <= 0 ||
-        (holder.pid === process.pid ? !held.has(lock.file) : !alive(holder.pid))
+        (holder.pid === process.pid ? !held.has(lock.file) : !isProcessAlive(holder.pid))
       if (!stale) {
         throw earshotError('EAR_ERR_DATA_LOCKED', dir, holder.pid, holder.port || 'not yet listening', holder.startedAt || 'unknown')
       }
