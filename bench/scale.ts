@@ -48,7 +48,7 @@ export interface StoreSummary {
   /** Wall and CPU seconds of the merge into one segment and of the file's rewrite (part of the store figures too). */
   compactSeconds: number
   compactCpuSeconds: number
-  /** The file's size before and after the rewrite without free pages (equal when it was not rewritten). */
+  /** The file's size before and after the rewrite without free pages (NaN when another process held it open). */
   fileBefore: number
   fileAfter: number
 }
