@@ -32,6 +32,7 @@ export function isFalsePositive (result: IdentifyResult): boolean {
   return result.matches.length > 0
 }
 
+/** k of n as a percentage with one decimal, or n/a. */
 export function pct (k: number, n: number): string {
   return n === 0 ? 'n/a' : `${((100 * k) / n).toFixed(1)}%`
 }

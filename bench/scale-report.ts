@@ -18,10 +18,8 @@ export interface SizeFigures {
   audioSeconds: number
   /** Postings of the tracks stored (before any cap of the index). */
   postings: number
-  store: { api: string, tracks: number, added: number, compactSeconds: number, compactCpuSeconds: number, wallSeconds: number, cpuSeconds: number, makeSeconds: number }
-  /** The deepest bucket identify read (the fixed bound, or the postings budget's). */
-  bucketLimit: number
-  disk: { statsBytes: number, fileBeforeShrinkBytes: number, inUseBytes: number, duBytes: number, storedPostings: number, distinctHashes: number, segments: number }
+  store: { api: string, tracks: number, added: number, compactSeconds: number, compactCpuSeconds: number, fileBefore?: number, fileAfter?: number, wallSeconds: number, cpuSeconds: number, makeSeconds: number }
+  disk: { statsBytes: number, inUseBytes: number, duBytes: number, storedPostings: number, distinctHashes: number, segments: number }
   single: { bigMs: number[], emptyMs: number[], bigCpu: number, emptyCpu: number, audioSeconds: number }
   endToEnd: { files: number, audioSeconds: number, seconds: number }
   /** Undefined when the page cache could not be dropped. */
@@ -39,7 +37,7 @@ export interface SizeFigures {
   wrongKnownScores: number[]
   memory: { clipBytes: number, rssAfterBuild: number, rssAfterQueries: number, maxRss: number, pageCacheBeforeCold: number, pageCacheAfterCold: number, pageCacheAfterWarm: number, meminfoCachedDelta: number }
   depths: DepthSummary
-  postingsPerQuery: Array<{ read: number, skipped: number, hashes: number }>
+  postingsPerQuery: Array<{ read: number, skipped: number, hashes: number, limit?: number }>
 }
 
 const mb = (b: number): string => (Number.isFinite(b) ? `${(b / 1e6).toFixed(0)} MB` : 'n/a')
@@ -74,12 +72,11 @@ export function formatSize (f: SizeFigures): string {
   L.push('| figure | value |')
   L.push('|---|---:|')
   L.push(`| catalog | ${f.store.added} tracks stored of ${f.tracks}, ${(f.audioSeconds / 3600).toFixed(0)} h of audio, ${f.postings.toLocaleString('en')} postings (${perSec.toFixed(1)} per second) |`)
-  L.push(`| index: pages in use / file after earshot compact's rewrite (du) / file before it | ${mb(f.disk.inUseBytes)} / ${mb(f.disk.duBytes)} / ${mb(f.disk.fileBeforeShrinkBytes)} |`)
-  L.push(`| deepest bucket read by identify (maxBucket, or the postingsPerLookup budget) | ${f.bucketLimit} |`)
+  L.push(`| index: pages in use / file (du) | ${mb(f.disk.inUseBytes)} / ${mb(f.disk.duBytes)} (the file was ${mb(f.store.fileBefore ?? NaN)} before its rewrite) |`)
   L.push(`| bytes per second of audio, in use / file | ${(f.disk.inUseBytes / f.audioSeconds).toFixed(0)} / ${(f.disk.duBytes / f.audioSeconds).toFixed(0)} |`)
   L.push(`| bytes per posting, in use / file | ${(f.disk.inUseBytes / f.postings).toFixed(2)} / ${(f.disk.duBytes / f.postings).toFixed(2)} |`)
   L.push(`| postings the index holds / distinct hashes / segments | ${f.disk.storedPostings.toLocaleString('en')} / ${f.disk.distinctHashes.toLocaleString('en')} / ${f.disk.segments} |`)
-  L.push(`| bulk store (${f.store.api}) | ${f.store.wallSeconds.toFixed(1)} s wall, ${f.store.cpuSeconds.toFixed(1)} s CPU (${f.store.makeSeconds.toFixed(1)} s of it making copies, left out; ${f.store.compactCpuSeconds.toFixed(1)} s compacting) |`)
+  L.push(`| bulk store (${f.store.api}) | ${f.store.wallSeconds.toFixed(1)} s wall, ${f.store.cpuSeconds.toFixed(1)} s CPU (${f.store.makeSeconds.toFixed(1)} s of it making copies, left out; ${f.store.compactCpuSeconds.toFixed(1)} s compacting and rewriting the file) |`)
   L.push(`| bulk store throughput, with / without the compaction | ${storeSpeed(f).toFixed(0)}× / ${storeSpeed(f, false).toFixed(0)}× real time per core |`)
   L.push(`| one track at a time (${s.bigMs.length} tracks), median into this index / into an empty one | ${median(s.bigMs).toFixed(1)} / ${median(s.emptyMs).toFixed(1)} ms (ratio ${ratio.toFixed(2)}) |`)
   L.push(`| one track at a time, × real time per core, this index / empty | ${(s.audioSeconds / s.bigCpu).toFixed(0)}× / ${(s.audioSeconds / s.emptyCpu).toFixed(0)}× |`)
@@ -95,7 +92,7 @@ export function formatSize (f: SizeFigures): string {
   L.push(`| false positives, all unknown clips | ${pct(a.fp, a.fn)} (${a.fp}/${a.fn}) |`)
   L.push(`| of which: clips of soundtracks with nothing indexed | ${pct(sp.otherPackage.fp, sp.otherPackage.n)} (${sp.otherPackage.fp}/${sp.otherPackage.n}) |`)
   L.push(`| of which: held-out tracks of indexed soundtracks | ${pct(sp.samePackage.fp, sp.samePackage.n)} (${sp.samePackage.fp}/${sp.samePackage.n}) |`)
-  L.push(`| opening the index, cold page cache (the open check reads every reachable page) | ${f.openSeconds !== undefined ? `${f.openSeconds.toFixed(1)} s` : 'not measured'} |`)
+  L.push(`| opening the index, cold page cache (with the open-time check of lmdb-check.ts) | ${f.openSeconds !== undefined ? `${f.openSeconds.toFixed(1)} s` : 'not measured'} |`)
   L.push(`| RSS after build / after queries / peak (with the clips' PCM, ${mb(f.memory.clipBytes)}) | ${mb(f.memory.rssAfterBuild)} / ${mb(f.memory.rssAfterQueries)} / ${mb(f.memory.maxRss)} |`)
   L.push(`| page cache of the index after the cold pass / after the warm pass (fincore) | ${mb(f.memory.pageCacheAfterCold - f.memory.pageCacheBeforeCold)} / ${mb(f.memory.pageCacheAfterWarm)} |`)
   L.push(`| growth of Cached: in /proc/meminfo over the cold pass (whole machine) | ${mb(f.memory.meminfoCachedDelta)} |`)
@@ -104,10 +101,10 @@ export function formatSize (f: SizeFigures): string {
   L.push(`| bucket depth seen by a random posting (Σd²/Σd) | ${d.postingWeightedMean.toFixed(0)} |`)
   for (const o of d.over) L.push(`| buckets over ${o.limit} postings (share of postings) | ${o.buckets} (${(100 * o.postingShare).toFixed(2)}%) |`)
   L.push(`| postings read per 10 s clean query, p50 / p95 (distinct hashes p50) | ${quantile(q.map((x) => x.read), 0.5)} / ${quantile(q.map((x) => x.read), 0.95)} (${quantile(q.map((x) => x.hashes), 0.5)}) |`)
-  L.push(`| postings in skipped buckets per query, p50 / p95 | ${quantile(q.map((x) => x.skipped), 0.5)} / ${quantile(q.map((x) => x.skipped), 0.95)} |`)
+  L.push(`| postings in skipped buckets per query, p50 / p95 (deepest bucket read) | ${quantile(q.map((x) => x.skipped), 0.5)} / ${quantile(q.map((x) => x.skipped), 0.95)} (${q[0]?.limit ?? 'maxBucket'}) |`)
   L.push(`| chance votes: best score on unknown clips, p50 / p99 / max | ${quantile(f.chanceScores, 0.5)} / ${quantile(f.chanceScores, 0.99)} / ${Math.max(0, ...f.chanceScores)} |`)
   const other = f.chanceScoresOther ?? []
-  L.push(`| of which clips of soundtracks with nothing indexed (chance alone), p50 / p99 / max | ${quantile(other, 0.5)} / ${quantile(other, 0.99)} / ${Math.max(0, ...other)} |`)
+  L.push(`| of which clips of soundtracks with nothing indexed (chance alone), p50 / p99 / max | ${other.length === 0 ? 'n/a' : `${quantile(other, 0.5)} / ${quantile(other, 0.99)} / ${Math.max(...other)}`} |`)
   L.push(`| best wrong-track score on known clips, p50 / p99 / max | ${quantile(f.wrongKnownScores, 0.5)} / ${quantile(f.wrongKnownScores, 0.99)} / ${Math.max(0, ...f.wrongKnownScores)} |`)
   L.push('')
   L.push('| condition | ' + SCALE_LENGTHS.map((l) => `${l} s correct`).join(' | ') + ' | ' + SCALE_LENGTHS.map((l) => `${l} s false positives`).join(' | ') + ' |')

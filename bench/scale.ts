@@ -40,20 +40,24 @@ import type { ClipMatch } from '../server/src/match/clip-matcher.js'
 
 const log = (s: string): void => { process.stderr.write(s + '\n') }
 
-/** What the adapter did: which API it wrote through, and the time its final merge took. */
+/** What the adapter did: which API it wrote through, and the time its final merge and rewrite took. */
 export interface StoreSummary {
   api: string
   tracks: number
   added: number
-  /** Wall and CPU seconds of the merge into one segment (part of the store figures too). */
+  /** Wall and CPU seconds of the merge into one segment and of the file's rewrite (part of the store figures too). */
   compactSeconds: number
   compactCpuSeconds: number
+  /** The file's size before and after the rewrite without free pages (NaN when another process held it open). */
+  fileBefore: number
+  fileAfter: number
 }
 
 /**
- * Store `tracks` into `index`: the one place that knows the write API. A bulk writer buffers runs of postings and
- * writes each as a sorted segment; then every segment is merged into one (`maintain({ compact: true })`), the shape
- * a catalog loaded once is served in.
+ * Store `tracks` into `index`, then close it: the one place that knows the write API. A bulk writer buffers runs of
+ * postings and writes each as a sorted segment; then, as `earshot compact` does, every segment is merged into one
+ * (`maintain({ compact: true })`) and the file is rewritten without the pages the merge freed (`shrinkFile`, which
+ * closes the index). The shape a catalog loaded once is served in.
  */
 export async function storeCatalog (index: LmdbIndex, tracks: Iterable<SyntheticTrack>, onProgress: (stored: number) => void): Promise<StoreSummary> {
   let n = 0; let added = 0
@@ -66,7 +70,19 @@ export async function storeCatalog (index: LmdbIndex, tracks: Iterable<Synthetic
   onProgress(n)
   const wall0 = performance.now(); const cpu0 = cpuSeconds()
   index.maintain({ compact: true })
-  return { api: 'bulkWriter + maintain({ compact: true })', tracks: n, added, compactSeconds: (performance.now() - wall0) / 1000, compactCpuSeconds: cpuSeconds() - cpu0 }
+  const shrunk = await index.shrinkFile()
+  let fileBefore = NaN; let fileAfter = NaN
+  if ('busy' in shrunk) await index.close()
+  else ({ before: fileBefore, after: fileAfter } = shrunk)
+  return {
+    api: 'bulkWriter, maintain({ compact: true }), shrinkFile',
+    tracks: n,
+    added,
+    compactSeconds: (performance.now() - wall0) / 1000,
+    compactCpuSeconds: cpuSeconds() - cpu0,
+    fileBefore,
+    fileAfter,
+  }
 }
 
 const cpuSeconds = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }
@@ -162,17 +178,15 @@ function identifyPass (index: LmdbIndex, clips: readonly Clip[], truth: Map<stri
   return { figures: { totalMs: Object.fromEntries(totalMs), matchMs: Object.fromEntries(matchMs) }, correct, falsePositives, split, chance, chanceOther, wrongKnown }
 }
 
-/** The deepest bucket identify reads: the fixed bound, or the index's bound for its postings budget if lower. */
-function bucketLimit (index: LmdbIndex): number {
-  return Math.min(defaults.maxBucket, index.bucketLimit(defaults.postingsPerLookup))
-}
-
-/** Postings in the buckets of each distinct hash of a clip: read (bucket within the limit) and skipped. */
-function postingsOfQuery (index: LmdbIndex, params: FingerprintParams, clip: Clip): { read: number, skipped: number, hashes: number } {
+/**
+ * Postings in the buckets of each distinct hash of a clip: read, and skipped (deeper than the limit identify uses:
+ * `maxBucket`, or the depth the index gives for `postingsPerLookup`, whichever is smaller).
+ */
+function postingsOfQuery (index: LmdbIndex, params: FingerprintParams, clip: Clip): { read: number, skipped: number, hashes: number, limit: number } {
   const list = fingerprint(params, clip.samples, clip.sampleRate)
+  const limit = Math.min(defaults.maxBucket, index.bucketLimit(defaults.postingsPerLookup))
   const seen = new Set<number>()
   let read = 0; let skipped = 0
-  const limit = bucketLimit(index)
   const noop = (): void => {}
   for (let i = 0; i < list.count; i++) {
     const h = list.hashes[i]
@@ -182,7 +196,7 @@ function postingsOfQuery (index: LmdbIndex, params: FingerprintParams, clip: Cli
     if (n > limit) skipped += n
     else read += n
   }
-  return { read, skipped, hashes: seen.size }
+  return { read, skipped, hashes: seen.size, limit }
 }
 
 interface Options { dir: string, single: number, files: readonly string[], clips: readonly Clip[] }
@@ -215,18 +229,18 @@ async function measureSize (n: number, params: FingerprintParams, originals: Awa
   })
   const storeWall = (performance.now() - wall0) / 1000
   const storeCpu = cpuSeconds() - cpu0
-  const stats = index.stats()
   const rssAfterBuild = process.memoryUsage().rss
+  const du = duBytes(o.dir)
+  const built = LmdbIndex.open(o.dir, params) // the adapter closed it
+  const stats = built.stats()
 
   // Which track each original's clips belong to: copy 0 of it, found by digest whatever ids the writer gave.
   const truth = new Map<string, number>()
-  for (const r of originals) { const t = index.findByDigest(r.meta.digest); if (t) truth.set(r.meta.source, t.id) }
+  for (const r of originals) { const t = built.findByDigest(r.meta.digest); if (t) truth.set(r.meta.source, t.id) }
 
-  // As `earshot compact` does after merging: the file rewritten without the pages the merges freed (closes the index).
-  const shrunk = await index.shrinkFile()
-  if ('busy' in shrunk) throw new Error(`processes ${shrunk.busy.join(', ')} have ${o.dir} open`)
-  const du = duBytes(o.dir)
-  // Opening reads every reachable page of the file (lmdb-check.ts): timed with the cache dropped, as at a cold start.
+  // Opening runs the open-time check (lmdb-check.ts), which reads pages of the file: timed with the cache dropped, as
+  // at a cold start.
+  await built.close()
   const dropped = dropPageCache()
   const open0 = performance.now()
   const queryIndex = LmdbIndex.open(o.dir, params)
@@ -275,7 +289,6 @@ async function measureSize (n: number, params: FingerprintParams, originals: Awa
   })
   // Leave the catalog as built: exactly the n synthetic tracks.
   for (const id of [...intoBig.ids, ...e2eIds]) queryIndex.removeTrack(id)
-  const limitUsed = bucketLimit(queryIndex)
   await queryIndex.close()
 
   const figures: SizeFigures = {
@@ -284,8 +297,7 @@ async function measureSize (n: number, params: FingerprintParams, originals: Awa
     postings,
     store: { ...store, wallSeconds: storeWall, cpuSeconds: storeCpu, makeSeconds },
     openSeconds: dropped ? openSeconds : undefined,
-    bucketLimit: limitUsed,
-    disk: { statsBytes: shrunk.after, fileBeforeShrinkBytes: shrunk.before, inUseBytes: stats.bytesInUse ?? NaN, duBytes: du, storedPostings: stats.postings, distinctHashes: stats.distinctHashes, segments: stats.segments ?? NaN },
+    disk: { statsBytes: stats.bytesOnDisk, inUseBytes: stats.bytesInUse ?? NaN, duBytes: du, storedPostings: stats.postings, distinctHashes: stats.distinctHashes, segments: stats.segments ?? NaN },
     single: { bigMs: intoBig.ms, emptyMs: intoEmpty.ms, bigCpu: intoBig.cpu, emptyCpu: intoEmpty.cpu, audioSeconds: intoBig.audio },
     endToEnd: { files: e2e.indexed, audioSeconds: e2e.audioSeconds, seconds: e2e.seconds },
     cold: cold?.figures,
