@@ -18,8 +18,8 @@ t.test('an EarshotError carries its code, message and name', async (t) => {
   t.equal(err.code, 'EAR_ERR_TRACK_NOT_FOUND')
   t.equal(err.message, 'No track with id 42')
   t.equal(err.name, 'RangeError [EAR_ERR_TRACK_NOT_FOUND]', 'the name gives the built-in class and the code')
-  t.equal(earshotError('EAR_ERR_INDEX_FORMAT', '/db', 2, 1).message, 'The index at /db has format version 2; this earshot reads version 1')
-  t.equal(earshotError('EAR_ERR_INDEX_FORMAT', '/db').message, 'The index at /db has format version ; this earshot reads version ', 'missing arguments are empty')
+  t.equal(earshotError('EAR_ERR_INDEX_FORMAT', '/db', 2, 1, 'index the music again').message, 'The index at /db has format version 2; this earshot reads version 1: index the music again')
+  t.equal(earshotError('EAR_ERR_INDEX_FORMAT', '/db').message, 'The index at /db has format version ; this earshot reads version : ', 'missing arguments are empty')
 })
 
 t.test('every catalogued message fills its placeholders', async (t) => {

@@ -149,7 +149,9 @@ t.test('stats --json', async (t) => {
   const [r, human] = await Promise.all([earshot(['stats', '--json', '--db', 'db']), earshot(['stats', '--db', 'db'])])
   t.equal(r.code, 0)
   const s = JSON.parse(r.stdout) as Record<string, number>
-  t.same(Object.keys(s).sort(), ['audioSeconds', 'bytesOnDisk', 'bytesPerAudioSecond', 'distinctHashes', 'postings', 'tracks'])
+  t.same(Object.keys(s).sort(), ['audioSeconds', 'bytesInUse', 'bytesOnDisk', 'bytesPerAudioSecond', 'distinctHashes', 'livePostings', 'postings', 'segments', 'tombstones', 'tracks'])
+  t.equal(s.segments, 0, 'tracks indexed one by one are in the live part')
+  t.equal(s.livePostings, s.postings)
   t.equal(s.tracks, 3)
   t.equal(s.postings, indexed.reduce((a, x) => a + x.hashCount, 0))
   t.ok(Math.abs(s.audioSeconds - 24) < 0.5, `${s.audioSeconds} s of audio`)
