@@ -7,6 +7,8 @@ import { childEnv, runEarshot, EARSHOT_MAIN as MAIN, type Run } from '../helpers
 import { addNoise, clip, silence, song, wavBytes, whiteNoise, writeWav } from '../helpers/signals.js'
 
 // End to end: the real CLI in child processes, on generated WAV files, in a temp folder as the working directory.
+// About a hundred child processes: 70 s on a quiet machine, over 180 s on a loaded one.
+t.setTimeout(420_000)
 const dir = t.testdir()
 
 
