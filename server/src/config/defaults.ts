@@ -15,7 +15,8 @@ export interface Settings {
   maxBucket: number
   /**
    * Postings a lookup may read on average: in a big catalog the deepest buckets are skipped until lookups read no
-   * more than this (index/depth-profile.ts). A cost bound: below ~10⁴ tracks of music every bucket fits.
+   * more than this (index/depth-profile.ts). Off (Infinity) by default: at 10⁵ tracks a bound of 256 made identify
+   * 13× faster but lost 38 of 100 noisy 5 s clips (bench/RESULTS.md, "Catalog scale on the final tree").
    */
   postingsPerLookup: number
   fingerprint: FingerprintParams
@@ -134,8 +135,7 @@ export const defaults: Readonly<Settings> = Object.freeze({
   minConfidence: 0.5,
   maxMatches: 5,
   maxBucket: 4096,
-  // ~256 k postings for a 10 s clip (~1,000 lookups): a few tens of ms of voting on one core.
-  postingsPerLookup: 256,
+  postingsPerLookup: Infinity,
   fingerprint: defaultFingerprint,
   stream: Object.freeze({
     maxSessions: 1000,
