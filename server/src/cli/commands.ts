@@ -343,12 +343,11 @@ const checkCommand: Command = {
   positionals: [0, 0],
   options: { ...dbOption },
   async run (values) {
-    const dir = resolveDb(values.db as string | undefined)
     const started = performance.now()
-    const db = LmdbIndex.open(dir, defaults.fingerprint, { readOnly: true })
+    const db = openIndex(values, true)
     try {
       const s = db.stats()
-      out(`${dir}: no damage found in ${s.bytesOnDisk} bytes (${s.tracks} tracks, ${s.segments ?? 0} segments) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+      out(`${db.dir}: no damage found in ${s.bytesOnDisk} bytes (${s.tracks} tracks, ${s.segments ?? 0} segments) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
       return 0
     } finally { await db.close() }
   },

@@ -290,9 +290,10 @@ export class Segments {
         // Tombstones: those the merge applied lose its inputs; later ones now point at the output instead.
         for (const { key, value } of this.#writable.tombstones.getRange({})) {
           const holders = value.filter((h) => !inputIds.has(h))
-          if (!dropped.has(key) && holders.length < value.length && result.postings > 0) holders.push(id)
+          if (holders.length === value.length) continue // none of its segments was merged
+          if (!dropped.has(key) && result.postings > 0) holders.push(id)
           if (holders.length === 0) this.#writable.tombstones.removeSync(key)
-          else if (holders.length < value.length || !dropped.has(key)) this.#writable.tombstones.putSync(key, holders)
+          else this.#writable.tombstones.putSync(key, holders)
         }
         for (const s of inputs) this.#db(s.id).dropSync()
         if (result.postings === 0) out.dropSync()
