@@ -28,6 +28,8 @@ export interface Candidate {
   offsetSeconds: number
   /** The same in frames. */
   offsetFrames: number
+  /** Playback speed of the clip against the track: track seconds per clip second (1.03: played 3% fast). */
+  speed: number
   /** Tracks among the stronger candidates that hold the same recording (their votes agree), if any. */
   sameAs?: number[]
 }
@@ -97,6 +99,7 @@ export class ClipMatcher {
         confidence: confidence({ score, runnerUp: runnerUpOf(r), votes: n, bins }),
         offsetFrames: offset,
         offsetSeconds: framesToSeconds(this.#params, offset),
+        speed: 1,
       }
       const same: number[] = []
       for (let d = 0; d < k; d++) if (d !== r && agreement.same(r, d)) same.push(this.#topTrack[d])

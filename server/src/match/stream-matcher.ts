@@ -53,8 +53,10 @@ export interface StreamMatchEvent {
   state: MatchState
   trackId: number
   confidence: number
-  /** Track frame minus stream frame. */
+  /** Track frame minus stream frame, at `streamFrame`. */
   offsetFrames: number
+  /** Playback speed of the stream against the track: track seconds per stream second (1.03: played 3% fast). */
+  speed: number
   /** The stream frame of the tick that produced the event. */
   streamFrame: number
   /** The stream frame of the match's first vote. */
@@ -397,7 +399,7 @@ export class StreamMatcher {
     this.#activeState = state
     this.#activeOffset = offset
     this.#activeConfidence = k
-    this.#sink.match({ state, trackId: this.#activeTrack, confidence: k, offsetFrames: offset, streamFrame, startFrame: this.#candFirst[c] })
+    this.#sink.match({ state, trackId: this.#activeTrack, confidence: k, offsetFrames: offset, speed: 1, streamFrame, startFrame: this.#candFirst[c] })
   }
 
   #endActive (): void {
