@@ -21,7 +21,7 @@ export const errorCatalogue = {
   EAR_ERR_AUDIO_TOO_SHORT: { message: 'Too little audio to fingerprint (%s)', Base: RangeError, status: 422 },
   EAR_ERR_AUDIO_TOO_LONG: { message: 'Audio is longer than a track may be (%s)', Base: RangeError, status: 413 },
   EAR_ERR_INDEX_OPEN: { message: 'Cannot open the index at %s', Base: Error, status: 503 },
-  EAR_ERR_INDEX_PARAMS: { message: 'The index at %s was built with other fingerprint parameters (%s)', Base: Error, status: 500 },
+  EAR_ERR_INDEX_PARAMS: { message: 'The index at %s was built with other fingerprint parameters (%s): hashes cannot be converted, index the audio again into a new folder', Base: Error, status: 500 },
   EAR_ERR_INDEX_FORMAT: { message: 'The index at %s has format version %s; this earshot reads version %s: %s', Base: Error, status: 500 },
   EAR_ERR_STATE_FORMAT: { message: 'The server state (%s) has format version %s; this earshot reads version %s', Base: Error, status: 500 },
   EAR_ERR_TRACK_NOT_FOUND: { message: 'No track with id %s', Base: RangeError, status: 404 },

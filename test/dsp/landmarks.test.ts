@@ -1,77 +1,133 @@
 import t from 'tap'
 import { defaultFingerprint as params, type FingerprintParams } from '../../server/src/config/fingerprint.js'
-import { checkHashLayout, hashToLandmark, LandmarkHasher, landmarkToHash } from '../../server/src/dsp/landmarks.js'
+import { BANDS, checkHashLayout, hashToLandmark, HASH_LIMIT, LandmarkHasher, landmarkToHash, shapeOf, SHAPES } from '../../server/src/dsp/landmarks.js'
+import { MAX_HASH } from '../../server/src/index/segment-codec.js'
 import { fingerprint } from '../../server/src/dsp/pipeline.js'
-import { silence } from '../helpers/signals.js'
+import { prng, silence } from '../helpers/signals.js'
 
-/** Run the hasher over (frame, bin) peaks; return "frame:bin,deltaBin,deltaFrame" strings, sorted. */
-function landmarks (peaks: Array<[number, number]>, p: FingerprintParams = params): string[] {
+/** A peak at a time in frames and a position in bins, both fractional. */
+type Peak = [time: number, bin: number]
+
+/** Run the hasher over peaks (in time order); return "frame:hash" strings in emission order. */
+function hashes (peaks: Peak[], options: { query?: boolean } = {}, p: FingerprintParams = params): string[] {
   const out: string[] = []
-  const h = new LandmarkHasher(p, (hash, frame) => {
-    const l = hashToLandmark(hash)
-    out.push(`${frame}:${l.bin},${l.deltaBin},${l.deltaFrame}`)
-  })
-  for (const [frame, bin] of peaks) h.write(frame, bin)
+  const h = new LandmarkHasher(p, (hash, frame) => { out.push(`${frame}:${hash}`) }, options)
+  for (const [time, bin] of peaks) {
+    const frame = Math.round(time)
+    const b = Math.round(bin)
+    h.write(frame, b, time - frame, bin - b)
+  }
   h.end()
-  return out.sort()
+  return out
 }
 
+/** A bin `semis` semitones from `bin`. */
+const up = (bin: number, semis: number): number => bin * 2 ** (semis / 12)
+
 t.test('the worked example of the header comment', async (t) => {
-  t.equal(landmarkToHash(100, -5, 12), 1646284)
-  t.same(hashToLandmark(1646284), { bin: 100, deltaBin: -5, deltaFrame: 12 })
+  t.equal(landmarkToHash(8, 7, -4, 9, 4), 2655692)
+  t.same(hashToLandmark(2655692), { band: 8, intervalB: 7, intervalC: -4, span: 9, position: 4 })
+  t.equal(shapeOf(2655692), 9 * 8 + 4)
+  // The same triplet from peaks: anchor at bin 40, b a fifth up 10 frames later, c a major third down at 20.
+  t.same(hashes([[0, 40], [10, up(40, 7)], [20, up(40, -4)]]), ['0:2655692'], 'one triplet, from the anchor')
 })
 
 t.test('landmarkToHash and hashToLandmark round trip over the whole layout', async (t) => {
   let ok = true
   let n = 0
-  for (const bin of [0, 1, 10, 100, 255, 445, 511]) {
-    for (const deltaBin of [-127, -128, -64, -1, 0, 1, 64, 127]) {
-      for (const deltaFrame of [0, 1, 12, 32, 63]) {
-        const hash = landmarkToHash(bin, deltaBin, deltaFrame)
-        const back = hashToLandmark(hash)
-        if (hash < 0 || hash >= 2 ** 23 || back.bin !== bin || back.deltaBin !== deltaBin || back.deltaFrame !== deltaFrame) ok = false
-        n++
+  for (const band of [0, 1, 12, BANDS - 1]) {
+    for (const intervalB of [-24, -1, 0, 1, 24]) {
+      for (const intervalC of [-24, -7, 0, 12, 24]) {
+        for (const span of [0, 1, 8, 15]) {
+          for (const position of [0, 3, 7]) {
+            const hash = landmarkToHash(band, intervalB, intervalC, span, position)
+            const back = hashToLandmark(hash)
+            if (!Number.isInteger(hash) || hash < 0 || hash >= HASH_LIMIT || back.band !== band || back.intervalB !== intervalB ||
+              back.intervalC !== intervalC || back.span !== span || back.position !== position) ok = false
+            n++
+          }
+        }
       }
     }
   }
-  t.ok(ok, `${n} landmarks round trip and fit 23 bits`)
-  t.equal(new Set([landmarkToHash(1, 0, 0), landmarkToHash(0, 1, 0), landmarkToHash(0, 0, 1), landmarkToHash(0, -1, 0)]).size, 4,
-    'each field changes the hash')
+  t.ok(ok, `${n} landmarks round trip and stay below ${HASH_LIMIT}`)
+  t.equal(landmarkToHash(BANDS - 1, 24, 24, 15, 7), HASH_LIMIT - 1, 'the largest hash')
+  t.ok(HASH_LIMIT <= MAX_HASH, 'every hash fits a segment key')
+  t.equal(SHAPES, 128)
+  const one = [landmarkToHash(1, 0, 0, 0, 0), landmarkToHash(0, 1, 0, 0, 0), landmarkToHash(0, 0, 1, 0, 0),
+    landmarkToHash(0, 0, 0, 1, 0), landmarkToHash(0, 0, 0, 0, 1), landmarkToHash(0, 0, 0, 0, 0)]
+  t.equal(new Set(one).size, 6, 'each field changes the hash')
 })
 
-t.test('pairs each anchor with the first peaks of its target zone (hand-checked)', async (t) => {
-  // Anchor (0,100): (0,150) is in the same frame, skipped; (3,105) and (10,100) are in the zone; (5,300) is 200 bins
-  // away, past maxDeltaBins; (70,100) is 70 frames later, past maxDeltaFrames.
-  // Anchor (0,150): (3,105) and (10,100). Anchor (3,105): (10,100). Anchor (5,300): nothing within 127 bins.
-  // Anchor (10,100): (70,100), 60 frames later.
-  const got = landmarks([[0, 100], [0, 150], [3, 105], [5, 300], [10, 100], [70, 100]])
-  t.same(got, ['0:100,5,3', '0:100,0,10', '0:150,-45,3', '0:150,-50,10', '3:105,-5,7', '10:100,0,60'].sort())
+t.test('an anchor makes a landmark of every pair of its first fanout targets', async (t) => {
+  const peaks: Peak[] = [[0, 100]]
+  for (let f = 1; f <= 8; f++) peaks.push([f * 7, up(100, f)]) // frames 7..56, all in the anchor's zone
+  const fromAnchor = hashes(peaks).filter((s) => s.startsWith('0:'))
+  const k = params.fanout
+  t.equal(fromAnchor.length, (k * (k - 1)) / 2)
+  t.same(fromAnchor.map((s) => hashToLandmark(Number(s.split(':')[1]))).map((l) => `${l.intervalB},${l.intervalC}`),
+    ['1,2', '1,3', '2,3', '1,4', '2,4', '3,4'], 'in the order their later target arrives')
 })
 
-t.test('an anchor makes at most fanout landmarks, with the nearest targets', async (t) => {
-  const peaks: Array<[number, number]> = [[0, 200]]
-  for (let f = 1; f <= 8; f++) peaks.push([f * 7, 200 + f]) // frames 7..56, all in the anchor's zone
-  const fromAnchor = landmarks(peaks).filter((s) => s.startsWith('0:'))
-  t.equal(fromAnchor.length, params.fanout)
-  t.same(fromAnchor, ['0:200,1,7', '0:200,2,14', '0:200,3,21', '0:200,4,28', '0:200,5,35'].sort())
+t.test('zone limits: maxDeltaFrames and maxIntervalSemitones are inclusive', async (t) => {
+  const { maxDeltaFrames: df, maxIntervalSemitones: st } = params
+  const count = (peaks: Peak[]): number => hashes(peaks).filter((s) => s.startsWith('0:')).length
+  t.equal(count([[0, 100], [5, 110], [df, 100]]), 1, 'a target at maxDeltaFrames')
+  t.equal(count([[0, 100], [5, 110], [df + 1, 100]]), 0, 'one frame past it')
+  t.equal(count([[0, 100], [5, 110], [20, up(100, st - 0.01)]]), 1, 'a target just inside the interval limit')
+  t.equal(count([[0, 100], [5, 110], [20, up(100, st + 0.01)]]), 0, 'just outside it')
+  t.equal(count([[0, 100], [5, 110], [20, up(100, -st - 0.01)]]), 0, 'and below')
 })
 
-t.test('zone limits: maxDeltaFrames and maxDeltaBins are inclusive', async (t) => {
-  const { maxDeltaFrames: df, maxDeltaBins: db } = params
-  t.same(landmarks([[0, 200], [df, 200]]), [`0:200,0,${df}`], 'delta frames at the limit')
-  t.same(landmarks([[0, 200], [df + 1, 200]]), [], 'one past it')
-  t.same(landmarks([[0, 200], [5, 200 + db]]), [`0:200,${db},5`], 'delta bins at the limit')
-  t.same(landmarks([[0, 200], [5, 200 + db + 1]]), [], 'one past it')
-  t.same(landmarks([[0, 300], [5, 300 - db]]), [`0:300,${-db},5`], 'negative delta bins at the limit')
-  t.same(landmarks([[0, 300], [5, 300 - db - 1]]), [], 'one past it')
+/**
+ * Random peaks in time order, bins between 12 and 400, at least two frames apart (so that a 5 % change of speed
+ * never moves a target to the anchor's frame, out of the zone).
+ */
+function randomPeaks (seed: number, frames: number): Peak[] {
+  const rng = prng(seed)
+  const peaks: Peak[] = []
+  for (let f = 0; f < frames; f += 2 + Math.floor(rng() * 2)) peaks.push([f + rng() * 0.4 - 0.2, 12 + rng() * 388])
+  return peaks
+}
+
+t.test('query hashes find every indexed landmark under speed, tempo and pitch changes within the tolerance', async (t) => {
+  const reference = randomPeaks(7, 600)
+  const indexed = hashes(reference)
+  t.ok(indexed.length > 1000, `${indexed.length} landmarks`)
+  // time: track frames per query frame (the query's times are divided by it); pitch: frequency factor.
+  const changes: Array<[string, number, number]> = [
+    ['speed +5%', 1.05, 1.05], ['speed -5%', 0.95, 0.95], ['speed +2%', 1.02, 1.02],
+    ['tempo +3%', 1.03, 1], ['tempo -3%', 0.97, 1], ['pitch +0.5 semitone', 1, 2 ** (0.5 / 12)], ['pitch -0.5 semitone', 1, 2 ** (-0.5 / 12)],
+  ]
+  for (const [name, time, pitch] of changes) {
+    // Keep peaks whose bins stay in range; the zone limit in frames scales too, so keep triplets well inside it.
+    const query = reference.map(([f, b]): Peak => [f / time, b * pitch])
+    const found = new Set(hashes(query, { query: true }).map((s) => Number(s.split(':')[1])))
+    // The zone's limit in frames scales with the audio: compare the landmarks of a zone narrow enough that their
+    // targets stay in the query's zone at every change.
+    const narrow = { ...params, maxDeltaFrames: Math.floor(params.maxDeltaFrames * 0.94) }
+    const landmarks = hashes(reference, {}, narrow).map((s) => Number(s.split(':')[1]))
+    const missing = landmarks.filter((h) => !found.has(h)).length
+    t.equal(missing, 0, `${name}: all ${landmarks.length} landmarks found`)
+  }
 })
 
-t.test('checkHashLayout accepts the limits of the layout and refuses one past each', async (t) => {
-  t.doesNotThrow(() => checkHashLayout({ ...params, maxBin: 512, maxDeltaBins: 127, maxDeltaFrames: 63 }))
-  t.throws(() => checkHashLayout({ ...params, maxBin: 513 }), RangeError)
-  t.throws(() => checkHashLayout({ ...params, maxDeltaBins: 128 }), RangeError)
-  t.throws(() => checkHashLayout({ ...params, maxDeltaFrames: 64 }), RangeError)
-  t.throws(() => new LandmarkHasher({ ...params, maxDeltaFrames: 64 }, () => {}), RangeError)
+t.test('indexing gives one hash a landmark; a query gives neighbour cells only near an edge', async (t) => {
+  const peaks = randomPeaks(3, 400)
+  const indexed = hashes(peaks)
+  const query = hashes(peaks, { query: true })
+  const per = query.length / indexed.length
+  t.ok(per > 1 && per < 2, `${per.toFixed(2)} lookups per landmark`)
+  t.same(query.filter((s) => indexed.includes(s)).length, indexed.length, 'the query holds every indexed hash')
+})
+
+t.test('checkHashLayout refuses parameters the layout cannot hold', async (t) => {
+  t.doesNotThrow(() => checkHashLayout(params))
+  t.throws(() => checkHashLayout({ ...params, minBin: 2 }), RangeError, 'more bands than the layout holds')
+  t.throws(() => checkHashLayout({ ...params, maxIntervalSemitones: 25 }), RangeError)
+  t.throws(() => checkHashLayout({ ...params, maxDeltaFrames: 4000 }), RangeError)
+  t.throws(() => checkHashLayout({ ...params, speedTolerance: -0.1 }), RangeError)
+  t.throws(() => new LandmarkHasher({ ...params, maxIntervalSemitones: 40 }, () => {}), RangeError)
 })
 
 t.test('silence gives no hashes', async (t) => {

@@ -90,17 +90,28 @@ const SCALES = [
 /** Gain applied to the mixed song: peaks stay under about 0.7 (measured over 300 seeds), RMS about 0.06 to 0.15. */
 const SONG_GAIN = 0.4
 
+/** How a song is played: tempo and pitch factors (1.03: 3 % faster, or 3 % higher), as radio and DJs change them. */
+export interface Playing {
+  tempo?: number
+  pitch?: number
+}
+
 /**
  * A distinct piece of "music" per seed. Chords, melody and rhythm each draw from their own generator, so a shorter
  * render is exactly the beginning of a longer one, and one seed rendered at two rates is the same music.
  * @param seed any integer; equal seeds give identical samples
+ * @param playing the same song time-stretched (tempo: every time, note length and decay divided by it) or
+ *   pitch-shifted (pitch: every frequency multiplied by it); both together are a change of playback speed
  */
-export function song (seed: number, seconds: number, sampleRate: number): Float32Array {
+export function song (seed: number, seconds: number, sampleRate: number, playing: Playing = {}): Float32Array {
+  const tempo = playing.tempo ?? 1
+  const pitchFactor = playing.pitch ?? 1
   const rand = prng(seed * 7919 + 17)
   const out = new Float32Array(Math.round(seconds * sampleRate))
-  const bpm = 72 + rand() * 90
+  const bpm = (72 + rand() * 90) * tempo
   const beat = 60 / bpm
   const phase = rand() * beat // the first beat falls at a random time
+  const hz = (note: number): number => midiToHz(note) * pitchFactor
   const scale = SCALES[Math.floor(rand() * SCALES.length)]
   const root = 45 + Math.floor(rand() * 12)
   const pitch = (degree: number): number => {
@@ -112,18 +123,18 @@ export function song (seed: number, seconds: number, sampleRate: number): Float3
   const pattern = Array.from({ length: 8 }, (_, i) => (i === 0 ? 1 : rand() < 0.35 ? 1 : rand() < 0.5 ? 2 : 0))
   const bar = 4 * beat
   // The drum kit's sound is the seed's too: a pitched low drum and a hi-hat of its own brightness.
-  const kickPitch = 110 + rand() * 140
-  const kickDecay = 0.02 + rand() * 0.03
+  const kickPitch = (110 + rand() * 140) * pitchFactor
+  const kickDecay = (0.02 + rand() * 0.03) / tempo
   const hatBrightness = 0.5 + rand() * 0.45
   // Human timing: every event lands up to ±15 ms off the grid, so songs of related tempos do not stay in step.
-  const jitter = (r: () => number): number => (r() - 0.5) * 0.03
+  const jitter = (r: () => number): number => ((r() - 0.5) * 0.03) / tempo
 
   // Chords: one per bar, three notes of the scale, long and soft.
   const chords = prng(rand() * 2 ** 32)
   for (let t = phase - bar; t < seconds; t += bar) {
     const degree = Math.floor(chords() * scale.length)
     for (const step of [0, 2, 4]) {
-      addNote(out, sampleRate, t + jitter(chords), bar * 1.1, midiToHz(pitch(degree + step)), 0.12, 0.9, 6, chords)
+      addNote(out, sampleRate, t + jitter(chords), bar * 1.1, hz(pitch(degree + step)), 0.12, 0.9 / tempo, 6, chords)
     }
   }
   // Melody: notes of one to four eighths, wandering over two octaves above the chords.
@@ -134,7 +145,7 @@ export function song (seed: number, seconds: number, sampleRate: number): Float3
     const length = (eighths * beat) / 2
     if (melody() > 0.12) { // a rest now and then
       degree = Math.max(4, Math.min(17, degree + Math.round(gaussian(melody) * 2)))
-      addNote(out, sampleRate, t + jitter(melody), length * 1.3, midiToHz(pitch(degree)), 0.3 + 0.2 * melody(), 0.15 + 0.4 * melody(), 8, melody)
+      addNote(out, sampleRate, t + jitter(melody), length * 1.3, hz(pitch(degree)), 0.3 + 0.2 * melody(), (0.15 + 0.4 * melody()) / tempo, 8, melody)
     }
     t += length
   }
@@ -148,7 +159,7 @@ export function song (seed: number, seconds: number, sampleRate: number): Float3
       addHit(out, sampleRate, at, 0.35, kickDecay, 0.08, drums() * 2 ** 32)
       addNote(out, sampleRate, at, 0.25, kickPitch, 0.35, kickDecay * 2, 2, drums)
     } else if (kind === 2) {
-      addHit(out, sampleRate, at, 0.2, 0.012, hatBrightness, drums() * 2 ** 32)
+      addHit(out, sampleRate, at, 0.2, 0.012 / tempo, hatBrightness, drums() * 2 ** 32)
     }
   }
   for (let i = 0; i < out.length; i++) out[i] *= SONG_GAIN

@@ -24,12 +24,18 @@ export interface FingerprintParams {
   readonly minPeakProminence: number
   /** Absolute floor on peak power (natural log of |X|^2 for full-scale-normalised input); silence has no peaks. */
   readonly minPeakLogPower: number
-  /** Landmark target zone: frames after the anchor (1..maxDeltaFrames) and bins either side. */
+  /** Landmark target zone: frames after the anchor (minDeltaFrames..maxDeltaFrames) and semitones either side. */
   readonly minDeltaFrames: number
   readonly maxDeltaFrames: number
-  readonly maxDeltaBins: number
-  /** Landmarks per anchor peak (the nearest targets in the zone). */
+  readonly maxIntervalSemitones: number
+  /** Targets per anchor peak (the first ones in the zone); every pair of them makes a landmark with the anchor. */
   readonly fanout: number
+  /**
+   * Playback speed change (either way, as a fraction) that queries are made to survive: query landmarks near a cell
+   * edge of a speed-dependent hash field also look up the neighbour cell (dsp/landmarks.ts), and matchers search
+   * time scales within it (match/time-scale.ts).
+   */
+  readonly speedTolerance: number
 }
 
 /**
@@ -52,8 +58,9 @@ export const defaultFingerprint: FingerprintParams = Object.freeze({
   minPeakLogPower: -23, // ~-100 dBFS: digital silence and dither have no peaks
   minDeltaFrames: 1,
   maxDeltaFrames: 63,
-  maxDeltaBins: 127,
-  fanout: 5,
+  maxIntervalSemitones: 24,
+  fanout: 4, // 6 landmarks per anchor, ~120 a second
+  speedTolerance: 0.06,
 })
 
 /** Frames of look-ahead a stream needs before a hash can be final. */

@@ -1,94 +1,158 @@
 /**
- * Landmarks: spectral peaks in, hashes out.
+ * Landmarks: spectral peaks in, speed-invariant hashes out.
  *
- * Each anchor peak is paired with the first `fanout` peaks of its target zone (1..maxDeltaFrames frames later,
- * within ±maxDeltaBins bins). A landmark (anchor bin, bin difference, frame difference) is packed into one hash and
- * reported with the anchor's frame, as soon as its target peak arrives; hashes come out in target order.
+ * Each anchor peak takes the first `fanout` peaks of its target zone (1..maxDeltaFrames frames later, within
+ * ±maxIntervalSemitones of it) and makes a landmark of every pair (b, c) of them: a triplet (a, b, c) with
+ * t_a < t_b <= t_c. A landmark is emitted with the anchor's frame as soon as its later target is known.
  *
- * Hash layout (23 bits of a uint32), most significant first:
+ * Radio plays songs faster (pitch and tempo together), time-stretches them (tempo only) and DJs pitch them (pitch
+ * only). A hash of absolute bins and frame differences breaks at 1 %: a peak at bin 300 moves 3 bins. The triplet's
+ * main fields do not move at all:
+ *  - the intervals a->b and a->c in semitones (frequency ratios: a pitch change multiplies every frequency alike);
+ *  - where b falls between a and c in time, (t_b - t_a) / (t_c - t_a) (a time ratio: a tempo change scales every
+ *    duration alike).
+ * Two coarse fields keep the hash from being too common: the anchor's pitch in bands of 3 semitones, and the
+ * triplet's span ln(t_c - t_a) in steps of 0.3. They do move, by at most ln(1 + speedTolerance); a query landmark
+ * whose value is that close to a cell edge also looks up the neighbour cell (`query` mode), so a match survives
+ * any change within the tolerance while the index stores one hash per landmark. Bands of 12 semitones needed 1.4
+ * lookups a landmark but made buckets 2.8 times deeper, for 1.8 times the postings read (docs/ENGINE.md). Peak
+ * positions are interpolated between bins and frames: at bin 30 one bin is a third of a semitone.
  *
- *   | anchor bin (9 bits) | bin difference + 128 (8 bits) | frame difference (6 bits) |
+ * A hash packs the cells in mixed radix (23 bits at most, what a segment key holds), most significant first:
  *
- * Example: anchor at bin 100, target 5 bins lower and 12 frames later:
- *   (100 << 14) | ((-5 + 128) << 6) | 12 = 1638400 + 7872 + 12 = 1646284.
- * The anchor bin is the most significant field so that hashes of one frequency band sort together.
+ *   band (24) | interval a->b + 24 (49) | interval a->c + 24 (49) | span (16) | position of b (8)
+ *
+ * Example: anchor at bin 40 (431 Hz, 24 semitones above minBin 10: band 8), b a fifth up (+7) 10 frames later, c a
+ * major third down (-4) 20 frames later: span cell floor(ln 20 / 0.3) = 9, position of b floor(8 * 10 / 20) = 4:
+ * (((8 * 49 + 31) * 49 + 20) * 16 + 9) * 8 + 4 = 2655692.
+ * The last two fields are the landmark's shape in time (`shapeOf`); landmarks of one anchor frame with the same
+ * shape are one coincidence for the vote (match/votes.ts).
  */
 import type { FingerprintParams } from '../config/fingerprint.js'
 
-export const BIN_BITS = 9
-export const DELTA_BIN_BITS = 8
-export const DELTA_FRAME_BITS = 6
-const DELTA_BIN_BIAS = 1 << (DELTA_BIN_BITS - 1)
-const DELTA_FRAME_MASK = (1 << DELTA_FRAME_BITS) - 1
-const DELTA_BIN_MASK = (1 << DELTA_BIN_BITS) - 1
+export const BANDS = 24
+export const MAX_INTERVAL = 24
+const INTERVALS = 2 * MAX_INTERVAL + 1
+export const SPANS = 16
+export const POSITIONS = 8
+/** Shapes in time: the span and position cells, the last fields of a hash. */
+export const SHAPES = SPANS * POSITIONS
+/** Hashes are below this. */
+export const HASH_LIMIT = BANDS * INTERVALS * INTERVALS * SHAPES
+/** Semitones per band of the anchor's pitch. */
+export const BAND_SEMITONES = 3
+/** Natural-log step of the span's cells. */
+export const SPAN_STEP = 0.3
 
 export type HashSink = (hash: number, frame: number) => void
 
 export interface Landmark {
-  bin: number
-  deltaBin: number
-  deltaFrame: number
+  band: number
+  /** Intervals a->b and a->c in whole semitones. */
+  intervalB: number
+  intervalC: number
+  span: number
+  position: number
 }
 
-/** Pack a landmark into its hash. */
-export function landmarkToHash (bin: number, deltaBin: number, deltaFrame: number): number {
-  return ((bin << (DELTA_BIN_BITS + DELTA_FRAME_BITS)) |
-    ((deltaBin + DELTA_BIN_BIAS) << DELTA_FRAME_BITS) |
-    deltaFrame) >>> 0
+/** Pack a landmark's cells into its hash. */
+export function landmarkToHash (band: number, intervalB: number, intervalC: number, span: number, position: number): number {
+  return (((band * INTERVALS + intervalB + MAX_INTERVAL) * INTERVALS + intervalC + MAX_INTERVAL) * SPANS + span) * POSITIONS + position
 }
 
 /** The inverse of landmarkToHash. */
 export function hashToLandmark (hash: number): Landmark {
-  return {
-    bin: hash >>> (DELTA_BIN_BITS + DELTA_FRAME_BITS),
-    deltaBin: ((hash >>> DELTA_FRAME_BITS) & DELTA_BIN_MASK) - DELTA_BIN_BIAS,
-    deltaFrame: hash & DELTA_FRAME_MASK,
-  }
+  const position = hash % POSITIONS
+  hash = (hash - position) / POSITIONS
+  const span = hash % SPANS
+  hash = (hash - span) / SPANS
+  const c = hash % INTERVALS
+  hash = (hash - c) / INTERVALS
+  const b = hash % INTERVALS
+  return { band: (hash - b) / INTERVALS, intervalB: b - MAX_INTERVAL, intervalC: c - MAX_INTERVAL, span, position }
+}
+
+/** A hash's shape in time (its span and position cells). */
+export function shapeOf (hash: number): number {
+  return hash % SHAPES
 }
 
 /** Check that parameters fit the hash layout. */
 export function checkHashLayout (p: FingerprintParams): void {
-  if (p.maxBin > 1 << BIN_BITS) throw new RangeError(`maxBin ${p.maxBin} does not fit ${BIN_BITS} bits`)
-  if (p.maxDeltaBins >= DELTA_BIN_BIAS) throw new RangeError(`maxDeltaBins ${p.maxDeltaBins} does not fit ${DELTA_BIN_BITS} bits`)
-  if (p.maxDeltaFrames > DELTA_FRAME_MASK) throw new RangeError(`maxDeltaFrames ${p.maxDeltaFrames} does not fit ${DELTA_FRAME_BITS} bits`)
+  const bands = Math.floor(semitones(p.maxBin / p.minBin) / BAND_SEMITONES) + 1
+  if (bands > BANDS) throw new RangeError(`minBin..maxBin spans ${bands} bands of ${BAND_SEMITONES} semitones, more than the ${BANDS} of the layout`)
+  if (p.maxIntervalSemitones > MAX_INTERVAL) throw new RangeError(`maxIntervalSemitones ${p.maxIntervalSemitones} is over the layout's ${MAX_INTERVAL}`)
+  if (Math.floor(Math.log(p.maxDeltaFrames + 1) / SPAN_STEP) >= SPANS) throw new RangeError(`maxDeltaFrames ${p.maxDeltaFrames} spans more than the layout's ${SPANS} cells`)
+  if (!(p.speedTolerance >= 0 && p.speedTolerance < 0.2)) throw new RangeError(`speedTolerance ${p.speedTolerance} is outside 0..0.2`)
+}
+
+function semitones (ratio: number): number {
+  return 12 * Math.log2(ratio)
+}
+
+export interface LandmarkHasherOptions {
+  /**
+   * Hashes for a lookup: a landmark whose band or span lies within the speed tolerance of a cell edge also gives
+   * the neighbour cell's hash. Indexing stores one hash per landmark.
+   */
+  query?: boolean
 }
 
 export class LandmarkHasher {
   readonly #p: FingerprintParams
-  // Ring of pending anchors: their frame, bin and how many landmarks each has made.
+  readonly #query: boolean
+  readonly #bandMargin: number // semitones
+  readonly #spanMargin: number // natural log
+  readonly #bands: number
+  readonly #spans: number
+  // Ring of pending anchors: frame, interpolated frame, pitch in semitones above minBin, targets taken so far.
   readonly #frames: Int32Array
-  readonly #bins: Int32Array
+  readonly #times: Float64Array
+  readonly #pitches: Float64Array
   readonly #made: Int32Array
+  // Each anchor's targets: time and pitch, `fanout` slots per anchor.
+  readonly #targetTimes: Float64Array
+  readonly #targetPitches: Float64Array
   readonly #mask: number
   readonly #sink: HashSink
   #head = 0 // absolute index of the oldest pending anchor
   #tail = 0 // absolute index one past the newest
 
-  constructor (params: FingerprintParams, sink: HashSink) {
+  constructor (params: FingerprintParams, sink: HashSink, options: LandmarkHasherOptions = {}) {
     checkHashLayout(params)
     this.#p = params
+    this.#query = options.query === true
+    const shift = Math.log(1 + params.speedTolerance)
+    this.#bandMargin = semitones(Math.E) * shift
+    this.#spanMargin = shift
+    this.#bands = Math.floor(semitones(params.maxBin / params.minBin) / BAND_SEMITONES) + 1
+    this.#spans = Math.floor(Math.log(params.maxDeltaFrames + 1) / SPAN_STEP) + 1
     // Pending anchors span at most maxDeltaFrames plus one block: size the ring to a power of two above that.
     const need = params.peaksPerBlock * (Math.ceil(params.maxDeltaFrames / params.blockFrames) + 2)
     let size = 16
     while (size < need) size <<= 1
     this.#frames = new Int32Array(size)
-    this.#bins = new Int32Array(size)
+    this.#times = new Float64Array(size)
+    this.#pitches = new Float64Array(size)
     this.#made = new Int32Array(size)
+    this.#targetTimes = new Float64Array(size * params.fanout)
+    this.#targetPitches = new Float64Array(size * params.fanout)
     this.#mask = size - 1
     this.#sink = sink
   }
 
   /**
-   * Take the next peak (peaks must arrive in (frame, bin) order). It becomes the next target of every pending anchor
-   * whose zone it falls in and that still wants targets, so a landmark is emitted as soon as its target is known:
-   * the delay is the distance to the target, not the whole zone.
+   * Take the next peak (peaks must arrive in (frame, bin) order), with its interpolated position. It becomes the
+   * next target of every pending anchor whose zone it falls in and that still wants targets; each such anchor
+   * emits the triplets this target closes at once.
    */
-  write (frame: number, bin: number): void {
+  write (frame: number, bin: number, frameFraction = 0, binFraction = 0): void {
     const p = this.#p
     const mask = this.#mask
     const frames = this.#frames
-    const bins = this.#bins
     const made = this.#made
+    const time = frame + frameFraction
+    const pitch = semitones((bin + binFraction) / p.minBin)
     // Anchors whose zone ended before this frame, or that have all their targets, are done.
     while (this.#head < this.#tail) {
       const h = this.#head & mask
@@ -100,20 +164,52 @@ export class LandmarkHasher {
       if (made[k] >= p.fanout) continue
       const dt = frame - frames[k]
       if (dt < p.minDeltaFrames || dt > p.maxDeltaFrames) continue
-      const db = bin - bins[k]
-      if (db > p.maxDeltaBins || db < -p.maxDeltaBins) continue
-      this.#sink(landmarkToHash(bins[k], db, dt), frames[k])
+      const interval = pitch - this.#pitches[k]
+      if (interval > p.maxIntervalSemitones || interval < -p.maxIntervalSemitones) continue
+      // The new target is c of a triplet with each earlier target as b.
+      const base = k * p.fanout
+      for (let b = 0; b < made[k]; b++) this.#emit(k, this.#targetTimes[base + b], this.#targetPitches[base + b], time, pitch)
+      this.#targetTimes[base + made[k]] = time
+      this.#targetPitches[base + made[k]] = pitch
       made[k]++
     }
     if (this.#tail - this.#head > mask) this.#head++ // more pending anchors than the sizing allows: drop the oldest
     const i = this.#tail++ & mask
     frames[i] = frame
-    bins[i] = bin
+    this.#times[i] = time
+    this.#pitches[i] = pitch
     made[i] = 0
   }
 
   /** End of input: no more targets will come. */
   end (): void {
     this.#head = this.#tail
+  }
+
+  /** Hash the triplet (anchor k, b, c) and emit it, with its neighbour cells' hashes in query mode. */
+  #emit (k: number, tb: number, pb: number, tc: number, pc: number): void {
+    const ta = this.#times[k]
+    const pa = this.#pitches[k]
+    const span = Math.max(tc - ta, 1)
+    const position = Math.min(POSITIONS - 1, Math.max(0, Math.floor((POSITIONS * (tb - ta)) / span)))
+    const intervalB = Math.round(pb - pa)
+    const intervalC = Math.round(pc - pa)
+    const bandValue = pa / BAND_SEMITONES
+    const band = Math.min(this.#bands - 1, Math.max(0, Math.floor(bandValue)))
+    const spanValue = Math.log(span) / SPAN_STEP
+    const spanCell = Math.min(this.#spans - 1, Math.floor(spanValue))
+    const frame = this.#frames[k]
+    this.#sink(landmarkToHash(band, intervalB, intervalC, spanCell, position), frame)
+    if (!this.#query) return
+    // Neighbour cells within the speed tolerance: the indexed audio may have had its value on the other side.
+    const bandLo = band > 0 && (bandValue - band) * BAND_SEMITONES < this.#bandMargin
+    const bandHi = band + 1 < this.#bands && (band + 1 - bandValue) * BAND_SEMITONES < this.#bandMargin
+    const spanLo = spanCell > 0 && (spanValue - spanCell) * SPAN_STEP < this.#spanMargin
+    const spanHi = spanCell + 1 < this.#spans && (spanCell + 1 - spanValue) * SPAN_STEP < this.#spanMargin
+    for (let db = bandLo ? -1 : 0; db <= (bandHi ? 1 : 0); db++) {
+      for (let ds = spanLo ? -1 : 0; ds <= (spanHi ? 1 : 0); ds++) {
+        if (db !== 0 || ds !== 0) this.#sink(landmarkToHash(band + db, intervalB, intervalC, spanCell + ds, position), frame)
+      }
+    }
   }
 }

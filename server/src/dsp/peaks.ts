@@ -11,7 +11,12 @@
  */
 import type { FingerprintParams } from '../config/fingerprint.js'
 
-export type PeakSink = (frame: number, bin: number) => void
+/**
+ * A peak: its frame and bin, and where between them the true maximum lies (parabolic interpolation of log power
+ * over the neighbours, each in -0.5..0.5). Speed-invariant hashes need positions finer than a bin: at bin 30 one
+ * bin is a third of a semitone.
+ */
+export type PeakSink = (frame: number, bin: number, frameFraction: number, binFraction: number) => void
 
 export class PeakPicker {
   readonly #p: FingerprintParams
@@ -24,6 +29,8 @@ export class PeakPicker {
   readonly #candFrame: Int32Array
   readonly #candBin: Int32Array
   readonly #candScore: Float32Array
+  readonly #candFrameFraction: Float32Array
+  readonly #candBinFraction: Float32Array
   readonly #order: Int32Array
   #candCount = 0
   #received = 0 // frames received
@@ -43,6 +50,8 @@ export class PeakPicker {
     this.#candFrame = new Int32Array(cap)
     this.#candBin = new Int32Array(cap)
     this.#candScore = new Float32Array(cap)
+    this.#candFrameFraction = new Float32Array(cap)
+    this.#candBinFraction = new Float32Array(cap)
     this.#order = new Int32Array(cap)
     this.#sink = sink
   }
@@ -100,6 +109,9 @@ export class PeakPicker {
       this.#candFrame[c] = frame
       this.#candBin[c] = b + p.minBin
       this.#candScore[c] = v - this.#rowMean[frame % rows]
+      this.#candBinFraction[c] = vertex(b > 0 ? power[row + b - 1] : v, v, b + 1 < bins ? power[row + b + 1] : v)
+      this.#candFrameFraction[c] = vertex(frame > from ? power[((frame - 1) % rows) * bins + b] : v, v,
+        frame < to ? power[((frame + 1) % rows) * bins + b] : v)
     }
     if ((frame + 1) % p.blockFrames === 0) this.#emitBlock()
   }
@@ -132,7 +144,16 @@ export class PeakPicker {
       while (j >= 0 && order[j] > v) { order[j + 1] = order[j]; j-- }
       order[j + 1] = v
     }
-    for (let i = 0; i < keep; i++) this.#sink(this.#candFrame[order[i]], this.#candBin[order[i]])
+    for (let i = 0; i < keep; i++) {
+      const c = order[i]
+      this.#sink(this.#candFrame[c], this.#candBin[c], this.#candFrameFraction[c], this.#candBinFraction[c])
+    }
     this.#candCount = 0
   }
+}
+
+/** Where the vertex of the parabola through (-1, l), (0, c), (1, r) lies, for c a maximum: -0.5..0.5. */
+function vertex (l: number, c: number, r: number): number {
+  const d = l - 2 * c + r
+  return d < 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (l - r)) / d)) : 0
 }

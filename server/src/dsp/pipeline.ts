@@ -18,6 +18,8 @@ export type { HashSink } from './landmarks.js'
 export interface FingerprinterOptions {
   /** Called for every spectral peak, before landmarks are formed (for diagnostics and tests). */
   onPeak?: PeakSink
+  /** Hashes for lookups, with neighbour cells near speed-dependent edges (see LandmarkHasher); not for indexing. */
+  query?: boolean
 }
 
 export class Fingerprinter {
@@ -36,12 +38,12 @@ export class Fingerprinter {
    */
   constructor (params: FingerprintParams, inputRate: number, onHash: HashSink, options: FingerprinterOptions = {}) {
     this.params = params
-    this.#landmarks = new LandmarkHasher(params, onHash)
+    this.#landmarks = new LandmarkHasher(params, onHash, { query: options.query })
     const onPeak = options.onPeak
     const landmarks = this.#landmarks
     this.#peaks = new PeakPicker(params, onPeak
-      ? (frame, bin) => { onPeak(frame, bin); landmarks.write(frame, bin) }
-      : (frame, bin) => landmarks.write(frame, bin))
+      ? (frame, bin, df, db) => { onPeak(frame, bin, df, db); landmarks.write(frame, bin, df, db) }
+      : (frame, bin, df, db) => landmarks.write(frame, bin, df, db))
     const peaks = this.#peaks
     this.#spectrogram = new Spectrogram(params.fftSize, params.hopSize, (lp, frame) => peaks.write(lp, frame),
       [params.minBin, params.maxBin])
@@ -107,12 +109,13 @@ export class HashCollector {
   }
 }
 
-/** Fingerprint a whole clip of mono PCM. */
-export function fingerprint (params: FingerprintParams, pcm: Float32Array, sampleRate: number): HashList {
-  // Expect about fanout * peaks per block / block frames hashes per frame; grow if the estimate is short.
+/** Fingerprint a whole clip of mono PCM (`query`: for a lookup, see FingerprinterOptions). */
+export function fingerprint (params: FingerprintParams, pcm: Float32Array, sampleRate: number, options: { query?: boolean } = {}): HashList {
+  // Expect about fanout (fanout - 1) / 2 landmarks per peak; grow if the estimate is short.
   const estFrames = Math.ceil((pcm.length / sampleRate) * params.sampleRate / params.hopSize) + 1
-  const hashes = new HashCollector(Math.ceil(estFrames * params.fanout * params.peaksPerBlock / params.blockFrames))
-  const fp = new Fingerprinter(params, sampleRate, hashes.add)
+  const perPeak = (params.fanout * (params.fanout - 1)) / 2
+  const hashes = new HashCollector(Math.ceil(estFrames * perPeak * params.peaksPerBlock / params.blockFrames))
+  const fp = new Fingerprinter(params, sampleRate, hashes.add, { query: options.query })
   fp.write(pcm)
   fp.end()
   return hashes.list(fp.frames)

@@ -32,9 +32,12 @@ export class Agreement {
    * Count, over the groups of one cast, which of `keys` (at most `max`) each group voted for.
    * @param votes the cast's votes in group order (before any sort)
    * @param onHit told of each (candidate, query frame of the group) that voted for a candidate
+   * @param drifts each candidate's speed minus one, its key being taken at query frame `centre` (time-scale.ts);
+   *   a group at query frame f votes for it near key + drift (f - centre)
    */
   count (votes: Float64Array, n: number, groupStart: Uint32Array, groupFrame: Uint32Array, groups: number,
-    keys: ArrayLike<number>, k: number, onHit?: (candidate: number, frame: number) => void): void {
+    keys: ArrayLike<number>, k: number, onHit?: (candidate: number, frame: number) => void,
+    drifts?: ArrayLike<number>, centre = 0): void {
     k = Math.min(k, this.max)
     this.#k = k
     this.own.fill(0, 0, k)
@@ -42,9 +45,14 @@ export class Agreement {
     for (let g = 0; g < groups; g++) {
       const end = g + 1 < groups ? groupStart[g + 1] : n
       let mask = 0
+      const fromCentre = groupFrame[g] - centre
       for (let v = groupStart[g]; v < end; v++) {
         const vote = votes[v]
-        for (let c = 0; c < k; c++) if (Math.abs(vote - keys[c]) <= 1) mask |= 1 << c
+        for (let c = 0; c < k; c++) {
+          // Keys are whole frames; at another speed the expected vote falls between them.
+          const expected = drifts === undefined ? keys[c] : keys[c] + drifts[c] * fromCentre
+          if (Math.abs(vote - expected) <= 1.5) mask |= 1 << c
+        }
       }
       if (mask === 0) continue
       for (let c = 0; c < k; c++) {

@@ -29,7 +29,7 @@ const COVERED_SHARE = 0.8
 export function findSameRecording (index: Index, params: FingerprintParams, list: HashList, minConfidence: number): SameRecording | undefined {
   if (list.count === 0) return undefined
   const hits: number[] = []
-  const { candidates } = new ClipMatcher(index, params).match(list, { maxCandidates: 1, onBestHit: (frame) => hits.push(frame) })
+  const { candidates } = new ClipMatcher(index, params).match(list, { maxCandidates: 1, onBestHit: (frame) => hits.push(frame), speedTolerance: 0 })
   const best = candidates[0]
   if (!best || best.confidence < minConfidence) return undefined
   const track = index.getTrack(best.trackId)

@@ -20,6 +20,7 @@ import { confidence } from './score.js'
 import { VoteCaster, OFFSET_BIAS, TRACK_SCALE } from './votes.js'
 import { Agreement, SAME_RECORDING_SHARE } from './agreement.js'
 import { TrackTally } from './track-tally.js'
+import { TimeScaleSearch } from './time-scale.js'
 
 
 export interface StreamMatcherOptions {
@@ -81,11 +82,17 @@ const caster = new VoteCaster()
 const tally = new TrackTally()
 /** Group-by-group agreement of one tick's kept keys; shared like the caster (keys past its 30 are not compared). */
 const agreement = new Agreement(30)
+/** Numbers kept per candidate for its speed line. */
+const LINE = 7
+/** Each track's best window of a tick over the speeds searched; shared like the caster. */
+const search = new TimeScaleSearch()
 
 export class StreamMatcher {
   readonly #index: Index
   readonly #o: Required<Omit<StreamMatcherOptions, 'onTick'>>
   readonly #onTick: StreamMatcherOptions['onTick']
+  readonly #speedTolerance: number
+  #hypotheses = 1 // speeds the last tick searched
   readonly #sink: StreamMatchSink
   // Hashes waiting for the next tick.
   #pendingHashes: Uint32Array
@@ -94,15 +101,22 @@ export class StreamMatcher {
   #nextTick: number
   #tick = 0
   // Candidate table: key, per-tick counts (ring), window total, first and last stream frame with votes.
+  // The key is track frame minus stream frame at stream frame #candCentre; it drifts by (speed - 1) a frame.
   readonly #candKey: Float64Array
+  readonly #candCentre: Float64Array
+  readonly #candDrift: Float64Array
+  // Least-squares line through the candidate's tick keys, weighted by votes, for its speed: at c * LINE, the sums
+  // of weight, x, y, xx, xy, then the first key and centre (x: centre - first centre, y: key - first key).
+  readonly #candLine: Float64Array
   readonly #candCounts: Uint16Array
   readonly #candTotal: Int32Array
   readonly #candFirst: Int32Array
   readonly #candLast: Int32Array
   readonly #candLastTick: Int32Array // the tick that last gave the candidate votes
   readonly #tickVotes: Int32Array // all votes cast per tick, for the chance model
-  // Selection of the tick's strongest keys.
+  // Selection of the tick's strongest keys (one per track), with each key's speed - 1.
   readonly #topKey: Float64Array
+  readonly #topDrift: Float64Array
   readonly #topCount: Int32Array
   readonly #topSlot: Int32Array // the candidate slot each kept key went to, or -1
   // Agreement between candidate slots, summed over the ticks since each slot took its key.
@@ -114,6 +128,7 @@ export class StreamMatcher {
   #activeState: MatchState | undefined
   #activeConfidence = 0
   #activeOffset = 0
+  #activeFrame = 0 // the stream frame of the last report
   #strongTicks = 0
 
   constructor (index: Index, params: FingerprintParams, sink: StreamMatchSink, options: StreamMatcherOptions = {}) {
@@ -135,12 +150,16 @@ export class StreamMatcher {
       ...options,
     }
     this.#onTick = options.onTick
+    this.#speedTolerance = params.speedTolerance
     const o = this.#o
     this.#nextTick = o.tickFrames
     // Music gives about 100 hashes a second: start with room for a dense tick and grow if needed.
     this.#pendingHashes = new Uint32Array(256)
     this.#pendingFrames = new Uint32Array(256)
     this.#candKey = new Float64Array(o.candidates).fill(-1)
+    this.#candCentre = new Float64Array(o.candidates)
+    this.#candDrift = new Float64Array(o.candidates)
+    this.#candLine = new Float64Array(o.candidates * LINE)
     this.#candCounts = new Uint16Array(o.candidates * o.windowTicks)
     this.#candTotal = new Int32Array(o.candidates)
     this.#candFirst = new Int32Array(o.candidates)
@@ -148,6 +167,7 @@ export class StreamMatcher {
     this.#candLastTick = new Int32Array(o.candidates)
     this.#tickVotes = new Int32Array(o.windowTicks)
     this.#topKey = new Float64Array(o.keysPerTick)
+    this.#topDrift = new Float64Array(o.keysPerTick)
     this.#topCount = new Int32Array(o.keysPerTick)
     this.#topSlot = new Int32Array(o.keysPerTick)
     this.#agreeOwn = new Uint32Array(o.candidates)
@@ -210,50 +230,47 @@ export class StreamMatcher {
   }
 
   /**
-   * Count the tick's votes in runs and merge its strongest keys (most votes first, then lowest key) into the
-   * candidate table.
+   * Find each voted track's best window of the tick over the speeds searched (time-scale.ts) and merge the
+   * strongest `keysPerTick` (most votes first, then lowest key) into the candidate table.
    *
    * Exact like the clip matcher's ranking: tracks are visited from the most raw votes down, and the visit stops once
-   * `keysPerTick` keys are kept and the next track's raw count is below the weakest kept count; a run holds only its
-   * track's votes, so no run of a track not visited could enter or tie.
+   * `keysPerTick` keys are kept and the next track's raw count is below the weakest kept count; a window holds only
+   * its track's votes, so no track not visited could enter or tie.
    */
   #selectAndMerge (n: number, slot: number, firstFrame: number, lastFrame: number): void {
-    tally.tally(caster.votes, n)
-    const votes = tally.sorted
+    tally.tally(caster.votes, n, caster.frames)
+    const centre = Math.floor((firstFrame + lastFrame) / 2)
+    this.#hypotheses = search.prepare(lastFrame - firstFrame + 1, centre, this.#speedTolerance)
     const K = this.#o.keysPerTick
     const topKey = this.#topKey
     const topCount = this.#topCount
+    const topDrift = this.#topDrift
     let kept = 0
     for (let t = 0; t < tally.tracks; t++) {
       const raw = tally.raw(t)
       if (kept === K && raw < topCount[K - 1]) break
-      const from = tally.sortTrack(t)
-      const to = from + raw
-      let i = from
-      while (i < to) {
-        const key = votes[i]
-        let j = i
-        // A run takes in the next key too when it is one frame away: the ±1 frame tolerance.
-        while (j < to && (votes[j] === key || votes[j] === key + 1)) j++
-        const count = j - i
-        i = j
-        if (kept === K && (count < topCount[K - 1] || (count === topCount[K - 1] && key > topKey[K - 1]))) continue
-        // Insert in descending order of count, then ascending key.
-        let p = kept < K ? kept++ : K - 1
-        while (p > 0 && (topCount[p - 1] < count || (topCount[p - 1] === count && topKey[p - 1] > key))) {
-          topKey[p] = topKey[p - 1]
-          topCount[p] = topCount[p - 1]
-          p--
-        }
-        topKey[p] = key
-        topCount[p] = count
+      const from = tally.start(t)
+      search.best(tally.sorted, tally.sortedFrames, from, from + raw)
+      const key = search.key
+      const count = search.score
+      if (kept === K && (count < topCount[K - 1] || (count === topCount[K - 1] && key > topKey[K - 1]))) continue
+      // Insert in descending order of count, then ascending key.
+      let p = kept < K ? kept++ : K - 1
+      while (p > 0 && (topCount[p - 1] < count || (topCount[p - 1] === count && topKey[p - 1] > key))) {
+        topKey[p] = topKey[p - 1]
+        topCount[p] = topCount[p - 1]
+        topDrift[p] = topDrift[p - 1]
+        p--
       }
+      topKey[p] = key
+      topCount[p] = count
+      topDrift[p] = search.drift
     }
     const W = this.#o.windowTicks
     for (let t = 0; t < kept; t++) {
       const key = this.#topKey[t]
       const count = this.#topCount[t]
-      let target = this.#findCandidate(key)
+      let target = this.#findCandidate(key, centre, search.step)
       this.#topSlot[t] = target
       if (target < 0) {
         target = this.#freeSlot(count)
@@ -261,25 +278,52 @@ export class StreamMatcher {
         if (target < 0) continue
         this.#freeCandidate(target)
         this.#candKey[target] = key
+        this.#candCentre[target] = centre
+        this.#candDrift[target] = topDrift[t]
+        this.#candLine.fill(0, target * LINE, target * LINE + LINE)
         this.#candCounts.fill(0, target * W, target * W + W)
         this.#candTotal[target] = 0
         this.#candFirst[target] = firstFrame
       }
+      this.#follow(target, key, centre, count, topDrift[t])
       this.#candCounts[target * W + slot] = Math.min(65535, this.#candCounts[target * W + slot] + count)
       this.#candTotal[target] += count
       this.#candLast[target] = lastFrame
       this.#candLastTick[target] = this.#tick
     }
-    this.#countAgreement(n, kept)
+    this.#countAgreement(n, kept, centre)
+  }
+
+  /**
+   * Move candidate c to this tick's key, and update its speed: the slope of a line through its tick keys once
+   * they span a second of stream, the tick's own estimate before (a tick spans too little to measure it finely).
+   */
+  #follow (c: number, key: number, centre: number, count: number, tickDrift: number): void {
+    const line = this.#candLine
+    const l = c * LINE
+    if (line[l] === 0) { line[l + 5] = key; line[l + 6] = centre }
+    const x = centre - line[l + 6]
+    const y = key - line[l + 5]
+    line[l] += count
+    line[l + 1] += count * x
+    line[l + 2] += count * y
+    line[l + 3] += count * x * x
+    line[l + 4] += count * x * y
+    const [w, sx, sy, sxx, sxy] = [line[l], line[l + 1], line[l + 2], line[l + 3], line[l + 4]]
+    const det = w * sxx - sx * sx
+    const spread = det > 0 ? Math.sqrt(det) / w : 0 // standard deviation of the ticks' centres
+    this.#candDrift[c] = spread >= this.#o.tickFrames ? (w * sxy - sx * sy) / det : tickDrift
+    this.#candKey[c] = key
+    this.#candCentre[c] = centre
   }
 
   /** Add the tick's group-by-group agreement between its kept keys to their slots'. */
-  #countAgreement (n: number, kept: number): void {
+  #countAgreement (n: number, kept: number, centre: number): void {
     const a = agreement
     const k = Math.min(kept, a.max)
     const m = tally.keepTracks(caster.votes, n, caster.groupStart, caster.groups, this.#topKey, k)
     tally.reset()
-    a.count(tally.kept, m, tally.keptGroupStart, caster.groupFrame, caster.groups, this.#topKey, k)
+    a.count(tally.kept, m, tally.keptGroupStart, caster.groupFrame, caster.groups, this.#topKey, k, undefined, this.#topDrift, centre)
     const C = this.#o.candidates
     for (let t = 0; t < k; t++) {
       const s = this.#topSlot[t]
@@ -307,11 +351,17 @@ export class StreamMatcher {
     for (let d = 0; d < C; d++) this.#agreeBoth[d * C + c] = 0
   }
 
-  /** The candidate within one frame of this key, or -1. */
-  #findCandidate (key: number): number {
+  /**
+   * The candidate whose key, carried forward to `centre` at its speed, is within a frame and a half of this key
+   * (plus what an error of half a speed step, `step` / 2, adds over the distance), or -1.
+   */
+  #findCandidate (key: number, centre: number, step: number): number {
+    const track = Math.floor(key / TRACK_SCALE)
     for (let c = 0; c < this.#o.candidates; c++) {
       const ck = this.#candKey[c]
-      if (ck >= 0 && Math.abs(ck - key) <= 1) return c
+      if (ck < 0 || Math.floor(ck / TRACK_SCALE) !== track) continue
+      const distance = centre - this.#candCentre[c]
+      if (Math.abs(ck + this.#candDrift[c] * distance - key) <= 1.5 + (Math.abs(distance) * step) / 2) return c
     }
     return -1
   }
@@ -334,7 +384,8 @@ export class StreamMatcher {
     }
     let votes = 0
     for (let t = 0; t < o.windowTicks; t++) votes += this.#tickVotes[t]
-    const bins = this.#index.totalFrames()
+    // Each speed a tick searches is another set of bins that chance could fill.
+    const bins = this.#index.totalFrames() * this.#hypotheses
     const conf = (c: number): number => {
       const track = Math.floor(this.#candKey[c] / TRACK_SCALE)
       let runnerUp = 0
@@ -391,15 +442,19 @@ export class StreamMatcher {
     const o = this.#o
     const c = this.#active
     const state: MatchState = this.#activeState === 'confirmed' || this.#strongTicks >= o.confirmTicks ? 'confirmed' : 'tentative'
-    const key = this.#candKey[c]
-    const offset = key - this.#activeTrack * TRACK_SCALE - OFFSET_BIAS
-    const moved = state !== this.#activeState || Math.abs(offset - this.#activeOffset) > 1 ||
+    // Track frame minus stream frame now: the key carried forward from its tick at the candidate's speed.
+    const drift = this.#candDrift[c]
+    const offset = this.#candKey[c] - this.#activeTrack * TRACK_SCALE - OFFSET_BIAS + drift * (streamFrame - this.#candCentre[c])
+    // The offset moves by the drift every frame; news is a move from where the last report said it would be.
+    const expected = this.#activeOffset + drift * (streamFrame - this.#activeFrame)
+    const moved = state !== this.#activeState || Math.abs(offset - expected) > 1 ||
       Math.abs(k - this.#activeConfidence) >= o.confidenceStep
     if (!moved) return
     this.#activeState = state
     this.#activeOffset = offset
+    this.#activeFrame = streamFrame
     this.#activeConfidence = k
-    this.#sink.match({ state, trackId: this.#activeTrack, confidence: k, offsetFrames: offset, speed: 1, streamFrame, startFrame: this.#candFirst[c] })
+    this.#sink.match({ state, trackId: this.#activeTrack, confidence: k, offsetFrames: offset, speed: 1 + drift, streamFrame, startFrame: this.#candFirst[c] })
   }
 
   #endActive (): void {

@@ -20,8 +20,10 @@ const INSERTION_SORT_MAX = 32
 export class TrackTally {
   /** Tracks voted for in the last tally, most raw votes first. */
   tracks = 0
-  /** Votes of the visited tracks, track after track; see `sortTrack`. */
+  /** Votes of the visited tracks, track after track (in cast order within a track); see `sortTrack`. */
   sorted = new Float64Array(1 << 15)
+  /** The query frame of each vote in `sorted`, when the tally was given them. */
+  sortedFrames = new Uint32Array(1 << 15)
   /** Votes of the chosen tracks only, in group order; see `keepTracks`. */
   kept = new Float64Array(1 << 10)
   /** Where each group's kept votes begin (groups as in votes.ts). */
@@ -33,8 +35,11 @@ export class TrackTally {
   #touched = new Uint32Array(1 << 10) // track ids in the order first voted for
   #byCount = new Uint32Array(1 << 10) // histogram of raw counts, for the counting sort of tracks
 
-  /** Count `votes[0..n)` per track, and lay them out track after track (most voted first) in `sorted`. */
-  tally (votes: Float64Array, n: number): void {
+  /**
+   * Count `votes[0..n)` per track, and lay them out track after track (most voted first) in `sorted`, with their
+   * query `frames` in `sortedFrames` if given.
+   */
+  tally (votes: Float64Array, n: number, frames?: Uint32Array): void {
     let count = this.#count
     let touched = 0
     let most = 0
@@ -63,12 +68,23 @@ export class TrackTally {
     }
     // Lay the votes out track after track in that order.
     if (this.sorted.length < n) this.sorted = new Float64Array(votes.length)
+    if (frames !== undefined && this.sortedFrames.length < n) this.sortedFrames = new Uint32Array(votes.length)
     const start = this.#start
     let at = 0
     for (let i = 0; i < touched; i++) { start[order[i]] = at; at += count[order[i]] }
-    for (let i = 0; i < n; i++) {
-      const v = votes[i]
-      this.sorted[start[Math.floor(v / TRACK_SCALE)]++] = v
+    if (frames === undefined) {
+      for (let i = 0; i < n; i++) {
+        const v = votes[i]
+        this.sorted[start[Math.floor(v / TRACK_SCALE)]++] = v
+      }
+    } else {
+      const sortedFrames = this.sortedFrames
+      for (let i = 0; i < n; i++) {
+        const v = votes[i]
+        const at = start[Math.floor(v / TRACK_SCALE)]++
+        this.sorted[at] = v
+        sortedFrames[at] = frames[i]
+      }
     }
     for (let i = 0; i < touched; i++) start[order[i]] -= count[order[i]]
   }
@@ -81,6 +97,11 @@ export class TrackTally {
   /** Raw votes of the track visited `i`-th: an upper bound on the votes any of its windows holds. */
   raw (i: number): number {
     return this.#count[this.#order[i]]
+  }
+
+  /** Where the votes of the track visited `i`-th begin in `sorted` (and `sortedFrames`); there are raw(i). */
+  start (i: number): number {
+    return this.#start[this.#order[i]]
   }
 
   /** Sort the votes of the track visited `i`-th by key; they are `sorted[from .. from + raw(i))`. Returns from. */

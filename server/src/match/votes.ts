@@ -5,22 +5,23 @@
  *  - each distinct hash votes once, from its first occurrence: a sustained sound (a drone, a held chord) repeats the
  *    same hash frame after frame, and against a track with a similar sound every repeat would vote along a band of
  *    offsets;
- *  - the landmarks of one pair of frames (the harmonics of one note paired with those of the next share anchor frame
- *    and frame difference) vote at most once per (track, offset): they are one coincidence in time, not several.
+ *  - the landmarks of one anchor frame and one shape in time (the harmonics of one note with those of the next two
+ *    share anchor frame, span and position) vote at most once per (track, offset): one coincidence, not several.
  * Votes are left in query-frame order, one group of landmarks after another; `groupStart` and `groupFrame` say where
  * each group's votes begin and at which query frame, so that a matcher can ask which candidates one coincidence
  * voted for (two copies of one recording collect their votes from the same groups; see agreement.ts).
  * Shared by the clip matcher and the stream matcher; buffers grow to the largest query and are reused.
  */
 import type { Index } from '../index/types.js'
-import { DELTA_FRAME_BITS } from '../dsp/landmarks.js'
+import { SHAPES, shapeOf } from '../dsp/landmarks.js'
 
 export const OFFSET_BIAS = 1 << 24
 export const TRACK_SCALE = 2 ** 25
-const DELTA_FRAME_MASK = (1 << DELTA_FRAME_BITS) - 1
 
 export class VoteCaster {
   votes = new Float64Array(1 << 15)
+  /** The query frame of each vote (what a time-scale search needs beside the offset). */
+  frames = new Uint32Array(1 << 15)
   /** Lookups and postings read by the last cast (for metrics). */
   lookups = 0
   postings = 0
@@ -43,7 +44,11 @@ export class VoteCaster {
       const grown = new Float64Array(this.votes.length * 2)
       grown.set(this.votes)
       this.votes = grown
+      const frames = new Uint32Array(grown.length)
+      frames.set(this.frames)
+      this.frames = frames
     }
+    this.frames[this.#n] = this.#qFrame
     this.votes[this.#n++] = trackId * TRACK_SCALE + (frame - this.#qFrame + OFFSET_BIAS)
   }
 
@@ -59,7 +64,7 @@ export class VoteCaster {
       this.groupStart = new Uint32Array(count * 2)
       this.groupFrame = new Uint32Array(count * 2)
     }
-    // First occurrences only, keyed by their landmark pair (anchor frame, frame difference).
+    // First occurrences only, grouped by anchor frame and shape in time (one coincidence, see landmarks.ts).
     const seen = this.#seen
     seen.clear()
     this.lookups = 0
@@ -68,7 +73,7 @@ export class VoteCaster {
     for (let i = 0; i < count; i++) {
       if (seen.has(hashes[i])) continue
       seen.add(hashes[i])
-      this.#pair[m] = frames[i] * (DELTA_FRAME_MASK + 1) + (hashes[i] & DELTA_FRAME_MASK)
+      this.#pair[m] = frames[i] * SHAPES + shapeOf(hashes[i])
       this.#order[m++] = i
     }
     const order = this.#order

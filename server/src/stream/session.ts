@@ -66,7 +66,7 @@ export class StreamSession {
       end: (e) => this.#onEnd(e),
     }, { confirmConfidence: settings.minConfidence, maxBucket: settings.maxBucket, postingsPerLookup: settings.postingsPerLookup, onTick })
     const matcher = this.#matcher
-    this.#fingerprinter = new Fingerprinter(params, format.sampleRate, (hash, frame) => matcher.addHash(hash, frame))
+    this.#fingerprinter = new Fingerprinter(params, format.sampleRate, (hash, frame) => matcher.addHash(hash, frame), { query: true })
   }
 
   /** Seconds of audio received. */
