@@ -1,4 +1,4 @@
-// Self-check of bench/degrade.ts (not a test: needs ffmpeg, prints figures).
+// Self-check of bench/degrade.ts (not a test: needs ffmpeg, sox and espeak-ng, prints figures).
 //   node dist/bench/degrade-check.js [audio-file]
 // Without a file it uses a synthetic music-like clip; exit code 1 if a check fails.
 
@@ -6,12 +6,20 @@ import { pathToFileURL } from 'node:url';
 import {
   addWhiteNoise,
   bestLag,
+  changePitch,
   changeSpeed,
+  changeTempo,
+  chooseSpeech,
   decodeToMono,
   makeRng,
   mp3RoundTripWithDelay,
+  power,
+  radio,
+  radioProcess,
+  RADIO_CEILING_DB,
   snrDb,
   telephone,
+  voiceOver,
 } from './degrade.js';
 
 const SR = 44100;
@@ -121,6 +129,62 @@ function naiveSpeed(x: Float32Array, factor: number, n: number): Float32Array {
   return y;
 }
 
+/** RMS envelope in frames of `hop` samples. */
+function envelope(x: Float32Array, hop: number): Float32Array {
+  const m = Math.floor(x.length / hop);
+  const e = new Float32Array(m);
+  for (let f = 0; f < m; f++) {
+    let s = 0;
+    for (let i = f * hop; i < (f + 1) * hop; i++) s += x[i] * x[i];
+    e[f] = Math.sqrt(s / hop);
+  }
+  return e;
+}
+
+/**
+ * Lag in frames (within ±maxLag) of `y`'s RMS envelope against `ref`'s, and the correlation there: a timing check for
+ * effects that keep no waveform (tempo, pitch).
+ */
+function envelopeLag(ref: Float32Array, y: Float32Array, hop: number, maxLag: number): { lag: number; corr: number } {
+  const a = envelope(ref, hop);
+  const b = envelope(y, hop);
+  let best = { lag: 0, corr: -Infinity };
+  for (let lag = -maxLag; lag <= maxLag; lag++) {
+    const lo = Math.max(0, -lag);
+    const hi = Math.min(a.length, b.length - lag);
+    if (hi - lo < 2) continue;
+    const c = correlation(a.subarray(lo, hi), b.subarray(lo + lag, hi + lag));
+    if (c > best.corr) best = { lag, corr: c };
+  }
+  return best;
+}
+
+/** Frequency of a tone from its interpolated upward zero crossings, over the middle half of `x`. */
+function toneHz(x: Float32Array, sampleRate: number): number {
+  const from = x.length >> 2;
+  const to = from + (x.length >> 1);
+  let first = -1;
+  let last = -1;
+  let count = 0;
+  for (let i = from; i < to; i++) {
+    if (x[i - 1] < 0 && x[i] >= 0) {
+      const t = i - 1 + x[i - 1] / (x[i - 1] - x[i]);
+      if (first < 0) first = t;
+      else count++;
+      last = t;
+    }
+  }
+  return count > 0 ? (count * sampleRate) / (last - first) : 0;
+}
+
+function sine(hz: number, seconds: number, sampleRate: number): Float32Array {
+  const x = new Float32Array(Math.round(seconds * sampleRate));
+  for (let i = 0; i < x.length; i++) x[i] = 0.5 * Math.sin((2 * Math.PI * hz * i) / sampleRate);
+  return x;
+}
+
+const rms = (x: Float32Array): number => Math.sqrt(power(x));
+
 export async function main(argv: string[]): Promise<number> {
   const file = argv[0];
   const x = file ? (await decodeToMono(file, SR)).subarray(30 * SR, 60 * SR) : synthClip(20, SR, 7);
@@ -167,7 +231,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   // Speed: length and alignment against a naive reference.
-  for (const f of [1.03, 0.97, 1.1]) {
+  for (const f of [1.03, 0.97, 1.05, 0.95, 1.1]) {
     const y = await changeSpeed(x, SR, f);
     const want = Math.round(x.length / f);
     const ref = naiveSpeed(x, f, want);
@@ -197,6 +261,73 @@ export async function main(argv: string[]): Promise<number> {
           `, < 250 Hz ${(low * 100).toFixed(3)}%, SNR vs input ${snrDb(sig, y).toFixed(1)} dB`,
       );
     }
+  }
+
+  // Tempo (pitch kept) and pitch (tempo kept): length, timing of the loudness envelope (10 ms frames) against a naive
+  // speed change of the clip (same timing, other pitch) or the clip itself, and the frequency of a 1 kHz tone.
+  const HOP = Math.round(SR / 100);
+  const tone = sine(1000, 5, SR);
+  for (const f of [1.03, 0.97]) {
+    const y = await changeTempo(x, SR, f);
+    const want = Math.round(x.length / f);
+    const env = envelopeLag(naiveSpeed(x, f, want), y, HOP, 20);
+    const hz = toneHz(await changeTempo(tone, SR, f), SR);
+    check(
+      `tempo x${f}`,
+      y.length === want && Math.abs(env.lag) <= 1 && env.corr > 0.75 && Math.abs(hz - 1000) < 2,
+      `length ${y.length} (want ${want}), envelope lag vs reference ${env.lag * 10} ms (corr ${env.corr.toFixed(4)}), ` +
+        `1 kHz tone -> ${hz.toFixed(2)} Hz`,
+    );
+  }
+  for (const st of [0.5, -0.5]) {
+    const y = await changePitch(x, SR, st);
+    const env = envelopeLag(x, y, HOP, 20);
+    const wantHz = 1000 * Math.pow(2, st / 12);
+    const hz = toneHz(await changePitch(tone, SR, st), SR);
+    check(
+      `pitch ${st > 0 ? '+' : ''}${st} st`,
+      y.length === x.length && Math.abs(env.lag) <= 1 && env.corr > 0.75 && Math.abs(hz - wantHz) < 2,
+      `length ${y.length} (want ${x.length}), envelope lag ${env.lag * 10} ms (corr ${env.corr.toFixed(4)}), ` +
+        `1 kHz tone -> ${hz.toFixed(2)} Hz (want ${wantHz.toFixed(2)})`,
+    );
+  }
+
+  // Voice-over: speech level equal to the music's, speech over the whole clip, same seed same result.
+  {
+    const y = await voiceOver(x, SR, makeRng(5));
+    const speech = y.map((v, i) => v - x[i]);
+    const ratio = rms(speech) / rms(x);
+    // Speech in every 2 s window (the synthesised text is looped if it ends early).
+    let quietest = Infinity;
+    for (let s = 0; s + 2 * SR <= speech.length; s += 2 * SR) quietest = Math.min(quietest, rms(speech.subarray(s, s + 2 * SR)) / rms(speech));
+    const again = await voiceOver(x, SR, makeRng(5));
+    let identical = again.length === y.length;
+    for (let i = 0; identical && i < y.length; i++) if (again[i] !== y[i]) identical = false;
+    const c = chooseSpeech(x.length / SR, makeRng(5));
+    check(
+      'voice-over',
+      y.length === x.length && Math.abs(ratio - 1) < 0.01 && quietest > 0.2 && identical,
+      `speech/music RMS ${ratio.toFixed(4)}, quietest 2 s window of speech at ${(quietest * 100).toFixed(0)}% of its RMS, ` +
+        `${identical ? 'deterministic' : 'NOT deterministic'}; ${c.voice} at ${c.wpm} wpm, pitch ${c.pitch}, ${c.text.length} sentences`,
+    );
+  }
+
+  // Radio: the limiter's ceiling holds, timing kept; then the 128 kbit/s MP3 round trip.
+  {
+    const p = await radioProcess(x, SR);
+    let peak = 0;
+    for (let i = 0; i < p.length; i++) peak = Math.max(peak, Math.abs(p[i]));
+    const ceiling = Math.pow(10, RADIO_CEILING_DB / 20);
+    const env = envelopeLag(x, p, HOP, 20);
+    const y = await radio(x, SR);
+    const c = correlation(p, y);
+    check(
+      'radio',
+      p.length === x.length && peak <= ceiling + 1e-6 && Math.abs(env.lag) <= 1 && y.length === x.length && c > 0.9,
+      `peak ${(20 * Math.log10(peak)).toFixed(2)} dBFS (ceiling ${RADIO_CEILING_DB}), RMS ${(10 * Math.log10(power(x))).toFixed(1)} -> ` +
+        `${(10 * Math.log10(power(p))).toFixed(1)} dBFS, envelope lag ${env.lag * 10} ms (corr ${env.corr.toFixed(4)}), ` +
+        `corr after mp3 128k ${c.toFixed(4)}`,
+    );
   }
 
   console.log(ok ? 'all checks passed' : 'some checks FAILED');

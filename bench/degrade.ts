@@ -1,13 +1,15 @@
 // Degradations for the accuracy bench: what a phone mic, a lossy codec, a
 // phone line or a radio station does to a clip before it reaches the server.
 // Mono Float32Array PCM in, new Float32Array out; deterministic for a given
-// seed (noise) and ffmpeg build (codec/filters). Bench-only: the server never
-// shells out to ffmpeg.
+// seed (noise, voice-over) and ffmpeg/sox/espeak-ng build (codec, filters,
+// effects, speech). Bench-only: the server never shells out to these tools.
 
 import { spawn } from 'node:child_process';
 import { endianness } from 'node:os';
 
 const FFMPEG = process.env.FFMPEG ?? 'ffmpeg';
+const SOX = process.env.SOX ?? 'sox';
+const ESPEAK = process.env.ESPEAK_NG ?? 'espeak-ng';
 
 // f32le pipes reinterpret memory directly; a big-endian host would need swaps.
 if (endianness() !== 'LE') throw new Error('bench/degrade assumes a little-endian host (f32le pipes)');
@@ -74,12 +76,29 @@ export function addWhiteNoise(x: Float32Array, snrDb: number, rng: () => number)
   return out;
 }
 
-// ---------------------------------------------------------------- ffmpeg glue
+// ---------------------------------------------------------------- tool glue (ffmpeg, sox, espeak-ng)
 
-function missing(): Error {
+interface Tool {
+  /** Binary to run. */
+  bin: string;
+  /** Name in messages. */
+  name: string;
+  /** Debian package that provides it, and the variable that overrides the binary. */
+  pkg: string;
+  envVar: string;
+  /** Arguments always passed first. */
+  pre: string[];
+}
+
+const FFMPEG_TOOL: Tool = { bin: FFMPEG, name: 'ffmpeg', pkg: 'ffmpeg', envVar: 'FFMPEG', pre: ['-hide_banner', '-nostats', '-loglevel', 'error'] };
+// -D: no dither (sox would only dither an output of fewer than 24 bits anyway).
+const SOX_TOOL: Tool = { bin: SOX, name: 'sox', pkg: 'sox', envVar: 'SOX', pre: ['-D'] };
+const ESPEAK_TOOL: Tool = { bin: ESPEAK, name: 'espeak-ng', pkg: 'espeak-ng', envVar: 'ESPEAK_NG', pre: [] };
+
+function missing(t: Tool): Error {
   return new Error(
-    `ffmpeg not found (tried "${FFMPEG}"): bench/degrade needs it on PATH ` +
-      '(Debian: apt-get install ffmpeg), or set FFMPEG to its path',
+    `${t.name} not found (tried "${t.bin}"): bench/degrade needs it on PATH ` +
+      `(Debian: apt-get install ${t.pkg}), or set ${t.envVar} to its path`,
   );
 }
 
@@ -108,10 +127,10 @@ interface Collected {
   bytes: number;
 }
 
-/** Runs ffmpeg, feeds `input` on stdin (if any), collects stdout. */
-function ffmpeg(args: string[], input?: Buffer): Promise<Collected> {
+/** Runs a tool, feeds `input` on stdin (if any), collects stdout. */
+function run(t: Tool, args: string[], input?: Buffer): Promise<Collected> {
   return new Promise((resolve, reject) => {
-    const child = spawn(FFMPEG, ['-hide_banner', '-nostats', '-loglevel', 'error', ...args], {
+    const child = spawn(t.bin, [...t.pre, ...args], {
       stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
     const chunks: Buffer[] = [];
@@ -120,7 +139,7 @@ function ffmpeg(args: string[], input?: Buffer): Promise<Collected> {
     let failed = false;
     child.on('error', (e: NodeJS.ErrnoException) => {
       failed = true;
-      reject(e.code === 'ENOENT' ? missing() : e);
+      reject(e.code === 'ENOENT' ? missing(t) : e);
     });
     child.stdout!.on('data', (c: Buffer) => {
       chunks.push(c);
@@ -132,14 +151,19 @@ function ffmpeg(args: string[], input?: Buffer): Promise<Collected> {
     child.on('close', (code, signal) => {
       if (failed) return;
       if (code === 0) resolve({ chunks, bytes });
-      else reject(new Error(`ffmpeg ${args.join(' ')} failed (${code ?? signal}): ${err.trim()}`));
+      else reject(new Error(`${t.name} ${args.join(' ')} failed (${code ?? signal}): ${err.trim()}`));
     });
     if (input) {
-      // ffmpeg may exit before reading everything (it reports why on stderr).
+      // The tool may exit before reading everything (it reports why on stderr).
       child.stdin!.on('error', () => {});
       child.stdin!.end(input);
     }
   });
+}
+
+/** Runs ffmpeg, feeds `input` on stdin (if any), collects stdout. */
+function ffmpeg(args: string[], input?: Buffer): Promise<Collected> {
+  return run(FFMPEG_TOOL, args, input);
 }
 
 function rawIn(sampleRate: number): string[] {
@@ -154,6 +178,29 @@ function rawOut(sampleRate: number): string[] {
 async function filterPcm(x: Float32Array, sampleRate: number, af: string, outRate = sampleRate): Promise<Float32Array> {
   if (x.length === 0) return new Float32Array(0);
   const r = await ffmpeg([...rawIn(sampleRate), '-af', af, ...rawOut(outRate)], bytesOf(x));
+  return toFloat32(r.chunks, r.bytes);
+}
+
+// ---------------------------------------------------------------- sox glue
+
+/**
+ * sox format options of raw mono float32 little-endian PCM at `sampleRate`, for
+ * the file name ("-", a pipe) that follows them. Spelled out: `-t f32` alone
+ * would not pin the byte order.
+ */
+function soxRaw(sampleRate: number): string[] {
+  return ['-t', 'raw', '-e', 'floating-point', '-b', '32', '-L', '-r', String(sampleRate), '-c', '1'];
+}
+
+/**
+ * Runs a sox effects chain over mono f32 PCM, stdin to stdout. sox works in
+ * 32-bit integers inside: input samples beyond ±1 are clipped (it warns on
+ * stderr, which is only shown if sox fails), as is the output of every effect.
+ * An output rate other than the input's makes sox append its `rate` effect.
+ */
+async function soxPcm(x: Float32Array, sampleRate: number, effects: string[], outRate = sampleRate): Promise<Float32Array> {
+  if (x.length === 0) return new Float32Array(0);
+  const r = await run(SOX_TOOL, [...soxRaw(sampleRate), '-', ...soxRaw(outRate), '-', ...effects], bytesOf(x));
   return toFloat32(r.chunks, r.bytes);
 }
 
@@ -301,4 +348,178 @@ export async function changeSpeed(x: Float32Array, sampleRate: number, factor: n
   // soxr: high quality band-limited resampling, and it keeps the time origin.
   const y = await filterPcm(x, sampleRate, `asetrate=${rate},aresample=${sampleRate}:resampler=soxr:precision=28`);
   return fitLength(y, n);
+}
+
+// ---------------------------------------------------------------- tempo, pitch
+
+/**
+ * Tempo change with the pitch kept (factor 1.03 = 3% faster, same key): sox
+ * `tempo -m` (WSOLA, segment sizes tuned for music). Output length is
+ * round(n / factor), as for changeSpeed.
+ */
+export async function changeTempo(x: Float32Array, sampleRate: number, factor: number): Promise<Float32Array> {
+  if (!(factor > 0)) throw new Error(`changeTempo: factor must be > 0, got ${factor}`);
+  const n = Math.round(x.length / factor);
+  if (x.length === 0 || factor === 1) return fitLength(x.slice(), n);
+  const y = await soxPcm(x, sampleRate, ['tempo', '-m', String(factor)]);
+  return fitLength(y, n);
+}
+
+/**
+ * Pitch shift by `semitones` with the tempo kept: sox `pitch` (WSOLA tempo
+ * change, then resampled back to the input rate). Same length as the input.
+ */
+export async function changePitch(x: Float32Array, sampleRate: number, semitones: number): Promise<Float32Array> {
+  if (x.length === 0 || semitones === 0) return x.slice();
+  const cents = Math.round(semitones * 100 * 1000) / 1000;
+  const y = await soxPcm(x, sampleRate, ['pitch', String(cents)]);
+  return fitLength(y, x.length);
+}
+
+// ---------------------------------------------------------------- voice-over
+
+/** Generic radio-presenter lines for voiceOver. */
+export const DJ_LINES: readonly string[] = [
+  "You're listening to the afternoon show, and we've got plenty more music coming up.",
+  'That was a listener request, and a great one. Keep those messages coming.',
+  'Traffic is slow on the ring road this evening, so take it easy out there.',
+  'Coming up after the news, the top ten at ten. Stay with us.',
+  "It's a bright and breezy one today, with a high of twenty one degrees.",
+  'Good morning and welcome back. Grab a coffee, we have a long set ahead.',
+  "Don't forget, the phone lines are open right now for the competition.",
+  'Here is one from a few years back that still fills the dance floor.',
+  'Thanks for all your texts this morning, we read every single one of them.',
+  "We'll be live from the town square this weekend, so come and say hello.",
+  "Right, let's keep the music going. This next one is a real favourite.",
+  'Your drive time soundtrack continues, nonstop hits until seven.',
+];
+
+/**
+ * espeak-ng English voices (Debian's espeak-ng-data, no mbrola) and voice variants voiceOver picks from. British
+ * English is "en": "en-gb+f3" would silently drop the variant.
+ */
+const VOICES = ['en-us', 'en', 'en-gb-x-rp', 'en-gb-scotland', 'en-us-nyc', 'en-029'];
+const VARIANTS = ['m1', 'm2', 'm3', 'm7', 'f1', 'f2', 'f3', 'f4'];
+
+export interface SpeechChoice {
+  /** espeak-ng voice name with variant, e.g. "en-gb+f3". */
+  voice: string;
+  /** Words per minute (espeak-ng -s). */
+  wpm: number;
+  /** espeak-ng pitch, 0-99 (-p). */
+  pitch: number;
+  /** The sentences, in order. */
+  text: string[];
+}
+
+/**
+ * Picks voice, speed, pitch and enough sentences for about `seconds` of
+ * speech (a quarter more, by the words-per-minute rate), all from `rng`.
+ */
+export function chooseSpeech(seconds: number, rng: () => number): SpeechChoice {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.min(xs.length - 1, Math.floor(rng() * xs.length))];
+  const voice = `${pick(VOICES)}+${pick(VARIANTS)}`;
+  const wpm = 150 + Math.floor(rng() * 51); // espeak-ng's default is 175
+  const pitch = 35 + Math.floor(rng() * 31); // default 50
+  const want = (seconds * wpm * 1.25) / 60;
+  const text: string[] = [];
+  let words = 0;
+  while (words < want) {
+    const line = pick(DJ_LINES);
+    text.push(line);
+    words += line.split(/\s+/).length;
+  }
+  return { voice, wpm, pitch, text };
+}
+
+/**
+ * Speech synthesised by espeak-ng (WAV on stdout), resampled by sox to
+ * `sampleRate`, as mono f32 PCM.
+ */
+export async function synthesiseSpeech(choice: SpeechChoice, sampleRate: number): Promise<Float32Array> {
+  const wav = await run(ESPEAK_TOOL, [
+    '-v', choice.voice, '-s', String(choice.wpm), '-p', String(choice.pitch), '--stdout', choice.text.join(' '),
+  ]);
+  // espeak-ng cannot seek back into a pipe to fill in the WAV sizes; sox reads to end of stream regardless.
+  const r = await run(SOX_TOOL, ['-V1', '-t', 'wav', '-', ...soxRaw(sampleRate), '-'], Buffer.concat(wav.chunks, wav.bytes));
+  return toFloat32(r.chunks, r.bytes);
+}
+
+/**
+ * A presenter talking over the music for the whole clip: radio-style English
+ * sentences, voice, speed and pitch chosen by `rng` (chooseSpeech), the speech
+ * looped if it ends early and cut to the clip, scaled to the clip's RMS and
+ * added. Not clipped (like addWhiteNoise). Same length as the input; a silent
+ * clip comes back unchanged (no level to match).
+ */
+export async function voiceOver(x: Float32Array, sampleRate: number, rng: () => number): Promise<Float32Array> {
+  const n = x.length;
+  const out = new Float32Array(n);
+  const px = power(x);
+  if (n === 0 || px === 0) {
+    out.set(x);
+    return out;
+  }
+  const speech = await synthesiseSpeech(chooseSpeech(n / sampleRate, rng), sampleRate);
+  if (speech.length === 0) throw new Error('voiceOver: espeak-ng produced no audio');
+  // Loop the speech over the clip, parked in `out`, then level-match it.
+  for (let i = 0; i < n; i += speech.length) out.set(speech.subarray(0, Math.min(speech.length, n - i)), i);
+  const ps = power(out);
+  const g = ps > 0 ? Math.sqrt(px / ps) : 0;
+  for (let i = 0; i < n; i++) out[i] = x[i] + g * out[i];
+  return out;
+}
+
+// ---------------------------------------------------------------- radio processing
+
+/** Peak ceiling of radioProcess's limiter, in dBFS. */
+export const RADIO_CEILING_DB = -1;
+
+// A broadcast-style 4-band compressor (sox mcompand). Bands split by
+// Linkwitz-Riley crossovers at 200 Hz (bass | low mids), 1.5 kHz (low mids |
+// presence) and 6 kHz (presence | air). Each band: "attack,decay" in seconds
+// (bass slowest, so it does not pump or distort low notes; treble fastest, to
+// catch transients), then the same transfer curve in band dB, input,output
+// pairs with a 6 dB soft knee:
+//   below -70 dB  unchanged (silence and hiss are not pumped up);
+//   -70 to -50    rises to +10 dB of gain (quiet passages brought up);
+//   -50 to -20    3:1 compression (-40 to -30 out);
+//   -20 to 0      about 3.3:1 (-30 to -24 out), a dense, even level;
+// then 8 dB of make-up gain, and -20 dB as the level assumed at the start of
+// the clip (a station's processor has been running long before any clip).
+// A crossover at or above 0.45 of the sample rate (6 kHz below 13.3 kHz) is
+// dropped: the bands on either side of it are merged.
+const BAND = '6:-70,-70,-50,-40,-20,-30,0,-24 8 -20';
+const CROSSOVERS_HZ = [200, 1500, 6000];
+const BAND_TIMES = ['0.005,0.15', '0.003,0.08', '0.001,0.03', '0.0005,0.02'];
+
+function mcompand(sampleRate: number): string[] {
+  const k = CROSSOVERS_HZ.filter((f) => f < 0.45 * sampleRate).length;
+  const args = ['mcompand'];
+  for (let i = 0; i < k; i++) args.push(`${BAND_TIMES[i]} ${BAND}`, String(CROSSOVERS_HZ[i]));
+  args.push(`${BAND_TIMES[k]} ${BAND}`);
+  return args;
+}
+// The final limiter (sox compand): instant attack (0 s), 100 ms release, hard
+// knee: unity gain up to -9 dBFS, flat above it, then +8 dB: a peak ceiling of
+// -1 dBFS. With a zero attack the gain is computed from the very sample it is
+// applied to, so no peak passes the ceiling.
+const LIMIT_FROM_DB = -9;
+const LIMITER = [
+  'compand', '0,0.1', `-90,-90,${LIMIT_FROM_DB},${LIMIT_FROM_DB},0,${LIMIT_FROM_DB}`, String(RADIO_CEILING_DB - LIMIT_FROM_DB),
+];
+
+/**
+ * A station's on-air processing without the codec: the 4-band compressor and
+ * the limiter above, in one sox run. An RMS of -12 to -13 dBFS on
+ * music; peaks at most RADIO_CEILING_DB. Same length as the input.
+ */
+export async function radioProcess(x: Float32Array, sampleRate: number): Promise<Float32Array> {
+  if (x.length === 0) return new Float32Array(0);
+  return fitLength(await soxPcm(x, sampleRate, [...mcompand(sampleRate), ...LIMITER]), x.length);
+}
+
+/** Radio: radioProcess, then an MP3 round trip at 128 kbit/s (a stream or the station's playout). Same length as the input. */
+export async function radio(x: Float32Array, sampleRate: number): Promise<Float32Array> {
+  return mp3RoundTrip(await radioProcess(x, sampleRate), sampleRate, 128);
 }
