@@ -73,6 +73,12 @@ export interface Match {
   confidence: number
   /** Position in the track now, in seconds. */
   offsetSeconds: number
+  /**
+   * Playback speed of the stream against the track, rounded to 0.001: track seconds per stream second (1.021: played
+   * 2.1 % fast, as radio often does; 0.982: 1.8 % slow). The track position moves on by `speed` seconds per second of
+   * stream: `offsetSeconds + speed * (later streamSeconds - streamSeconds)`.
+   */
+  speed: number
   /** Position in the stream now, in seconds of audio received. */
   streamSeconds: number
   /** Where in the stream this match began: its first evidence, in seconds of audio received. */

@@ -4,8 +4,9 @@
  */
 import { api, describe } from './api.js'
 import { byId, clock, el, percent } from './dom.js'
+import { speedNote } from '../../protocol/src/speed.js'
 
-interface IdentifyMatch { id: number, title: string, artist: string, album: string, confidence: number, offsetSeconds: number }
+interface IdentifyMatch { id: number, title: string, artist: string, album: string, confidence: number, offsetSeconds: number, speed: number }
 interface IdentifyResult { matches: IdentifyMatch[], queryDurationMs: number, processingTimeMs: number }
 
 export class IdentifyView {
@@ -57,9 +58,10 @@ export class IdentifyView {
 
 function matchItem (m: IdentifyMatch): HTMLLIElement {
   const label = `Confidence for ${m.title}`
+  const speed = speedNote(m.speed)
   return el('li', { 'data-track-id': m.id },
     el('strong', {}, m.title), m.artist ? ` — ${m.artist}` : '', m.album ? el('span', { class: 'muted' }, ` (${m.album})`) : null,
-    el('div', { class: 'muted small' }, `at ${clock(m.offsetSeconds)} in the track`),
+    el('div', { class: 'muted small' }, `at ${clock(m.offsetSeconds)} in the track${speed ? `, ${speed}` : ''}`),
     el('div', { class: 'confidence' },
       el('progress', { max: 1, value: m.confidence, 'aria-label': label }),
       el('span', {}, percent(m.confidence))))

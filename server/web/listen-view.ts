@@ -6,6 +6,7 @@
 import { listen, ListenError, ListenErrorCode, type Listener, type Match } from '../../client-sdk/src/browser/index.js'
 import { streamToken, streamUrl } from './api.js'
 import { byId, clock, percent } from './dom.js'
+import { speedNote } from '../../protocol/src/speed.js'
 
 /** Listening without a confirmed song stops after this long, with a "no match" message, in ms. */
 const NO_MATCH_AFTER_MS = 12_000
@@ -131,6 +132,8 @@ export class ListenView {
     byId('result-album').textContent = m.album
     byId<HTMLProgressElement>('result-confidence').value = m.confidence
     byId('result-percent').textContent = percent(m.confidence)
+    const speed = speedNote(m.speed)
+    byId('result-speed').textContent = speed ? `, ${speed}` : ''
     this.#renderPosition()
     this.#setStatus(`Recognised: ${m.title}${m.artist ? ` by ${m.artist}` : ''}. Still listening.`)
   }
@@ -139,7 +142,8 @@ export class ListenView {
     const s = this.#shown
     if (!s) return
     const elapsed = s.ended ? 0 : (performance.now() - s.at) / 1000
-    byId('result-position').textContent = clock(s.match.offsetSeconds + elapsed)
+    // The track moves on `speed` seconds per second of stream (radio plays songs fast).
+    byId('result-position').textContent = clock(s.match.offsetSeconds + s.match.speed * elapsed)
   }
 
   #armNoMatch (): void {

@@ -5,15 +5,17 @@
 import { api, describe } from './api.js'
 import { DEFAULT_AIRTIME, airtimeChart } from './airtime-chart.js'
 import { byId, clock, duration, el, percent, timeOfDay } from './dom.js'
+import { speedNote } from '../../protocol/src/speed.js'
 
-interface CurrentMatch { state: 'tentative' | 'confirmed', trackId: number, title: string, artist: string, confidence: number, offsetSeconds: number }
+interface CurrentMatch { state: 'tentative' | 'confirmed', trackId: number, title: string, artist: string, confidence: number, offsetSeconds: number, speed: number }
 interface Monitor {
   id: string, url: string, label: string, state: 'connecting' | 'listening' | 'down' | 'finished', since: string, reconnects: number,
   lastError: string | null, streamSeconds: number, unmatchedSeconds: number, current: CurrentMatch | null
 }
 interface Play {
   id: string, title: string, artist: string, startedAt: string, endedAt: string | null, lastSeenAt: string,
-  startStreamSeconds: number, endStreamSeconds: number | null, lastStreamSeconds: number, peakConfidence: number, open: boolean
+  startStreamSeconds: number, endStreamSeconds: number | null, lastStreamSeconds: number, peakConfidence: number, open: boolean,
+  speed: number
 }
 
 /** How often the panel asks for fresh state while shown, in ms. */
@@ -107,10 +109,11 @@ function card (m: Monitor, recent: readonly Play[], lastHours: readonly Play[], 
     ` since ${timeOfDay(m.since)}`,
     m.state !== 'listening' && m.lastError ? el('span', { class: 'muted' }, ` — ${m.lastError}`) : null)
   const c = m.current
+  const speed = c ? speedNote(c.speed) : ''
   const playing = c
     ? el('p', { class: 'now', 'data-track-id': c.trackId },
       'Now: ', el('strong', {}, c.title), c.artist ? ` — ${c.artist}` : '',
-      el('span', { class: 'muted' }, ` (${c.state === 'confirmed' ? 'recognised' : 'not sure yet'}, ${percent(c.confidence)}, at ${clock(c.offsetSeconds)})`))
+      el('span', { class: 'muted' }, ` (${c.state === 'confirmed' ? 'recognised' : 'not sure yet'}, ${percent(c.confidence)}, at ${clock(c.offsetSeconds)}${speed ? `, ${speed}` : ''})`))
     : el('p', { class: 'now' }, el('span', { class: 'muted' }, 'Now: no song recognised'))
   const heard = m.streamSeconds > 0
     ? el('p', { class: 'muted small' }, `Heard ${duration(m.streamSeconds)} since the server started; a song was recognised in ${percent(1 - m.unmatchedSeconds / m.streamSeconds)} of it.`)
@@ -127,9 +130,10 @@ function playsTable (name: string, plays: readonly Play[]): HTMLElement {
   if (plays.length === 0) return el('p', { class: 'muted small' }, 'No plays yet.')
   const rows = plays.map((p) => {
     const seconds = (p.endStreamSeconds ?? p.lastStreamSeconds) - p.startStreamSeconds
+    const speed = speedNote(p.speed)
     return el('tr', { 'data-play-id': p.id },
       el('td', {}, timeOfDay(p.startedAt)),
-      el('td', {}, el('strong', {}, p.title), p.artist ? ` — ${p.artist}` : ''),
+      el('td', {}, el('strong', {}, p.title), p.artist ? ` — ${p.artist}` : '', speed ? el('span', { class: 'muted' }, `, ${speed}`) : null),
       el('td', { class: 'num' }, p.open ? `playing (${clock(seconds)})` : clock(seconds)),
       el('td', { class: 'num' }, percent(p.peakConfidence)))
   })

@@ -88,7 +88,8 @@ t.test('identify --json prints one JSON object', async (t) => {
   t.type(out.processingTimeMs, 'number')
   t.ok(out.matches.length >= 1)
   const best = out.matches[0]
-  t.same(Object.keys(best).sort(), ['album', 'artist', 'confidence', 'id', 'offsetSeconds', 'source', 'title'])
+  t.same(Object.keys(best).sort(), ['album', 'artist', 'confidence', 'id', 'offsetSeconds', 'source', 'speed', 'title'])
+  t.ok(Math.abs((best.speed as number) - 1) < 0.005, `speed ${best.speed as number}: the clip plays at normal speed`)
   t.equal(best.title, 'song-2')
   t.equal(best.source, path.join('music', 'song-2.wav'))
   t.ok(Math.abs((best.offsetSeconds as number) - 2) <= 0.1, `offset ${best.offsetSeconds as number}`)
@@ -106,6 +107,7 @@ t.test('identify prints a human line, and "no match" for unknown audio', async (
     fails(t, ['identify', 'clip-2.wav', '--min-confidence', '1.5', '--db', 'db'], 'EAR_ERR_USAGE', 2),
   ])
   t.equal(r.code, 0)
+  // At normal speed the line says nothing of speed (it would say "2.1 % fast, " before the confidence).
   t.equal(r.stdout.replace(/confidence 0\.\d\d/, 'confidence X'), `#${idOf('song-2')} song-2 at 2.0 s, confidence X\n`)
   t.equal(none.code, 0)
   t.same((JSON.parse(none.stdout) as { matches: unknown[] }).matches, [])

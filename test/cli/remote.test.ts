@@ -19,12 +19,14 @@ t.test('monitor and plays over the HTTP API', async (t) => {
   const settings = allowLoopback(testSettings())
   settings.access = { ...settings.access, adminTokens: [ADMIN], clientTokens: [CLIENT] }
   const { server, http } = await startServer(t, 'ws', index, settings)
-  // A day of plays on two streams, written through the play log itself.
+  // A day of plays on two streams, written through the play log itself; played 2.1 % fast, 1.8 % slow, or at a speed
+  // too near 1 to mention.
   const log = server.services.plays
   const day = Date.parse('2026-11-20T00:00:00Z')
+  const speeds = [1.021, 0.982, 1.002]
   for (let i = 0; i < 25; i++) {
     const startedAt = new Date(day + i * 600_000).toISOString()
-    const p = log.open({ stream: i % 2 ? 'radio-b' : 'radio-a', kind: 'monitor', trackId: 1, title: 'song 3, "live"', artist: 'x', album: '', startedAt, startStreamSeconds: i * 600, startOffsetSeconds: 0, peakConfidence: 0.9 })
+    const p = log.open({ stream: i % 2 ? 'radio-b' : 'radio-a', kind: 'monitor', trackId: 1, title: 'song 3, "live"', artist: 'x', album: '', startedAt, startStreamSeconds: i * 600, startOffsetSeconds: 0, peakConfidence: 0.9, speed: speeds[i % 3] })
     log.close(p.id, { endedAt: new Date(day + i * 600_000 + 180_000).toISOString(), endStreamSeconds: i * 600 + 180, endOffsetSeconds: 180 })
   }
   await log.flushed()
@@ -36,6 +38,7 @@ t.test('monitor and plays over the HTTP API', async (t) => {
   const plays = (JSON.parse(json.stdout) as { plays: Play[] }).plays
   t.equal(plays.length, 25, 'every play, across pages')
   t.equal(new Set(plays.map((p) => p.id)).size, 25, 'no play twice')
+  t.same(plays.slice(0, 3).map((p) => p.speed), [1.021, 1.002, 0.982], 'each with its speed (newest first: plays 24, 23, 22)')
 
   const limited = await run(['plays', '--json', '--monitor', 'radio-a', '--limit', '5'])
   t.same((JSON.parse(limited.stdout) as { plays: Play[] }).plays.map((p) => p.stream), Array(5).fill('radio-a'), '--monitor and --limit')
@@ -46,9 +49,13 @@ t.test('monitor and plays over the HTTP API', async (t) => {
   t.equal(lines.length, 13, 'one header and 12 rows')
   t.match(lines[0], /^id,stream,/)
   t.match(lines[1], /"song 3, ""live"""/, 'commas and quotes in titles are quoted')
+  t.match(lines[0], /,open,speed$/, 'speed is the last column')
+  t.match(lines[1], /,false,1\.002$/, 'play 23 (the newest of radio-b): 1.002')
 
   const human = await run(['plays', '--from', '2026-11-20T03:00:00Z', '--to', '2026-11-20T03:30:00Z'])
   t.equal(human.stdout.trim().split('\n').length, 3, '--from and --to bound the range (3 plays in 30 min)')
+  t.same(human.stdout.trim().split('\n').map((l) => l.replace(/^.*\(/, '(')), ['(0.9)', '(0.9, 1.8 % slow)', '(0.9, 2.1 % fast)'],
+    'the speed is told when 0.5 % or more away from 1 (plays 20, 19, 18)')
 
   const daily = await run(['plays', '--daily', '--json', '--from', '2026-11-19T00:00:00Z', '--to', '2026-11-21T00:00:00Z'])
   t.equal(daily.code, 0, daily.stderr)

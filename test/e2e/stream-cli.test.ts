@@ -72,6 +72,7 @@ t.test('earshot stream --json: one JSON object a line, a confirmed match with th
   const confirmed = events.filter((e) => e.type === 'match' && e.state === 'confirmed')
   t.ok(confirmed.length > 0, 'a confirmed match')
   t.ok(confirmed.every((e) => e.title === 'song-3' && e.source === 'music/song-3.wav'), 'of song-3')
+  t.ok(events.filter((e) => e.type === 'match').every((e) => typeof e.speed === 'number' && Math.abs(e.speed - 1) < 0.005), 'every match carries its speed (normal here)')
   const last = confirmed.at(-1) as { offsetSeconds: number, streamSeconds: number } | undefined
   t.ok(last && Math.abs(last.offsetSeconds - last.streamSeconds - CLIP_START) <= 0.5, `offset ${last?.offsetSeconds} at ${last?.streamSeconds} s`)
   t.match(events.at(-1), { type: 'match-end', id: confirmed[0]?.id }, 'the stream ends with the match ending')

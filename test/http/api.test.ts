@@ -133,8 +133,9 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
       const r = bodyOf(a)
       t.same(keys(r), ['matches', 'processingTimeMs', 'queryDurationMs'])
       t.equal(r.matches[0]?.id, 2, 'the right track first')
-      t.same(keys(r.matches[0]), ['album', 'artist', 'confidence', 'id', 'offsetSeconds', 'source', 'title'])
+      t.same(keys(r.matches[0]), ['album', 'artist', 'confidence', 'id', 'offsetSeconds', 'source', 'speed', 'title'])
       t.ok(r.matches[0].confidence > 0 && r.matches[0].confidence <= 1)
+      t.ok(Math.abs(r.matches[0].speed - 1) < 0.005, `a clip at normal speed: speed ${r.matches[0].speed}`)
       t.ok(Math.abs(r.matches[0].offsetSeconds - 6) < 0.5, `offset ${r.matches[0].offsetSeconds} s`)
       t.equal(r.queryDurationMs, 5000)
     },

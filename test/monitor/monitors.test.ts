@@ -49,6 +49,7 @@ t.test('a monitored station: the play log holds each song, nothing for unknown m
   seen = await pollUntil(info, (m) => m.current?.state === 'confirmed', 15_000, 'song 3 confirmed on the monitor')
   t.equal(seen?.state, 'listening')
   t.equal(seen?.current?.trackId, 1, 'the current match is song 3 (track 1)')
+  t.ok(Math.abs((seen?.current?.speed ?? NaN) - 1) < 0.005, `at normal speed (${String(seen?.current?.speed)})`)
   const open = await getJson<{ plays: Play[] }>(`${http}/v1/plays?monitor=${monitor.id}`)
   t.equal(open.plays.length, 1, 'one play while song 3 airs')
   t.equal(open.plays[0].open, true, 'it is open')
@@ -77,6 +78,7 @@ t.test('a monitored station: the play log holds each song, nothing for unknown m
   t.ok(b2.startStreamSeconds >= (b1.endStreamSeconds ?? 0), 'the second part starts after the first ends')
   t.ok(b2.startOffsetSeconds > b1.startOffsetSeconds + 6, `the second part joins song 5 later in the track (${b2.startOffsetSeconds} s)`)
   for (const p of plays) t.ok(p.peakConfidence >= settings.minConfidence, `peak confidence ${p.peakConfidence}`)
+  for (const p of plays) t.ok(Math.abs(p.speed - 1) < 0.005, `speed ${p.speed}`)
   t.ok(Date.parse(a.startedAt) <= Date.parse(a.endedAt ?? ''), 'wall-clock times in order')
 
   // CSV export of the same log.

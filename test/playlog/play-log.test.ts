@@ -77,6 +77,7 @@ t.test('open, touch, close round trip', async (t) => {
     lastSeenAt: '2024-03-01T23:50:00.000Z',
     lastStreamSeconds: 100,
     open: true,
+    speed: 1,
   })
   t.same(log.get(p.id), p)
   t.same(log.openPlays().map((x) => x.id), [p.id])
@@ -173,6 +174,59 @@ t.test('recover closes open plays where they were last heard, once', async (t) =
   t.same(log.query({}).plays.map((p) => p.id), [done.id, b.id, a.id], 'no duplicate rows')
 })
 
+t.test('speed: kept at open, updated by touch and close; the start correction and recover move offsets by speed', async (t) => {
+  const f = fresh(t)
+  let { log } = f.env
+  const p = log.open(newPlay({ speed: 1.05 }))
+  t.equal(p.speed, 1.05)
+  log.touch(p.id, { lastStreamSeconds: 110, lastSeenAt: '2024-03-01T23:50:10.000Z', peakConfidence: 0.5, speed: 1.04 })
+  t.equal(log.get(p.id)?.speed, 1.04, 'a touch carries the latest estimate')
+  log.touch(p.id, { lastStreamSeconds: 111, lastSeenAt: '2024-03-01T23:50:11.000Z', peakConfidence: 0.5 })
+  t.equal(log.get(p.id)?.speed, 1.04, 'a touch without one keeps it')
+  const closed = log.close(p.id, { endedAt: '2024-03-01T23:51:00.000Z', endStreamSeconds: 160, endOffsetSeconds: 72.9, startStreamSeconds: 98, speed: 1.02 })
+  t.match(closed, { speed: 1.02, startStreamSeconds: 98, startOffsetSeconds: 10.46, startedAt: '2024-03-01T23:49:58.000Z' }, 'start moved by -2 s of stream, -2.04 s of track')
+
+  const q = log.open(newPlay({ stream: 'radio-2', speed: 0.98 }))
+  log.touch(q.id, { lastStreamSeconds: 150, lastSeenAt: '2024-03-01T23:50:50.000Z', peakConfidence: 0.6, speed: 0.97 })
+  await log.flushed()
+  log = (await f.reopen()).log
+  t.match(log.recover(), [{ id: q.id, speed: 0.97, endStreamSeconds: 150, endOffsetSeconds: 61 }], 'recovered at its last touch: 12.5 + 0.97 × 50 s')
+  t.equal(log.get(p.id)?.speed, 1.02)
+  const csv = playsToCsv([log.get(p.id) as Play]).split('\r\n')
+  t.equal(csv[0].split(',').at(-1), 'speed', 'the CSV has speed as its last column (older columns keep their place)')
+  t.equal(csv[1].split(',').at(-1), '1.02')
+})
+
+t.test('a format 2 log is moved over on open: its plays read speed 1', async (t) => {
+  const f = fresh(t)
+  let { log } = f.env
+  const closed = log.open(newPlay())
+  log.close(closed.id, { endedAt: '2024-03-01T23:51:00.000Z', endStreamSeconds: 160, endOffsetSeconds: 72.5 })
+  const open = log.open(newPlay({ stream: 'radio-2', startedAt: new Date(T0 + 1000).toISOString() }))
+  log.touch(open.id, { lastStreamSeconds: 130, lastSeenAt: '2024-03-01T23:50:31.000Z', peakConfidence: 0.8 })
+  await log.flushed()
+  // Write both as format 2 did: no speed in the rows nor in the open play's live record.
+  const { root } = f.env
+  const plays = root.openDB<Record<string, unknown>, string>('playlog.plays', { encoding: 'msgpack' })
+  const live = root.openDB<Record<string, unknown>, string>('playlog.open', { encoding: 'msgpack' })
+  root.transactionSync(() => {
+    for (const { key, value } of plays.getRange()) { const { speed: _, ...row } = value; plays.putSync(key, row) }
+    for (const { key, value } of live.getRange()) { const { speed: _, ...rest } = value; live.putSync(key, rest) }
+    root.openDB('playlog.index', { encoding: 'msgpack' }).putSync(['meta', 'formatVersion'], 2)
+  })
+  t.equal(plays.get(closed.id)?.speed, undefined, 'format 2 rows have no speed')
+
+  log = (await f.reopen()).log
+  t.equal(f.env.root.openDB('playlog.index', { encoding: 'msgpack' }).get(['meta', 'formatVersion']), PLAYLOG_FORMAT_VERSION, 'now the current format')
+  t.equal(PLAYLOG_FORMAT_VERSION, 3)
+  t.match(log.get(closed.id), { speed: 1, startOffsetSeconds: 12.5, endOffsetSeconds: 72.5 }, 'a closed play reads speed 1, its offsets unchanged')
+  t.match(log.get(open.id), { speed: 1, open: true, lastStreamSeconds: 130, peakConfidence: 0.8 }, 'an open play too, its live values kept')
+  t.same(log.query({}).plays.map((p) => p.speed), [1, 1])
+  log.touch(open.id, { lastStreamSeconds: 140, lastSeenAt: '2024-03-01T23:50:41.000Z', peakConfidence: 0.8 })
+  t.equal(log.get(open.id)?.speed, 1, 'a touch of a format 2 live record keeps the row\'s speed')
+  t.match(log.recover(), [{ id: open.id, speed: 1, endStreamSeconds: 140, endOffsetSeconds: 52.5 }])
+})
+
 t.test('a log with another format version is refused', async (t) => {
   const dir = path.join(t.testdir(), 'db')
   const root = open({ path: dir, maxDbs: 8 })
@@ -207,7 +261,7 @@ t.test('monitors and client streams are separate namespaces; a format 1 log is m
     index.putSync(['meta', 'formatVersion'], 1)
   })
   log = (await f.reopen()).log
-  t.equal(f.env.root.openDB('playlog.index', { encoding: 'msgpack' }).get(['meta', 'formatVersion']), PLAYLOG_FORMAT_VERSION, 'now format 2')
+  t.equal(f.env.root.openDB('playlog.index', { encoding: 'msgpack' }).get(['meta', 'formatVersion']), PLAYLOG_FORMAT_VERSION, 'now the current format')
   t.same(namespaces(log), expected, 'the client play moved to its namespace; both plays are kept')
   t.same(log.query({}).plays.map((p) => p.id), [client.id, monitor.id], 'every row is still there')
 })

@@ -43,8 +43,8 @@ function setup (t: Test, options: PlayRecorderOptions = {}, dir = path.join(t.te
   return { log, root, rec, events, clock, play, send: (m) => rec.onMessage(m) }
 }
 
-function match (state: 'tentative' | 'confirmed', id: number, streamSeconds: number, startedAtStreamSeconds: number, offsetSeconds: number, confidence: number): Match {
-  return { type: 'match', state, id, title: `title ${id}`, artist: `artist ${id}`, album: `album ${id}`, source: `${id}.flac`, confidence, offsetSeconds, streamSeconds, startedAtStreamSeconds }
+function match (state: 'tentative' | 'confirmed', id: number, streamSeconds: number, startedAtStreamSeconds: number, offsetSeconds: number, confidence: number, speed = 1): Match {
+  return { type: 'match', state, id, title: `title ${id}`, artist: `artist ${id}`, album: `album ${id}`, source: `${id}.flac`, confidence, offsetSeconds, speed, streamSeconds, startedAtStreamSeconds }
 }
 
 function matchEnd (id: number, startedAtStreamSeconds: number, endedAtStreamSeconds: number): MatchEnd {
@@ -68,7 +68,7 @@ t.test('tentative, confirmed, updates, match-end: one play', async (t) => {
   send(match('confirmed', 7, 5, 1, 35, 0.6))
   // Started at stream second 1, 4 s before now; 35 - 4 = 31 s into the track.
   const opened = rec.current as Play
-  t.match(opened, { stream: 'radio-1', kind: 'monitor', trackId: 7, title: 'title 7', artist: 'artist 7', album: 'album 7', startedAt: iso(T0 + 1000), startStreamSeconds: 1, startOffsetSeconds: 31, peakConfidence: 0.6, open: true })
+  t.match(opened, { stream: 'radio-1', kind: 'monitor', trackId: 7, title: 'title 7', artist: 'artist 7', album: 'album 7', startedAt: iso(T0 + 1000), startStreamSeconds: 1, startOffsetSeconds: 31, peakConfidence: 0.6, open: true, speed: 1 })
   t.same(events, [{ type: 'match.confirmed', play: opened }])
   t.same(rows(log).map((p) => p.id), [opened.id])
 
@@ -85,7 +85,7 @@ t.test('tentative, confirmed, updates, match-end: one play', async (t) => {
   send(matchEnd(7, 1, 40))
   t.equal(rec.current, undefined)
   const closed = log.get(opened.id) as Play
-  t.match(closed, { open: false, startStreamSeconds: 1, endStreamSeconds: 40, endedAt: iso(T0 + 40_000), startOffsetSeconds: 31, endOffsetSeconds: 70, peakConfidence: 0.9 })
+  t.match(closed, { open: false, startStreamSeconds: 1, endStreamSeconds: 40, endedAt: iso(T0 + 40_000), startOffsetSeconds: 31, endOffsetSeconds: 70, peakConfidence: 0.9, speed: 1 })
   t.same(events.map((e) => e.type), ['match.confirmed', 'match.ended'])
   t.same(events[1].play, closed, 'the event carries the closed row')
   t.equal(rows(log).length, 1, 'one row in all')
@@ -228,4 +228,48 @@ t.test('admit: a refused play is not opened; a later match of its track asks aga
   t.equal(p?.startedAt, iso(T0 + 2000))
   send(match('confirmed', 7, 10, 2, 12, 0.9))
   t.equal(asked, 2, 'an open play does not ask again')
+})
+
+t.test('speed: offsets move by speed × stream seconds, lengths stay in stream time, the latest confirmed speed is kept', async (t) => {
+  const { log, rec, events, play, send } = setup(t)
+  play(8)
+  // First evidence at 3 s, confirmed at 8 s at 61.25 s into the track, played 5 % fast: the track advanced
+  // 1.05 × 5 = 5.25 s since the first evidence, so the play starts 56 s in (not 61.25 - 5 = 56.25).
+  send(match('confirmed', 4, 8, 3, 61.25, 0.7, 1.05))
+  const opened = rec.current as Play
+  t.match(opened, { trackId: 4, startStreamSeconds: 3, startOffsetSeconds: 56, speed: 1.05, open: true })
+  t.match(events[0]?.play, { startOffsetSeconds: 56, speed: 1.05 }, 'the confirmed event carries the speed')
+
+  play(20)
+  send(match('tentative', 9, 20, 18, 5, 0.2, 0.9)) // another track's tentative match says nothing of this play's speed
+  send(match('confirmed', 4, 20, 3, 73.8, 0.8, 1.04)) // a better estimate
+  play(21)
+  t.match(log.get(opened.id), { open: true, speed: 1.04, lastStreamSeconds: 21 }, 'the latest estimate goes out with the next touch')
+
+  play(42)
+  // The match-end moves the start to 2 s: the start offset goes back 1.04 × 1 s; the end is at 40 s.
+  send(matchEnd(4, 2, 40))
+  const closed = log.get(opened.id) as Play
+  t.match(closed, { open: false, startStreamSeconds: 2, endStreamSeconds: 40, startOffsetSeconds: 54.96, speed: 1.04 })
+  // 54.96 + 1.04 × 38 s of stream = 94.48 s into the track; the play lasted 38 s of stream.
+  t.equal(closed.endOffsetSeconds, 94.48, 'the end offset advanced speed × the stream seconds played')
+  t.equal((closed.endStreamSeconds as number) - closed.startStreamSeconds, 38, 'the length is in stream seconds')
+  t.same(events.map((e) => [e.type, e.play.speed]), [['match.confirmed', 1.05], ['match.ended', 1.04]])
+})
+
+t.test('speed: a crash is recovered with the latest touched speed', async (t) => {
+  const dir = path.join(t.testdir(), 'db')
+  const first = setup(t, {}, dir)
+  first.play(10)
+  first.send(match('confirmed', 2, 10, 4, 26.2, 0.9, 0.97)) // 3 % slow: 26.2 - 0.97 × 6 = 20.38 s in at the start
+  first.play(15)
+  first.send(match('confirmed', 2, 15, 4, 31.05, 0.9, 0.97))
+  first.play(24)
+  await first.log.flushed()
+  await first.root.close()
+
+  const second = setup(t, {}, dir)
+  const [p] = second.log.recover()
+  // Last touched at 24 s: 20 s of stream after the start, 0.97 × 20 = 19.4 s of track.
+  t.match(p, { open: false, startStreamSeconds: 4, endStreamSeconds: 24, startOffsetSeconds: 20.38, endOffsetSeconds: 39.78, speed: 0.97 })
 })

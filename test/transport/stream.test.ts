@@ -80,6 +80,7 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
       t.ok(all.slice(0, all.indexOf(first)).some((m) => m.state === 'tentative' && m.id === id), `${name}: tentative first`)
       t.ok(first.confidence >= 0.5 && first.confidence <= 1, `${name}: confirmed at confidence ${first.confidence}`)
       for (const m of confirmed) t.equal(m.id, id, `${name}: confirmed #${m.id} at ${m.streamSeconds} s`)
+      t.ok(all.every((m) => typeof m.speed === 'number' && Math.abs(m.speed - 1) < 0.005), `${name}: every match says normal speed (${all.map((m) => m.speed).join(', ')})`)
       // offsetSeconds is the track position at streamSeconds of the stream. The first confirmed event may still
       // carry an alignment a bar away (see the BUG test at the end); the right one must be confirmed within 6 s,
       // and the settled answer must hold it.

@@ -116,6 +116,7 @@ for (const transport of TRANSPORTS) {
     t.equal(unique.size, 4, 'de-duplicated by delivery id, the receiver has each of the four events once')
     t.equal(new Set(rx.got.map((g) => g.event)).size, 4, 'and by event id too')
     t.same([...unique.values()].map((g) => g.play.id), [plays[0].id, plays[0].id, plays[1].id, plays[1].id])
+    t.ok(rx.got.every((g) => typeof g.play.speed === 'number' && Math.abs(g.play.speed - 1) < 0.005), 'every event\'s play carries its speed (normal here)')
 
     // Bad ranges answer a coded error.
     const bad = await fetch(`${base}/v1/webhooks/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ from: 'yesterday' }) })

@@ -7,8 +7,11 @@ import { fingerprint } from '../dsp/pipeline.js'
 import type { Index } from '../index/types.js'
 import { ClipMatcher, type ClipMatch } from '../match/clip-matcher.js'
 
-/** A match of a clip: the track fields of a stream's `match` message, its confidence, and where in the track the clip starts. */
-export type IdentifiedMatch = Pick<Match, 'id' | 'title' | 'artist' | 'album' | 'source' | 'confidence' | 'offsetSeconds'>
+/**
+ * A match of a clip: the track fields of a stream's `match` message, its confidence, where in the track the clip
+ * starts, and the clip's playback speed against the track (track seconds per clip second, rounded to 0.001).
+ */
+export type IdentifiedMatch = Pick<Match, 'id' | 'title' | 'artist' | 'album' | 'source' | 'confidence' | 'offsetSeconds' | 'speed'>
 
 export interface IdentifyResult {
   matches: IdentifiedMatch[]
@@ -51,6 +54,7 @@ export class Identifier {
         source: t.source,
         confidence: Math.round(c.confidence * 1000) / 1000,
         offsetSeconds: Math.round(c.offsetSeconds * 100) / 100,
+        speed: Math.round(c.speed * 1000) / 1000,
       })
     }
     const answer: IdentifyResult = {

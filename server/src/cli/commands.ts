@@ -18,6 +18,7 @@ import { streamSources } from './stream.js'
 import { loadSettings } from '../config/load.js'
 import { jobsCommand, monitorCommand, playsCommand } from './remote.js'
 import { errLine, out, outJson } from './terminal-text.js'
+import { speedNote } from '../../../protocol/src/speed.js'
 
 type Values = Record<string, string | boolean | undefined>
 
@@ -177,7 +178,8 @@ const identify: Command = {
         out(`no match (${(result.queryDurationMs / 1000).toFixed(1)} s of audio, ${result.processingTimeMs} ms)`)
       } else {
         for (const m of result.matches) {
-          out(`#${m.id} ${m.artist ? `${m.artist} - ` : ''}${m.title}${m.album ? ` [${m.album}]` : ''} at ${m.offsetSeconds.toFixed(1)} s, confidence ${m.confidence.toFixed(2)}`)
+          const speed = speedNote(m.speed)
+          out(`#${m.id} ${m.artist ? `${m.artist} - ` : ''}${m.title}${m.album ? ` [${m.album}]` : ''} at ${m.offsetSeconds.toFixed(1)} s, ${speed ? `${speed}, ` : ''}confidence ${m.confidence.toFixed(2)}`)
         }
       }
       return 0

@@ -10,6 +10,7 @@ import { playsToCsv, type Play, type PlayPage } from '../playlog/play-log.js'
 import { toCsv } from '../playlog/csv.js'
 import { apiOptions, callApi, DEFAULT_API } from './api-client.js'
 import { out, outJson, outText } from './terminal-text.js'
+import { speedNote } from '../../../protocol/src/speed.js'
 
 const apiFlags = {
   server: { type: 'string', description: `Server (default $EARSHOT_SERVER or ${DEFAULT_API})` },
@@ -18,7 +19,8 @@ const apiFlags = {
 } as const
 
 function describeMonitor (m: MonitorInfo): string {
-  const now = m.current ? `${m.current.state} ${m.current.title || `track ${m.current.trackId}`}${m.current.artist ? ` — ${m.current.artist}` : ''}` : 'no match'
+  const speed = m.current ? speedNote(m.current.speed) : ''
+  const now = m.current ? `${m.current.state} ${m.current.title || `track ${m.current.trackId}`}${m.current.artist ? ` — ${m.current.artist}` : ''}${speed ? `, ${speed}` : ''}` : 'no match'
   const state = m.state === 'down' ? `down since ${m.since}${m.lastError ? ` (${m.lastError})` : ''}` : m.state
   return `${m.id}  ${m.label || '-'}  ${m.url}\n    ${state}; ${now}`
 }
@@ -139,7 +141,8 @@ export const playsCommand: Command = {
     if (all.length === 0) out('no plays')
     for (const p of all) {
       const span = `${p.startedAt} → ${p.endedAt ?? 'playing'}`
-      out(`${span}  ${p.stream}  ${p.title || `track ${p.trackId}`}${p.artist ? ` — ${p.artist}` : ''}  (${p.peakConfidence})`)
+      const speed = speedNote(p.speed)
+      out(`${span}  ${p.stream}  ${p.title || `track ${p.trackId}`}${p.artist ? ` — ${p.artist}` : ''}  (${p.peakConfidence}${speed ? `, ${speed}` : ''})`)
     }
     return 0
   },

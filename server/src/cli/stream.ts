@@ -10,6 +10,7 @@ import { decodeFile } from '../audio/decode.js'
 import { collectFiles } from '../catalog/indexer.js'
 import { earshotError, wrapError, describeError } from '../errors.js'
 import { errLine, jsonText } from './terminal-text.js'
+import { speedNote } from '../../../protocol/src/speed.js'
 
 /** Audio per message: 100 ms. */
 const CHUNK_SECONDS = 0.1
@@ -44,8 +45,9 @@ async function openSession (source: string, sampleRate: number, o: StreamOptions
   const print = (event: Record<string, unknown>): void => {
     if (o.json) { o.out(jsonText({ input: source, ...event })); return }
     if (event.type === 'match') {
+      const speed = speedNote(Number(event.speed))
       o.out(`[${Number(event.streamSeconds).toFixed(1)} s] ${String(event.state)} #${String(event.id)} ${event.artist ? `${String(event.artist)} - ` : ''}${String(event.title)} ` +
-        `at ${Number(event.offsetSeconds).toFixed(1)} s (confidence ${Number(event.confidence).toFixed(2)})`)
+        `at ${Number(event.offsetSeconds).toFixed(1)} s${speed ? `, ${speed}` : ''} (confidence ${Number(event.confidence).toFixed(2)})`)
     } else if (event.type === 'match-end') {
       o.out(`[${Number(event.endedAtStreamSeconds).toFixed(1)} s] ended #${String(event.id)} (played from ${Number(event.startedAtStreamSeconds).toFixed(1)} s)`)
     } else if (event.type === 'error') {

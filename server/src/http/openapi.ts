@@ -227,6 +227,11 @@ const indexStats = object({
   bytesInUse: int('Bytes of the file in use; LMDB reuses the rest, and the file never shrinks by itself'),
 }, [], 'The index\'s figures')
 
+/** A match's playback speed: `per` is what the track's seconds are counted against (clip or stream seconds). */
+function speed (per: string, extra = ''): Json {
+  return num(`Playback speed against the track, rounded to 0.001: track seconds per ${per} second (1.021: played 2.1 % fast; 0.982: 1.8 % slow)${extra}`, { minimum: 0, example: 1.021 })
+}
+
 const schemas: Record<string, Json> = {
   Error: object({
     error: object({
@@ -259,6 +264,7 @@ const schemas: Record<string, Json> = {
     title: str(), artist: str(), album: str(), source: str(),
     confidence: num('0..1, rounded to 0.001', { minimum: 0, maximum: 1 }),
     offsetSeconds: num('Where in the track the clip starts, in seconds'),
+    speed: speed('clip'),
   }),
   IdentifyResult: object({
     matches: { type: 'array', items: ref('Match'), description: `Best first; at most ${defaults.maxMatches}, at or above confidence ${defaults.minConfidence}; empty when nothing matches` },
@@ -270,7 +276,8 @@ const schemas: Record<string, Json> = {
     state: str(undefined, { enum: ['tentative', 'confirmed'] }),
     trackId: int(), title: str(), artist: str(),
     confidence: num(undefined, { minimum: 0, maximum: 1 }),
-    offsetSeconds: num('Position in the track'),
+    offsetSeconds: num('Position in the track when the latest match message came'),
+    speed: speed('stream', '; the track moves on this many seconds per second of stream'),
   }, [], 'What a monitor hears now'),
   Monitor: object({
     id: str('Monitor id', { format: 'uuid' }),
@@ -301,12 +308,13 @@ const schemas: Record<string, Json> = {
     startStreamSeconds: num('Position in the stream at the start'),
     endStreamSeconds: num('Null while open', { nullable: true }),
     startOffsetSeconds: num('Position in the track at the start'),
-    endOffsetSeconds: num('Null while open', { nullable: true }),
+    endOffsetSeconds: num('Position in the track at the end: startOffsetSeconds + speed × (endStreamSeconds − startStreamSeconds); null while open', { nullable: true }),
     peakConfidence: num(undefined, { minimum: 0, maximum: 1 }),
     lastSeenAt: time('Wall clock of the last audio heard while open'),
     lastStreamSeconds: num(),
     open: { type: 'boolean', description: 'True while the track is still playing' },
-  }, [], 'One song heard on one stream'),
+    speed: speed('stream', ', the latest confirmed estimate. Stream seconds (and so the play\'s length) are stream time, offsets track time. Plays filed by an earshot without speeds (play log format 2 and older) read 1'),
+  }, [], 'One song heard on one stream (also the `data` of the match.confirmed and match.ended webhook events)'),
   PlayPage: object({
     plays: { type: 'array', items: ref('Play'), description: 'Newest first' },
     nextCursor: str('Pass as `cursor` for the next page; null on the last page', { nullable: true }),
@@ -732,7 +740,7 @@ const paths: Record<string, Json> = {
               schema: {
                 type: 'string',
                 description: 'RFC 4180, CRLF line ends, a header line, then one row per play with the columns of Play in its order; null is an empty field',
-                example: 'id,stream,kind,trackId,title,artist,album,startedAt,endedAt,startStreamSeconds,endStreamSeconds,startOffsetSeconds,endOffsetSeconds,peakConfidence,lastSeenAt,lastStreamSeconds,open\r\n',
+                example: 'id,stream,kind,trackId,title,artist,album,startedAt,endedAt,startStreamSeconds,endStreamSeconds,startOffsetSeconds,endOffsetSeconds,peakConfidence,lastSeenAt,lastStreamSeconds,open,speed\r\n',
               },
             },
           },

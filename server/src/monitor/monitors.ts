@@ -40,7 +40,10 @@ export interface CurrentMatch {
   title: string
   artist: string
   confidence: number
+  /** Position in the track when the latest match message came (see Match.offsetSeconds). */
   offsetSeconds: number
+  /** Playback speed against the track (see Match.speed). */
+  speed: number
 }
 
 /** A monitor as the API shows it. */
@@ -199,7 +202,7 @@ class Monitor {
 
   #onMessage (m: ServerMessage): void {
     if (m.type === 'match') {
-      this.#current = { state: m.state, trackId: m.id, title: m.title, artist: m.artist, confidence: m.confidence, offsetSeconds: m.offsetSeconds }
+      this.#current = { state: m.state, trackId: m.id, title: m.title, artist: m.artist, confidence: m.confidence, offsetSeconds: m.offsetSeconds, speed: m.speed }
     } else if (m.type === 'match-end' && this.#current?.trackId === m.id) {
       this.#current = null
     }

@@ -9,15 +9,19 @@
  *                  (a play started 2024-03-01T23:50:00Z, the 42nd play ever opened). A time range is one range scan:
  *                  from/to become '1709337000000' .. '1709337600000', and every id of those milliseconds sorts
  *                  after its 13-digit prefix.
- *   playlog.open   id -> Live { lastSeenAt, lastStreamSeconds, peakConfidence } for each open play: found without a
- *                  scan, and the only thing `touch` writes.
+ *   playlog.open   id -> Live { lastSeenAt, lastStreamSeconds, peakConfidence, speed } for each open play: found
+ *                  without a scan, and the only thing `touch` writes.
  *   playlog.index  ['s', stream, id] | ['t', trackId, id] | ['st', stream, trackId, id] -> 1: secondary indexes, so a
  *                  filtered page reads limit+1 index entries and as many rows, whatever else the range holds.
  *                  Monitors and client streams are separate namespaces: a client stream's keys are 'cs' and 'cst'
  *                  instead of 's' and 'st', so a client whose streamId is a monitor's id never shows among that
  *                  monitor's plays. ['meta', 'formatVersion'] and ['meta', 'nextSeq'] live here too.
  *
- * Format 1 kept client streams under 's' and 'st' too; opening it moves their keys (the rows stay as they are).
+ * Formats are moved over on open, one step at a time, each in one synced transaction:
+ *   1 -> 2  format 1 kept client streams under 's' and 'st' too: their keys move (the rows stay as they are);
+ *   2 -> 3  rows gain `speed` (the playback speed, track seconds per stream second): rows filed before it get 1, the
+ *           speed earshot assumed when it filed them (their end offsets are start offset + stream seconds); open
+ *           plays' Live records of format 2 have none and read the row's.
  *
  * Why touch writes a separate record: an async `put` queued before a `putSync` commits after it (lmdb-js runs async
  * writes on its own thread), so a touch of the row itself could land after the close and reopen the play. A stale
@@ -33,8 +37,8 @@ import type { Database, RootDatabase } from 'lmdb'
 import { toCsv } from './csv.js'
 import { StateWrites } from '../state/state-writes.js'
 
-/** Bump when the stored layout changes; a log of version 1 is moved over on open, any other version is refused. */
-export const PLAYLOG_FORMAT_VERSION = 2
+/** Bump when the stored layout changes; a log of an older version is moved over on open, a newer one is refused. */
+export const PLAYLOG_FORMAT_VERSION = 3
 /** Digits of the start time in an id: milliseconds since 1970 up to the year 2286. */
 const ID_MS_DIGITS = 13
 const ID_SEQ_DIGITS = 10
@@ -63,26 +67,47 @@ export interface Play {
   endStreamSeconds: number | null
   /** Position in the track at the start, in seconds. */
   startOffsetSeconds: number
+  /** Position in the track at the end: the start offset plus speed × the stream seconds played. */
   endOffsetSeconds: number | null
   peakConfidence: number
   /** Wall clock of the last audio seen while open (what recover closes at). */
   lastSeenAt: string
   lastStreamSeconds: number
   open: boolean
+  /**
+   * Playback speed against the track, the latest confirmed estimate: track seconds per stream second (1.021: played
+   * 2.1 % fast). Stream times (and so a play's length) are in stream seconds; offsets are in track seconds. Plays
+   * filed before format 3 read 1.
+   */
+  speed: number
 }
 
 export type NewPlay = Pick<Play, 'stream' | 'kind' | 'trackId' | 'title' | 'artist' | 'album' | 'startedAt' |
-'startStreamSeconds' | 'startOffsetSeconds' | 'peakConfidence'>
+'startStreamSeconds' | 'startOffsetSeconds' | 'peakConfidence'> & {
+  /** [speed=1] playback speed at the confirmation. */
+  speed?: number
+}
 
-export interface PlaySeen { lastStreamSeconds: number, lastSeenAt: string, peakConfidence: number }
+export interface PlaySeen {
+  lastStreamSeconds: number
+  lastSeenAt: string
+  peakConfidence: number
+  /** The latest speed estimate, if it is known (kept otherwise). */
+  speed?: number
+}
 
 export interface PlayEnd {
   endedAt: string
   endStreamSeconds: number
   endOffsetSeconds: number
-  /** A corrected start in stream seconds: startedAt and startOffsetSeconds move by the same amount; the id stays. */
+  /**
+   * A corrected start in stream seconds: startedAt moves by the same amount, startOffsetSeconds by speed times it;
+   * the id stays.
+   */
   startStreamSeconds?: number
   peakConfidence?: number
+  /** The latest speed estimate (kept when not given); set before the start is corrected. */
+  speed?: number
 }
 
 export interface PlayQuery {
@@ -131,7 +156,8 @@ function badQuery (message: string): EarshotError {
   return earshotError('EAR_ERR_BAD_REQUEST', message)
 }
 
-interface Live { lastSeenAt: string, lastStreamSeconds: number, peakConfidence: number }
+/** Live values of an open play; `speed` is missing from the records of format 2 (the row's then holds). */
+interface Live { lastSeenAt: string, lastStreamSeconds: number, peakConfidence: number, speed?: number }
 type IndexKey = Array<string | number>
 
 export class PlayLog {
@@ -169,8 +195,9 @@ export class PlayLog {
         this.#index.putSync(['meta', 'formatVersion'], PLAYLOG_FORMAT_VERSION)
         this.#index.putSync(['meta', 'nextSeq'], 1)
       }))
-    } else if (version === 1) {
-      this.#separateClientStreams()
+    } else if (version === 1 || version === 2) {
+      if (version === 1) this.#separateClientStreams()
+      writes.sync('the play log\'s move to format 3', () => this.#addSpeed())
     } else if (version !== PLAYLOG_FORMAT_VERSION) {
       throw earshotError('EAR_ERR_STATE_FORMAT', 'play log', String(version), PLAYLOG_FORMAT_VERSION)
     }
@@ -185,7 +212,20 @@ export class PlayLog {
         this.#index.removeSync(['st', row.stream, row.trackId, row.id])
         for (const key of indexKeysOf(row)) this.#index.putSync(key, 1)
       }
-      this.#index.putSync(['meta', 'formatVersion'], PLAYLOG_FORMAT_VERSION)
+      this.#index.putSync(['meta', 'formatVersion'], 2)
+    })
+  }
+
+  /**
+   * Format 2 to 3: every row gains `speed`, 1 for those filed before (earshot assumed normal speed then, and their
+   * offsets say so); one pass, one synced transaction.
+   */
+  #addSpeed (): void {
+    this.#plays.transactionSync(() => {
+      for (const { key, value: row } of this.#plays.getRange()) {
+        if (typeof row.speed !== 'number') this.#plays.putSync(key, { ...row, speed: 1 })
+      }
+      this.#index.putSync(['meta', 'formatVersion'], 3)
     })
   }
 
@@ -221,9 +261,10 @@ export class PlayLog {
         lastSeenAt: new Date(startMs).toISOString(),
         lastStreamSeconds: p.startStreamSeconds,
         open: true,
+        speed: p.speed ?? 1,
       }
       this.#plays.putSync(id, play)
-      this.#open.putSync(id, { lastSeenAt: play.lastSeenAt, lastStreamSeconds: play.lastStreamSeconds, peakConfidence: play.peakConfidence })
+      this.#open.putSync(id, { lastSeenAt: play.lastSeenAt, lastStreamSeconds: play.lastStreamSeconds, peakConfidence: play.peakConfidence, speed: play.speed })
       for (const key of indexKeysOf(play)) this.#index.putSync(key, 1)
     }))
     return play as Play
@@ -239,12 +280,13 @@ export class PlayLog {
       // First touch in this process: one read to check that the play is open.
       const row = this.#plays.get(id)
       if (row?.open !== true) return
-      live = { ...(this.#open.get(id) ?? { lastSeenAt: row.lastSeenAt, lastStreamSeconds: row.lastStreamSeconds, peakConfidence: row.peakConfidence }) }
+      live = { speed: row.speed, ...(this.#open.get(id) ?? { lastSeenAt: row.lastSeenAt, lastStreamSeconds: row.lastStreamSeconds, peakConfidence: row.peakConfidence }) }
       this.#live.set(id, live)
     }
     live.lastSeenAt = seen.lastSeenAt
     live.lastStreamSeconds = seen.lastStreamSeconds
     live.peakConfidence = Math.max(live.peakConfidence, seen.peakConfidence)
+    if (seen.speed !== undefined) live.speed = seen.speed
     this.#writes.background('where a play was last heard', this.#open.put(id, { ...live }))
   }
 
@@ -257,10 +299,11 @@ export class PlayLog {
     const row = this.#plays.get(id)
     if (row === undefined || !row.open) return row
     const play = this.#merged(row)
+    if (end.speed !== undefined) play.speed = end.speed
     if (end.startStreamSeconds !== undefined && end.startStreamSeconds !== play.startStreamSeconds) {
       const delta = end.startStreamSeconds - play.startStreamSeconds
       play.startStreamSeconds = end.startStreamSeconds
-      play.startOffsetSeconds = roundMs(play.startOffsetSeconds + delta)
+      play.startOffsetSeconds = roundMs(play.startOffsetSeconds + play.speed * delta)
       play.startedAt = new Date(Date.parse(play.startedAt) + Math.round(delta * 1000)).toISOString()
     }
     play.endedAt = end.endedAt
@@ -290,8 +333,8 @@ export class PlayLog {
   }
 
   /**
-   * After a crash or restart: close every open play where it was last heard (end offset = start offset + elapsed
-   * stream time). Returns the plays it closed; a second call finds none. Call it before any recorder opens plays.
+   * After a crash or restart: close every open play where it was last heard (end offset = start offset + speed ×
+   * elapsed stream time). Returns the plays it closed; a second call finds none. Call it before any recorder opens plays.
    */
   recover (): Play[] {
     const closed: Play[] = []
@@ -305,7 +348,7 @@ export class PlayLog {
       const play = this.#merged(row)
       play.endedAt = play.lastSeenAt
       play.endStreamSeconds = Math.max(play.lastStreamSeconds, play.startStreamSeconds)
-      play.endOffsetSeconds = roundMs(play.startOffsetSeconds + play.endStreamSeconds - play.startStreamSeconds)
+      play.endOffsetSeconds = roundMs(play.startOffsetSeconds + play.speed * (play.endStreamSeconds - play.startStreamSeconds))
       play.open = false
       closed.push(play)
     }
@@ -433,6 +476,7 @@ export class PlayLog {
         play.lastSeenAt = live.lastSeenAt
         play.lastStreamSeconds = live.lastStreamSeconds
         play.peakConfidence = Math.max(play.peakConfidence, live.peakConfidence)
+        if (typeof live.speed === 'number') play.speed = live.speed
       }
     }
     return play
@@ -501,10 +545,11 @@ function roundMs (seconds: number): number {
   return Math.round(seconds * 1000) / 1000
 }
 
-/** The CSV columns, in order: every field of a Play. */
+/** The CSV columns, in order: every field of a Play (`speed`, added in format 3, last: older columns keep their place). */
 const CSV_COLUMNS: ReadonlyArray<keyof Play> = [
   'id', 'stream', 'kind', 'trackId', 'title', 'artist', 'album', 'startedAt', 'endedAt', 'startStreamSeconds',
   'endStreamSeconds', 'startOffsetSeconds', 'endOffsetSeconds', 'peakConfidence', 'lastSeenAt', 'lastStreamSeconds', 'open',
+  'speed',
 ]
 
 /** Plays as CSV (the one writer, csv.ts): a header line of CSV_COLUMNS, then one row per play. */

@@ -4,12 +4,19 @@
  *
  * Rules:
  *   - the first `confirmed` match of a track opens a play at the match's first evidence (startedAtStreamSeconds);
- *   - later `match` messages of that track only raise its peak confidence (written with the next touch);
+ *   - later `match` messages of that track only raise its peak confidence and update its speed (written with the
+ *     next touch);
  *   - `match-end` of that track closes it at endedAtStreamSeconds;
  *   - a `confirmed` match of another track first closes the open play where the new one starts;
  *   - `end()` closes the open play where the session stopped (source dropped, socket closed);
  *   - tentative matches, and `match`/`match-end` of a track that was never confirmed, record nothing;
  *   - a play the `admit` option refuses (a rate limit) is not opened; a later `match` of its track asks again.
+ *
+ * Speed: a match's `speed` is track seconds per stream second (radio plays songs 1–5 % fast). Offsets are track
+ * time and move by `speed` per stream second: the start offset is the match's offset less speed × the stream seconds
+ * since the first evidence, the end offset the start offset plus speed × the play's stream seconds. A play's speed is
+ * the latest confirmed estimate (a play opens confirmed, and its track's later messages are confirmed too); lengths
+ * (start and end stream seconds) stay in stream time.
  *
  * Stream seconds in messages count from the start of one session; a monitor that reconnects to its source starts a
  * new session, so `streamBase` (seconds) is added to every stream time before it is stored. The wall-clock time of
@@ -57,6 +64,8 @@ export class PlayRecorder {
   readonly #admit: () => boolean
   #current: Play | undefined
   #peak = 0
+  /** The open play's latest speed estimate. */
+  #speed = 1
   /** Absolute stream seconds of the last touch. */
   #touchedAt = -Infinity
   /** Arrival timeline: stream times (ascending) and the wall clock (ms) when their audio had arrived. */
@@ -120,12 +129,14 @@ export class PlayRecorder {
     const current = this.#current
     if (current !== undefined && current.trackId === m.id) {
       this.#peak = Math.max(this.#peak, m.confidence)
+      if (m.state === 'confirmed' && validSpeed(m.speed)) this.#speed = m.speed
       return
     }
     if (m.state !== 'confirmed') return
     const start = this.streamBase + m.startedAtStreamSeconds
     if (current !== undefined) this.#close(start)
     if (!this.#admit()) return
+    const speed = validSpeed(m.speed) ? m.speed : 1
     const play = stored(() => this.#log.open({
       stream: this.#stream.id,
       kind: this.#stream.kind,
@@ -135,12 +146,15 @@ export class PlayRecorder {
       album: m.album,
       startedAt: this.#wallClock(start),
       startStreamSeconds: roundMs(start),
-      startOffsetSeconds: roundMs(m.offsetSeconds - (m.streamSeconds - m.startedAtStreamSeconds)),
+      // The track advanced speed × the stream seconds since the first evidence.
+      startOffsetSeconds: roundMs(m.offsetSeconds - speed * (m.streamSeconds - m.startedAtStreamSeconds)),
       peakConfidence: m.confidence,
+      speed,
     }))
     if (play === undefined) return
     this.#current = play
     this.#peak = m.confidence
+    this.#speed = speed
     // Mark the play heard up to now at once: a crash before the first audio touch then loses nothing.
     this.#touch(this.#latest)
     this.#onEvent({ type: 'match.confirmed', play })
@@ -159,13 +173,15 @@ export class PlayRecorder {
     this.#touchedAt = -Infinity
     const startSeconds = start !== undefined && start < at ? roundMs(start) : current.startStreamSeconds
     const endSeconds = Math.max(at, startSeconds)
-    const startOffset = current.startOffsetSeconds + (startSeconds - current.startStreamSeconds)
+    const speed = this.#speed
+    const startOffset = current.startOffsetSeconds + speed * (startSeconds - current.startStreamSeconds)
     const play = stored(() => this.#log.close(current.id, {
       endedAt: this.#wallClock(endSeconds),
       endStreamSeconds: roundMs(endSeconds),
-      endOffsetSeconds: roundMs(startOffset + endSeconds - startSeconds),
+      endOffsetSeconds: roundMs(startOffset + speed * (endSeconds - startSeconds)),
       startStreamSeconds: startSeconds,
       peakConfidence: this.#peak,
+      speed,
     }))
     if (play !== undefined) this.#onEvent({ type: 'match.ended', play })
   }
@@ -175,7 +191,7 @@ export class PlayRecorder {
     if (current === undefined) return
     const seenAt = Math.max(at, current.startStreamSeconds)
     this.#touchedAt = seenAt
-    this.#log.touch(current.id, { lastStreamSeconds: roundMs(seenAt), lastSeenAt: new Date(this.#now()).toISOString(), peakConfidence: this.#peak })
+    this.#log.touch(current.id, { lastStreamSeconds: roundMs(seenAt), lastSeenAt: new Date(this.#now()).toISOString(), peakConfidence: this.#peak, speed: this.#speed })
   }
 
   #seen (at: number): void {
@@ -226,6 +242,11 @@ function stored<T> (write: () => T): T | undefined {
     if (err instanceof EarshotError) return undefined
     throw err // a bug, not a failed write
   }
+}
+
+/** A speed a play can hold: a positive finite number (anything else would turn every offset into NaN). */
+function validSpeed (speed: unknown): speed is number {
+  return typeof speed === 'number' && Number.isFinite(speed) && speed > 0
 }
 
 function roundMs (seconds: number): number {

@@ -10,7 +10,7 @@
 import type { Encoding, Match, MatchEnd, ServerMessage, Flushed } from '../../../protocol/src/index.js'
 import { BYTES_PER_SAMPLE } from '../../../protocol/src/index.js'
 import type { Settings } from '../config/defaults.js'
-import { framesToSeconds } from '../config/fingerprint.js'
+import { framesToSeconds, type FingerprintParams } from '../config/fingerprint.js'
 import { Fingerprinter } from '../dsp/pipeline.js'
 import type { Index } from '../index/types.js'
 import { StreamMatcher, type StreamMatcherOptions, type StreamMatchEndEvent, type StreamMatchEvent } from '../match/stream-matcher.js'
@@ -139,8 +139,8 @@ export class StreamSession {
       album: track.album,
       source: track.source,
       confidence: round(e.confidence, 3),
-      // Where the track is now: its position at this stream frame, carried forward to the audio received.
-      offsetSeconds: round(framesToSeconds(p, e.offsetFrames) + streamSeconds, 2),
+      offsetSeconds: round(trackSecondsNow(p, e, streamSeconds), 2),
+      speed: round(e.speed, 3),
       streamSeconds: round(streamSeconds, 2),
       startedAtStreamSeconds: round(framesToSeconds(p, e.startFrame), 2),
     }
@@ -157,6 +157,14 @@ export class StreamSession {
     }
     this.#send(m)
   }
+}
+
+/**
+ * Where the track is now: its position at the event's stream frame, carried forward to `streamSeconds` (the audio
+ * received) at the event's speed, since the track moves `speed` seconds per stream second (radio plays songs fast).
+ */
+export function trackSecondsNow (p: FingerprintParams, e: Pick<StreamMatchEvent, 'offsetFrames' | 'speed' | 'streamFrame'>, streamSeconds: number): number {
+  return framesToSeconds(p, e.offsetFrames + e.streamFrame) + e.speed * (streamSeconds - framesToSeconds(p, e.streamFrame))
 }
 
 function round (x: number, digits: number): number {
