@@ -117,8 +117,9 @@ t.test('indexing gives one hash a landmark; a query gives neighbour cells only n
   const indexed = hashes(peaks)
   const query = hashes(peaks, { query: true })
   const per = query.length / indexed.length
-  t.ok(per > 1 && per < 2, `${per.toFixed(2)} lookups per landmark`)
-  t.same(query.filter((s) => indexed.includes(s)).length, indexed.length, 'the query holds every indexed hash')
+  t.ok(per > 1 && per < 3, `${per.toFixed(2)} lookups per landmark`)
+  const asked = new Set(query)
+  t.equal(indexed.filter((s) => !asked.has(s)).length, 0, 'the query holds every indexed hash')
 })
 
 t.test('checkHashLayout refuses parameters the layout cannot hold', async (t) => {

@@ -14,7 +14,9 @@ t.test('the worked example of the header comment', async (t) => {
   s.best(v.keys, v.frames, 0, 3)
   t.equal(s.score, 3, 'all three votes in one window')
   t.equal(s.key, 103, 'keyed at the centre frame')
-  t.ok(Math.abs(s.drift - 0.03) <= s.step / 2, `drift ${s.drift.toFixed(4)} within half a step of 0.03`)
+  t.ok(Math.abs(s.drift - 0.03) <= s.step, `drift ${s.drift.toFixed(4)} within a step of 0.03`)
+  s.refine(v.keys, v.frames, 0, 3)
+  t.ok(Math.abs(s.drift - 0.03) < 1e-9, 'refined to the line through the votes')
 })
 
 t.test('votes at nominal speed keep the nominal window, key and speed', async (t) => {
@@ -66,5 +68,7 @@ t.test('hypotheses are spaced for half a frame at the ends, and capped for long 
   const s = new TimeScaleSearch()
   t.equal(s.prepare(430, 215, 0.06), 2 * Math.ceil(0.06 / (2 / 430)) + 1)
   t.ok(s.step * 430 / 4 <= 0.5 + 1e-9, 'half a frame at the ends')
+  s.prepare(10, 5, 0.06)
+  t.equal(s.step, 0.06, 'a short span: one step either side, at the tolerance, never beyond')
   t.equal(s.prepare(100000, 50000, 0.06), 49, 'a long query: at most 24 steps either side')
 })

@@ -312,7 +312,10 @@ export class StreamMatcher {
     const [w, sx, sy, sxx, sxy] = [line[l], line[l + 1], line[l + 2], line[l + 3], line[l + 4]]
     const det = w * sxx - sx * sx
     const spread = det > 0 ? Math.sqrt(det) / w : 0 // standard deviation of the ticks' centres
-    this.#candDrift[c] = spread >= this.#o.tickFrames ? (w * sxy - sx * sy) / det : tickDrift
+    const tolerance = this.#speedTolerance
+    this.#candDrift[c] = spread >= this.#o.tickFrames
+      ? Math.max(-tolerance, Math.min(tolerance, (w * sxy - sx * sy) / det))
+      : tickDrift
     this.#candKey[c] = key
     this.#candCentre[c] = centre
   }

@@ -10,7 +10,8 @@
  * The winner's speed is then refined by a least-squares line through the votes of its window.
  *
  * Example: votes (q, k) = (0, 100), (100, 103), (200, 106) lie on a line of slope 0.03: at r = 1 they fall in three
- * windows of one vote; at r = 1.03, centred on m = 100, all three move to a = 103 and the window holds 3.
+ * windows of one vote; centred on m = 100, at r = 1.02 they move to 102, 103, 104, one window of ±1 around 103
+ * (the first hypothesis that holds all three wins), and the line through them refines the speed to 1.03.
  */
 
 /** Hypotheses searched at most (either side of 1); beyond that the spacing widens. */
@@ -37,10 +38,9 @@ export class TimeScaleSearch {
    */
   prepare (span: number, centre: number, tolerance: number): number {
     this.#centre = centre
-    let step = 2 / Math.max(1, span)
-    let steps = Math.ceil(tolerance / step)
-    if (steps > MAX_STEPS) { steps = MAX_STEPS; step = tolerance / steps }
-    if (tolerance <= 0) steps = 0
+    // Steps of at most 2 / span, ending exactly at the tolerance.
+    const steps = tolerance > 0 ? Math.min(MAX_STEPS, Math.ceil((tolerance * Math.max(1, span)) / 2)) : 0
+    const step = steps > 0 ? tolerance / steps : 0
     this.#step = step
     this.#hypotheses = 2 * steps + 1
     if (this.#drifts.length < this.#hypotheses) this.#drifts = new Float64Array(this.#hypotheses)
