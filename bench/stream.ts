@@ -12,7 +12,9 @@
  *
  * Environment: EARSHOT_BENCH_DB (index folder; default: a fresh one of 20 corpus tracks), EARSHOT_BENCH_SESSIONS
  * (default 200), EARSHOT_BENCH_SECONDS (default 60), EARSHOT_BENCH_TRANSPORTS (default "uws,ws"),
- * EARSHOT_BENCH_NODE_ARGS (extra node flags for the server, e.g. "--cpu-prof").
+ * EARSHOT_BENCH_NODE_ARGS (extra node flags for the server, e.g. "--cpu-prof"), EARSHOT_BENCH_SPEED (default 1:
+ * play every stream this much fast, as radio does, e.g. 1.03; the 44.1 kHz samples are declared at 44.1 kHz times
+ * the speed, which plays them faster and higher, like a turntable).
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -28,6 +30,9 @@ import { defaults } from '../server/src/config/defaults.js'
 
 const RATE = 44100
 const CHUNK = RATE / 10
+const SPEED = Number(process.env.EARSHOT_BENCH_SPEED ?? 1)
+/** Milliseconds of stream a chunk lasts at that speed. */
+const CHUNK_MS = 100 / SPEED
 const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'server', 'src', 'cli', 'main.js')
 
 /** utime + stime of a process, in seconds. */
@@ -87,7 +92,7 @@ async function runLoad (db: string, transport: string, tracks: Float32Array[], s
   const clients: EarshotClient[] = []
   const url = `ws://127.0.0.1:${port}/v1/stream`
   // Open sessions with a small stagger so chunks do not all land in the same millisecond.
-  for (let s = 0; s < sessions; s++) clients.push(await connect(url, { sampleRate: RATE, encoding: 's16le', channels: 1, reconnect: false }))
+  for (let s = 0; s < sessions; s++) clients.push(await connect(url, { sampleRate: Math.round(RATE * SPEED), encoding: 's16le', channels: 1, reconnect: false }))
   // Each session plays catalogue tracks back to back (as a station would), from a random point of its first track.
   const cursor = clients.map((_, s) => ({ track: s % tracks.length, at: Math.floor(rng() * tracks[s % tracks.length].length * 0.8) }))
   const chunk = new Int16Array(CHUNK)
@@ -107,7 +112,7 @@ async function runLoad (db: string, transport: string, tracks: Float32Array[], s
   clients.forEach((c, s) => {
     let confirmed = false
     c.on('match', (m) => {
-      const chunk = Math.min(sentAt[s].length - 1, Math.max(0, Math.ceil(m.streamSeconds * 10) - 1))
+      const chunk = Math.min(sentAt[s].length - 1, Math.max(0, Math.ceil((m.streamSeconds * 1000) / CHUNK_MS) - 1))
       if (chunk >= 0 && sentAt[s][chunk] !== undefined) latencyMs.push(performance.now() - sentAt[s][chunk])
       if (m.state === 'confirmed' && !confirmed) { confirmed = true; confirmSeconds.push(m.streamSeconds) }
     })
@@ -118,7 +123,7 @@ async function runLoad (db: string, transport: string, tracks: Float32Array[], s
   const cpu0 = cpuSeconds(pid)
   const own0 = process.cpuUsage()
   const t0 = performance.now()
-  const chunks = seconds * 10
+  const chunks = Math.round((seconds * 1000) / CHUNK_MS)
   // One timer drives every session: each sends its due chunks.
   await new Promise<void>((resolve) => {
     const next = new Array(sessions).fill(0)
@@ -126,7 +131,7 @@ async function runLoad (db: string, transport: string, tracks: Float32Array[], s
       const now = performance.now()
       let done = true
       for (let s = 0; s < sessions; s++) {
-        while (next[s] < chunks && starts[s] + next[s] * 100 <= now) {
+        while (next[s] < chunks && starts[s] + next[s] * CHUNK_MS <= now) {
           next[s]++
           sentAt[s].push(performance.now())
           clients[s].write(nextChunk(s))
@@ -172,6 +177,7 @@ async function main (): Promise<void> {
   for (const f of sources) tracks.push(addWhiteNoise(await decodeToMono(f, RATE), 15, rng))
   console.log(`${new Date().toISOString().slice(0, 10)}: ${sessions} sessions x ${seconds} s of real-time 44.1 kHz s16le audio, ${ntracks} tracks indexed, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? ''})`)
   console.log('')
+  if (SPEED !== 1) console.log(`Every stream plays at speed ${SPEED} (declared at ${Math.round(RATE * SPEED)} Hz).\n`)
   console.log('| transport | server CPU | load generator CPU | sessions per core at this load | confirmed | time to confirmed p50 / p95 | push latency p50 / p99 | RSS per session | RSS growth |')
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
   const series: string[] = []
