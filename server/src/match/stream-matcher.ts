@@ -309,7 +309,7 @@ export class StreamMatcher {
     line[l + 2] += count * y
     line[l + 3] += count * x * x
     line[l + 4] += count * x * y
-    const [w, sx, sy, sxx, sxy] = [line[l], line[l + 1], line[l + 2], line[l + 3], line[l + 4]]
+    const w = line[l]; const sx = line[l + 1]; const sy = line[l + 2]; const sxx = line[l + 3]; const sxy = line[l + 4]
     const det = w * sxx - sx * sx
     const spread = det > 0 ? Math.sqrt(det) / w : 0 // standard deviation of the ticks' centres
     const tolerance = this.#speedTolerance
