@@ -1,12 +1,10 @@
 /**
  * Bucket depths of a catalog: every stored posting in, the distribution of postings per hash out (the hash-width
  * study of bench:scale). Counted from the hash lists as they are stored, not from the index, so the figures are
- * those of the 23-bit hash space whatever the index caps or skips.
+ * those of the whole hash space (HASH_LIMIT hashes) whatever the index caps or skips.
  */
-import { BIN_BITS, DELTA_BIN_BITS, DELTA_FRAME_BITS } from '../server/src/dsp/landmarks.js'
+import { HASH_LIMIT } from '../server/src/dsp/landmarks.js'
 import type { HashList } from '../server/src/dsp/pipeline.js'
-
-const HASH_SPACE = 2 ** (BIN_BITS + DELTA_BIN_BITS + DELTA_FRAME_BITS)
 
 export interface DepthSummary {
   postings: number
@@ -26,8 +24,8 @@ export interface DepthSummary {
 }
 
 export class BucketDepths {
-  // 2^23 counters: 32 MiB, whatever the catalog size.
-  readonly #counts = new Uint32Array(HASH_SPACE)
+  // A counter per hash (7.4 M: 30 MB), whatever the catalog size.
+  readonly #counts = new Uint32Array(HASH_LIMIT)
   #postings = 0
 
   add (list: HashList): void {
@@ -47,7 +45,7 @@ export class BucketDepths {
     return {
       postings: total,
       distinctHashes: n,
-      usedShare: n / HASH_SPACE,
+      usedShare: n / HASH_LIMIT,
       mean: n === 0 ? 0 : total / n,
       p50: at(0.5),
       p99: at(0.99),

@@ -27,14 +27,13 @@ import { Originals, SyntheticIndex, depths } from './synthetic-index.js'
 import { defaults } from '../server/src/config/defaults.js'
 import { decodeFile } from '../server/src/audio/decode.js'
 import { LmdbIndex } from '../server/src/index/lmdb-index.js'
-import { DELTA_FRAME_BITS } from '../server/src/dsp/landmarks.js'
+import { POSITIONS, SPAN_STEP, shapeOf } from '../server/src/dsp/landmarks.js'
 import { fingerprint, type HashList } from '../server/src/dsp/pipeline.js'
 import { ClipMatcher } from '../server/src/match/clip-matcher.js'
 import { StreamMatcher, type StreamMatchEvent } from '../server/src/match/stream-matcher.js'
 
 const params = defaults.fingerprint
 const CLIP_SECONDS = 10
-const DELTA_FRAME_MASK = (1 << DELTA_FRAME_BITS) - 1
 
 interface Query { kind: string, list: HashList, trackId: number }
 interface Matchers { clip: typeof ClipMatcher, stream: typeof StreamMatcher }
@@ -53,12 +52,20 @@ function cut (x: Float32Array, rate: number, rng: () => number): Float32Array | 
   return x.slice(start, start + n)
 }
 
-/** Feed a clip's hashes to a stream matcher as a live stream would (each once its target frame has passed). */
+/**
+ * About how many frames a landmark's later target comes after its anchor: the lower edge of its span cell (the first
+ * field of its shape, dsp/landmarks.ts). A stream has the landmark once that frame has passed.
+ */
+function targetDelay (hash: number): number {
+  return Math.max(1, Math.round(Math.exp(SPAN_STEP * Math.floor(shapeOf(hash) / POSITIONS))))
+}
+
+/** Feed a clip's hashes to a stream matcher as a live stream would (each once its later target's frame has passed). */
 function runStream (S: typeof StreamMatcher, index: SyntheticIndex, list: HashList, maxBucket: number): StreamMatchEvent[] {
   const events: StreamMatchEvent[] = []
   const m = new S(index, params, { match: (e) => events.push(e), end: () => {} }, { maxBucket })
   for (let i = 0; i < list.count; i++) {
-    m.advance(list.frames[i] + (list.hashes[i] & DELTA_FRAME_MASK))
+    m.advance(list.frames[i] + targetDelay(list.hashes[i]))
     m.addHash(list.hashes[i], list.frames[i])
   }
   m.end(list.frameCount)
@@ -124,8 +131,8 @@ async function main (): Promise<void> {
   const streams: string[] = []
   for (const size of sizes) {
     const copies = Math.max(1, Math.round(size / originals.count))
-    const depth = depths(originals, copies)
-    const index = new SyntheticIndex(originals, copies, depth, needed)
+    const depth = depths(params, originals, copies)
+    const index = new SyntheticIndex(params, originals, copies, depth, needed)
     const stats = index.stats()
     const mean = stats.postings / stats.distinctHashes
     let deepest = 0

@@ -96,7 +96,7 @@ export function formatSize (f: SizeFigures): string {
   L.push(`| RSS after build / after queries / peak (with the clips' PCM, ${mb(f.memory.clipBytes)}) | ${mb(f.memory.rssAfterBuild)} / ${mb(f.memory.rssAfterQueries)} / ${mb(f.memory.maxRss)} |`)
   L.push(`| page cache of the index after the cold pass / after the warm pass (fincore) | ${mb(f.memory.pageCacheAfterCold - f.memory.pageCacheBeforeCold)} / ${mb(f.memory.pageCacheAfterWarm)} |`)
   L.push(`| growth of Cached: in /proc/meminfo over the cold pass (whole machine) | ${mb(f.memory.meminfoCachedDelta)} |`)
-  L.push(`| bucket depth: used hashes (share of 2^23) | ${d.distinctHashes.toLocaleString('en')} (${(100 * d.usedShare).toFixed(1)}%) |`)
+  L.push(`| bucket depth: used hashes (share of the hash space) | ${d.distinctHashes.toLocaleString('en')} (${(100 * d.usedShare).toFixed(1)}%) |`)
   L.push(`| bucket depth: mean / p50 / p99 / p99.9 / max | ${d.mean.toFixed(1)} / ${d.p50} / ${d.p99} / ${d.p999} / ${d.max} |`)
   L.push(`| bucket depth seen by a random posting (Σd²/Σd) | ${d.postingWeightedMean.toFixed(0)} |`)
   for (const o of d.over) L.push(`| buckets over ${o.limit} postings (share of postings) | ${o.buckets} (${(100 * o.postingShare).toFixed(2)}%) |`)

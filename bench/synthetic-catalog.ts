@@ -1,49 +1,69 @@
 /**
  * Synthetic catalog: real tracks' hash lists in, many distinct tracks with the same statistics out (for bench:scale).
  *
- * Copy k of an original keeps its frames and replaces every hash by T_k(hash), where T_k shifts the three landmark
- * fields by small per-copy amounts, each wrapping inside the range the pipeline produces:
+ * Copy k of an original keeps its frames and replaces every hash by T_k(hash), where T_k shifts each of the five
+ * landmark fields (dsp/landmarks.ts) by a per-copy amount, wrapping inside the range the pipeline produces:
  *
- *   anchor bin       b  -> minBin + (b - minBin + s) mod (maxBin - minBin)          |s| <= peakBinRadius
- *   bin difference   db -> -maxDeltaBins + (db + maxDeltaBins + d) mod (2 maxDeltaBins + 1)  |d| <= peakBinRadius
- *   frame difference dt -> minDeltaFrames + (dt - minDeltaFrames + e) mod (maxDeltaFrames - minDeltaFrames + 1)
- *                                                                                   |e| <= peakFrameRadius
- * Values outside those ranges (the pipeline never makes them) are left alone, so T_k is a bijection of the whole
- * 23-bit hash space. Copy 0 is the original (s = d = e = 0), so real clips of it find their true track.
+ *   band        band -> (band + s) mod bands                          |s| = 1 or 2   (bands = 22 by default)
+ *   interval b  i -> -maxInterval + (i + maxInterval + dB) mod (2 maxInterval + 1)   |dB| <= 2
+ *   interval c  the same with dC                                                     |dC| <= 2
+ *   position    p -> (p + dp) mod POSITIONS                           dp = -3..4, not 0
+ *   span        x -> (x + ds) mod spans                               every ds, 0 first (spans = 14 by default)
+ *
+ * where bands and spans are the cells the fingerprint parameters can reach (LandmarkHasher). Values outside those
+ * ranges (the pipeline never makes them) and hashes from HASH_LIMIT up are left alone, so T_k is a bijection of the
+ * whole hash space. Copy 0 is the original (every shift 0), so real clips of it find their true track.
+ *
+ * Which shifts: a copy must not give a clip of its original aligned votes. Two things could:
+ *  - the query's neighbour cells: a query landmark near a band or span cell edge also looks up band ± 1 and span ± 1
+ *    (dsp/landmarks.ts), so a copy that moved only those by one cell would get a third of its original's votes.
+ *    Every copy also shifts the position, which no lookup changes;
+ *  - the music's own structure: the peaks of one frame make chords and harmonic stacks, so a shift that moves only
+ *    some of a triplet's peaks (say the anchor 4 semitones up and both intervals 4 down: the same b and c) often
+ *    lands on another real triplet of the same frame (1 % of the landmarks). Every copy moves all three: the anchor
+ *    in pitch by the band shift (3s ± 3 semitones), b in time by the position shift, and c in pitch: dC never undoes
+ *    the anchor's move (|dC + 3s| > 3). Shifts that kept the position came out worse: their triplets, moved in pitch
+ *    alone, met real ones of the same frame twice as often on the corpus tracks below and 27 times as often on the
+ *    test songs (chords of one scale).
+ *    Measured on five corpus tracks (first 60 s each, the original's query hashes with their neighbour cells), the
+ *    landmarks of a copy with the span kept meet its original's at the same frame for 2.5e-5 of them on average,
+ *    1e-3 for the worst copy: a few times the chance level of two unrelated tracks at one offset (4e-6), about one
+ *    vote per 10 s clip at worst.
  *
  * Why this keeps the statistics:
  *  - Per track, exactly: T_k is a bijection and the frames are kept, so a copy has the original's hash count, distinct
- *    hashes, repeats (a held chord repeats one hash), landmark groups and time structure.
- *  - Across the catalog: the copies of one original spread its hashes over at most (2·12+1)² neighbouring
- *    (anchor bin, bin difference) cells, so the catalog's hash distribution is the 190 real tracks' distribution
- *    smoothed by a box kernel of ±12 bins (±130 Hz) on both axes: a kernel estimate of the distribution real music
- *    draws from. Low bins and small intervals stay as popular as in real music, so popular buckets grow as deep as
- *    they would in a real catalog.
- *    Rejected: shifting the anchor bin over its whole range. Averaged over the copies, that flattens the anchor-bin
- *    axis, so the popular buckets of real music would be no deeper than any other and the query cost would be
- *    underestimated.
- *  - No aligned evidence with the original: a peak is the maximum of its ±peakBinRadius × ±peakFrameRadius
- *    neighbourhood, so no two anchors of one frame lie within 12 bins, no two targets of one frame within 12 bins and
- *    no two peaks of one bin within 8 frames. A copy's landmark at frame f would need exactly such a pair of peaks in
- *    the original to equal one of its landmarks at f (only a shift that wraps can meet a peak far away, by chance).
- *    The same holds between two copies of one original whose shifts differ by at most the radius on each axis.
+ *    hashes, repeats (a held chord repeats one hash) and frames; the shape cells map one to one, so the landmark
+ *    groups of match/votes.ts (anchor frame and shape) are kept too.
+ *  - Across the catalog: the copies of one original spread its hashes over neighbouring cells (band ± 2, intervals
+ *    ± 2 semitones, every position), so the catalog's hash distribution is the real tracks' one smoothed over those
+ *    cells. The band and the position are broad in real music (a shift of either keeps 85-96 % of the hash collisions
+ *    between two real tracks); the intervals are not (octaves, fifths and fourths stand out, and any interval shift
+ *    keeps only ~58 %), so their shifts are the smallest that give enough copies. Two copies with the span kept
+ *    collide 0.36 times as often as two real tracks (on the five tracks above; the bin shifts of the pair layout
+ *    before it gave 0.16), so deep buckets are somewhat shallower than in a real catalog of that size.
+ *    Rejected: shifting only the intervals or the shape. Each moves part of a triplet (the coincidences above).
  *
- * Copies per original: (2·12+1)² − 1 = 624 with e = 0, then 17 × 625 − 1 = 10,624 in all (190 originals give
- * 118,560 tracks without frame-difference shifts and 2,018,560 with them). The variants with e = 0 come first, in a
- * fixed shuffled order, so that any catalog size takes an even sample of the shifts.
+ * Copies per original: 2 × 7 × (2 × 5 + 5 × 5) = 490 with the span kept (s = ±1 leaves dC two values, s = ±2 all
+ * five; dB takes all five and dp seven), then a block of as many for each other span shift: 14 × 490 = 6,860 in all
+ * (190 originals give 93,290 tracks with the span kept, 1,303,590 in all; a catalog of 100,000 takes 36 copies of
+ * each from the second block). Blocks come in the order ds = 0, 1, -1, 2, -2... (a span shift skews the shapes'
+ * statistics: most real spans fall in a few middle cells), each in a fixed shuffled order, so that any catalog size
+ * takes an even sample of the shifts.
  */
 import type { FingerprintParams } from '../server/src/config/fingerprint.js'
 import type { HashList } from '../server/src/dsp/pipeline.js'
-import { BIN_BITS, DELTA_BIN_BITS, DELTA_FRAME_BITS } from '../server/src/dsp/landmarks.js'
+import { BAND_SEMITONES, BANDS, HASH_LIMIT, MAX_INTERVAL, POSITIONS, SHAPES, SPAN_STEP, SPANS, shapeOf } from '../server/src/dsp/landmarks.js'
 import { fingerprintDigest } from '../server/src/index/lmdb-index.js'
 import type { NewTrack } from '../server/src/index/types.js'
 import { makeRng } from './degrade.js'
 
-/** Per-copy shifts of the anchor bin, the bin difference and the frame difference. */
+/** Per-copy shifts of the five landmark fields (the names of dsp/landmarks.ts's Landmark). */
 export interface Variant {
-  bin: number
-  deltaBin: number
-  deltaFrame: number
+  band: number
+  intervalB: number
+  intervalC: number
+  span: number
+  position: number
 }
 
 /** A track of the synthetic catalog: its metadata and its hashes. */
@@ -55,22 +75,47 @@ export interface SyntheticTrack {
   copy: number
 }
 
-const DELTA_BIN_BIAS = 1 << (DELTA_BIN_BITS - 1)
+/** Largest band shift and interval shift of a variant. */
+export const BAND_SHIFT = 2
+export const INTERVAL_SHIFT = 2
+const INTERVALS = 2 * MAX_INTERVAL + 1
 const VARIANT_SEED = 0x5ca1e // fixed: copy k is the same track on every run and machine
 
-/** Every variant of `params`, copy 0 (no shift) first; then those with deltaFrame 0 in a fixed shuffle, then the rest. */
+/** Band cells the parameters reach (as LandmarkHasher counts them). */
+export function bandCells (params: FingerprintParams): number {
+  return Math.min(BANDS, Math.floor((12 * Math.log2(params.maxBin / params.minBin)) / BAND_SEMITONES) + 1)
+}
+
+/** Span cells the parameters reach (as LandmarkHasher counts them). */
+export function spanCells (params: FingerprintParams): number {
+  return Math.min(SPANS, Math.floor(Math.log(params.maxDeltaFrames + 1) / SPAN_STEP) + 1)
+}
+
+/**
+ * Whether a variant moves all three peaks of every triplet: the anchor in pitch (a band shift s), b in time (a
+ * position shift) and c in pitch (unless its interval shift undoes the anchor's move of 3s ± 3 semitones).
+ */
+export function movesEveryPeak (v: Variant): boolean {
+  return v.band !== 0 && v.position !== 0 && Math.abs(v.intervalC + BAND_SEMITONES * v.band) > BAND_SEMITONES
+}
+
+/** Every variant of `params`, copy 0 (no shift) first; then a block per span shift (0, 1, -1, 2...), each shuffled. */
 export function variants (params: FingerprintParams): Variant[] {
-  const rb = params.peakBinRadius
-  const rf = params.peakFrameRadius
   const rng = makeRng(VARIANT_SEED)
-  const out: Variant[] = [{ bin: 0, deltaBin: 0, deltaFrame: 0 }]
-  // Frame-difference shifts in the order 0, 1, -1, 2, -2...: the copies of a 100k catalog need none of them.
-  for (let i = 0; i <= 2 * rf; i++) {
-    const deltaFrame = i % 2 === 1 ? (i + 1) / 2 : -i / 2
+  const out: Variant[] = [{ band: 0, intervalB: 0, intervalC: 0, span: 0, position: 0 }]
+  const spans = spanCells(params)
+  for (let i = 0; i < spans; i++) {
+    const span = i % 2 === 1 ? (i + 1) / 2 : -i / 2
     const block: Variant[] = []
-    for (let bin = -rb; bin <= rb; bin++) {
-      for (let deltaBin = -rb; deltaBin <= rb; deltaBin++) {
-        if (bin !== 0 || deltaBin !== 0 || deltaFrame !== 0) block.push({ bin, deltaBin, deltaFrame })
+    for (let band = -BAND_SHIFT; band <= BAND_SHIFT; band++) {
+      for (let intervalB = -INTERVAL_SHIFT; intervalB <= INTERVAL_SHIFT; intervalB++) {
+        for (let intervalC = -INTERVAL_SHIFT; intervalC <= INTERVAL_SHIFT; intervalC++) {
+          // Position shifts -3..4: each of the 8 cyclic shifts once (0 is left out by movesEveryPeak).
+          for (let position = 1 - POSITIONS / 2; position <= POSITIONS / 2; position++) {
+            const v = { band, intervalB, intervalC, span, position }
+            if (movesEveryPeak(v)) block.push(v)
+          }
+        }
       }
     }
     // Fisher–Yates with the fixed seed: any prefix is an even sample of the block.
@@ -91,25 +136,36 @@ function shiftTable (size: number, lo: number, hi: number, by: number): Uint32Ar
   return t
 }
 
-/** T_k as three field tables: one table lookup per field instead of unpacking every hash into an object. */
+/** T_k as field tables: a table lookup per field instead of a Landmark object per hash. */
 export class HashShift {
-  readonly #bin: Uint32Array
-  readonly #deltaBin: Uint32Array
-  readonly #deltaFrame: Uint32Array
+  readonly #band: Uint32Array
+  readonly #intervalB: Uint32Array
+  readonly #intervalC: Uint32Array
+  /** Span and position together: the shape cell (the last field of a hash, see shapeOf). */
+  readonly #shape: Uint32Array
 
   constructor (params: FingerprintParams, v: Variant) {
-    this.#bin = shiftTable(1 << BIN_BITS, params.minBin, params.maxBin, v.bin)
-    // The bin difference is stored biased by 128: shift the biased values of [-maxDeltaBins, maxDeltaBins].
-    this.#deltaBin = shiftTable(1 << DELTA_BIN_BITS, DELTA_BIN_BIAS - params.maxDeltaBins, DELTA_BIN_BIAS + params.maxDeltaBins + 1, v.deltaBin)
-    this.#deltaFrame = shiftTable(1 << DELTA_FRAME_BITS, params.minDeltaFrames, params.maxDeltaFrames + 1, v.deltaFrame)
+    this.#band = shiftTable(BANDS, 0, bandCells(params), v.band)
+    // Intervals are stored biased by MAX_INTERVAL: shift the biased values of [-maxIntervalSemitones, +max].
+    const lo = MAX_INTERVAL - params.maxIntervalSemitones
+    const hi = MAX_INTERVAL + params.maxIntervalSemitones + 1
+    this.#intervalB = shiftTable(INTERVALS, lo, hi, v.intervalB)
+    this.#intervalC = shiftTable(INTERVALS, lo, hi, v.intervalC)
+    const span = shiftTable(SPANS, 0, spanCells(params), v.span)
+    const position = shiftTable(POSITIONS, 0, POSITIONS, v.position)
+    this.#shape = new Uint32Array(SHAPES)
+    for (let s = 0; s < SHAPES; s++) this.#shape[s] = span[Math.floor(s / POSITIONS)] * POSITIONS + position[s % POSITIONS]
   }
 
   apply (hash: number): number {
-    const bin = hash >>> (DELTA_BIN_BITS + DELTA_FRAME_BITS)
-    const deltaBin = (hash >>> DELTA_FRAME_BITS) & ((1 << DELTA_BIN_BITS) - 1)
-    const deltaFrame = hash & ((1 << DELTA_FRAME_BITS) - 1)
-    return ((this.#bin[bin] << (DELTA_BIN_BITS + DELTA_FRAME_BITS)) | (this.#deltaBin[deltaBin] << DELTA_FRAME_BITS) |
-      this.#deltaFrame[deltaFrame]) >>> 0
+    if (hash >= HASH_LIMIT) return hash
+    const shape = shapeOf(hash)
+    let rest = (hash - shape) / SHAPES
+    const c = rest % INTERVALS
+    rest = (rest - c) / INTERVALS
+    const b = rest % INTERVALS
+    const band = (rest - b) / INTERVALS
+    return ((this.#band[band] * INTERVALS + this.#intervalB[b]) * INTERVALS + this.#intervalC[c]) * SHAPES + this.#shape[shape]
   }
 
   /** A new hash list: hashes shifted, frames shared with `list` (the index only reads them). */
@@ -118,6 +174,11 @@ export class HashShift {
     for (let i = 0; i < list.count; i++) hashes[i] = this.apply(list.hashes[i])
     return { hashes, frames: list.frames.subarray(0, list.count), count: list.count, frameCount: list.frameCount }
   }
+}
+
+/** The variant that undoes `v` (every shift negated): its HashShift maps a copy's hashes back to the original's. */
+export function inverse (v: Variant): Variant {
+  return { band: -v.band, intervalB: -v.intervalB, intervalC: -v.intervalC, span: -v.span, position: -v.position }
 }
 
 /** Copy `k` of an original: shifted hashes and metadata of its own. */
