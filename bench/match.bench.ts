@@ -106,9 +106,9 @@ async function main (): Promise<void> {
     lists.push(hashes ?? copyList(fingerprint(params, audio!.samples, audio!.sampleRate)))
     const clip = audio && clipped.has(o) ? cut(audio.samples, audio.sampleRate, rng) : undefined
     if (audio && clip) {
-      queries.push({ kind: 'known, clean', list: copyList(fingerprint(params, clip, audio.sampleRate)), trackId: o + 1 })
+      queries.push({ kind: 'known, clean', list: copyList(fingerprint(params, clip, audio.sampleRate, { query: true })), trackId: o + 1 })
       const noisy = addWhiteNoise(clip, 5, rng)
-      queries.push({ kind: 'known, 5 dB SNR', list: copyList(fingerprint(params, noisy, audio.sampleRate)), trackId: o + 1 })
+      queries.push({ kind: 'known, 5 dB SNR', list: copyList(fingerprint(params, noisy, audio.sampleRate, { query: true })), trackId: o + 1 })
     }
     if ((o + 1) % 20 === 0) log(`fingerprinted ${o + 1}/${files.length} originals`)
   }
@@ -117,7 +117,7 @@ async function main (): Promise<void> {
     const file = corpus.unknown[u % corpus.unknown.length]
     const audio = await decodeFile(file)
     const clip = cut(audio.samples, audio.sampleRate, rng)
-    if (clip) queries.push({ kind: 'unknown', list: copyList(fingerprint(params, clip, audio.sampleRate)), trackId: 0 })
+    if (clip) queries.push({ kind: 'unknown', list: copyList(fingerprint(params, clip, audio.sampleRate, { query: true })), trackId: 0 })
   }
   const originals = new Originals(lists)
   lists.length = 0

@@ -183,7 +183,7 @@ function identifyPass (index: LmdbIndex, clips: readonly Clip[], truth: Map<stri
  * `maxBucket`, or the depth the index gives for `postingsPerLookup`, whichever is smaller).
  */
 function postingsOfQuery (index: LmdbIndex, params: FingerprintParams, clip: Clip): { read: number, skipped: number, hashes: number, limit: number } {
-  const list = fingerprint(params, clip.samples, clip.sampleRate)
+  const list = fingerprint(params, clip.samples, clip.sampleRate, { query: true })
   const limit = Math.min(defaults.maxBucket, index.bucketLimit(defaults.postingsPerLookup))
   const seen = new Set<number>()
   let read = 0; let skipped = 0
