@@ -88,12 +88,17 @@ t.test('ClipMatcher: evidence, ranking and options', async (t) => {
   t.equal(candidates[0].trackId, 2)
   t.equal(candidates[0].score, evidence.score)
   t.ok(evidence.score > evidence.runnerUp, 'the best stands above the runner-up')
-  t.equal(candidates[1]?.score ?? 0, evidence.runnerUp)
+  // The runner-up is the best candidate that is another recording (a copy's votes agree group by group).
+  const other = candidates.slice(1).find((c) => !(candidates[0].sameAs ?? []).includes(c.trackId))
+  if (other !== undefined) t.equal(evidence.runnerUp, other.score, 'the runner-up is the best other recording')
+  else t.ok(evidence.runnerUp <= candidates[candidates.length - 1].score, 'the runner-up ranks after the candidates listed')
   t.ok(candidates.every((c, i) => i === 0 || c.score <= candidates[i - 1].score), 'ranked by score')
   t.ok(candidates.slice(1).every((c) => c.confidence < candidates[0].confidence), 'the others are less believable')
-  t.equal(candidates[0].offsetSeconds, framesToSeconds(params, candidates[0].offsetFrames))
+  t.ok(Math.abs(candidates[0].offsetSeconds - framesToSeconds(params, candidates[0].offsetFrames)) <= framesToSeconds(params, 0.5),
+    'offsetFrames is offsetSeconds in whole frames')
   t.ok(Math.abs(candidates[0].offsetSeconds - 7.5) <= 0.1)
-  t.equal(evidence.bins, catalog.index.totalFrames())
+  // Every speed searched is another set of bins chance could fill (a 6 s clip: speeds 2 / 258 frames apart).
+  t.equal(evidence.bins, catalog.index.totalFrames() * (2 * Math.ceil((params.speedTolerance * list.frameCount) / 2) + 1))
   t.ok(evidence.votes >= evidence.score)
 
   const none = matcher.match(list, { maxBucket: 0 })

@@ -31,6 +31,7 @@ export class TimeScaleSearch {
   #step = 0
   #centre = 0
   #scratch = new Float64Array(1 << 10)
+  #order = new Uint32Array(1 << 10)
 
   /**
    * Set the hypotheses for queries spanning `span` frames around `centre`, within ±tolerance of speed 1.
@@ -63,16 +64,38 @@ export class TimeScaleSearch {
    */
   best (keys: Float64Array, frames: Uint32Array, from: number, to: number): void {
     const n = to - from
-    if (this.#scratch.length < n) this.#scratch = new Float64Array(2 * n)
+    if (this.#scratch.length < n) {
+      this.#scratch = new Float64Array(2 * n)
+      this.#order = new Uint32Array(2 * n)
+    }
     const a = this.#scratch
+    const order = this.#order
     const centre = this.#centre
     this.score = 0
     this.key = 0
     this.drift = 0
+    // Order the votes by key once (votes of one track: keys differ by less than 2^25). Every other speed moves a
+    // key by at most tolerance * span / 2 frames, so in that order the moved keys are nearly sorted, and an
+    // insertion sort puts them right in about n steps where a sort per speed cost n log n.
+    const byKey = n < ORDER_LIMIT
+    if (byKey) {
+      const origin = keys[from]
+      for (let i = 0; i < n; i++) a[i] = (keys[from + i] - origin + KEY_RANGE) * ORDER_LIMIT + i
+      sortPrefix(a, n)
+      for (let j = 0; j < n; j++) order[j] = a[j] % ORDER_LIMIT
+    }
     for (let h = 0; h < this.#hypotheses; h++) {
       const drift = this.#drifts[h]
-      for (let i = 0; i < n; i++) a[i] = Math.round(keys[from + i] - drift * (frames[from + i] - centre))
-      sortPrefix(a, n)
+      if (byKey) {
+        for (let j = 0; j < n; j++) {
+          const i = from + order[j]
+          a[j] = Math.round(keys[i] - drift * (frames[i] - centre))
+        }
+        if (h > 0) nearlySorted(a, n)
+      } else {
+        for (let i = 0; i < n; i++) a[i] = Math.round(keys[from + i] - drift * (frames[from + i] - centre))
+        sortPrefix(a, n)
+      }
       // Runs of equal keys, plus the runs one frame either side: the ±1 frame window.
       let prevKey = -2
       let prevCount = 0
@@ -116,6 +139,29 @@ export class TimeScaleSearch {
     const slope = (n * sxy - sx * sy) / det
     // The true speed is within a grid step of the winner's; a steeper line is votes bunched together by chance.
     if (Math.abs(slope - this.drift) <= this.#step) this.drift = slope
+  }
+}
+
+/** Votes of one track are ordered by key when fewer than this (their index is packed beside the key). */
+const ORDER_LIMIT = 2 ** 21
+/** Keys of one track's votes differ by less than this (votes.ts: offsets are below 2^25). */
+const KEY_RANGE = 2 ** 25
+
+/**
+ * Sort a[0..n), nearly sorted, ascending: by insertion while that stays cheap (about 8 moves a value), natively
+ * after (the votes of a track playing at a speed far from the one the order came from cross each other).
+ */
+function nearlySorted (a: Float64Array, n: number): void {
+  let budget = 8 * n
+  for (let k = 1; k < n; k++) {
+    const v = a[k]
+    let j = k - 1
+    while (j >= 0 && a[j] > v) { a[j + 1] = a[j]; j--; budget-- }
+    a[j + 1] = v
+    if (budget < 0) {
+      a.subarray(0, n).sort()
+      return
+    }
   }
 }
 
