@@ -79,9 +79,9 @@ t.test('writer and reader round trip, typed arrays as binary', async (t) => {
   const odd = path.join(dir, 'unit-odd.fp')
   fs.writeFileSync(odd, Buffer.concat([header(), record({ ...meta, frameCount: 1, hashes: new Uint8Array(6), frames: new Uint8Array(6) })]))
   importError(t, () => checkFingerprintFile(odd, params), /not a binary array of uint32/)
-  const v2 = path.join(dir, 'unit-v2.fp')
-  fs.writeFileSync(v2, header({ version: 2 }))
-  importError(t, () => checkFingerprintFile(v2, params), /format version 2; this earshot reads version 1/)
+  const v1 = path.join(dir, 'unit-v1.fp')
+  fs.writeFileSync(v1, header({ version: 1 }))
+  importError(t, () => checkFingerprintFile(v1, params), /format version 1; this earshot reads version 2: fingerprint the audio again/)
   importError(t, () => checkFingerprintFile(file, { ...params, fanout: 9 }), /other fingerprint parameters.*fanout/)
 })
 
@@ -160,8 +160,8 @@ t.test('import refuses another version, other parameters, a truncated file and r
   t.equal(idx.code, 0)
   const good = fs.readFileSync(path.join(dir, 'all.fp'))
 
-  fs.writeFileSync(path.join(dir, 'v2.fp'), Buffer.concat([header({ version: 2 }), good.subarray(good.readUInt32BE(0) + 4)]))
-  await refused(t, 'v2.fp', 'target', /format version 2; this earshot reads version 1/)
+  fs.writeFileSync(path.join(dir, 'v1.fp'), Buffer.concat([header({ version: 1 }), good.subarray(good.readUInt32BE(0) + 4)]))
+  await refused(t, 'v1.fp', 'target', /format version 1; this earshot reads version 2: fingerprint the audio again/)
 
   fs.writeFileSync(path.join(dir, 'params.fp'), Buffer.concat([header({ fingerprint: { ...params, fanout: params.fanout + 1 } }), good.subarray(good.readUInt32BE(0) + 4)]))
   await refused(t, 'params.fp', 'target', /other fingerprint parameters .*fanout/)

@@ -17,7 +17,7 @@ import { earshotError } from '../errors.js'
 
 export const FINGERPRINT_FORMAT = 'earshot-fingerprints'
 /** Record and hash layout version; a file of another version is refused. */
-export const FINGERPRINT_FILE_VERSION = 1
+export const FINGERPRINT_FILE_VERSION = 2 // 2: speed-invariant triplet hashes (1: exact peak pairs)
 /** Largest record accepted (bytes): a garbled length prefix is refused instead of allocated. 256 MiB. */
 export const MAX_RECORD_BYTES = 256 * 1024 * 1024
 
@@ -190,7 +190,7 @@ export function * readFingerprintFile (file: string, params: FingerprintParams):
     let header: unknown
     try { header = reader.next() } catch { throw refuse(file, `not a fingerprint file (${FINGERPRINT_FORMAT})`) }
     if (!isMap(header) || header.format !== FINGERPRINT_FORMAT) throw refuse(file, `not a fingerprint file (${FINGERPRINT_FORMAT})`)
-    if (header.version !== FINGERPRINT_FILE_VERSION) throw refuse(file, `format version ${String(header.version)}; this earshot reads version ${FINGERPRINT_FILE_VERSION}`)
+    if (header.version !== FINGERPRINT_FILE_VERSION) throw refuse(file, `format version ${String(header.version)}; this earshot reads version ${FINGERPRINT_FILE_VERSION}: fingerprint the audio again with this earshot (hashes of another version cannot be converted)`)
     if (!isMap(header.fingerprint)) throw refuse(file, 'the header holds no fingerprint parameters')
     const diff = paramDifferences(params, header.fingerprint)
     if (diff.length > 0) throw refuse(file, `made with other fingerprint parameters than the index's (${diff.join(', ')}); fingerprint the audio again with this earshot`)
