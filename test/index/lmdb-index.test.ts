@@ -189,7 +189,7 @@ t.test('opening with other fingerprint parameters is refused', async (t) => {
   const index = LmdbIndex.open(dir, params)
   add(index, 1)
   await index.close()
-  for (const change of [{ fanout: 4 }, { hopSize: 512 }, { minPeakLogPower: -22 }]) {
+  for (const change of [{ fanout: 5 }, { hopSize: 512 }, { minPeakLogPower: -22 }]) {
     const name = Object.keys(change)[0]
     try {
       LmdbIndex.open(dir, { ...params, ...change })
@@ -200,7 +200,7 @@ t.test('opening with other fingerprint parameters is refused', async (t) => {
       t.match((err as Error).message, name, `${name}: the message names the parameter`)
     }
   }
-  throwsCode(t, () => LmdbIndex.open(dir, { ...params, fanout: 4 }, { readOnly: true }), 'EAR_ERR_INDEX_PARAMS', 'read-only too')
+  throwsCode(t, () => LmdbIndex.open(dir, { ...params, fanout: 5 }, { readOnly: true }), 'EAR_ERR_INDEX_PARAMS', 'read-only too')
   // The refused opens changed nothing.
   const again = LmdbIndex.open(dir, params)
   t.teardown(() => again.close())

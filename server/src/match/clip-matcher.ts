@@ -94,9 +94,13 @@ export class ClipMatcher {
     agreement.count(tally.kept, m, tally.keptGroupStart, caster.groupFrame, caster.groups, this.#topKey, k,
       onBestHit && ((c, frame) => { if (c === 0) onBestHit(frame) }), this.#topDrift, centre)
     tally.reset()
+    // Copies of one recording play at one speed against the clip: candidates found at speeds more than a step apart
+    // are different recordings, whatever their groups share (a landmark's neighbour-cell lookups share its group).
+    const drifts = this.#topDrift
+    const same = (r: number, d: number): boolean => agreement.same(r, d) && Math.abs(drifts[r] - drifts[d]) <= search.step
     /** The best score among candidates that are another recording than candidate r. */
     const runnerUpOf = (r: number): number => {
-      for (let d = 0; d < ranked; d++) if (d !== r && !agreement.same(r, d)) return this.#topScore[d]
+      for (let d = 0; d < ranked; d++) if (d !== r && !same(r, d)) return this.#topScore[d]
       return 0
     }
     const candidates: Candidate[] = []
@@ -114,9 +118,9 @@ export class ClipMatcher {
         offsetSeconds: framesToSeconds(this.#params, offset),
         speed: 1 + drift,
       }
-      const same: number[] = []
-      for (let d = 0; d < k; d++) if (d !== r && agreement.same(r, d)) same.push(this.#topTrack[d])
-      if (same.length > 0) candidate.sameAs = same
+      const copies: number[] = []
+      for (let d = 0; d < k; d++) if (d !== r && same(r, d)) copies.push(this.#topTrack[d])
+      if (copies.length > 0) candidate.sameAs = copies
       candidates.push(candidate)
     }
     const evidence: Evidence = {

@@ -83,7 +83,7 @@ const tally = new TrackTally()
 /** Group-by-group agreement of one tick's kept keys; shared like the caster (keys past its 30 are not compared). */
 const agreement = new Agreement(30)
 /** Numbers kept per candidate for its speed line. */
-const LINE = 7
+const LINE = 8
 /** Each track's best window of a tick over the speeds searched; shared like the caster. */
 const search = new TimeScaleSearch()
 
@@ -105,9 +105,10 @@ export class StreamMatcher {
   readonly #candKey: Float64Array
   readonly #candCentre: Float64Array
   readonly #candDrift: Float64Array
-  // Least-squares line through the candidate's tick keys, weighted by votes, for its speed: at c * LINE, the sums
-  // of weight, x, y, xx, xy, then the first key and centre (x: centre - first centre, y: key - first key).
+  // Least-squares line through the candidate's tick keys, for its speed: at c * LINE, the ticks and the sums of x,
+  // y, xx, xy, yy, then the first key and centre (x: centre - first centre, y: key - first key).
   readonly #candLine: Float64Array
+  readonly #candSpeed: Float64Array // the speed reported: the line's once significant, else 1
   readonly #candCounts: Uint16Array
   readonly #candTotal: Int32Array
   readonly #candFirst: Int32Array
@@ -160,6 +161,7 @@ export class StreamMatcher {
     this.#candCentre = new Float64Array(o.candidates)
     this.#candDrift = new Float64Array(o.candidates)
     this.#candLine = new Float64Array(o.candidates * LINE)
+    this.#candSpeed = new Float64Array(o.candidates).fill(1)
     this.#candCounts = new Uint16Array(o.candidates * o.windowTicks)
     this.#candTotal = new Int32Array(o.candidates)
     this.#candFirst = new Int32Array(o.candidates)
@@ -285,7 +287,7 @@ export class StreamMatcher {
         this.#candTotal[target] = 0
         this.#candFirst[target] = firstFrame
       }
-      this.#follow(target, key, centre, count, topDrift[t])
+      this.#follow(target, key, centre, topDrift[t])
       this.#candCounts[target * W + slot] = Math.min(65535, this.#candCounts[target * W + slot] + count)
       this.#candTotal[target] += count
       this.#candLast[target] = lastFrame
@@ -298,24 +300,30 @@ export class StreamMatcher {
    * Move candidate c to this tick's key, and update its speed: the slope of a line through its tick keys once
    * they span a second of stream, the tick's own estimate before (a tick spans too little to measure it finely).
    */
-  #follow (c: number, key: number, centre: number, count: number, tickDrift: number): void {
+  #follow (c: number, key: number, centre: number, tickDrift: number): void {
     const line = this.#candLine
     const l = c * LINE
-    if (line[l] === 0) { line[l + 5] = key; line[l + 6] = centre }
-    const x = centre - line[l + 6]
-    const y = key - line[l + 5]
-    line[l] += count
-    line[l + 1] += count * x
-    line[l + 2] += count * y
-    line[l + 3] += count * x * x
-    line[l + 4] += count * x * y
-    const w = line[l]; const sx = line[l + 1]; const sy = line[l + 2]; const sxx = line[l + 3]; const sxy = line[l + 4]
-    const det = w * sxx - sx * sx
-    const spread = det > 0 ? Math.sqrt(det) / w : 0 // standard deviation of the ticks' centres
+    if (line[l] === 0) { line[l + 6] = key; line[l + 7] = centre }
+    const x = centre - line[l + 7]
+    const y = key - line[l + 6]
+    line[l] += 1
+    line[l + 1] += x
+    line[l + 2] += y
+    line[l + 3] += x * x
+    line[l + 4] += x * y
+    line[l + 5] += y * y
+    const n = line[l]
+    const sxx = line[l + 3] - (line[l + 1] * line[l + 1]) / n
+    const sxy = line[l + 4] - (line[l + 1] * line[l + 2]) / n
+    const syy = line[l + 5] - (line[l + 2] * line[l + 2]) / n
     const tolerance = this.#speedTolerance
-    this.#candDrift[c] = spread >= this.#o.tickFrames
-      ? Math.max(-tolerance, Math.min(tolerance, (w * sxy - sx * sy) / det))
-      : tickDrift
+    const slope = sxx > 0 ? Math.max(-tolerance, Math.min(tolerance, sxy / sxx)) : 0
+    // Following: the line once the ticks span a second (standard deviation of their centres), the tick's own speed
+    // before. Reporting: the line's slope once it stands out from its standard error, else speed 1.
+    this.#candDrift[c] = Math.sqrt(sxx / n) >= this.#o.tickFrames ? slope : tickDrift
+    const residual = Math.max(0, syy - slope * sxy)
+    const error = n > 2 && sxx > 0 ? Math.sqrt(residual / (n - 2) / sxx) : Infinity
+    this.#candSpeed[c] = Math.abs(slope) > 2 * error ? 1 + slope : 1
     this.#candKey[c] = key
     this.#candCentre[c] = centre
   }
@@ -339,8 +347,9 @@ export class StreamMatcher {
     }
   }
 
-  /** Whether candidate slots c and d hold copies of one recording. */
+  /** Whether candidate slots c and d hold copies of one recording (which play at one speed, see clip-matcher.ts). */
   #same (c: number, d: number): boolean {
+    if (Math.abs(this.#candDrift[c] - this.#candDrift[d]) > search.step) return false
     const weaker = Math.min(this.#agreeOwn[c], this.#agreeOwn[d])
     return weaker > 0 && this.#agreeBoth[c * this.#o.candidates + d] >= SAME_RECORDING_SHARE * weaker
   }
@@ -457,7 +466,7 @@ export class StreamMatcher {
     this.#activeOffset = offset
     this.#activeFrame = streamFrame
     this.#activeConfidence = k
-    this.#sink.match({ state, trackId: this.#activeTrack, confidence: k, offsetFrames: offset, speed: 1 + drift, streamFrame, startFrame: this.#candFirst[c] })
+    this.#sink.match({ state, trackId: this.#activeTrack, confidence: k, offsetFrames: offset, speed: this.#candSpeed[c], streamFrame, startFrame: this.#candFirst[c] })
   }
 
   #endActive (): void {
