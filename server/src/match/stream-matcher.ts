@@ -322,8 +322,10 @@ export class StreamMatcher {
     // before. Reporting: the line's slope once it stands out from its standard error, else speed 1.
     this.#candDrift[c] = Math.sqrt(sxx / n) >= this.#o.tickFrames ? slope : tickDrift
     const residual = Math.max(0, syy - slope * sxy)
-    const error = n > 2 && sxx > 0 ? Math.sqrt(residual / (n - 2) / sxx) : Infinity
-    this.#candSpeed[c] = Math.abs(slope) > 2 * error ? 1 + slope : 1
+    // Three standard errors over at least six ticks: keys are whole frames, and three ticks in a row can line up
+    // on a slope of 2 % by a frame of jitter.
+    const error = n >= 6 && sxx > 0 ? Math.sqrt(residual / (n - 2) / sxx) : Infinity
+    this.#candSpeed[c] = Math.abs(slope) > 3 * error ? 1 + slope : 1
     this.#candKey[c] = key
     this.#candCentre[c] = centre
   }
