@@ -92,7 +92,8 @@ export class StreamMatcher {
   readonly #o: Required<Omit<StreamMatcherOptions, 'onTick'>>
   readonly #onTick: StreamMatcherOptions['onTick']
   readonly #speedTolerance: number
-  #hypotheses = 1 // speeds the last tick searched
+  #hypotheses = 1 // speeds the last tick with votes searched
+  #step = 0 // and the speed difference between two of them
   readonly #sink: StreamMatchSink
   // Hashes waiting for the next tick.
   #pendingHashes: Uint32Array
@@ -243,6 +244,7 @@ export class StreamMatcher {
     tally.tally(caster.votes, n, caster.frames)
     const centre = Math.floor((firstFrame + lastFrame) / 2)
     this.#hypotheses = search.prepare(lastFrame - firstFrame + 1, centre, this.#speedTolerance)
+    this.#step = search.step
     const K = this.#o.keysPerTick
     const topKey = this.#topKey
     const topCount = this.#topCount
@@ -272,7 +274,7 @@ export class StreamMatcher {
     for (let t = 0; t < kept; t++) {
       const key = this.#topKey[t]
       const count = this.#topCount[t]
-      let target = this.#findCandidate(key, centre, search.step)
+      let target = this.#findCandidate(key, centre, this.#step)
       this.#topSlot[t] = target
       if (target < 0) {
         target = this.#freeSlot(count)
@@ -351,7 +353,7 @@ export class StreamMatcher {
 
   /** Whether candidate slots c and d hold copies of one recording (which play at one speed, see clip-matcher.ts). */
   #same (c: number, d: number): boolean {
-    if (Math.abs(this.#candDrift[c] - this.#candDrift[d]) > search.step) return false
+    if (Math.abs(this.#candDrift[c] - this.#candDrift[d]) > this.#step) return false
     const weaker = Math.min(this.#agreeOwn[c], this.#agreeOwn[d])
     return weaker > 0 && this.#agreeBoth[c * this.#o.candidates + d] >= SAME_RECORDING_SHARE * weaker
   }

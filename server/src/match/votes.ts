@@ -98,7 +98,8 @@ export class VoteCaster {
         this.postings += index.lookup(hashes[i], this.#visit, limit)
         this.lookups++
       }
-      // One vote per (track, offset) for the whole group.
+      // One vote per (track, offset) for the whole group. Its votes share one query frame, so `frames` needs no
+      // compaction.
       if (this.#n - start > 1) this.#n = this.#dedupe(start, this.#n)
     }
     return this.#n
