@@ -156,7 +156,8 @@ export class ClipMatcher {
       const raw = tally.raw(i)
       if (kept === want && raw < this.#topScore[want - 1]) break
       const from = tally.start(i)
-      search.best(tally.sorted, tally.sortedFrames, from, from + raw)
+      // Once `want` are kept, a track must reach the weakest of them (a tie may still win on track id).
+      search.best(tally.sorted, tally.sortedFrames, from, from + raw, kept === want ? this.#topScore[want - 1] : 0)
       const track = tally.track(i)
       kept = this.#insert(kept, want, search.score, search.key, track)
       // Only the kept ones are reported: refine their speed.

@@ -254,7 +254,7 @@ export class StreamMatcher {
       const raw = tally.raw(t)
       if (kept === K && raw < topCount[K - 1]) break
       const from = tally.start(t)
-      search.best(tally.sorted, tally.sortedFrames, from, from + raw)
+      search.best(tally.sorted, tally.sortedFrames, from, from + raw, kept === K ? topCount[K - 1] : 0)
       const key = search.key
       const count = search.score
       if (kept === K && (count < topCount[K - 1] || (count === topCount[K - 1] && key > topKey[K - 1]))) continue

@@ -29,6 +29,7 @@ export class TimeScaleSearch {
   #drifts = new Float64Array(1)
   #hypotheses = 1
   #step = 0
+  #reach = 2
   #centre = 0
   #scratch = new Float64Array(1 << 10)
   #order = new Uint32Array(1 << 10)
@@ -39,6 +40,9 @@ export class TimeScaleSearch {
    */
   prepare (span: number, centre: number, tolerance: number): number {
     this.#centre = centre
+    // A vote moves by at most tolerance * (span / 2 + 1) frames, and rounds by half a frame: a window of ±1 at any
+    // speed holds only votes whose nominal keys lie within this reach of each other.
+    this.#reach = Math.floor(2 * (tolerance * (Math.max(1, span) / 2 + 1) + 0.5) + 2)
     // Steps of at most 2 / span, ending exactly at the tolerance.
     const steps = tolerance > 0 ? Math.min(MAX_STEPS, Math.ceil((tolerance * Math.max(1, span)) / 2)) : 0
     const step = steps > 0 ? tolerance / steps : 0
@@ -61,8 +65,9 @@ export class TimeScaleSearch {
   /**
    * The best window of votes keys[from..to) with query frames frames[from..to), over every hypothesis: sets
    * `score`, `key` and `drift`. Keys are packed votes (votes.ts); only differences between them matter here.
+   * A track that cannot reach `floor` at any speed may be left with score 0.
    */
-  best (keys: Float64Array, frames: Uint32Array, from: number, to: number): void {
+  best (keys: Float64Array, frames: Uint32Array, from: number, to: number, floor = 0): void {
     const n = to - from
     if (this.#scratch.length < n) {
       this.#scratch = new Float64Array(2 * n)
@@ -83,6 +88,20 @@ export class TimeScaleSearch {
       for (let i = 0; i < n; i++) a[i] = (keys[from + i] - origin + KEY_RANGE) * ORDER_LIMIT + i
       sortPrefix(a, n)
       for (let j = 0; j < n; j++) order[j] = a[j] % ORDER_LIMIT
+    }
+    // No window at any speed holds more votes than the nominal keys within `reach` of each other: when that is under
+    // `floor` (the score the caller's ranking needs), no speed is worth counting. Most tracks of a large catalog
+    // hold a few chance votes spread over the whole track and stop here.
+    let bound = n
+    if (byKey && this.#hypotheses > 1) {
+      bound = 0
+      const reach = this.#reach
+      for (let i = 0, j = 0; j < n; j++) {
+        const k = keys[from + order[j]]
+        while (keys[from + order[i]] < k - reach) i++
+        if (j - i + 1 > bound) bound = j - i + 1
+      }
+      if (bound < floor) return
     }
     for (let h = 0; h < this.#hypotheses; h++) {
       const drift = this.#drifts[h]
@@ -117,7 +136,7 @@ export class TimeScaleSearch {
         prevCount = count
         v = j
       }
-      if (this.score === n) break // every vote in one window: no hypothesis can do better
+      if (this.score >= bound) break // no hypothesis can do better
     }
   }
 
