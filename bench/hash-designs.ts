@@ -9,16 +9,18 @@
  *  - over 10 s clips of NQ tracks (default 8) under each degradation, the query landmarks (with their neighbour-cell
  *    probes) found in the right track within 2.5 frames of where the truth puts them, per second of clip.
  * The designs are re-implemented here on purpose, to vary their parameters; the engine's own hasher is
- * server/src/dsp/landmarks.ts.
+ * server/src/dsp/landmarks.ts. `STUDY=mixed` compares the two families of the engine (pairs in half semitones of
+ * whole bins, triplets) at the index's and the query's fan-outs; `PEAKS='{"peakBinRadius":6}'` overrides
+ * fingerprint parameters of the peak picker for both sides.
  */
 import { spawn } from 'node:child_process'
 import { loadCorpus } from './corpus.js'
-import { makeRng, addWhiteNoise, changeSpeed, mp3RoundTrip } from './degrade.js'
+import { makeRng, addWhiteNoise, changeSpeed, mp3RoundTrip, voiceOver, radio } from './degrade.js'
 import { decodeFile } from '../server/src/audio/decode.js'
 import { Fingerprinter } from '../server/src/dsp/pipeline.js'
 import { defaults } from '../server/src/config/defaults.js'
 
-const P = defaults.fingerprint
+const P = { ...defaults.fingerprint, ...JSON.parse(process.env.PEAKS ?? '{}') }
 const FPS = P.sampleRate / P.hopSize
 const BIN_HZ = P.sampleRate / P.fftSize
 
@@ -50,10 +52,11 @@ interface Scheme {
 
 const semis = (bin: number): number => 12 * Math.log2((bin * BIN_HZ) / 100)
 
-function pairScheme (fanout = 5): Scheme {
+function pairScheme (fanoutIndex = 5, fanoutQuery = fanoutIndex, semi: boolean | 'quarter' = false): Scheme {
   return {
-    name: `pair fanout ${fanout}`,
-    make (p, _q, emit) {
+    name: `pair${semi ? ` ${semi === true ? 'semi' : semi}` : ''} fanout ${fanoutIndex}/${fanoutQuery}`,
+    make (p, q, emit) {
+      const fanout = q ? fanoutQuery : fanoutIndex
       for (let i = 0; i < p.n; i++) {
         let made = 0
         for (let j = i + 1; j < p.n && made < fanout; j++) {
@@ -62,7 +65,16 @@ function pairScheme (fanout = 5): Scheme {
           if (dt > 63) break
           const db = p.bi[j] - p.bi[i]
           if (Math.abs(db) > 127) continue
-          emit([(p.bi[i] << 14) | ((db + 128) << 6) | dt], p.ti[i])
+          if (semi === 'quarter') {
+            const ca = Math.floor(4 * semis(p.bi[i])); const cb = Math.floor(2 * semis(p.bi[j])) - Math.floor(2 * semis(p.bi[i]))
+            if (Math.abs(cb) > 48) continue
+            if (dt > 31) { made++; continue }
+            emit([((ca * 97 + cb + 48) * 64 + dt) + (1 << 30)], p.ti[i])
+          } else if (semi) {
+            const ca = Math.floor(2 * semis(p.bi[i])); const cb = Math.floor(2 * semis(p.bi[j]))
+            if (Math.abs(cb - ca) > 48) continue
+            emit([((ca * 97 + cb - ca + 48) * 64 + dt) + (1 << 30)], p.ti[i])
+          } else emit([(p.bi[i] << 14) | ((db + 128) << 6) | dt], p.ti[i])
           made++
         }
       }
@@ -70,7 +82,7 @@ function pairScheme (fanout = 5): Scheme {
   }
 }
 
-interface TripletOpts { k: number, qf: number, qr: number, bandSemis: number, spanStep: number, margin: number, maxSemis: number, useSpan: boolean, useBand: boolean, pairsMode: 'all' | 'consecutive', integer?: boolean }
+interface TripletOpts { kq?: number, k: number, qf: number, qr: number, bandSemis: number, spanStep: number, margin: number, maxSemis: number, useSpan: boolean, useBand: boolean, pairsMode: 'all' | 'consecutive', integer?: boolean }
 
 function cells (v: number, step: number, margin: number, query: boolean): number[] {
   const c = Math.floor(v / step)
@@ -86,12 +98,13 @@ function tripletScheme (o: TripletOpts): Scheme {
   return {
     name: `trip${o.integer ? ' int' : ''} ms${o.maxSemis} k${o.k} qf${o.qf} qr${o.qr} band${o.useBand ? o.bandSemis : '-'} span${o.useSpan ? o.spanStep : '-'} m${o.margin} ${o.pairsMode}`,
     make (p0, query, emit) {
+      const kk = query && o.kq !== undefined ? o.kq : o.k
       const p = o.integer ? { ...p0, t: Float64Array.from(p0.ti), b: Float64Array.from(p0.bi) } : p0
       const tg: number[] = []
       for (let i = 0; i < p.n; i++) {
         tg.length = 0
         const La = semis(p.b[i])
-        for (let j = i + 1; j < p.n && tg.length < o.k; j++) {
+        for (let j = i + 1; j < p.n && tg.length < kk; j++) {
           const dt = p.ti[j] - p.ti[i]
           if (dt < 1) continue
           if (dt > 63) break
@@ -129,7 +142,15 @@ async function main (): Promise<void> {
   const nQuery = Number(process.env.NQ ?? 8)
   const nTable = Number(process.env.NT ?? 100)
   const M = 0.05
-  const schemes: Scheme[] = [
+  const trip = (k: number, kq = k): TripletOpts => ({ k, kq, qf: 1, qr: 8, bandSemis: 3, spanStep: 0.3, margin: M, maxSemis: 24, useSpan: true, useBand: true, pairsMode: 'all' })
+  const schemes: Scheme[] = process.env.STUDY === 'mixed' ? [
+    pairScheme(),
+    pairScheme(3, 4),
+    pairScheme(3, 4, true),
+    pairScheme(3, 4, 'quarter'),
+    tripletScheme(trip(4)),
+    tripletScheme(trip(3, 4)),
+  ] : [
     pairScheme(),
     tripletScheme({ k: 4, qf: 1, qr: 8, bandSemis: 12, spanStep: 0.5, margin: M, maxSemis: 24, useSpan: true, useBand: true, pairsMode: 'all' }),
     tripletScheme({ k: 4, qf: 1, qr: 8, bandSemis: 3, spanStep: 0.5, margin: M, maxSemis: 24, useSpan: true, useBand: true, pairsMode: 'all' }),
@@ -143,6 +164,8 @@ async function main (): Promise<void> {
     ['speed +5%', 1.05, (x, r) => changeSpeed(x, r, 1.05)],
     ['tempo +3%', 1.03, (x, r) => sox(x, r, ['tempo', '-m', '1.03'])],
     ['pitch +0.5st', 1, (x, r) => sox(x, r, ['pitch', '50'])],
+    ['voice-over', 1, (x, r) => voiceOver(x, r, rng)],
+    ['radio', 1, (x, r) => radio(x, r)],
   ]
   // Depth statistics over a table of tracks.
   const depth = schemes.map(() => new Map<number, number>())

@@ -27,7 +27,7 @@ import { Originals, SyntheticIndex, depths } from './synthetic-index.js'
 import { defaults } from '../server/src/config/defaults.js'
 import { decodeFile } from '../server/src/audio/decode.js'
 import { LmdbIndex } from '../server/src/index/lmdb-index.js'
-import { POSITIONS, SPAN_STEP, shapeOf } from '../server/src/dsp/landmarks.js'
+import { hashToPair, isPair, POSITIONS, SPAN_STEP, shapeOf } from '../server/src/dsp/landmarks.js'
 import { fingerprint, type HashList } from '../server/src/dsp/pipeline.js'
 import { ClipMatcher } from '../server/src/match/clip-matcher.js'
 import { StreamMatcher, type StreamMatchEvent } from '../server/src/match/stream-matcher.js'
@@ -53,10 +53,12 @@ function cut (x: Float32Array, rate: number, rng: () => number): Float32Array | 
 }
 
 /**
- * About how many frames a landmark's later target comes after its anchor: the lower edge of its span cell (the first
- * field of its shape, dsp/landmarks.ts). A stream has the landmark once that frame has passed.
+ * About how many frames a landmark's later target comes after its anchor: a pair's delta, or the lower edge of a
+ * triplet's span cell (the first field of its shape, dsp/landmarks.ts). A stream has the landmark once that frame
+ * has passed.
  */
 function targetDelay (hash: number): number {
+  if (isPair(hash)) return hashToPair(hash).delta
   return Math.max(1, Math.round(Math.exp(SPAN_STEP * Math.floor(shapeOf(hash) / POSITIONS))))
 }
 

@@ -10,9 +10,16 @@
  *   position    p -> (p + dp) mod POSITIONS                           dp = -3..4, not 0
  *   span        x -> (x + ds) mod spans                               every ds, 0 first (spans = 14 by default)
  *
- * where bands and spans are the cells the fingerprint parameters can reach (LandmarkHasher). Values outside those
- * ranges (the pipeline never makes them) and hashes from HASH_LIMIT up are left alone, so T_k is a bijection of the
- * whole hash space. Copy 0 is the original (every shift 0), so real clips of it find their true track.
+ * and a pair's three fields by amounts derived from the same variant:
+ *
+ *   pitch       anchor cell -> (cell + 6 s) mod pitch cells           (half semitones: the band's 3s semitones)
+ *   interval    i -> (i + 2 dB), wrapping inside +-2 maxInterval       (half semitones)
+ *   delta       d -> 1 + (d - 1 + dp) mod maxDeltaFrames
+ *
+ * where bands, spans and pitch cells are the cells the fingerprint parameters can reach (LandmarkHasher). Values
+ * outside those ranges (the pipeline never makes them) and hashes from HASH_LIMIT up are left alone, so T_k is a
+ * bijection of the whole hash space. Copy 0 is the original (every shift 0), so real clips of it find their true
+ * track. A pair's target moves too: its pitch by 6s + 2dB half semitones, never 0 for |dB| <= 2, and in time by dp.
  *
  * Which shifts: a copy must not give a clip of its original aligned votes. Two things could:
  *  - the query's neighbour cells: a query landmark near a band or span cell edge also looks up band ± 1 and span ± 1
@@ -52,7 +59,7 @@
  */
 import type { FingerprintParams } from '../server/src/config/fingerprint.js'
 import type { HashList } from '../server/src/dsp/pipeline.js'
-import { BAND_SEMITONES, BANDS, HASH_LIMIT, MAX_INTERVAL, POSITIONS, SHAPES, SPAN_STEP, SPANS, shapeOf } from '../server/src/dsp/landmarks.js'
+import { BAND_SEMITONES, BANDS, hashToPair, HASH_LIMIT, isPair, MAX_INTERVAL, PAIR_PITCHES, pairToHash, POSITIONS, SHAPES, SPAN_STEP, SPANS, shapeOf } from '../server/src/dsp/landmarks.js'
 import { fingerprintDigest } from '../server/src/index/lmdb-index.js'
 import type { NewTrack } from '../server/src/index/types.js'
 import { makeRng } from './degrade.js'
@@ -84,6 +91,11 @@ const VARIANT_SEED = 0x5ca1e // fixed: copy k is the same track on every run and
 /** Band cells the parameters reach (as LandmarkHasher counts them). */
 export function bandCells (params: FingerprintParams): number {
   return Math.min(BANDS, Math.floor((12 * Math.log2(params.maxBin / params.minBin)) / BAND_SEMITONES) + 1)
+}
+
+/** Pair pitch cells the parameters reach (half semitones of whole bins above minBin, as LandmarkHasher counts them). */
+export function pairPitchCells (params: FingerprintParams): number {
+  return Math.min(PAIR_PITCHES, Math.floor(24 * Math.log2((params.maxBin - 1) / params.minBin)) + 1)
 }
 
 /** Span cells the parameters reach (as LandmarkHasher counts them). */
@@ -143,6 +155,10 @@ export class HashShift {
   readonly #intervalC: Uint32Array
   /** Span and position together: the shape cell (the last field of a hash, see shapeOf). */
   readonly #shape: Uint32Array
+  // A pair's fields: anchor pitch cell, interval + 2 MAX_INTERVAL, delta - 1.
+  readonly #pairPitch: Uint32Array
+  readonly #pairInterval: Uint32Array
+  readonly #pairDelta: Uint32Array
 
   constructor (params: FingerprintParams, v: Variant) {
     this.#band = shiftTable(BANDS, 0, bandCells(params), v.band)
@@ -155,10 +171,17 @@ export class HashShift {
     const position = shiftTable(POSITIONS, 0, POSITIONS, v.position)
     this.#shape = new Uint32Array(SHAPES)
     for (let s = 0; s < SHAPES; s++) this.#shape[s] = span[Math.floor(s / POSITIONS)] * POSITIONS + position[s % POSITIONS]
+    this.#pairPitch = shiftTable(PAIR_PITCHES, 0, pairPitchCells(params), 2 * BAND_SEMITONES * v.band)
+    this.#pairInterval = shiftTable(4 * MAX_INTERVAL + 1, 2 * (MAX_INTERVAL - params.maxIntervalSemitones), 2 * (MAX_INTERVAL + params.maxIntervalSemitones) + 1, 2 * v.intervalB)
+    this.#pairDelta = shiftTable(params.maxDeltaFrames, 0, params.maxDeltaFrames, v.position)
   }
 
   apply (hash: number): number {
     if (hash >= HASH_LIMIT) return hash
+    if (isPair(hash)) {
+      const p = hashToPair(hash)
+      return pairToHash(this.#pairPitch[p.pitch], this.#pairInterval[p.interval + 2 * MAX_INTERVAL] - 2 * MAX_INTERVAL, this.#pairDelta[p.delta - 1] + 1)
+    }
     const shape = shapeOf(hash)
     let rest = (hash - shape) / SHAPES
     const c = rest % INTERVALS

@@ -1,9 +1,9 @@
 import t from 'tap'
 import { defaultFingerprint as params } from '../../server/src/config/fingerprint.js'
-import { BANDS, HASH_LIMIT, hashToLandmark, landmarkToHash, MAX_INTERVAL, POSITIONS, shapeOf, SHAPES, SPANS } from '../../server/src/dsp/landmarks.js'
+import { BANDS, HASH_LIMIT, hashToLandmark, hashToPair, isPair, landmarkToHash, MAX_INTERVAL, pairToHash, POSITIONS, shapeOf, SHAPE_COUNT, SHAPES, SPANS } from '../../server/src/dsp/landmarks.js'
 import { fingerprint } from '../../server/src/dsp/pipeline.js'
 import { fingerprintDigest } from '../../server/src/index/lmdb-index.js'
-import { bandCells, HashShift, inverse, movesEveryPeak, spanCells, syntheticTracks, variants, type Variant } from '../../bench/synthetic-catalog.js'
+import { bandCells, HashShift, inverse, movesEveryPeak, pairPitchCells, spanCells, syntheticTracks, variants, type Variant } from '../../bench/synthetic-catalog.js'
 import { song } from '../helpers/signals.js'
 
 // The copies of bench:scale: each copy's hash map is a bijection, and a copy shares next to no aligned evidence with
@@ -16,6 +16,7 @@ const key = (v: Variant): string => `${v.band},${v.intervalB},${v.intervalC},${v
 t.test('the cells the default parameters reach', async (t) => {
   t.equal(bandCells(params), 22, 'bands of 3 semitones over bins 10..446')
   t.equal(spanCells(params), 14, 'span cells of 0.3 up to ln 64')
+  t.equal(pairPitchCells(params), 132, 'pair pitch cells of half a semitone over bins 10..445')
   t.ok(bandCells(params) <= BANDS && spanCells(params) <= SPANS)
 })
 
@@ -55,6 +56,11 @@ t.test('the shift of each field, with a worked example and a wrap', async (t) =>
   t.equal(w.apply(2 ** 23 - 1), 2 ** 23 - 1)
   const back = new HashShift(params, inverse({ band: 2, intervalB: 1, intervalC: -2, span: 1, position: 1 }))
   t.equal(back.apply(w.apply(2655692)), 2655692, 'the inverse variant undoes it')
+  // A pair (the example of dsp/landmarks.ts: pitch 48, interval +14, delta 10): pitch by 6 band, interval by 2 dB,
+  // delta by the position shift; pitches wrap inside [0, 132), intervals inside [-48, 48], deltas inside [1, 63].
+  t.same(hashToPair(s.apply(pairToHash(48, 14, 10))), { pitch: 60, interval: 12, delta: 7 })
+  t.same(hashToPair(w.apply(pairToHash(130, 47, 63))), { pitch: 10, interval: -48, delta: 1 })
+  t.equal(back.apply(w.apply(pairToHash(48, 14, 10))), pairToHash(48, 14, 10), 'and a pair\'s')
 })
 
 t.test('each copy maps the hash space onto itself one to one, and the hashes the pipeline makes onto themselves', async (t) => {
@@ -62,7 +68,11 @@ t.test('each copy maps the hash space onto itself one to one, and the hashes the
   const bands = bandCells(params)
   const spans = spanCells(params)
   // A hash the pipeline can make: band and span within the cells the parameters reach (the intervals all are).
-  const reachable = (h: number): boolean => Math.floor(h / (INTERVALS * INTERVALS * SHAPES)) < bands && Math.floor(shapeOf(h) / POSITIONS) < spans
+  const reachable = (h: number): boolean => {
+    if (!isPair(h)) return Math.floor(h / (INTERVALS * INTERVALS * SHAPES)) < bands && Math.floor(shapeOf(h) / POSITIONS) < spans
+    const p = hashToPair(h)
+    return p.pitch < pairPitchCells(params) && p.delta <= params.maxDeltaFrames
+  }
   for (const v of sample) {
     const s = new HashShift(params, v)
     const seen = new Uint8Array(HASH_LIMIT)
@@ -75,7 +85,7 @@ t.test('each copy maps the hash space onto itself one to one, and the hashes the
       if (reachable(h) !== reachable(x)) left++
     }
     t.equal(collisions + outside, 0, `shift ${key(v)}: a permutation of [0, HASH_LIMIT)`)
-    t.equal(left, 0, `shift ${key(v)}: keeps band < ${bands} and span < ${spans}`)
+    t.equal(left, 0, `shift ${key(v)}: keeps band < ${bands}, span < ${spans} and a pair's pitch < ${pairPitchCells(params)}`)
   }
 })
 
@@ -97,10 +107,14 @@ t.test('copies keep the statistics of their original and share only chance align
   const distinct = (l: { hashes: Uint32Array, count: number }): number => new Set(l.hashes.subarray(0, l.count)).size
   const groups = (l: { hashes: Uint32Array, frames: Uint32Array, count: number }): number => {
     const s = new Set<number>()
-    for (let i = 0; i < l.count; i++) s.add(l.frames[i] * SHAPES + shapeOf(l.hashes[i]))
+    for (let i = 0; i < l.count; i++) s.add(l.frames[i] * SHAPE_COUNT + shapeOf(l.hashes[i]))
     return s.size
   }
   const valid = (h: number): boolean => {
+    if (isPair(h)) {
+      const p = hashToPair(h)
+      return p.pitch < pairPitchCells(params) && Math.abs(p.interval) <= 2 * params.maxIntervalSemitones && p.delta >= 1 && p.delta <= params.maxDeltaFrames
+    }
     const l = hashToLandmark(h)
     return l.band < bandCells(params) && Math.abs(l.intervalB) <= params.maxIntervalSemitones && Math.abs(l.intervalC) <= params.maxIntervalSemitones &&
       l.span < spanCells(params) && l.position < POSITIONS && Number.isInteger(l.band) && l.band >= 0 && l.span >= 0 && l.position >= 0

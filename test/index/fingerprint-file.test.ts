@@ -81,7 +81,9 @@ t.test('writer and reader round trip, typed arrays as binary', async (t) => {
   importError(t, () => checkFingerprintFile(odd, params), /not a binary array of uint32/)
   const v1 = path.join(dir, 'unit-v1.fp')
   fs.writeFileSync(v1, header({ version: 1 }))
-  importError(t, () => checkFingerprintFile(v1, params), /format version 1; this earshot reads version 2: fingerprint the audio again/)
+  importError(t, () => checkFingerprintFile(v1, params), /format version 1; this earshot reads version 3: fingerprint the audio again/)
+  fs.writeFileSync(v1, header({ version: 2 }))
+  importError(t, () => checkFingerprintFile(v1, params), /format version 2; this earshot reads version 3: fingerprint the audio again/)
   importError(t, () => checkFingerprintFile(file, { ...params, fanout: 9 }), /other fingerprint parameters.*fanout/)
 })
 
@@ -161,7 +163,7 @@ t.test('import refuses another version, other parameters, a truncated file and r
   const good = fs.readFileSync(path.join(dir, 'all.fp'))
 
   fs.writeFileSync(path.join(dir, 'v1.fp'), Buffer.concat([header({ version: 1 }), good.subarray(good.readUInt32BE(0) + 4)]))
-  await refused(t, 'v1.fp', 'target', /format version 1; this earshot reads version 2: fingerprint the audio again/)
+  await refused(t, 'v1.fp', 'target', /format version 1; this earshot reads version 3: fingerprint the audio again/)
 
   fs.writeFileSync(path.join(dir, 'params.fp'), Buffer.concat([header({ fingerprint: { ...params, fanout: params.fanout + 1 } }), good.subarray(good.readUInt32BE(0) + 4)]))
   await refused(t, 'params.fp', 'target', /other fingerprint parameters .*fanout/)

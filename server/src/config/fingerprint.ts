@@ -28,8 +28,16 @@ export interface FingerprintParams {
   readonly minDeltaFrames: number
   readonly maxDeltaFrames: number
   readonly maxIntervalSemitones: number
-  /** Targets per anchor peak (the first ones in the zone); every pair of them makes a landmark with the anchor. */
+  /**
+   * Targets per anchor peak (the first ones in the zone): the anchor makes a pair with each and a triplet with every
+   * two of them (dsp/landmarks.ts).
+   */
   readonly fanout: number
+  /**
+   * Targets a query anchor takes (at least `fanout`): a peak that noise or a voice adds to the zone then does not
+   * push the indexed targets out of reach.
+   */
+  readonly queryFanout: number
   /**
    * Playback speed change (either way, as a fraction) that queries are made to survive: query landmarks near a cell
    * edge of a speed-dependent hash field also look up the neighbour cell (dsp/landmarks.ts), and matchers search
@@ -59,7 +67,8 @@ export const defaultFingerprint: FingerprintParams = Object.freeze({
   minDeltaFrames: 1,
   maxDeltaFrames: 63,
   maxIntervalSemitones: 24,
-  fanout: 4, // 6 landmarks per anchor, ~120 a second
+  fanout: 3, // 3 pairs and 3 triplets an anchor, ~120 landmarks a second
+  queryFanout: 4,
   speedTolerance: 0.06,
 })
 

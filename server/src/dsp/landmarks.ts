@@ -1,13 +1,15 @@
 /**
- * Landmarks: spectral peaks in, speed-invariant hashes out.
+ * Landmarks: spectral peaks in, hashes out, of two families that share the index.
  *
  * Each anchor peak takes the first `fanout` peaks of its target zone (1..maxDeltaFrames frames later, within
- * ±maxIntervalSemitones of it) and makes a landmark of every pair (b, c) of them: a triplet (a, b, c) with
- * t_a < t_b <= t_c. A landmark is emitted with the anchor's frame as soon as its later target is known.
+ * ±maxIntervalSemitones of it) and makes a pair with each of them and a triplet (a, b, c), t_a < t_b <= t_c, with
+ * every two of them. A landmark is emitted with the anchor's frame as soon as its (later) target is known. A query
+ * anchor takes `queryFanout` targets, so that a peak that noise or a voice adds to its zone does not push an indexed
+ * target out of reach.
  *
- * Radio plays songs faster (pitch and tempo together), time-stretches them (tempo only) and DJs pitch them (pitch
- * only). A hash of absolute bins and frame differences breaks at 1 %: a peak at bin 300 moves 3 bins. The triplet's
- * main fields do not move at all:
+ * Triplets survive changes of speed. Radio plays songs faster (pitch and tempo together), time-stretches them (tempo
+ * only) and DJs pitch them (pitch only). A hash of absolute bins and frame differences breaks at 1 %: a peak at bin
+ * 300 moves 3 bins. The triplet's main fields do not move at all:
  *  - the intervals a->b and a->c in semitones (frequency ratios: a pitch change multiplies every frequency alike);
  *  - where b falls between a and c in time, (t_b - t_a) / (t_c - t_a) (a time ratio: a tempo change scales every
  *    duration alike).
@@ -18,15 +20,29 @@
  * lookups a landmark but made buckets 2.8 times deeper, for 1.8 times the postings read (docs/ENGINE.md). Peak
  * positions are interpolated between bins and frames: at bin 30 one bin is a third of a semitone.
  *
- * A hash packs the cells in mixed radix (23 bits at most, what a segment key holds), most significant first:
+ * Pairs survive loss of peaks. A triplet needs three peaks to come through, a pair two: where white noise or a
+ * voice over the music takes half the peaks, a pair survives twice as often as a triplet (docs/ENGINE.md). Pairs are
+ * exact, as in the first engine: the anchor's pitch and the interval in half semitones of whole bins (no
+ * interpolation, so a peak that stays in its bin gives the same cells), and the frame difference. They match at
+ * nominal speed (and within about 1 % of it); the triplets carry every other speed.
+ *
+ * A triplet hash packs its cells in mixed radix, most significant first:
  *
  *   band (24) | interval a->b + 24 (49) | interval a->c + 24 (49) | span (16) | position of b (8)
  *
  * Example: anchor at bin 40 (431 Hz, 24 semitones above minBin 10: band 8), b a fifth up (+7) 10 frames later, c a
  * major third down (-4) 20 frames later: span cell floor(ln 20 / 0.3) = 9, position of b floor(8 * 10 / 20) = 4:
  * (((8 * 49 + 31) * 49 + 20) * 16 + 9) * 8 + 4 = 2655692.
- * The last two fields are the landmark's shape in time (`shapeOf`); landmarks of one anchor frame with the same
- * shape are one coincidence for the vote (match/votes.ts).
+ *
+ * Pair hashes follow the triplets' (from TRIPLET_LIMIT), under 2^23 in all (what a segment key holds):
+ *
+ *   anchor pitch (144) | interval + 48 (97) | delta - 1 (63)
+ *
+ * Example: the same anchor (bin 40: floor(24 log2(40 / 10)) = 48 half semitones) and b (bin 60: 14 half semitones
+ * above it) 10 frames later: 7375872 + (48 * 97 + 14 + 48) * 63 + 9 = 7673115.
+ *
+ * A hash's shape in time (`shapeOf`) is a triplet's span and position cells, or a pair's delta; landmarks of one
+ * anchor frame with the same shape are one coincidence for the vote (match/votes.ts).
  */
 import type { FingerprintParams } from '../config/fingerprint.js'
 
@@ -37,8 +53,16 @@ export const SPANS = 16
 export const POSITIONS = 8
 /** Shapes in time: the span and position cells, the last fields of a hash. */
 export const SHAPES = SPANS * POSITIONS
+/** Triplet hashes are below this; pair hashes follow them. */
+export const TRIPLET_LIMIT = BANDS * INTERVALS * INTERVALS * SHAPES
+/** Pair fields: the anchor's pitch and the interval in half semitones, the frame difference. */
+export const PAIR_PITCHES = 144 // half semitones over the 24 bands of 3 semitones
+const PAIR_INTERVALS = 4 * MAX_INTERVAL + 1
+export const PAIR_DELTAS = 63
 /** Hashes are below this. */
-export const HASH_LIMIT = BANDS * INTERVALS * INTERVALS * SHAPES
+export const HASH_LIMIT = TRIPLET_LIMIT + PAIR_PITCHES * PAIR_INTERVALS * PAIR_DELTAS
+/** Shapes in time of both families: a triplet's span and position cells, or a pair's frame difference. */
+export const SHAPE_COUNT = SHAPES + PAIR_DELTAS
 /** Semitones per band of the anchor's pitch. */
 export const BAND_SEMITONES = 3
 /** Natural-log step of the span's cells. */
@@ -72,9 +96,36 @@ export function hashToLandmark (hash: number): Landmark {
   return { band: (hash - b) / INTERVALS, intervalB: b - MAX_INTERVAL, intervalC: c - MAX_INTERVAL, span, position }
 }
 
-/** A hash's shape in time (its span and position cells). */
+/** Pack a pair's cells into its hash. */
+export function pairToHash (pitch: number, interval: number, delta: number): number {
+  return TRIPLET_LIMIT + ((pitch * PAIR_INTERVALS + interval + 2 * MAX_INTERVAL) * PAIR_DELTAS + delta - 1)
+}
+
+/** The inverse of pairToHash (pitch and interval in half semitones, delta in frames). */
+export function hashToPair (hash: number): Pair {
+  hash -= TRIPLET_LIMIT
+  const delta = hash % PAIR_DELTAS
+  hash = (hash - delta) / PAIR_DELTAS
+  const interval = hash % PAIR_INTERVALS
+  return { pitch: (hash - interval) / PAIR_INTERVALS, interval: interval - 2 * MAX_INTERVAL, delta: delta + 1 }
+}
+
+export interface Pair {
+  /** The anchor's pitch above minBin and the interval to the target, in half semitones (of whole bins). */
+  pitch: number
+  interval: number
+  /** Frames from the anchor to the target. */
+  delta: number
+}
+
+/** Whether a hash is a pair's (else a triplet's). */
+export function isPair (hash: number): boolean {
+  return hash >= TRIPLET_LIMIT
+}
+
+/** A hash's shape in time, 0..SHAPE_COUNT: a triplet's span and position cells, or SHAPES + a pair's delta - 1. */
 export function shapeOf (hash: number): number {
-  return hash % SHAPES
+  return hash < TRIPLET_LIMIT ? hash % SHAPES : SHAPES + (hash - TRIPLET_LIMIT) % PAIR_DELTAS
 }
 
 /** Check that parameters fit the hash layout. */
@@ -83,6 +134,8 @@ export function checkHashLayout (p: FingerprintParams): void {
   if (bands > BANDS) throw new RangeError(`minBin..maxBin spans ${bands} bands of ${BAND_SEMITONES} semitones, more than the ${BANDS} of the layout`)
   if (p.maxIntervalSemitones > MAX_INTERVAL) throw new RangeError(`maxIntervalSemitones ${p.maxIntervalSemitones} is over the layout's ${MAX_INTERVAL}`)
   if (Math.floor(Math.log(p.maxDeltaFrames + 1) / SPAN_STEP) >= SPANS) throw new RangeError(`maxDeltaFrames ${p.maxDeltaFrames} spans more than the layout's ${SPANS} cells`)
+  if (p.maxDeltaFrames > PAIR_DELTAS) throw new RangeError(`maxDeltaFrames ${p.maxDeltaFrames} is over the layout's ${PAIR_DELTAS}`)
+  if (p.queryFanout < p.fanout) throw new RangeError(`queryFanout ${p.queryFanout} is below fanout ${p.fanout}`)
   if (!(p.speedTolerance >= 0 && p.speedTolerance < 0.2)) throw new RangeError(`speedTolerance ${p.speedTolerance} is outside 0..0.2`)
 }
 
@@ -101,16 +154,19 @@ export interface LandmarkHasherOptions {
 export class LandmarkHasher {
   readonly #p: FingerprintParams
   readonly #query: boolean
+  readonly #targets: number // targets an anchor takes: fanout, or queryFanout for a query
   readonly #bandMargin: number // semitones
   readonly #spanMargin: number // natural log
   readonly #bands: number
   readonly #spans: number
-  // Ring of pending anchors: frame, interpolated frame, pitch in semitones above minBin, targets taken so far.
+  // Ring of pending anchors: frame, interpolated frame, pitch in semitones above minBin, pair pitch cell (half
+  // semitones of the whole bin), targets taken so far.
   readonly #frames: Int32Array
   readonly #times: Float64Array
   readonly #pitches: Float64Array
+  readonly #cells: Int32Array
   readonly #made: Int32Array
-  // Each anchor's targets: time and pitch, `fanout` slots per anchor.
+  // Each anchor's targets: time and pitch, `#targets` slots per anchor.
   readonly #targetTimes: Float64Array
   readonly #targetPitches: Float64Array
   readonly #mask: number
@@ -122,6 +178,7 @@ export class LandmarkHasher {
     checkHashLayout(params)
     this.#p = params
     this.#query = options.query === true
+    this.#targets = this.#query ? params.queryFanout : params.fanout
     const shift = Math.log(1 + params.speedTolerance)
     this.#bandMargin = semitones(Math.E) * shift
     this.#spanMargin = shift
@@ -134,9 +191,10 @@ export class LandmarkHasher {
     this.#frames = new Int32Array(size)
     this.#times = new Float64Array(size)
     this.#pitches = new Float64Array(size)
+    this.#cells = new Int32Array(size)
     this.#made = new Int32Array(size)
-    this.#targetTimes = new Float64Array(size * params.fanout)
-    this.#targetPitches = new Float64Array(size * params.fanout)
+    this.#targetTimes = new Float64Array(size * this.#targets)
+    this.#targetPitches = new Float64Array(size * this.#targets)
     this.#mask = size - 1
     this.#sink = sink
   }
@@ -144,30 +202,34 @@ export class LandmarkHasher {
   /**
    * Take the next peak (peaks must arrive in (frame, bin) order), with its interpolated position. It becomes the
    * next target of every pending anchor whose zone it falls in and that still wants targets; each such anchor
-   * emits the triplets this target closes at once.
+   * emits the pair it makes with this target and the triplets this target closes, at once.
    */
   write (frame: number, bin: number, frameFraction = 0, binFraction = 0): void {
     const p = this.#p
     const mask = this.#mask
     const frames = this.#frames
     const made = this.#made
+    const targets = this.#targets
     const time = frame + frameFraction
     const pitch = semitones((bin + binFraction) / p.minBin)
+    const cell = Math.floor(2 * semitones(bin / p.minBin))
     // Anchors whose zone ended before this frame, or that have all their targets, are done.
     while (this.#head < this.#tail) {
       const h = this.#head & mask
-      if (made[h] < p.fanout && frames[h] + p.maxDeltaFrames >= frame) break
+      if (made[h] < targets && frames[h] + p.maxDeltaFrames >= frame) break
       this.#head++
     }
     for (let j = this.#head; j < this.#tail; j++) {
       const k = j & mask
-      if (made[k] >= p.fanout) continue
+      if (made[k] >= targets) continue
       const dt = frame - frames[k]
       if (dt < p.minDeltaFrames || dt > p.maxDeltaFrames) continue
       const interval = pitch - this.#pitches[k]
       if (interval > p.maxIntervalSemitones || interval < -p.maxIntervalSemitones) continue
+      const pairInterval = cell - this.#cells[k]
+      if (pairInterval <= 2 * MAX_INTERVAL && pairInterval >= -2 * MAX_INTERVAL) this.#sink(pairToHash(this.#cells[k], pairInterval, dt), frames[k])
       // The new target is c of a triplet with each earlier target as b.
-      const base = k * p.fanout
+      const base = k * targets
       for (let b = 0; b < made[k]; b++) this.#emit(k, this.#targetTimes[base + b], this.#targetPitches[base + b], time, pitch)
       this.#targetTimes[base + made[k]] = time
       this.#targetPitches[base + made[k]] = pitch
@@ -178,9 +240,9 @@ export class LandmarkHasher {
     frames[i] = frame
     this.#times[i] = time
     this.#pitches[i] = pitch
+    this.#cells[i] = cell
     made[i] = 0
   }
-
   /** End of input: no more targets will come. */
   end (): void {
     this.#head = this.#tail

@@ -111,9 +111,10 @@ export class HashCollector {
 
 /** Fingerprint a whole clip of mono PCM (`query`: for a lookup, see FingerprinterOptions). */
 export function fingerprint (params: FingerprintParams, pcm: Float32Array, sampleRate: number, options: { query?: boolean } = {}): HashList {
-  // Expect about fanout (fanout - 1) / 2 landmarks per peak; grow if the estimate is short.
+  // Expect about k pairs and k (k - 1) / 2 triplets per peak; grow if the estimate is short.
   const estFrames = Math.ceil((pcm.length / sampleRate) * params.sampleRate / params.hopSize) + 1
-  const perPeak = (params.fanout * (params.fanout - 1)) / 2
+  const k = options.query === true ? params.queryFanout : params.fanout
+  const perPeak = (k * (k + 1)) / 2
   const hashes = new HashCollector(Math.ceil(estFrames * perPeak * params.peaksPerBlock / params.blockFrames))
   const fp = new Fingerprinter(params, sampleRate, hashes.add, { query: options.query })
   fp.write(pcm)

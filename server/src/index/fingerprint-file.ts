@@ -17,7 +17,7 @@ import { earshotError } from '../errors.js'
 
 export const FINGERPRINT_FORMAT = 'earshot-fingerprints'
 /** Record and hash layout version; a file of another version is refused. */
-export const FINGERPRINT_FILE_VERSION = 2 // 2: speed-invariant triplet hashes (1: exact peak pairs)
+export const FINGERPRINT_FILE_VERSION = 3 // 3: pairs beside triplets (2: triplets only; 1: exact peak pairs)
 /** Largest record accepted (bytes): a garbled length prefix is refused instead of allocated. 256 MiB. */
 export const MAX_RECORD_BYTES = 256 * 1024 * 1024
 

@@ -84,6 +84,8 @@ const tally = new TrackTally()
 const agreement = new Agreement(30)
 /** Numbers kept per candidate for its speed line. */
 const LINE = 8
+/** A change of the reported speed that is news (0.2 %: twice the precision clients show it with). */
+const SPEED_NEWS = 0.002
 /** Each track's best window of a tick over the speeds searched; shared like the caster. */
 const search = new TimeScaleSearch()
 
@@ -129,6 +131,7 @@ export class StreamMatcher {
   #activeTrack = -1
   #activeState: MatchState | undefined
   #activeConfidence = 0
+  #activeSpeed = 1
   #activeOffset = 0
   #activeFrame = 0 // the stream frame of the last report
   #strongTicks = 0
@@ -463,14 +466,17 @@ export class StreamMatcher {
     const offset = this.#candKey[c] - this.#activeTrack * TRACK_SCALE - OFFSET_BIAS + drift * (streamFrame - this.#candCentre[c])
     // The offset moves by the drift every frame; news is a move from where the last report said it would be.
     const expected = this.#activeOffset + drift * (streamFrame - this.#activeFrame)
+    // The speed line firms up over the song: a refined estimate is news too.
+    const speed = this.#candSpeed[c]
     const moved = state !== this.#activeState || Math.abs(offset - expected) > 1 ||
-      Math.abs(k - this.#activeConfidence) >= o.confidenceStep
+      Math.abs(k - this.#activeConfidence) >= o.confidenceStep || Math.abs(speed - this.#activeSpeed) >= SPEED_NEWS
     if (!moved) return
     this.#activeState = state
     this.#activeOffset = offset
     this.#activeFrame = streamFrame
     this.#activeConfidence = k
-    this.#sink.match({ state, trackId: this.#activeTrack, confidence: k, offsetFrames: offset, speed: this.#candSpeed[c], streamFrame, startFrame: this.#candFirst[c] })
+    this.#activeSpeed = speed
+    this.#sink.match({ state, trackId: this.#activeTrack, confidence: k, offsetFrames: offset, speed, streamFrame, startFrame: this.#candFirst[c] })
   }
 
   #endActive (): void {
@@ -482,6 +488,7 @@ export class StreamMatcher {
     this.#activeTrack = -1
     this.#activeState = undefined
     this.#activeConfidence = 0
+    this.#activeSpeed = 1
     this.#strongTicks = 0
     if (this.#candTotal[c] <= 0) this.#freeCandidate(c)
   }

@@ -6,14 +6,16 @@
  *    same hash frame after frame, and against a track with a similar sound every repeat would vote along a band of
  *    offsets;
  *  - the landmarks of one anchor frame and one shape in time (the harmonics of one note with those of the next two
- *    share anchor frame, span and position) vote at most once per (track, offset): one coincidence, not several.
+ *    share anchor frame and shape: a pair's frame difference, a triplet's span and position) vote at most once per
+ *    (track, offset): one coincidence, not several. One vote per anchor frame alone was measured and lost more true
+ *    votes than chance ones (bench/RESULTS.md, "Pairs beside triplets").
  * Votes are left in query-frame order, one group of landmarks after another; `groupStart` and `groupFrame` say where
  * each group's votes begin and at which query frame, so that a matcher can ask which candidates one coincidence
  * voted for (two copies of one recording collect their votes from the same groups; see agreement.ts).
  * Shared by the clip matcher and the stream matcher; buffers grow to the largest query and are reused.
  */
 import type { Index } from '../index/types.js'
-import { SHAPES, shapeOf } from '../dsp/landmarks.js'
+import { SHAPE_COUNT, shapeOf } from '../dsp/landmarks.js'
 
 export const OFFSET_BIAS = 1 << 24
 export const TRACK_SCALE = 2 ** 25
@@ -73,7 +75,7 @@ export class VoteCaster {
     for (let i = 0; i < count; i++) {
       if (seen.has(hashes[i])) continue
       seen.add(hashes[i])
-      this.#pair[m] = frames[i] * SHAPES + shapeOf(hashes[i])
+      this.#pair[m] = frames[i] * SHAPE_COUNT + shapeOf(hashes[i])
       this.#order[m++] = i
     }
     const order = this.#order
