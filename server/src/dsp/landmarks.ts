@@ -243,6 +243,7 @@ export class LandmarkHasher {
     this.#cells[i] = cell
     made[i] = 0
   }
+
   /** End of input: no more targets will come. */
   end (): void {
     this.#head = this.#tail
