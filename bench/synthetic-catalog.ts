@@ -59,7 +59,7 @@
  */
 import type { FingerprintParams } from '../server/src/config/fingerprint.js'
 import type { HashList } from '../server/src/dsp/pipeline.js'
-import { BAND_SEMITONES, BANDS, hashToPair, HASH_LIMIT, isPair, MAX_INTERVAL, PAIR_PITCHES, pairToHash, POSITIONS, SHAPES, SPAN_STEP, SPANS, shapeOf } from '../server/src/dsp/landmarks.js'
+import { BAND_SEMITONES, BANDS, hashToPair, HASH_LIMIT, isPair, MAX_INTERVAL, PAIR_INTERVALS, PAIR_PITCHES, pairPitchCell, pairToHash, POSITIONS, SHAPES, SPAN_STEP, SPANS, shapeOf } from '../server/src/dsp/landmarks.js'
 import { fingerprintDigest } from '../server/src/index/lmdb-index.js'
 import type { NewTrack } from '../server/src/index/types.js'
 import { makeRng } from './degrade.js'
@@ -95,7 +95,7 @@ export function bandCells (params: FingerprintParams): number {
 
 /** Pair pitch cells the parameters reach (half semitones of whole bins above minBin, as LandmarkHasher counts them). */
 export function pairPitchCells (params: FingerprintParams): number {
-  return Math.min(PAIR_PITCHES, Math.floor(24 * Math.log2((params.maxBin - 1) / params.minBin)) + 1)
+  return Math.min(PAIR_PITCHES, pairPitchCell(params.maxBin - 1, params.minBin) + 1)
 }
 
 /** Span cells the parameters reach (as LandmarkHasher counts them). */
@@ -172,7 +172,7 @@ export class HashShift {
     this.#shape = new Uint32Array(SHAPES)
     for (let s = 0; s < SHAPES; s++) this.#shape[s] = span[Math.floor(s / POSITIONS)] * POSITIONS + position[s % POSITIONS]
     this.#pairPitch = shiftTable(PAIR_PITCHES, 0, pairPitchCells(params), 2 * BAND_SEMITONES * v.band)
-    this.#pairInterval = shiftTable(4 * MAX_INTERVAL + 1, 2 * (MAX_INTERVAL - params.maxIntervalSemitones), 2 * (MAX_INTERVAL + params.maxIntervalSemitones) + 1, 2 * v.intervalB)
+    this.#pairInterval = shiftTable(PAIR_INTERVALS, 2 * (MAX_INTERVAL - params.maxIntervalSemitones), 2 * (MAX_INTERVAL + params.maxIntervalSemitones) + 1, 2 * v.intervalB)
     this.#pairDelta = shiftTable(params.maxDeltaFrames, 0, params.maxDeltaFrames, v.position)
   }
 

@@ -55,16 +55,16 @@ export const POSITIONS = 8
 export const SHAPES = SPANS * POSITIONS
 /** Triplet hashes are below this; pair hashes follow them. */
 export const TRIPLET_LIMIT = BANDS * INTERVALS * INTERVALS * SHAPES
+/** Semitones per band of the anchor's pitch. */
+export const BAND_SEMITONES = 3
 /** Pair fields: the anchor's pitch and the interval in half semitones, the frame difference. */
-export const PAIR_PITCHES = 144 // half semitones over the 24 bands of 3 semitones
-const PAIR_INTERVALS = 4 * MAX_INTERVAL + 1
+export const PAIR_PITCHES = 2 * BANDS * BAND_SEMITONES
+export const PAIR_INTERVALS = 4 * MAX_INTERVAL + 1
 export const PAIR_DELTAS = 63
 /** Hashes are below this. */
 export const HASH_LIMIT = TRIPLET_LIMIT + PAIR_PITCHES * PAIR_INTERVALS * PAIR_DELTAS
 /** Shapes in time of both families: a triplet's span and position cells, or a pair's frame difference. */
 export const SHAPE_COUNT = SHAPES + PAIR_DELTAS
-/** Semitones per band of the anchor's pitch. */
-export const BAND_SEMITONES = 3
 /** Natural-log step of the span's cells. */
 export const SPAN_STEP = 0.3
 
@@ -116,6 +116,11 @@ export interface Pair {
   interval: number
   /** Frames from the anchor to the target. */
   delta: number
+}
+
+/** A whole bin's pitch cell for pairs: half semitones above minBin. */
+export function pairPitchCell (bin: number, minBin: number): number {
+  return Math.floor(2 * semitones(bin / minBin))
 }
 
 /** Whether a hash is a pair's (else a triplet's). */
@@ -212,7 +217,7 @@ export class LandmarkHasher {
     const targets = this.#targets
     const time = frame + frameFraction
     const pitch = semitones((bin + binFraction) / p.minBin)
-    const cell = Math.floor(2 * semitones(bin / p.minBin))
+    const cell = pairPitchCell(bin, p.minBin)
     // Anchors whose zone ended before this frame, or that have all their targets, are done.
     while (this.#head < this.#tail) {
       const h = this.#head & mask
