@@ -172,8 +172,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
         }
         return false
       }
-      const recorder = new PlayRecorder(plays, { id: hello.streamId, kind: 'client' }, publish, { admit })
-      return { message: (m) => recorder.onMessage(m), audio: (s) => recorder.onAudio(s), end: (s) => recorder.end(s) }
+      return new PlayRecorder(plays, { id: hello.streamId, kind: 'client' }, publish, { admit })
     },
   }
   const monitors = new Monitors(root, index, settings, plays, { onPlay: publish, metrics, addressPolicy, log: log.child({ component: 'monitors' }), writes: stateWrites })

@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap'
 import path from 'node:path'
 import { open, type RootDatabase } from 'lmdb'
-import type { Match, MatchEnd, ServerMessage } from '../../protocol/src/index.js'
 import { PlayLog, type Play } from '../../server/src/playlog/play-log.js'
 import { PlayRecorder, type PlayEvent, type PlayRecorderOptions } from '../../server/src/playlog/play-recorder.js'
+import type { SessionMatch, SessionMatchEnd } from '../../server/src/stream/session.js'
 
 /** Wall clock at stream second 0 of the first session. */
 const T0 = Date.UTC(2024, 5, 10, 8, 0, 0)
@@ -14,7 +14,7 @@ const iso = (ms: number): string => new Date(ms).toISOString()
 
 /**
  * A recorder on a real log, fed like a live session: `play(to)` sends audio chunks up to stream second `to` with the
- * clock running in step; messages go in between.
+ * clock running in step; matches and match ends go in between.
  */
 function setup (t: Test, options: PlayRecorderOptions = {}, dir = path.join(t.testdir(), 'db')): {
   log: PlayLog
@@ -23,7 +23,7 @@ function setup (t: Test, options: PlayRecorderOptions = {}, dir = path.join(t.te
   events: PlayEvent[]
   clock: { ms: number }
   play: (to: number) => void
-  send: (m: ServerMessage) => void
+  send: (m: SessionMatch | SessionMatchEnd) => void
 } {
   const root = open({ path: dir, maxDbs: 8 })
   t.teardown(() => root.close())
@@ -37,18 +37,19 @@ function setup (t: Test, options: PlayRecorderOptions = {}, dir = path.join(t.te
     while (session.at + CHUNK_SECONDS <= to + 1e-9) {
       session.at += CHUNK_SECONDS
       clock.ms = session.wallAtZero + Math.round(session.at * 1000)
-      rec.onAudio(session.at)
+      rec.audio(session.at)
     }
   }
-  return { log, root, rec, events, clock, play, send: (m) => rec.onMessage(m) }
+  return { log, root, rec, events, clock, play, send: (m) => { if ('track' in m) rec.match(m); else rec.matchEnd(m) } }
 }
 
-function match (state: 'tentative' | 'confirmed', id: number, streamSeconds: number, startedAtStreamSeconds: number, offsetSeconds: number, confidence: number, speed = 1): Match {
-  return { type: 'match', state, id, title: `title ${id}`, artist: `artist ${id}`, album: `album ${id}`, source: `${id}.flac`, confidence, offsetSeconds, speed, streamSeconds, startedAtStreamSeconds }
+function match (state: 'tentative' | 'confirmed', id: number, streamSeconds: number, startSeconds: number, offsetSeconds: number, confidence: number, speed = 1): SessionMatch {
+  const track = { id, title: `title ${id}`, artist: `artist ${id}`, album: `album ${id}`, source: `${id}.flac`, durationSeconds: 300, digest: `d${id}`, indexedAt: iso(T0), hashCount: 1000, frameCount: 12000 }
+  return { state, track, confidence, offsetSeconds, speed, streamSeconds, startSeconds }
 }
 
-function matchEnd (id: number, startedAtStreamSeconds: number, endedAtStreamSeconds: number): MatchEnd {
-  return { type: 'match-end', id, startedAtStreamSeconds, endedAtStreamSeconds }
+function matchEnd (trackId: number, startSeconds: number, endSeconds: number): SessionMatchEnd {
+  return { trackId, startSeconds, endSeconds }
 }
 
 function rows (log: PlayLog): Play[] {
@@ -62,9 +63,6 @@ t.test('tentative, confirmed, updates, match-end: one play', async (t) => {
   t.same(rows(log), [], 'a tentative match writes nothing')
   t.same(events, [])
   play(5)
-  send({ type: 'pong', id: 1 })
-  send({ type: 'flushed', streamSeconds: 5 })
-  send({ type: 'error', code: 'EAR_ERR_AUDIO_INVALID', message: 'x' })
   send(match('confirmed', 7, 5, 1, 35, 0.6))
   // Started at stream second 1, 4 s before now; 35 - 4 = 31 s into the track.
   const opened = rec.current as Play
@@ -127,7 +125,7 @@ t.test('a track that is never confirmed records nothing', async (t) => {
   send(match('tentative', 3, 8, 1, 14, 0.3))
   play(12)
   send(matchEnd(3, 1, 9))
-  rec.end(12)
+  rec.close(12)
   await log.flushed()
   t.same(rows(log), [])
   t.same(log.openPlays(), [])
@@ -140,27 +138,27 @@ t.test('end() without match-end closes the open play where the session stopped',
   play(8)
   send(match('confirmed', 5, 8, 3, 100, 0.55))
   play(30)
-  rec.end(30)
+  rec.close(30)
   const [p] = rows(log)
   t.match(p, { open: false, startStreamSeconds: 3, endStreamSeconds: 30, startedAt: iso(T0 + 3000), endedAt: iso(T0 + 30_000), startOffsetSeconds: 95, endOffsetSeconds: 122 })
   t.same(events.map((e) => e.type), ['match.confirmed', 'match.ended'])
   t.equal(rec.current, undefined)
-  rec.end(30)
+  rec.close(30)
   t.equal(events.length, 2, 'end() with nothing open does nothing')
 })
 
 t.test('streamBase: a reconnect starts a new session, stream time goes on', async (t) => {
   const { log, rec, events, clock, send } = setup(t)
   // Session 1: 20 s of audio, a play confirmed at 5 s.
-  for (let s = 0.5; s <= 20; s += 0.5) { clock.ms = T0 + s * 1000; rec.onAudio(s) }
+  for (let s = 0.5; s <= 20; s += 0.5) { clock.ms = T0 + s * 1000; rec.audio(s) }
   send(match('confirmed', 1, 5, 1, 11, 0.5)) // late in this loop on purpose: now is 20 s, the match says 5 s
-  rec.end(20)
+  rec.close(20)
   // The source comes back 3 s of wall clock later; the new session counts from 0 again.
   rec.streamBase = 20
   const wallAtZero = T0 + 23_000
   for (let s = 0.5; s <= 30; s += 0.5) {
     clock.ms = wallAtZero + s * 1000
-    rec.onAudio(s)
+    rec.audio(s)
     if (s === 6) send(match('confirmed', 2, 6, 2, 14, 0.7))
   }
   send(matchEnd(2, 2, 28))

@@ -1,7 +1,8 @@
 import t from 'tap'
 import path from 'node:path'
-import type { Match, ServerMessage } from '../../protocol/src/index.js'
+import type { Match } from '../../protocol/src/index.js'
 import { defaultFingerprint as p, framesToSeconds } from '../../server/src/config/fingerprint.js'
+import { matchMessage } from '../../server/src/stream/messages.js'
 import { StreamSession, trackSecondsNow } from '../../server/src/stream/session.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { clip } from '../helpers/signals.js'
@@ -26,12 +27,14 @@ t.test('the track position is carried forward from the tick at the match\'s spee
 t.test('a session at normal speed reports speed 1 with every match', async (t) => {
   const catalog = buildCatalog(path.join(t.testdir(), 'db'), [3], 20)
   t.teardown(() => catalog.index.close())
-  const sent: ServerMessage[] = []
-  const session = new StreamSession(catalog.index, testSettings(), { sampleRate: catalog.rate, encoding: 's16le', channels: 1 }, (m) => sent.push(m))
+  const matches: Match[] = []
+  const session = new StreamSession(catalog.index, testSettings(), { sampleRate: catalog.rate, encoding: 's16le', channels: 1 }, {
+    match: (e) => matches.push(matchMessage(e)),
+    matchEnd: () => {},
+  })
   const start = 4
   session.write(new Uint8Array(toS16(clip(catalog.songs.get(1) as Float32Array, catalog.rate, start, 10)).buffer))
   session.flush()
-  const matches = sent.filter((m): m is Match => m.type === 'match')
   t.ok(matches.some((m) => m.state === 'confirmed'), 'confirmed')
   for (const m of matches) {
     t.ok(Math.abs(m.speed - 1) < 0.005, `speed ${m.speed} at ${m.streamSeconds} s`)

@@ -14,6 +14,7 @@
  * is confirmed. Candidates whose votes agree group by group are copies of one recording (agreement.ts): they are
  * not each other's runner-up, and a copy of the playing recording never takes over from it.
  */
+import type { MatchState } from '../../../protocol/src/index.js'
 import type { FingerprintParams } from '../config/fingerprint.js'
 import type { Index } from '../index/types.js'
 import { confidence } from './score.js'
@@ -47,8 +48,6 @@ export interface StreamMatcherOptions {
   /** Told after each tick's lookups: hashes looked up, distinct lookups, postings read, and the seconds it took. */
   onTick?: (hashes: number, lookups: number, postings: number, seconds: number) => void
 }
-
-export type MatchState = 'tentative' | 'confirmed'
 
 export interface StreamMatchEvent {
   state: MatchState

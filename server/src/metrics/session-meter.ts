@@ -3,7 +3,7 @@
  * monitor tells it costs a few additions per audio frame.
  */
 import type { Counter, Gauge } from 'prom-client'
-import type { ServerMessage } from '../../../protocol/src/index.js'
+import type { SessionMatch, SessionMatchEnd } from '../stream/session.js'
 import type { Metrics, SessionKind } from './metrics.js'
 
 export interface SessionLabels {
@@ -68,21 +68,21 @@ export class SessionMeter {
     this.#pendingUnknown = 0
   }
 
-  /** A message the session sent; `latencySeconds` since the audio that decided it, when audio decided it. */
-  message (msg: ServerMessage, latencySeconds?: number): void {
-    if (msg.type === 'match') {
-      this.#m.matchUpdates.labels({ state: msg.state }).inc()
-      if (msg.state === 'confirmed' && this.#confirmedTrack !== msg.id) {
-        this.#confirmedTrack = msg.id
-        this.#confirmed.inc()
-        this.#m.timeToConfirmed.observe(Math.max(0, msg.streamSeconds - msg.startedAtStreamSeconds))
-      }
-    } else if (msg.type === 'match-end') {
-      if (msg.id === this.#confirmedTrack) this.#confirmedTrack = -1
-      this.#ends.inc()
-    } else {
-      return
+  /** A match the session reported; `latencySeconds` since the audio that decided it, when it is measured. */
+  match (e: SessionMatch, latencySeconds?: number): void {
+    this.#m.matchUpdates.labels({ state: e.state }).inc()
+    if (e.state === 'confirmed' && this.#confirmedTrack !== e.track.id) {
+      this.#confirmedTrack = e.track.id
+      this.#confirmed.inc()
+      this.#m.timeToConfirmed.observe(Math.max(0, e.streamSeconds - e.startSeconds))
     }
+    if (latencySeconds !== undefined) this.#m.pushLatency.observe(latencySeconds)
+  }
+
+  /** A match the session ended; `latencySeconds` as for `match`. */
+  matchEnd (e: SessionMatchEnd, latencySeconds?: number): void {
+    if (e.trackId === this.#confirmedTrack) this.#confirmedTrack = -1
+    this.#ends.inc()
     if (latencySeconds !== undefined) this.#m.pushLatency.observe(latencySeconds)
   }
 

@@ -1,24 +1,26 @@
 /**
- * Monitored streams: each one pulls its source (SourcePuller), feeds the audio through the same session pipeline as
- * a client stream (StreamSession), and files confirmed matches in the play log (PlayRecorder). Monitors are stored
- * in LMDB and started again when the server starts.
+ * Monitored streams: each one pulls its source (SourcePuller), feeds the audio through the same stream wiring as a
+ * client (Stream), and files confirmed matches in the play log (PlayRecorder). Monitors are stored in LMDB and
+ * started again when the server starts.
  *
- *   source PCM -> StreamSession -> match messages -> PlayRecorder -> play log, webhooks
+ *   source PCM -> Stream -> matches -> PlayRecorder -> play log, webhooks
+ *                                   -> the monitor's current match
  *
  * A source that drops ends its session (the open play closes at the last audio) and a new session starts on
  * reconnect; stream time runs on across sessions, so the play log reads as one timeline per monitor.
  */
 import { randomUUID } from 'node:crypto'
 import type { Database, RootDatabase } from 'lmdb'
-import type { ServerMessage } from '../../../protocol/src/index.js'
 import type { Settings } from '../config/defaults.js'
 import { earshotError } from '../errors.js'
 import type { Index } from '../index/types.js'
 import type { PlayLog } from '../playlog/play-log.js'
 import { PlayRecorder, type PlayEvent } from '../playlog/play-recorder.js'
-import { StreamSession } from '../stream/session.js'
+import type { SessionMatch, SessionMatchEnd } from '../stream/session.js'
+import { matchMessage } from '../stream/messages.js'
+import { Stream } from '../stream/stream.js'
 import type { Metrics } from '../metrics/metrics.js'
-import { SessionMeter } from '../metrics/session-meter.js'
+import { round } from '../round.js'
 import { SourcePuller, validateSourceUrl, type PcmFormat, type SourceStatus } from './source.js'
 import { silentLogger, type Logger } from '../log.js'
 import { AddressPolicy } from '../net/address-policy.js'
@@ -40,7 +42,7 @@ export interface CurrentMatch {
   title: string
   artist: string
   confidence: number
-  /** Position in the track when the latest match message came (see Match.offsetSeconds). */
+  /** Position in the track when the latest match came (see Match.offsetSeconds). */
   offsetSeconds: number
   /** Playback speed against the track (see Match.speed). */
   speed: number
@@ -80,8 +82,7 @@ class Monitor {
   readonly record: MonitorRecord
   readonly #puller: SourcePuller
   readonly #recorder: PlayRecorder
-  #session: StreamSession | undefined
-  #meter: SessionMeter | undefined
+  #session: Stream | undefined
   #base = 0 // stream seconds of the sessions before this one
   #seen = 0 // stream seconds reported to onAudio
   #unmatched = 0
@@ -118,8 +119,8 @@ class Monitor {
       since: finishedAt ?? s.since,
       reconnects: s.reconnects,
       lastError: s.lastError ?? null,
-      streamSeconds: round(this.#streamSeconds),
-      unmatchedSeconds: round(this.#unmatched),
+      streamSeconds: round(this.#streamSeconds, 2),
+      unmatchedSeconds: round(this.#unmatched, 2),
       current: this.#current && { ...this.#current },
     }
   }
@@ -129,9 +130,14 @@ class Monitor {
   #open (f: PcmFormat): void {
     this.#end()
     this.#recorder.streamBase = this.#base
-    const metrics = this.hooks.metrics
-    this.#meter = metrics && new SessionMeter(metrics, { transport: MONITOR_TRANSPORT, kind: 'monitor', monitor: { id: this.record.id, label: this.record.label } })
-    this.#session = new StreamSession(this.index, this.settings, f, (m) => this.#onMessage(m), this.#meter?.tick)
+    this.#session = new Stream({
+      index: this.index,
+      settings: this.settings,
+      format: f,
+      labels: { transport: MONITOR_TRANSPORT, kind: 'monitor', monitor: { id: this.record.id, label: this.record.label } },
+      metrics: this.hooks.metrics,
+      listeners: [{ match: (e) => this.#onMatch(e), matchEnd: (e) => this.#onMatchEnd(e), audio: () => this.#onAudio() }, this.#recorder],
+    })
   }
 
   #onState (s: SourceStatus): void {
@@ -169,13 +175,13 @@ class Monitor {
     const session = this.#session
     if (!session || session.check(bytes)) return // a NaN-bearing or misaligned chunk is skipped, never fatal
     // A damaged index page (EAR_ERR_INDEX_READ, counted by the index for /health) loses this chunk, not the process.
-    try { session.write(bytes) } catch (err) { this.#failed(err); return }
+    try { session.write(bytes) } catch (err) { this.#failed(err) }
+  }
+
+  #onAudio (): void {
     const now = this.#streamSeconds
-    const delta = now - this.#seen
+    if (this.#current?.state !== 'confirmed') this.#unmatched += now - this.#seen
     this.#seen = now
-    if (this.#current?.state !== 'confirmed') this.#unmatched += delta
-    this.#meter?.audio(bytes.length, delta)
-    this.#recorder.onAudio(session.streamSeconds)
   }
 
   /** Logged once a second at most: a damaged index fails every chunk. */
@@ -192,22 +198,19 @@ class Monitor {
     if (!session) return
     this.#session = undefined
     try { session.flush() } catch (err) { this.#failed(err) } // the session ends here either way
-    this.#meter?.close('normal')
-    this.#meter = undefined
-    this.#recorder.end(session.streamSeconds)
+    session.close('normal') // closes the open play too
     this.#base += session.streamSeconds
     this.#seen = this.#base
     this.#current = null
   }
 
-  #onMessage (m: ServerMessage): void {
-    if (m.type === 'match') {
-      this.#current = { state: m.state, trackId: m.id, title: m.title, artist: m.artist, confidence: m.confidence, offsetSeconds: m.offsetSeconds, speed: m.speed }
-    } else if (m.type === 'match-end' && this.#current?.trackId === m.id) {
-      this.#current = null
-    }
-    this.#recorder.onMessage(m)
-    this.#meter?.message(m)
+  #onMatch (e: SessionMatch): void {
+    const m = matchMessage(e) // shown as a client is sent it
+    this.#current = { state: m.state, trackId: m.id, title: m.title, artist: m.artist, confidence: m.confidence, offsetSeconds: m.offsetSeconds, speed: m.speed }
+  }
+
+  #onMatchEnd (e: SessionMatchEnd): void {
+    if (this.#current?.trackId === e.trackId) this.#current = null
   }
 }
 
@@ -290,4 +293,3 @@ export class Monitors {
   }
 }
 
-function round (x: number): number { return Math.round(x * 100) / 100 }

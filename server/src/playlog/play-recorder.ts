@@ -1,16 +1,15 @@
 /**
- * One stream's plays: consumes the protocol messages of its sessions (`match`, `match-end`) and the stream position
- * after each chunk of audio; produces rows of the PlayLog and `match.confirmed` / `match.ended` events.
+ * One stream's plays: listens to its sessions (a StreamListener: matches, match ends, the stream position after each
+ * chunk of audio, the end of a session); produces rows of the PlayLog and `match.confirmed` / `match.ended` events.
  *
  * Rules:
- *   - the first `confirmed` match of a track opens a play at the match's first evidence (startedAtStreamSeconds);
- *   - later `match` messages of that track only raise its peak confidence and update its speed (written with the
- *     next touch);
- *   - `match-end` of that track closes it at endedAtStreamSeconds;
+ *   - the first `confirmed` match of a track opens a play at the match's first evidence (startSeconds);
+ *   - later matches of that track only raise its peak confidence and update its speed (written with the next touch);
+ *   - the match's end closes it at its last evidence (endSeconds);
  *   - a `confirmed` match of another track first closes the open play where the new one starts;
- *   - `end()` closes the open play where the session stopped (source dropped, socket closed);
- *   - tentative matches, and `match`/`match-end` of a track that was never confirmed, record nothing;
- *   - a play the `admit` option refuses (a rate limit) is not opened; a later `match` of its track asks again.
+ *   - `close()` closes the open play where the session stopped (source dropped, socket closed);
+ *   - tentative matches, and matches or ends of a track that was never confirmed, record nothing;
+ *   - a play the `admit` option refuses (a rate limit) is not opened; a later match of its track asks again.
  *
  * Speed: a match's `speed` is track seconds per stream second (radio plays songs 1–5 % fast). Offsets are track
  * time and move by `speed` per stream second: the start offset is the match's offset less speed × the stream seconds
@@ -18,7 +17,7 @@
  * the latest confirmed estimate (a play opens confirmed, and its track's later messages are confirmed too); lengths
  * (start and end stream seconds) stay in stream time.
  *
- * Stream seconds in messages count from the start of one session; a monitor that reconnects to its source starts a
+ * Stream seconds in results count from the start of one session; a monitor that reconnects to its source starts a
  * new session, so `streamBase` (seconds) is added to every stream time before it is stored. The wall-clock time of
  * a stream position is when its audio arrived, from a timeline of (stream time, arrival) points noted as audio comes
  * in: a match confirmed 6 s after its first evidence started when that evidence arrived. Sources send in bursts (a
@@ -29,8 +28,10 @@
  * by the log's StateWrites) must not escape: a play that cannot be opened is not filed (the next confirmed match of
  * the track tries again), a close that cannot be written is kept by the log and written with its next write.
  */
-import type { Match, MatchEnd, ServerMessage } from '../../../protocol/src/index.js'
 import { EarshotError } from '../errors.js'
+import { round } from '../round.js'
+import type { SessionMatch, SessionMatchEnd } from '../stream/session.js'
+import type { StreamListener } from '../stream/stream.js'
 import type { Play, PlayLog } from './play-log.js'
 
 export interface PlayEvent { type: 'match.confirmed' | 'match.ended', play: Play }
@@ -41,7 +42,7 @@ export interface PlayRecorderOptions {
   /** [now=Date.now] wall clock in ms since epoch. */
   now?: () => number
   /**
-   * [admit=always] asked before a play opens (a rate limit): false skips it, and the next `match` of the track asks
+   * [admit=always] asked before a play opens (a rate limit): false skips it, and the next match of the track asks
    * again, so a play admitted later still starts at its first evidence.
    */
   admit?: () => boolean
@@ -53,7 +54,7 @@ const defaultOptions: Required<PlayRecorderOptions> = Object.freeze({
   admit: () => true,
 })
 
-export class PlayRecorder {
+export class PlayRecorder implements StreamListener {
   /** Seconds added to every session stream time (default 0): set it to where the previous session ended. */
   streamBase = 0
   readonly #log: PlayLog
@@ -64,7 +65,7 @@ export class PlayRecorder {
   readonly #admit: () => boolean
   #current: Play | undefined
   #peak = 0
-  /** The open play's latest speed estimate. */
+  /** The open play's latest speed estimate (exact: offsets are computed with it). */
   #speed = 1
   /** Absolute stream seconds of the last touch. */
   #touchedAt = -Infinity
@@ -95,14 +96,8 @@ export class PlayRecorder {
   /** The open play, as opened (live values are in the log). */
   get current (): Play | undefined { return this.#current }
 
-  /** Feed every message the session sends; those other than `match` and `match-end` are ignored. */
-  onMessage (m: ServerMessage): void {
-    if (m.type === 'match') this.#onMatch(m)
-    else if (m.type === 'match-end') this.#onMatchEnd(m)
-  }
-
   /** Call after each chunk of audio with the session's stream position: touches the open play now and then. */
-  onAudio (streamSeconds: number): void {
+  audio (streamSeconds: number): void {
     const at = this.streamBase + streamSeconds
     this.#seen(at)
     this.#note(at)
@@ -110,10 +105,10 @@ export class PlayRecorder {
   }
 
   /**
-   * The session is over without a match-end: close the open play at the session's last stream position. The next
-   * session's times must start from a new `streamBase` (usually this base + streamSeconds).
+   * The session is over without the match's end: close the open play at the session's last stream position. The
+   * next session's times must start from a new `streamBase` (usually this base + streamSeconds).
    */
-  end (streamSeconds: number): void {
+  close (streamSeconds: number): void {
     const at = this.streamBase + streamSeconds
     this.#seen(at)
     this.#close(at)
@@ -123,46 +118,50 @@ export class PlayRecorder {
     this.#timeWall.length = 0
   }
 
-  #onMatch (m: Match): void {
+  /** A match of the session. */
+  match (m: SessionMatch): void {
     const at = this.streamBase + m.streamSeconds
     this.#seen(at)
+    // Confidence and speed are stored as the protocol shows them (3 decimals).
+    const confidence = round(m.confidence, 3)
     const current = this.#current
-    if (current !== undefined && current.trackId === m.id) {
-      this.#peak = Math.max(this.#peak, m.confidence)
+    if (current !== undefined && current.trackId === m.track.id) {
+      this.#peak = Math.max(this.#peak, confidence)
       if (m.state === 'confirmed' && validSpeed(m.speed)) this.#speed = m.speed
       return
     }
     if (m.state !== 'confirmed') return
-    const start = this.streamBase + m.startedAtStreamSeconds
+    const start = this.streamBase + m.startSeconds
     if (current !== undefined) this.#close(start)
     if (!this.#admit()) return
     const speed = validSpeed(m.speed) ? m.speed : 1
     const play = stored(() => this.#log.open({
       stream: this.#stream.id,
       kind: this.#stream.kind,
-      trackId: m.id,
-      title: m.title,
-      artist: m.artist,
-      album: m.album,
+      trackId: m.track.id,
+      title: m.track.title,
+      artist: m.track.artist,
+      album: m.track.album,
       startedAt: this.#wallClock(start),
       startStreamSeconds: roundMs(start),
       // The track advanced speed × the stream seconds since the first evidence.
-      startOffsetSeconds: roundMs(m.offsetSeconds - speed * (m.streamSeconds - m.startedAtStreamSeconds)),
-      peakConfidence: m.confidence,
-      speed,
+      startOffsetSeconds: roundMs(m.offsetSeconds - speed * (m.streamSeconds - m.startSeconds)),
+      peakConfidence: confidence,
+      speed: round(speed, 3),
     }))
     if (play === undefined) return
     this.#current = play
-    this.#peak = m.confidence
+    this.#peak = confidence
     this.#speed = speed
     // Mark the play heard up to now at once: a crash before the first audio touch then loses nothing.
     this.#touch(this.#latest)
     this.#onEvent({ type: 'match.confirmed', play })
   }
 
-  #onMatchEnd (m: MatchEnd): void {
-    if (this.#current === undefined || this.#current.trackId !== m.id) return
-    this.#close(this.streamBase + m.endedAtStreamSeconds, this.streamBase + m.startedAtStreamSeconds)
+  /** The end of a match of the session. */
+  matchEnd (m: SessionMatchEnd): void {
+    if (this.#current === undefined || this.#current.trackId !== m.trackId) return
+    this.#close(this.streamBase + m.endSeconds, this.streamBase + m.startSeconds)
   }
 
   /** Close the open play at `at` absolute stream seconds (and a corrected start, if the match-end gives one). */
@@ -181,7 +180,7 @@ export class PlayRecorder {
       endOffsetSeconds: roundMs(startOffset + speed * (endSeconds - startSeconds)),
       startStreamSeconds: startSeconds,
       peakConfidence: this.#peak,
-      speed,
+      speed: round(speed, 3),
     }))
     if (play !== undefined) this.#onEvent({ type: 'match.ended', play })
   }
@@ -191,7 +190,7 @@ export class PlayRecorder {
     if (current === undefined) return
     const seenAt = Math.max(at, current.startStreamSeconds)
     this.#touchedAt = seenAt
-    this.#log.touch(current.id, { lastStreamSeconds: roundMs(seenAt), lastSeenAt: new Date(this.#now()).toISOString(), peakConfidence: this.#peak, speed: this.#speed })
+    this.#log.touch(current.id, { lastStreamSeconds: roundMs(seenAt), lastSeenAt: new Date(this.#now()).toISOString(), peakConfidence: this.#peak, speed: round(this.#speed, 3) })
   }
 
   #seen (at: number): void {
@@ -250,5 +249,5 @@ function validSpeed (speed: unknown): speed is number {
 }
 
 function roundMs (seconds: number): number {
-  return Math.round(seconds * 1000) / 1000
+  return round(seconds, 3)
 }

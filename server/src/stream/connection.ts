@@ -12,10 +12,11 @@ import { randomUUID } from 'node:crypto'
 import type { Settings } from '../config/defaults.js'
 import type { Index } from '../index/types.js'
 import { EarshotError } from '../errors.js'
-import { StreamSession } from './session.js'
 import type { Metrics } from '../metrics/metrics.js'
-import { SessionMeter } from '../metrics/session-meter.js'
 import type { Logger } from '../log.js'
+import { round } from '../round.js'
+import { matchEndMessage, matchMessage } from './messages.js'
+import { Stream, type StreamListener } from './stream.js'
 
 /** What a transport gives a connection: sending, its queue, closing. */
 export interface Wire {
@@ -26,16 +27,6 @@ export interface Wire {
   close (code: number, reason: string): void
   /** Drop the socket at once, without a closing handshake (for a peer that no longer reads). */
   terminate (): void
-}
-
-/** What a session's owner sees of it besides the client: for the play log and metrics. */
-export interface SessionObserver {
-  /** Every message the session sends. */
-  message (m: ServerMessage): void
-  /** After each audio frame: the session's stream time, in seconds. */
-  audio (streamSeconds: number): void
-  /** The session ended (closed or flushed), at this stream time. */
-  end (streamSeconds: number): void
 }
 
 /** Who is at the other end of a connection, as access control sees it. */
@@ -69,8 +60,8 @@ export interface StreamContext {
   metrics?: Metrics
   /** Where connection faults are logged (a child logger of the stream component); none: not logged. */
   log?: Logger
-  /** An observer for a session that asked for one (hello.playLog), or undefined. */
-  observe?: (hello: Hello, sessionId: string, token: string | undefined, peer: Peer, notify: Notify) => SessionObserver | undefined
+  /** Another listener of a session that asked for one (hello.playLog: its play recorder), or undefined. */
+  observe?: (hello: Hello, sessionId: string, token: string | undefined, peer: Peer, notify: Notify) => StreamListener | undefined
   /**
    * A WebSocket upgrade from `address`, before it is accepted: the peer, or the error to answer it with (a Host the
    * server does not answer to, a page of another site). Transports call it in their upgrade handler, with a reader of
@@ -84,11 +75,7 @@ export class StreamConnection {
   readonly #wire: Wire
   readonly #peer: Peer
   readonly #urlToken: string | undefined
-  #session: StreamSession | undefined
-  #observer: SessionObserver | undefined
-  #meter: SessionMeter | undefined
-  /** performance.now() when the audio frame being processed arrived; 0 outside audio processing. */
-  #audioAt = 0
+  #session: Stream | undefined
   #closeReason = 'normal'
   readonly #openedAt = Date.now()
   /** When the client last sent hello, audio or flush: pings alone do not keep a session open. */
@@ -160,7 +147,13 @@ export class StreamConnection {
     this.#activeAt = Date.now()
     if (m.type === 'hello') { this.#onHello(m); return }
     if (!this.#session) { this.fail('EAR_ERR_HELLO_REQUIRED'); return }
-    try { this.#session.flush() } catch (err) { this.#sessionFailed(err, 'flush') }
+    try { this.#flush(this.#session) } catch (err) { this.#sessionFailed(err, 'flush') }
+  }
+
+  /** The final results, then `flushed` (again for a later flush). */
+  #flush (session: Stream): void {
+    session.flush()
+    this.#send({ type: 'flushed', streamSeconds: round(session.streamSeconds, 3) })
   }
 
   #onHello (hello: Hello): void {
@@ -173,13 +166,19 @@ export class StreamConnection {
     ctx.sessions++
     this.#counted = true
     this.sessionId = randomUUID()
+    const client: StreamListener = {
+      match: (e) => this.#send(matchMessage(e)),
+      matchEnd: (e) => this.#send(matchEndMessage(e)),
+    }
     const observer = ctx.observe?.(hello, this.sessionId, token, this.#peer, (code, detail) => this.#error(code, detail))
-    this.#observer = observer
-    const meter = ctx.metrics && new SessionMeter(ctx.metrics, { transport: ctx.transport, kind: 'client' })
-    this.#meter = meter
-    this.#session = new StreamSession(ctx.index, ctx.settings, hello, observer
-      ? (msg) => { observer.message(msg); this.#send(msg) }
-      : (msg) => this.#send(msg), meter?.tick)
+    this.#session = new Stream({
+      index: ctx.index,
+      settings: ctx.settings,
+      format: hello,
+      labels: { transport: ctx.transport, kind: 'client' },
+      metrics: ctx.metrics,
+      listeners: observer ? [observer, client] : [client],
+    })
     const l = ctx.settings.stream
     this.#send({
       type: 'ready',
@@ -201,20 +200,14 @@ export class StreamConnection {
     if (session.flushed) { this.#error('EAR_ERR_AUDIO_AFTER_FLUSH'); return }
     const problem = session.check(pcm)
     if (problem) { this.#error(problem, `${pcm.length} bytes of ${session.format.encoding} x${session.format.channels}`); return }
-    const before = session.streamSeconds
-    this.#audioAt = performance.now()
     try {
       session.write(pcm)
     } catch (err) {
       this.#sessionFailed(err, 'audio')
       return
-    } finally {
-      this.#audioAt = 0
     }
-    this.#meter?.audio(pcm.length, session.streamSeconds - before)
-    this.#observer?.audio(session.streamSeconds)
     if (session.streamSeconds > this.#ctx.settings.stream.maxSessionSeconds) {
-      try { session.flush() } catch {} // the session ends here either way
+      try { this.#flush(session) } catch {} // the session ends here either way
       this.fail('EAR_ERR_SESSION_TOO_LONG', `limit ${this.#ctx.settings.stream.maxSessionSeconds} s`)
     }
   }
@@ -233,15 +226,8 @@ export class StreamConnection {
       else this.#ctx.addresses.delete(this.#peer.address)
     }
     const session = this.#session
-    const observer = this.#observer
-    const meter = this.#meter
     this.#session = undefined
-    this.#observer = undefined
-    this.#meter = undefined
-    try {
-      if (session && observer) observer.end(session.streamSeconds)
-      meter?.close(this.#closeReason)
-    } catch (err) { this.#fault(err, 'close') }
+    try { session?.close(this.#closeReason) } catch (err) { this.#fault(err, 'close') }
   }
 
   /** The session threw: a damaged index page ends this session only (the index counts it for /health); else a fault. */
@@ -296,7 +282,6 @@ export class StreamConnection {
       this.#wire.terminate()
       return
     }
-    this.#meter?.message(m, this.#audioAt > 0 ? (performance.now() - this.#audioAt) / 1000 : undefined)
     this.#wire.send(encodeControl(m))
   }
 }

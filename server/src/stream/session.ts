@@ -1,18 +1,19 @@
 /**
  * One audio stream, the orchestrator of every stage (the only place that wires them):
  *
- *   PCM bytes -> samples -> Fingerprinter (dsp) -> StreamMatcher (match) -> protocol messages
+ *   PCM bytes -> samples -> Fingerprinter (dsp) -> StreamMatcher (match) -> typed results (SessionListener)
  *
- * Created after a valid `hello`. Audio is decoded from the wire encoding in pieces through one buffer shared by all
- * sessions, so a frame of any size costs no allocation beyond a view. Results go out through `send` as plain protocol messages;
- * the session never touches a socket.
+ * Created for a client after a valid `hello`, and for each connection of a monitor to its source. Audio is decoded
+ * from the wire encoding in pieces through one buffer shared by all sessions, so a frame of any size costs no
+ * allocation beyond a view. Results go to a listener as typed events with exact (unrounded) times: the session
+ * never touches a socket and knows nothing of the wire; the connection alone turns results into protocol messages.
  */
-import type { Encoding, Match, MatchEnd, ServerMessage, Flushed } from '../../../protocol/src/index.js'
+import type { Encoding, MatchState } from '../../../protocol/src/index.js'
 import { BYTES_PER_SAMPLE } from '../../../protocol/src/index.js'
 import type { Settings } from '../config/defaults.js'
 import { framesToSeconds, type FingerprintParams } from '../config/fingerprint.js'
 import { Fingerprinter } from '../dsp/pipeline.js'
-import type { Index } from '../index/types.js'
+import type { Index, Track } from '../index/types.js'
 import { StreamMatcher, type StreamMatcherOptions, type StreamMatchEndEvent, type StreamMatchEvent } from '../match/stream-matcher.js'
 
 /** Samples converted per piece. */
@@ -35,11 +36,41 @@ export interface SessionFormat {
 
 export type AudioProblem = 'EAR_ERR_AUDIO_ALIGNMENT' | 'EAR_ERR_AUDIO_INVALID' | undefined
 
+/** A track heard in the stream, or heard better: sent when it appears, firms up, or its estimates move. */
+export interface SessionMatch {
+  state: MatchState
+  track: Track
+  confidence: number
+  /** Track seconds per stream second (1.03: played 3 % fast). */
+  speed: number
+  /** Stream seconds received when the match was reported. */
+  streamSeconds: number
+  /** Where the track is at `streamSeconds`. */
+  offsetSeconds: number
+  /** Stream seconds of the match's first evidence. */
+  startSeconds: number
+}
+
+/** A track no longer heard. */
+export interface SessionMatchEnd {
+  trackId: number
+  /** Stream seconds of its first evidence (may be firmer than when it was confirmed). */
+  startSeconds: number
+  /** Stream seconds of its last evidence. */
+  endSeconds: number
+}
+
+/** Who hears a session's results. */
+export interface SessionListener {
+  match (e: SessionMatch): void
+  matchEnd (e: SessionMatchEnd): void
+}
+
 export class StreamSession {
   readonly format: SessionFormat
   readonly #index: Index
   readonly #settings: Settings
-  readonly #send: (m: ServerMessage) => void
+  readonly #listener: SessionListener
   readonly #fingerprinter: Fingerprinter
   readonly #matcher: StreamMatcher
   readonly #bytesPerFrame: number
@@ -49,15 +80,15 @@ export class StreamSession {
   bytesReceived = 0
 
   /**
-   * @param send receives every message for the client
+   * @param listener hears every result
    * @param onTick told of each tick's lookups (metrics)
    */
-  constructor (index: Index, settings: Settings, format: SessionFormat, send: (m: ServerMessage) => void,
+  constructor (index: Index, settings: Settings, format: SessionFormat, listener: SessionListener,
     onTick?: StreamMatcherOptions['onTick']) {
     this.format = format
     this.#index = index
     this.#settings = settings
-    this.#send = send
+    this.#listener = listener
     this.#bytesPerFrame = BYTES_PER_SAMPLE[format.encoding] * format.channels
     this.#pieceBytes = PIECE_SAMPLES * this.#bytesPerFrame
     const params = settings.fingerprint
@@ -114,15 +145,12 @@ export class StreamSession {
     }
   }
 
-  /** End of input: emit the final results, then `flushed`. A later flush is answered with `flushed` again. */
+  /** End of input: report the final results. A later flush does nothing. */
   flush (): void {
-    if (!this.#flushed) {
-      this.#flushed = true
-      this.#fingerprinter.end()
-      this.#matcher.end(this.#fingerprinter.frames)
-    }
-    const m: Flushed = { type: 'flushed', streamSeconds: round(this.streamSeconds, 3) }
-    this.#send(m)
+    if (this.#flushed) return
+    this.#flushed = true
+    this.#fingerprinter.end()
+    this.#matcher.end(this.#fingerprinter.frames)
   }
 
   #onMatch (e: StreamMatchEvent): void {
@@ -130,32 +158,20 @@ export class StreamSession {
     if (!track) return // removed while playing
     const p = this.#settings.fingerprint
     const streamSeconds = this.streamSeconds
-    const m: Match = {
-      type: 'match',
+    this.#listener.match({
       state: e.state,
-      id: track.id,
-      title: track.title,
-      artist: track.artist,
-      album: track.album,
-      source: track.source,
-      confidence: round(e.confidence, 3),
-      offsetSeconds: round(trackSecondsNow(p, e, streamSeconds), 2),
-      speed: round(e.speed, 3),
-      streamSeconds: round(streamSeconds, 2),
-      startedAtStreamSeconds: round(framesToSeconds(p, e.startFrame), 2),
-    }
-    this.#send(m)
+      track,
+      confidence: e.confidence,
+      speed: e.speed,
+      streamSeconds,
+      offsetSeconds: trackSecondsNow(p, e, streamSeconds),
+      startSeconds: framesToSeconds(p, e.startFrame),
+    })
   }
 
   #onEnd (e: StreamMatchEndEvent): void {
     const p = this.#settings.fingerprint
-    const m: MatchEnd = {
-      type: 'match-end',
-      id: e.trackId,
-      startedAtStreamSeconds: round(framesToSeconds(p, e.startFrame), 2),
-      endedAtStreamSeconds: round(framesToSeconds(p, e.endFrame), 2),
-    }
-    this.#send(m)
+    this.#listener.matchEnd({ trackId: e.trackId, startSeconds: framesToSeconds(p, e.startFrame), endSeconds: framesToSeconds(p, e.endFrame) })
   }
 }
 
@@ -165,9 +181,4 @@ export class StreamSession {
  */
 export function trackSecondsNow (p: FingerprintParams, e: Pick<StreamMatchEvent, 'offsetFrames' | 'speed' | 'streamFrame'>, streamSeconds: number): number {
   return framesToSeconds(p, e.offsetFrames + e.streamFrame) + e.speed * (streamSeconds - framesToSeconds(p, e.streamFrame))
-}
-
-function round (x: number, digits: number): number {
-  const f = 10 ** digits
-  return Math.round(x * f) / f
 }
