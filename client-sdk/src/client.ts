@@ -13,8 +13,8 @@
 import { EventEmitter } from 'node:events'
 import WebSocket from 'ws'
 import {
-  BYTES_PER_SAMPLE, PROTOCOL_VERSION, FrameTag, decodeControl, encodeControl, type Encoding, type ErrorMessage, type Hello,
-  type Match, type MatchEnd, type Ready, type ServerMessage,
+  BYTES_PER_SAMPLE, PROTOCOL_VERSION, FrameTag, decodeControl, earshotError, encodeControl, errorFromServer, type Encoding,
+  type ErrorMessage, type Hello, type Match, type MatchEnd, type Ready, type ServerMessage,
 } from '../../protocol/src/index.js'
 
 export interface ConnectOptions {
@@ -120,7 +120,7 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
           else this.emit('ready', m)
           return
         }
-        if (m.type === 'error' && !settled) { settled = true; if (FATAL_CODES.has(m.code)) this.#fatal = true; reject(Object.assign(new Error(`${m.code}: ${m.message}`), { code: m.code })); return }
+        if (m.type === 'error' && !settled) { settled = true; if (FATAL_CODES.has(m.code)) this.#fatal = true; reject(errorFromServer(m.code, m.message)); return }
         this.#dispatch(m)
       })
       ws.on('error', (err) => {
@@ -131,7 +131,7 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
         this.#queued = 0
         // Flushes of this session will never be answered: the audio they wait for is gone with it.
         for (const w of this.#flushWaiters.splice(0)) w.reject(Object.assign(new Error(`connection closed (${code}) before flushed`), { code }))
-        if (!settled) { settled = true; reject(new Error(`connection closed (${code}) before ready`)) }
+        if (!settled) { settled = true; reject(earshotError('EAR_ERR_CONNECT', `${this.url} (the connection closed before the session opened: ${code})`)) }
         if (this.#closing || this.#fatal || !this.options.reconnect) { this.emit('close', code); return }
         this.#scheduleReconnect()
       })

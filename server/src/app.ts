@@ -29,7 +29,7 @@ import type { HttpHandler, Transport, TransportName } from './transport/types.js
 import { WebhookDispatcher } from './webhooks/webhooks.js'
 import { playEvent } from './webhooks/play-events.js'
 import { silentLogger, type Logger } from './log.js'
-import { EarshotError } from './errors.js'
+import { EarshotError, errorMessage } from './errors.js'
 import { AddressPolicy } from './net/address-policy.js'
 
 export interface BuildOptions {
@@ -152,12 +152,10 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     },
     gate (hello, token, peer) {
       const denied = access.check('client', token, peer)
-      if (denied) return { code: 'EAR_ERR_UNAUTHORIZED', detail: denied.message }
-      if (hello.playLog && !access.mayLogPlays(token, peer)) {
-        return { code: 'EAR_ERR_PLAY_LOG_FORBIDDEN', detail: 'an admin token or one of access.playLogTokens may' }
-      }
+      if (denied) return { code: 'EAR_ERR_UNAUTHORIZED', message: denied.message }
+      if (hello.playLog && !access.mayLogPlays(token, peer)) return { code: 'EAR_ERR_PLAY_LOG_FORBIDDEN', message: errorMessage('EAR_ERR_PLAY_LOG_FORBIDDEN') }
       const wait = access.limit('stream', token, peer.address)
-      return wait > 0 ? { code: 'EAR_ERR_RATE_LIMITED', detail: `retry in ${wait} s` } : undefined
+      return wait > 0 ? { code: 'EAR_ERR_RATE_LIMITED', message: errorMessage('EAR_ERR_RATE_LIMITED', wait) } : undefined
     },
     observe (hello, sessionId, token, peer, notify) {
       if (!hello.playLog || hello.streamId === undefined) return undefined

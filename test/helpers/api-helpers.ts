@@ -8,7 +8,7 @@ import http from 'node:http'
 import net from 'node:net'
 import type { Test } from 'tap'
 import type { AccessSettings, HttpLimits, MonitorSettings, NetworkSettings, Settings, StreamLimits } from '../../server/src/config/defaults.js'
-import { errorCatalogue, type ErrorCode } from '../../server/src/errors.js'
+import { errorCatalogue, httpStatus, type ErrorCode } from '../../server/src/errors.js'
 import type { Route } from '../../server/src/http/router.js'
 import { testSettings } from './stream-helpers.js'
 export { pollUntil } from './stream-helpers.js'
@@ -124,7 +124,7 @@ export function errorShapeProblem (a: Answer): string | undefined {
   if (typeof e !== 'object' || e === null || Object.keys(e).sort().join() !== 'code,message') return `error is not {code, message}: ${a.text.slice(0, 200)}`
   if (typeof e.code !== 'string' || !(e.code in errorCatalogue)) return `uncatalogued code ${String(e.code)}`
   if (typeof e.message !== 'string' || e.message === '') return 'empty message'
-  if (errorCatalogue[e.code as ErrorCode].status !== a.status) return `status ${a.status}, but ${e.code} is ${errorCatalogue[e.code as ErrorCode].status}`
+  if (httpStatus(e.code as ErrorCode) !== a.status) return `status ${a.status}, but ${e.code} is ${httpStatus(e.code as ErrorCode)}`
   // A stack trace shows as "at fn (file:line:col)" lines or as file positions.
   if (/\n\s*at |\.[jt]s:\d+:\d+/.test(e.message)) return `a stack trace in the message: ${e.message}`
   return undefined
@@ -132,7 +132,7 @@ export function errorShapeProblem (a: Answer): string | undefined {
 
 /** Assert an error answer: the code, its catalogued status, the documented shape, no stack trace. */
 export function assertError (t: Test, a: Answer, code: ErrorCode, what: string): void {
-  t.equal(a.status, errorCatalogue[code].status, `${what}: status ${errorCatalogue[code].status}`)
+  t.equal(a.status, httpStatus(code), `${what}: status ${httpStatus(code)}`)
   const problem = a.method === 'HEAD' ? undefined : errorShapeProblem(a)
   t.notOk(problem, `${what}: the documented error body${problem ? ` (${problem})` : ''}`)
   if (a.method !== 'HEAD' && !problem) t.equal(bodyOf(a).error.code, code, `${what}: ${code}`)

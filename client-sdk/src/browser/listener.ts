@@ -17,8 +17,8 @@
  * (counted in `droppedBytes`) rather than queued, and matching resumes with the audio that follows.
  */
 import {
-  PROTOCOL_VERSION, decodeControl, encodeAudio, encodeControl, FrameTag, type ErrorMessage, type Hello, type Match,
-  type MatchEnd, type Ready, type ServerMessage,
+  PROTOCOL_VERSION, decodeControl, encodeAudio, encodeControl, earshotError, errorFromServer, EarshotError, FrameTag,
+  wrapError, type ErrorMessage, type Hello, type Match, type MatchEnd, type Ready, type ServerMessage,
 } from '../../../protocol/src/index.js'
 import { PROCESSOR_NAME, type PcmChunk, type ProcessorOptions } from './pcm-chunk.js'
 
@@ -49,7 +49,7 @@ export interface ListenOptions {
   workletUrl?: string
 }
 
-/** Codes of the errors the SDK raises itself; the server's codes are those of protocol/README.md. */
+/** Codes of the errors the SDK raises itself (from earshot's one catalogue); the server's are those of protocol/README.md. */
 export const ListenErrorCode = Object.freeze({
   /** The user or the browser's settings refused the microphone. */
   MIC_DENIED: 'EAR_ERR_MIC_DENIED',
@@ -57,17 +57,14 @@ export const ListenErrorCode = Object.freeze({
   MIC_UNAVAILABLE: 'EAR_ERR_MIC_UNAVAILABLE',
   /** The WebSocket did not open, or closed before the server's `ready`, or `ready` did not come in time. */
   CONNECT: 'EAR_ERR_CONNECT',
-})
+} as const)
 
-export class ListenError extends Error {
-  /** One of ListenErrorCode, or the server's code (EAR_ERR_UNAUTHORIZED, EAR_ERR_RATE_LIMITED…). */
-  readonly code: string
-  constructor (code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'ListenError'
-    this.code = code
-  }
-}
+/**
+ * What listen() and a Listener raise: an error of earshot's catalogue (one of ListenErrorCode, or the server's code:
+ * EAR_ERR_UNAUTHORIZED, EAR_ERR_RATE_LIMITED…), an instance of its built-in class (TypeError, RangeError or Error).
+ */
+export const ListenError = EarshotError
+export type ListenError = EarshotError
 
 /** The microphone's level over the last chunk, 0..1 of full scale. */
 export interface Level { rms: number, peak: number }
@@ -139,7 +136,7 @@ export class Listener {
     for (const track of this.#media.getAudioTracks()) {
       track.onended = () => {
         if (this.#stopping) return
-        this.#emit('error', new ListenError(ListenErrorCode.MIC_UNAVAILABLE, 'The microphone stopped (unplugged, or taken by another program)'))
+        this.#emit('error', earshotError(ListenErrorCode.MIC_UNAVAILABLE, 'it stopped (unplugged, or taken by another program)'))
         void this.stop()
       }
     }
@@ -244,17 +241,17 @@ function decodeServerFrame (data: unknown): ServerMessage | undefined {
 /** The microphone, with errors turned into ListenErrors people can act on. */
 async function openMicrophone (extra: MediaTrackConstraints | undefined): Promise<MediaStream> {
   if (!globalThis.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
-    throw new ListenError(ListenErrorCode.MIC_UNAVAILABLE, 'The microphone needs a secure page: open it over https, or on localhost')
+    throw earshotError(ListenErrorCode.MIC_UNAVAILABLE, 'the microphone needs a secure page: open it over https, or on localhost')
   }
   try {
     return await navigator.mediaDevices.getUserMedia({ audio: { ...RAW_AUDIO, ...extra }, video: false })
   } catch (err) {
     const name = (err as { name?: string }).name
     if (name === 'NotAllowedError' || name === 'SecurityError') {
-      throw new ListenError(ListenErrorCode.MIC_DENIED, 'Microphone access was denied', { cause: err })
+      throw wrapError(ListenErrorCode.MIC_DENIED, err, 'access was denied')
     }
-    const why = name === 'NotFoundError' ? 'No microphone was found' : name === 'NotReadableError' ? 'The microphone is in use by another program' : 'The microphone could not be opened'
-    throw new ListenError(ListenErrorCode.MIC_UNAVAILABLE, why, { cause: err })
+    const why = name === 'NotFoundError' ? 'none was found' : name === 'NotReadableError' ? 'it is in use by another program' : 'it could not be opened'
+    throw wrapError(ListenErrorCode.MIC_UNAVAILABLE, err, why)
   }
 }
 
@@ -277,10 +274,10 @@ async function loadProcessor (context: AudioContext, workletUrl: string | undefi
 function openSession (url: string, hello: Hello, timeoutMs: number): Promise<{ ws: WebSocket, ready: Ready }> {
   return new Promise((resolve, reject) => {
     let ws: WebSocket
-    try { ws = new WebSocket(url) } catch (err) { reject(new ListenError(ListenErrorCode.CONNECT, `Not a WebSocket URL: ${url}`, { cause: err })); return }
+    try { ws = new WebSocket(url) } catch (err) { reject(wrapError(ListenErrorCode.CONNECT, err, `${url} (not a WebSocket URL)`)); return }
     ws.binaryType = 'arraybuffer'
     let settled = false
-    const fail = (err: ListenError): void => {
+    const fail = (err: Error): void => {
       if (settled) return
       settled = true
       clearTimeout(timer)
@@ -288,11 +285,11 @@ function openSession (url: string, hello: Hello, timeoutMs: number): Promise<{ w
       if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close()
       reject(err)
     }
-    const timer = setTimeout(() => fail(new ListenError(ListenErrorCode.CONNECT, `No answer from the server within ${timeoutMs} ms`)), timeoutMs)
+    const timer = setTimeout(() => fail(earshotError(ListenErrorCode.CONNECT, `${url} (no answer within ${timeoutMs} ms)`)), timeoutMs)
     ws.onopen = () => ws.send(encodeControl(hello))
     ws.onmessage = (e) => {
       const m = decodeServerFrame(e.data)
-      if (m?.type === 'error') { fail(new ListenError(m.code, m.message)); return }
+      if (m?.type === 'error') { fail(errorFromServer(m.code, m.message)); return }
       if (m?.type !== 'ready' || settled) return
       settled = true
       clearTimeout(timer)
@@ -300,7 +297,7 @@ function openSession (url: string, hello: Hello, timeoutMs: number): Promise<{ w
       resolve({ ws, ready: m })
     }
     // Browsers hide why a WebSocket failed; the close that follows an error says no more.
-    ws.onclose = (e) => fail(new ListenError(ListenErrorCode.CONNECT, `The connection to the server closed before the session opened (${e.code})`))
+    ws.onclose = (e) => fail(earshotError(ListenErrorCode.CONNECT, `${url} (the connection closed before the session opened: ${e.code})`))
   })
 }
 
@@ -322,7 +319,7 @@ export async function listen (options: ListenOptions): Promise<Listener> {
   try {
     context = openContext(media)
     // Browsers start audio only after a user gesture; without one, resume() waits for ever.
-    await bounded(context.resume(), o.connectTimeoutMs, () => new ListenError(ListenErrorCode.MIC_UNAVAILABLE, 'The browser did not start the audio: call listen() from a click or a key press'))
+    await bounded(context.resume(), o.connectTimeoutMs, () => earshotError(ListenErrorCode.MIC_UNAVAILABLE, 'the browser did not start the audio: call listen() from a click or a key press'))
     await loadProcessor(context, o.workletUrl)
     const hello: Hello = { type: 'hello', v: PROTOCOL_VERSION, sampleRate: context.sampleRate, encoding: 's16le', channels: 1 }
     if (o.streamId !== undefined) hello.streamId = o.streamId
@@ -343,6 +340,8 @@ export async function listen (options: ListenOptions): Promise<Listener> {
     for (const track of media.getTracks()) track.stop()
     if (context && context.state !== 'closed') context.close().catch(() => {})
     if (ws && ws.readyState === WebSocket.OPEN) ws.close()
-    throw err instanceof ListenError ? err : new ListenError(ListenErrorCode.MIC_UNAVAILABLE, `The audio pipeline could not start: ${(err as Error).message}`, { cause: err })
+    // The catalogue's errors and the server's (whatever its code) go as they are.
+    const code = (err as { code?: unknown }).code
+    throw typeof code === 'string' && code.startsWith('EAR_ERR_') ? err : wrapError(ListenErrorCode.MIC_UNAVAILABLE, err, `the audio pipeline could not start: ${(err as Error).message}`)
   }
 }

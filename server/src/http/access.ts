@@ -96,12 +96,12 @@ export class Access {
   check (level: AccessLevel, token: string | undefined, peer: Peer): EarshotError | undefined {
     if (level === 'public') return undefined
     const role = this.roleOf(token)
-    if (role === undefined) return earshotError('EAR_ERR_UNAUTHORIZED', ': the token is not one this server knows')
+    if (role === undefined) return earshotError('EAR_ERR_UNAUTHORIZED', 'the token is not one this server knows')
     if (level === 'client') {
       if (!this.guarded || role !== 'anonymous') return undefined
       // With no admin token, a local peer is the administrator (below), and an administrator may do what a client may.
       if (this.#admin.length === 0 && peer.local) return undefined
-      return earshotError('EAR_ERR_UNAUTHORIZED', ': send Authorization: Bearer TOKEN')
+      return earshotError('EAR_ERR_UNAUTHORIZED', 'send Authorization: Bearer TOKEN')
     }
     if (role === 'admin') return undefined
     if (this.#admin.length === 0) {
@@ -110,7 +110,7 @@ export class Access {
         ? 'no admin token is configured, so writes are accepted only from this machine (not through a proxy, nor from a page of another site)'
         : 'no admin token is configured and access.loopbackIsAdmin is false: configure an admin token')
     }
-    if (role === 'anonymous') return earshotError('EAR_ERR_UNAUTHORIZED', ': this needs an admin token')
+    if (role === 'anonymous') return earshotError('EAR_ERR_UNAUTHORIZED', 'this needs an admin token')
     return earshotError('EAR_ERR_FORBIDDEN', 'this needs an admin token; a client token may stream, identify and read')
   }
 

@@ -2,7 +2,7 @@
  * What a transport hands the HTTP API (HttpRequest) and what it gets back (HttpReply): plain data, so ws (node:http)
  * and uWebSockets.js serve exactly the same answers from the same handlers.
  */
-import { EarshotError, errorCatalogue, type ErrorCode } from '../errors.js'
+import { EarshotError, httpStatus, type ErrorCode } from '../errors.js'
 
 export interface HttpRequest {
   /** Upper case; HEAD is answered as GET without a body. */
@@ -33,7 +33,7 @@ export function json (status: number, value: unknown, headers?: Record<string, s
 
 /** The documented error body: {"error": {"code", "message"}}. */
 export function errorReply (code: ErrorCode, message: string, headers?: Record<string, string>): HttpReply {
-  return json(errorCatalogue[code].status, { error: { code, message } }, headers)
+  return json(httpStatus(code), { error: { code, message } }, headers)
 }
 
 /** Any thrown value as an error reply; anything uncatalogued is internal, without its details. */

@@ -5,7 +5,7 @@
  * a fault in it fails that one connection (EAR_ERR_INTERNAL, close 1011) and is logged; it never reaches the process.
  */
 import {
-  CloseCode, FrameTag, PROTOCOL_VERSION, decodeControl, encodeControl, protocolErrors, validateClientMessage,
+  CloseCode, FrameTag, PROTOCOL_VERSION, decodeControl, encodeControl, errorMessage, protocolErrors, validateClientMessage,
   type Hello, type ProtocolErrorCode, type ServerMessage,
 } from '../../../protocol/src/index.js'
 import { randomUUID } from 'node:crypto'
@@ -37,8 +37,8 @@ export interface Peer {
   readonly local: boolean
 }
 
-/** Admission of a new session: a refusal's code and detail, or undefined to admit. */
-export type Gate = (hello: Hello, token: string | undefined, peer: Peer) => { code: ProtocolErrorCode, detail: string } | undefined
+/** Admission of a new session: a refusal's code and message (the catalogue's, filled in), or undefined to admit. */
+export type Gate = (hello: Hello, token: string | undefined, peer: Peer) => { code: ProtocolErrorCode, message: string } | undefined
 
 /** Tell the client of something that does not end the session (an `error` message with a code whose close is 0). */
 export type Notify = (code: ProtocolErrorCode, detail: string) => void
@@ -161,7 +161,7 @@ export class StreamConnection {
     const ctx = this.#ctx
     const token = hello.token ?? this.#urlToken
     const refused = ctx.gate?.(hello, token, this.#peer)
-    if (refused) { this.fail(refused.code, refused.detail); return }
+    if (refused) { this.#end(refused.code, refused.message); return }
     if (ctx.sessions >= ctx.settings.stream.maxSessions) { this.fail('EAR_ERR_TOO_MANY_SESSIONS', `limit ${ctx.settings.stream.maxSessions}`); return }
     ctx.sessions++
     this.#counted = true
@@ -255,10 +255,14 @@ export class StreamConnection {
     }
   }
 
-  /** Send an error and close with its close code. */
+  /** Send an error (the catalogue's message, then the detail) and close with its close code. */
   fail (code: ProtocolErrorCode, detail?: string): void {
+    this.#end(code, withDetail(code, detail))
+  }
+
+  #end (code: ProtocolErrorCode, message: string): void {
     if (this.#closed) return
-    this.#error(code, detail)
+    this.#sendError(code, message)
     const close = protocolErrors[code].close || CloseCode.POLICY
     this.#closeReason = code
     this.#closed = true
@@ -266,7 +270,10 @@ export class StreamConnection {
   }
 
   #error (code: ProtocolErrorCode, detail?: string): void {
-    const message = detail ? `${protocolErrors[code].message}: ${detail}` : protocolErrors[code].message
+    this.#sendError(code, withDetail(code, detail))
+  }
+
+  #sendError (code: ProtocolErrorCode, message: string): void {
     this.#ctx.metrics?.protocolErrors.labels({ code }).inc()
     this.#send({ type: 'error', code, message })
   }
@@ -284,4 +291,9 @@ export class StreamConnection {
     }
     this.#wire.send(encodeControl(m))
   }
+}
+
+/** A code's message, then what went wrong in this case. */
+function withDetail (code: ProtocolErrorCode, detail: string | undefined): string {
+  return detail ? `${errorMessage(code)}: ${detail}` : errorMessage(code)
 }
