@@ -20,16 +20,22 @@ export const MAX_SAMPLE_RATE = 96000
 export const MAX_LABEL_LENGTH = 200
 export const MAX_STREAM_ID_LENGTH = 200
 export const MAX_TOKEN_LENGTH = 1024
+/** Where a server takes stream connections (a WebSocket upgrade). */
+export const STREAM_PATH = '/v1/stream'
 
-// Client -> server
-
-export interface Hello {
-  type: 'hello'
-  v: number
-  /** Samples per second per channel, 8000..96000. */
+/** Raw PCM as a stream carries it: interleaved, little-endian. */
+export interface PcmFormat {
+  /** Samples per second per channel, MIN_SAMPLE_RATE..MAX_SAMPLE_RATE. */
   sampleRate: number
   encoding: Encoding
   channels: 1 | 2
+}
+
+// Client -> server
+
+export interface Hello extends PcmFormat {
+  type: 'hello'
+  v: number
   /** The caller's name for the stream (kept across reconnects). */
   streamId?: string
   label?: string

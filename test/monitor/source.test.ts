@@ -6,8 +6,9 @@ import http from 'node:http'
 import { once } from 'node:events'
 import { execFileSync } from 'node:child_process'
 import { EarshotError } from '../../server/src/errors.js'
+import type { PcmFormat } from '../../protocol/src/index.js'
 import {
-  SourcePuller, backoffDelayMs, validateSourceUrl, type PcmFormat, type SourceHandlers, type SourceOptions, type SourceStatus,
+  SourcePuller, backoffDelayMs, validateSourceUrl, type SourceHandlers, type SourceOptions, type SourceStatus,
 } from '../../server/src/monitor/source.js'
 import { parseWavHeader } from '../../server/src/monitor/wav-header.js'
 import { sine, song, wavBytes, writeWav } from '../helpers/signals.js'

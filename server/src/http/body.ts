@@ -2,6 +2,7 @@
  * Request bodies: JSON objects, and audio as a file (any container earshot decodes), raw PCM with its format in the
  * content type, or a multipart form. Every failure is a catalogued error with the route's status.
  */
+import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../../../protocol/src/index.js'
 import { earshotError, wrapError } from '../errors.js'
 import type { HttpRequest } from './request.js'
 
@@ -55,7 +56,7 @@ export async function readAudio (req: HttpRequest): Promise<AudioBody> {
 
 function readPcm (ct: ContentType, bytes: Buffer): AudioBody {
   const rate = Number(ct.params.rate)
-  if (!Number.isInteger(rate) || rate < 8000 || rate > 96000) throw earshotError('EAR_ERR_BAD_REQUEST', 'the content type needs rate=8000..96000')
+  if (!Number.isInteger(rate) || rate < MIN_SAMPLE_RATE || rate > MAX_SAMPLE_RATE) throw earshotError('EAR_ERR_BAD_REQUEST', `the content type needs rate=${MIN_SAMPLE_RATE}..${MAX_SAMPLE_RATE}`)
   const channels = ct.params.channels === undefined ? 1 : Number(ct.params.channels)
   if (channels !== 1 && channels !== 2) throw earshotError('EAR_ERR_BAD_REQUEST', 'channels must be 1 or 2')
   const bigEndian = ct.type === 'audio/l16' // RFC 2586: network byte order

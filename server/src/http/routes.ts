@@ -9,6 +9,5 @@ import { systemRoutes } from './system-routes.js'
 import { webRoutes } from './web-routes.js'
 import { webhookRoutes } from './webhook-routes.js'
 
-export { STREAM_PATH } from './system-routes.js'
 
 export const router = new Router([...systemRoutes, ...catalogRoutes, ...monitorRoutes, ...playRoutes, ...webhookRoutes, ...webRoutes])

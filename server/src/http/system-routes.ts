@@ -2,13 +2,12 @@
  * Health, liveness, statistics and the API description.
  */
 import fs from 'node:fs'
+import { STREAM_PATH } from '../../../protocol/src/index.js'
 import { earshotError } from '../errors.js'
 import { openApiDocument } from './openapi.js'
 import { json, type HttpReply } from './request.js'
 import type { Route } from './router.js'
 import type { Services } from './services.js'
-
-export const STREAM_PATH = '/v1/stream'
 
 function monitorSummary (services: Services): Record<string, number> {
   const out: Record<string, number> = { total: 0, connecting: 0, listening: 0, down: 0, finished: 0 }

@@ -36,9 +36,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
 import { EarshotError, describeError } from '../errors.js'
 import type { AddressPolicy } from '../net/address-policy.js'
-import { isWavMagic, parseWavHeader, MAX_PASS_THROUGH_RATE_HZ, MIN_PASS_THROUGH_RATE_HZ } from './wav-header.js'
+import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, type PcmFormat } from '../../../protocol/src/index.js'
+import { isWavMagic, parseWavHeader } from './wav-header.js'
 
-export interface PcmFormat { sampleRate: number, encoding: 's16le' | 'f32le', channels: 1 | 2 }
 
 export type SourceState = 'connecting' | 'listening' | 'down' | 'finished'
 
@@ -180,8 +180,8 @@ function resolveOptions (options: SourceOptions): Readonly<Required<SourceOption
     const v = o[key]
     if (typeof v !== 'number' || !(v > 0 && v <= MAX_TIMER_MS)) throw new RangeError(`SourceOptions.${key} must be from 1 to ${MAX_TIMER_MS} ms, got ${String(v)}`)
   }
-  if (!Number.isInteger(o.ffmpegSampleRate) || o.ffmpegSampleRate < MIN_PASS_THROUGH_RATE_HZ || o.ffmpegSampleRate > MAX_PASS_THROUGH_RATE_HZ) {
-    throw new RangeError(`SourceOptions.ffmpegSampleRate must be an integer from ${MIN_PASS_THROUGH_RATE_HZ} to ${MAX_PASS_THROUGH_RATE_HZ} Hz, got ${String(o.ffmpegSampleRate)}`)
+  if (!Number.isInteger(o.ffmpegSampleRate) || o.ffmpegSampleRate < MIN_SAMPLE_RATE || o.ffmpegSampleRate > MAX_SAMPLE_RATE) {
+    throw new RangeError(`SourceOptions.ffmpegSampleRate must be an integer from ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz, got ${String(o.ffmpegSampleRate)}`)
   }
   if (!Number.isInteger(o.maxHeaderBytes) || o.maxHeaderBytes < 64) throw new RangeError(`SourceOptions.maxHeaderBytes must be an integer of at least 64, got ${String(o.maxHeaderBytes)}`)
   return Object.freeze(o)
@@ -207,8 +207,8 @@ function classifyBody (contentType: string | undefined, pathname: string): Body 
   const rate = Number(p.get('rate'))
   const channels = Number(p.get('channels') ?? '1')
   const encoding = type === 'audio/l16' ? 's16le' : p.get('encoding') ?? 's16le'
-  if (!Number.isInteger(rate) || rate < MIN_PASS_THROUGH_RATE_HZ || rate > MAX_PASS_THROUGH_RATE_HZ) {
-    return { kind: 'bad', reason: `${type} needs rate=${MIN_PASS_THROUGH_RATE_HZ}..${MAX_PASS_THROUGH_RATE_HZ} in its content type, got ${oneLine(p.get('rate') ?? 'none').slice(0, 20)}` }
+  if (!Number.isInteger(rate) || rate < MIN_SAMPLE_RATE || rate > MAX_SAMPLE_RATE) {
+    return { kind: 'bad', reason: `${type} needs rate=${MIN_SAMPLE_RATE}..${MAX_SAMPLE_RATE} in its content type, got ${oneLine(p.get('rate') ?? 'none').slice(0, 20)}` }
   }
   if (channels !== 1 && channels !== 2) return { kind: 'bad', reason: `${type} with channels=${oneLine(p.get('channels') ?? '').slice(0, 20)} (1 or 2 are read)` }
   if (encoding !== 's16le' && encoding !== 'f32le') return { kind: 'bad', reason: `${type} with encoding=${oneLine(encoding).slice(0, 20)} (s16le or f32le are read)` }

@@ -12,11 +12,7 @@
  *   22 channels  24 sample rate  28 byte rate  32 block align  34 bits per sample
  *   36 'data'  40 size (ignored)   44 audio…
  */
-import type { PcmFormat } from './source.js'
-
-/** Rates passed through untouched; a WAV at another rate goes to ffmpeg. */
-export const MIN_PASS_THROUGH_RATE_HZ = 8000
-export const MAX_PASS_THROUGH_RATE_HZ = 96000
+import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, type PcmFormat } from '../../../protocol/src/index.js'
 
 const RIFF_HEADER_BYTES = 12
 const CHUNK_HEADER_BYTES = 8
@@ -106,7 +102,8 @@ function readFmt (b: Uint8Array, at: number, size: number): { format?: PcmFormat
   const encoding = tag === TAG_PCM && bits === 16 ? 's16le' : tag === TAG_FLOAT && bits === 32 ? 'f32le' : undefined
   const passThrough = encoding !== undefined && (channels === 1 || channels === 2) &&
     blockAlign === channels * bits / 8 && Number.isInteger(sampleRate) &&
-    sampleRate >= MIN_PASS_THROUGH_RATE_HZ && sampleRate <= MAX_PASS_THROUGH_RATE_HZ
+    // Rates a stream may carry pass through untouched; a WAV at another rate goes to ffmpeg.
+    sampleRate >= MIN_SAMPLE_RATE && sampleRate <= MAX_SAMPLE_RATE
   return passThrough ? { format: { sampleRate, encoding, channels: channels as 1 | 2 }, layout } : { layout }
 }
 

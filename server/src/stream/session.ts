@@ -8,7 +8,7 @@
  * allocation beyond a view. Results go to a listener as typed events with exact (unrounded) times: the session
  * never touches a socket and knows nothing of the wire; the connection alone turns results into protocol messages.
  */
-import type { Encoding, MatchState } from '../../../protocol/src/index.js'
+import type { MatchState, PcmFormat } from '../../../protocol/src/index.js'
 import { BYTES_PER_SAMPLE } from '../../../protocol/src/index.js'
 import type { Settings } from '../config/defaults.js'
 import { framesToSeconds, type FingerprintParams } from '../config/fingerprint.js'
@@ -27,12 +27,6 @@ const pieceBytes = new Uint8Array(pieceBuffer)
 const pieceS16 = new Int16Array(pieceBuffer)
 const pieceF32 = new Float32Array(pieceBuffer)
 const pieceMono = new Float32Array(PIECE_SAMPLES)
-
-export interface SessionFormat {
-  sampleRate: number
-  encoding: Encoding
-  channels: 1 | 2
-}
 
 export type AudioProblem = 'EAR_ERR_AUDIO_ALIGNMENT' | 'EAR_ERR_AUDIO_INVALID' | undefined
 
@@ -67,7 +61,7 @@ export interface SessionListener {
 }
 
 export class StreamSession {
-  readonly format: SessionFormat
+  readonly format: PcmFormat
   readonly #index: Index
   readonly #settings: Settings
   readonly #listener: SessionListener
@@ -83,7 +77,7 @@ export class StreamSession {
    * @param listener hears every result
    * @param onTick told of each tick's lookups (metrics)
    */
-  constructor (index: Index, settings: Settings, format: SessionFormat, listener: SessionListener,
+  constructor (index: Index, settings: Settings, format: PcmFormat, listener: SessionListener,
     onTick?: StreamMatcherOptions['onTick']) {
     this.format = format
     this.#index = index

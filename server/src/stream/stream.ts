@@ -5,11 +5,12 @@
  *   PCM -> StreamSession -> SessionMatch / SessionMatchEnd -> listeners (client messages, play log, monitor state)
  *                                                          -> SessionMeter (metrics)
  */
+import type { PcmFormat } from '../../../protocol/src/index.js'
 import type { Settings } from '../config/defaults.js'
 import type { Index } from '../index/types.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { SessionMeter, type SessionLabels } from '../metrics/session-meter.js'
-import { StreamSession, type AudioProblem, type SessionFormat, type SessionListener, type SessionMatch, type SessionMatchEnd } from './session.js'
+import { StreamSession, type AudioProblem, type SessionListener, type SessionMatch, type SessionMatchEnd } from './session.js'
 
 /** Hears a stream: its results, its audio position and its end. Every method is optional. */
 export interface StreamListener extends Partial<SessionListener> {
@@ -22,7 +23,7 @@ export interface StreamListener extends Partial<SessionListener> {
 export interface StreamOptions {
   index: Index
   settings: Settings
-  format: SessionFormat
+  format: PcmFormat
   /** Who is listening: whose metrics the session's are, and whether its updates are pushed to a client. */
   labels: SessionLabels
   /** The server's metrics; none in tests that do not need them. */
@@ -51,7 +52,7 @@ export class Stream {
     }, meter?.tick)
   }
 
-  get format (): SessionFormat { return this.#session.format }
+  get format (): PcmFormat { return this.#session.format }
 
   /** Seconds of audio received. */
   get streamSeconds (): number { return this.#session.streamSeconds }

@@ -5,7 +5,7 @@
 import net from 'node:net'
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js'
 import { StreamConnection, type Peer, type StreamContext } from '../stream/connection.js'
-import { STREAM_PATH } from '../http/routes.js'
+import { STREAM_PATH } from '../../../protocol/src/index.js'
 import { requestToken } from '../http/access.js'
 import { EarshotError, earshotError } from '../errors.js'
 import { replyForError, STATUS_TEXT, type HttpReply, type HttpRequest } from '../http/request.js'
