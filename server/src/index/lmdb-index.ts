@@ -27,7 +27,9 @@ import type { HashList } from '../dsp/pipeline.js'
 import { describeError, earshotError, wrapError, EarshotError } from '../errors.js'
 import { openChecked } from './lmdb-check.js'
 import { PostingBuffer, Segments, sortPostings } from './segments.js'
-import { MAX_FRAMES, sortedKeys } from './posting-keys.js'
+import { MAX_FRAMES, MAX_LIVE_BUCKET, sortedKeys } from './posting-keys.js'
+
+export { MAX_LIVE_BUCKET }
 import { BulkWriter, type BulkOptions } from './bulk-writer.js'
 import type { AddResult, Index, IndexStats, NewTrack, PostingVisitor, ReadFailure, Track } from './types.js'
 
@@ -35,8 +37,6 @@ import type { AddResult, Index, IndexStats, NewTrack, PostingVisitor, ReadFailur
 export const INDEX_FORMAT_VERSION = 2
 /** Versions `earshot migrate` upgrades in place. */
 export const MIGRATABLE_VERSIONS: readonly number[] = [1]
-/** A live bucket stops growing at this many postings: such a hash says little about which track is playing. */
-export const MAX_LIVE_BUCKET = 8192
 /**
  * The live part is written into a segment once it holds this many postings (~100 tracks of 3.5 min): small enough
  * that adding a track rewrites only shallow buckets, large enough that flushes are rare.
