@@ -134,3 +134,28 @@ t.test('a monitor\'s stream has no push latency; a client\'s has one per update'
   t.ok(monitor.updates > 0, 'the monitor heard updates')
   t.equal(monitor.latencies, 0, 'none for a monitor')
 })
+
+// The stream matcher looks hashes up in ticks of frames, and the session advances it after each piece of audio it
+// converts: results must not depend on how the client cut the audio, at a phone's rate (a piece of 1024 samples at
+// 16 kHz is almost three frames) as at 44.1 kHz.
+for (const rate of [44100, 16000]) {
+  t.test(`${rate} Hz: the same audio written in pieces of any size gives the same results`, async (t) => {
+    const catalog = buildCatalog(path.join(t.testdir(), 'db'), [3, 5, 7], 30, rate)
+    t.teardown(() => catalog.index.close())
+    const pcm = toS16(new Float32Array([...clip(catalog.songs.get(1) as Float32Array, rate, 4, 9), ...clip(catalog.songs.get(2) as Float32Array, rate, 10, 9)]))
+    const run = (samplesPerWrite: number): { matches: SessionMatch[], ends: SessionMatchEnd[] } => {
+      const heard = listener()
+      const stream = new Stream({ index: catalog.index, settings: testSettings(), format: { sampleRate: rate, encoding: 's16le', channels: 1 }, labels: { transport: 'test', kind: 'client' }, listeners: [heard] })
+      for (let at = 0; at < pcm.length; at += samplesPerWrite) stream.write(new Uint8Array(pcm.buffer, at * 2, Math.min(samplesPerWrite, pcm.length - at) * 2))
+      stream.flush()
+      // Stream seconds say when a result was sent, which follows the writes; everything else must not. The track
+      // position is carried forward to that moment at the match's speed: compare it carried back to stream second 0.
+      const matches = heard.heard.matches.map((m) => ({ ...m, streamSeconds: 0, offsetSeconds: Math.round((m.offsetSeconds - m.speed * m.streamSeconds) * 1e6) }))
+      return { matches, ends: heard.heard.ends }
+    }
+    const whole = run(pcm.length)
+    t.ok(whole.matches.some((m) => m.state === 'confirmed' && m.track.id === 1), 'song 1 confirmed')
+    t.ok(whole.matches.some((m) => m.state === 'confirmed' && m.track.id === 2), 'song 2 confirmed')
+    for (const size of [4096, 1000, 333, 57]) t.same(run(size), whole, `writes of ${size} samples`)
+  })
+}
