@@ -15,7 +15,7 @@
  */
 import { spawn } from 'node:child_process'
 import { loadCorpus } from './corpus.js'
-import { makeRng, addWhiteNoise, changeSpeed, mp3RoundTrip, voiceOver, radio } from './degrade.js'
+import { makeRng, addWhiteNoise, changeSpeed, voiceOver, radio } from './degrade.js'
 import { decodeFile } from '../server/src/audio/decode.js'
 import { Fingerprinter } from '../server/src/dsp/pipeline.js'
 import { defaults } from '../server/src/config/defaults.js'

@@ -21,7 +21,8 @@ import WebSocket from 'ws'
 import { decodeControl, encodeControl, FrameTag } from '../protocol/src/index.js'
 import { defaults } from '../server/src/config/defaults.js'
 import { fingerprint } from '../server/src/dsp/pipeline.js'
-import { fingerprintDigest, LmdbIndex } from '../server/src/index/lmdb-index.js'
+import { fingerprintDigest } from '../server/src/index/digest.js'
+import { LmdbIndex } from '../server/src/index/lmdb-index.js'
 
 const RATE = 44100
 /** Tracks of the bench index, and their length in seconds. */

@@ -60,7 +60,7 @@
 import type { FingerprintParams } from '../server/src/config/fingerprint.js'
 import type { HashList } from '../server/src/dsp/pipeline.js'
 import { BAND_SEMITONES, BANDS, hashToPair, HASH_LIMIT, isPair, MAX_INTERVAL, PAIR_INTERVALS, PAIR_PITCHES, pairPitchCell, pairToHash, POSITIONS, SHAPES, SPAN_STEP, SPANS, shapeOf } from '../server/src/dsp/landmarks.js'
-import { fingerprintDigest } from '../server/src/index/lmdb-index.js'
+import { fingerprintDigest } from '../server/src/index/digest.js'
 import type { NewTrack } from '../server/src/index/types.js'
 import { makeRng } from './degrade.js'
 

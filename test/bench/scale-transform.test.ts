@@ -2,7 +2,7 @@ import t from 'tap'
 import { defaultFingerprint as params } from '../../server/src/config/fingerprint.js'
 import { BANDS, HASH_LIMIT, hashToLandmark, hashToPair, isPair, landmarkToHash, MAX_INTERVAL, pairToHash, POSITIONS, shapeOf, SHAPE_COUNT, SHAPES, SPANS } from '../../server/src/dsp/landmarks.js'
 import { fingerprint } from '../../server/src/dsp/pipeline.js'
-import { fingerprintDigest } from '../../server/src/index/lmdb-index.js'
+import { fingerprintDigest } from '../../server/src/index/digest.js'
 import { bandCells, HashShift, inverse, movesEveryPeak, pairPitchCells, spanCells, syntheticTracks, variants, type Variant } from '../../bench/synthetic-catalog.js'
 import { song } from '../helpers/signals.js'
 

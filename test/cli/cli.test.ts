@@ -1,9 +1,7 @@
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { childEnv, runEarshot, EARSHOT_MAIN as MAIN, type Run } from '../helpers/child-env.js'
+import { childEnv, runEarshot, type Run } from '../helpers/child-env.js'
 import { addNoise, clip, silence, song, wavBytes, whiteNoise, writeWav } from '../helpers/signals.js'
 
 // End to end: the real CLI in child processes, on generated WAV files, in a temp folder as the working directory.

@@ -3,7 +3,8 @@
  */
 import { defaultFingerprint as params } from '../../server/src/config/fingerprint.js'
 import { fingerprint } from '../../server/src/dsp/pipeline.js'
-import { fingerprintDigest, LmdbIndex } from '../../server/src/index/lmdb-index.js'
+import { fingerprintDigest } from '../../server/src/index/digest.js'
+import { LmdbIndex } from '../../server/src/index/lmdb-index.js'
 import { song } from './signals.js'
 
 export interface Catalog {

@@ -4,7 +4,7 @@
  * that reconnects misses what aired while it was away. After the program, the station airs silence.
  */
 import http from 'node:http'
-import net from 'node:net'
+import type net from 'node:net'
 import { once } from 'node:events'
 
 export interface Radio {

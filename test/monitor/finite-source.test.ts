@@ -6,7 +6,7 @@
  */
 import t, { type Test } from 'tap'
 import http from 'node:http'
-import net from 'node:net'
+import type net from 'node:net'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'

@@ -45,8 +45,7 @@ t.test('a monitored station: the play log holds each song, nothing for unknown m
 
   const info = (): Promise<MonitorInfo> => getJson<MonitorInfo>(`${http}/v1/monitors/${monitor.id}`)
   // While song 3 airs, the monitor is listening and shows it confirmed.
-  let seen: MonitorInfo | undefined
-  seen = await pollUntil(info, (m) => m.current?.state === 'confirmed', 15_000, 'song 3 confirmed on the monitor')
+  const seen: MonitorInfo | undefined = await pollUntil(info, (m) => m.current?.state === 'confirmed', 15_000, 'song 3 confirmed on the monitor')
   t.equal(seen?.state, 'listening')
   t.equal(seen?.current?.trackId, 1, 'the current match is song 3 (track 1)')
   t.ok(Math.abs((seen?.current?.speed ?? NaN) - 1) < 0.005, `at normal speed (${String(seen?.current?.speed)})`)

@@ -10,7 +10,7 @@ import { CloseCode } from '../../protocol/src/index.js'
 import type { Play } from '../../server/src/playlog/play-log.js'
 import type { TransportName } from '../../server/src/transport/types.js'
 import { buildCatalog } from '../helpers/catalog.js'
-import { clip, silence, song, wavBytes } from '../helpers/signals.js'
+import { clip, silence, wavBytes } from '../helpers/signals.js'
 import { LOOPBACK_ADDRESSES, RawClient, startServer, toS16, TRANSPORTS } from '../helpers/stream-helpers.js'
 import { ADMIN_TOKEN, apiSettings, bodyOf, call, CLIENT_TOKEN, guardedSettings, serveBytes } from '../helpers/api-helpers.js'
 

@@ -6,7 +6,7 @@
  */
 import t, { type Test } from 'tap'
 import http from 'node:http'
-import net from 'node:net'
+import type net from 'node:net'
 import path from 'node:path'
 import { once } from 'node:events'
 import { Writable } from 'node:stream'

@@ -379,7 +379,7 @@ t.test('bad settings and events are refused', async (t) => {
   ]
   for (const [what, change] of bad) {
     try {
-      new WebhookDispatcher(root, { ...base, ...change }) // eslint-disable-line no-new
+      new WebhookDispatcher(root, { ...base, ...change })
       t.fail(`${what}: expected EAR_ERR_CONFIG`)
     } catch (err) {
       t.ok(err instanceof EarshotError && err.code === 'EAR_ERR_CONFIG', what)

@@ -11,7 +11,7 @@ import { readFileBytes } from '../audio/file-bytes.js'
 import { readHeaders } from '../audio/tags.js'
 import { truncation } from '../audio/truncation.js'
 import { Fingerprinter, HashCollector, type HashList } from '../dsp/pipeline.js'
-import { fingerprintDigest } from '../index/lmdb-index.js'
+import { fingerprintDigest } from '../index/digest.js'
 import type { NewTrack } from '../index/types.js'
 import { earshotError } from '../errors.js'
 

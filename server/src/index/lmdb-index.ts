@@ -20,7 +20,6 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { createHash } from 'node:crypto'
 import type { RootDatabase, Database } from 'lmdb'
 import type { FingerprintParams } from '../config/fingerprint.js'
 import type { HashList } from '../dsp/pipeline.js'
@@ -615,12 +614,4 @@ export class LmdbIndex implements Index {
 /** LMDB's errors for pages that are not what they should be (a write can also fail for other reasons: a full disk). */
 function isPageError (err: unknown): boolean {
   return err instanceof Error && /MDB_(CORRUPTED|PAGE_NOTFOUND|BAD_TXN)/.test(err.message)
-}
-
-/** Digest of a fingerprint: same audio, same digest, whatever the file's container or tags. */
-export function fingerprintDigest (list: HashList): string {
-  const h = createHash('sha256')
-  h.update(Buffer.from(list.hashes.buffer, list.hashes.byteOffset, list.count * 4))
-  h.update(Buffer.from(list.frames.buffer, list.frames.byteOffset, list.count * 4))
-  return h.digest('hex').slice(0, 32)
 }

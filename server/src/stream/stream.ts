@@ -9,7 +9,7 @@ import type { PcmFormat } from '../../../protocol/src/index.js'
 import type { Settings } from '../config/defaults.js'
 import type { Index } from '../index/types.js'
 import type { Metrics } from '../metrics/metrics.js'
-import { SessionMeter, type SessionLabels } from '../metrics/session-meter.js'
+import { SessionMeter, type SessionLabels } from './session-meter.js'
 import { StreamSession, type AudioProblem, type SessionListener, type SessionMatch, type SessionMatchEnd } from './session.js'
 
 /** Hears a stream: its results, its audio position and its end. Every method is optional. */

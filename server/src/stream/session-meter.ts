@@ -3,8 +3,8 @@
  * monitor tells it costs a few additions per audio frame.
  */
 import type { Counter, Gauge } from 'prom-client'
-import type { SessionMatch, SessionMatchEnd } from '../stream/session.js'
-import type { Metrics, SessionKind } from './metrics.js'
+import type { Metrics, SessionKind } from '../metrics/metrics.js'
+import type { SessionMatch, SessionMatchEnd } from './session.js'
 
 export interface SessionLabels {
   transport: string
