@@ -15,7 +15,7 @@ import { createProgress } from './progress.js'
 import { serve } from './serve.js'
 import { resolveLogLevel } from '../log.js'
 import { streamSources } from './stream.js'
-import { loadSettings } from '../config/load.js'
+import { loadSettings, settingAt, settingFromText } from '../config/load.js'
 import { jobsCommand, monitorCommand, playsCommand } from './remote.js'
 import { errLine, out, outJson } from './terminal-text.js'
 import { speedNote } from '../../../protocol/src/speed.js'
@@ -370,6 +370,20 @@ const migrateCommand: Command = {
   },
 }
 
+/** The settings `serve` takes as flags: each is defined, described and checked by its setting's schema (config/schema.ts). */
+const SETTING_FLAGS: Readonly<Record<string, string>> = Object.freeze({
+  'max-sessions': 'stream.maxSessions',
+  'max-frame-bytes': 'stream.maxFrameBytes',
+  'max-session-seconds': 'stream.maxSessionSeconds',
+  'idle-timeout': 'stream.idleTimeoutMs',
+  'hello-timeout': 'stream.helloTimeoutMs',
+})
+
+const settingFlags: Command['options'] = Object.fromEntries(Object.entries(SETTING_FLAGS).map(([flag, path]) => {
+  const { schema } = settingAt(path)
+  return [flag, { type: 'string', description: `${String(schema.description)} (${path}; default ${String(schema.default)})` }]
+}))
+
 const serveCommand: Command = {
   summary: 'Run the server: WebSocket streams on /v1/stream, the HTTP API on /v1, monitors',
   usage: '',
@@ -379,11 +393,7 @@ const serveCommand: Command = {
     port: { type: 'string', description: 'TCP port (default 8080; 0 picks a free one)' },
     host: { type: 'string', description: 'Interface to listen on (default 127.0.0.1)' },
     transport: { type: 'string', description: 'uws (default) or ws' },
-    'max-sessions': { type: 'string', description: `Sessions at once (default ${defaults.stream.maxSessions})` },
-    'max-frame-bytes': { type: 'string', description: `Largest WebSocket message (default ${defaults.stream.maxFrameBytes})` },
-    'max-session-seconds': { type: 'string', description: `Longest session, seconds of audio (default ${defaults.stream.maxSessionSeconds})` },
-    'idle-timeout': { type: 'string', description: `Close a silent connection after this many ms (default ${defaults.stream.idleTimeoutMs})` },
-    'hello-timeout': { type: 'string', description: `Close a connection with no hello after this many ms (default ${defaults.stream.helloTimeoutMs})` },
+    ...settingFlags,
     config: { type: 'string', description: 'JSON settings file: tokens, webhooks, limits (default $EARSHOT_CONFIG)' },
     'log-level': { type: 'string', description: 'fatal, error, warn, info (default), debug, trace or silent (default $EARSHOT_LOG_LEVEL)' },
   },
@@ -394,18 +404,12 @@ const serveCommand: Command = {
     const host = (values.host as string | undefined) ?? '127.0.0.1'
     const transport = (values.transport as string | undefined) ?? 'uws'
     if (transport !== 'uws' && transport !== 'ws') throw earshotError('EAR_ERR_USAGE', `--transport must be uws or ws, got '${transport}'`)
-    const configured = loadSettings(defaults, values.config as string | undefined)
-    const settings: Settings = {
-      ...configured,
-      stream: {
-        ...configured.stream,
-        maxSessions: parseNumber('max-sessions', values['max-sessions'], 1, 1e6, true) ?? configured.stream.maxSessions,
-        maxFrameBytes: parseNumber('max-frame-bytes', values['max-frame-bytes'], 1024, 256 * 1024 * 1024, true) ?? configured.stream.maxFrameBytes,
-        maxSessionSeconds: parseNumber('max-session-seconds', values['max-session-seconds'], 1, 1e9, false) ?? configured.stream.maxSessionSeconds,
-        idleTimeoutMs: parseNumber('idle-timeout', values['idle-timeout'], 100, 1e9, true) ?? configured.stream.idleTimeoutMs,
-        helloTimeoutMs: parseNumber('hello-timeout', values['hello-timeout'], 100, 1e9, true) ?? configured.stream.helloTimeoutMs,
-      },
+    const flags: Record<string, unknown> = {}
+    for (const [flag, path] of Object.entries(SETTING_FLAGS)) {
+      const text = values[flag]
+      if (typeof text === 'string') flags[path] = settingFromText(settingAt(path), text, `--${flag}`, 'EAR_ERR_USAGE')
     }
+    const settings = loadSettings(defaults, values.config as string | undefined, process.env, flags)
     const db = openIndex(values, false)
     await serve(db, { port, host, transport, settings, logLevel })
     return 0

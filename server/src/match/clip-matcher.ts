@@ -8,6 +8,7 @@
  * that is another recording: copies of one recording agree group by group (agreement.ts) and do not count against
  * each other.
  */
+import { defaults } from '../config/defaults.js'
 import type { FingerprintParams } from '../config/fingerprint.js'
 import { framesToSeconds } from '../config/fingerprint.js'
 import type { HashList } from '../dsp/pipeline.js'
@@ -76,7 +77,7 @@ export class ClipMatcher {
   match (list: HashList, options: ClipMatchOptions = {}): ClipMatch {
     const maxCandidates = options.maxCandidates ?? 5
     const caster = this.#caster
-    const n = caster.cast(this.#index, list.hashes, list.frames, list.count, options.maxBucket ?? 4096, options.postingsPerLookup)
+    const n = caster.cast(this.#index, list.hashes, list.frames, list.count, options.maxBucket ?? defaults.maxBucket, options.postingsPerLookup)
     const agreement = this.#agreement
     // Tracks ranked: the candidates reported, the agreement's strongest, and one more, the runner-up of them all.
     const want = Math.max(maxCandidates, agreement.max + 1)

@@ -15,6 +15,7 @@
  * not each other's runner-up, and a copy of the playing recording never takes over from it.
  */
 import type { MatchState } from '../../../protocol/src/index.js'
+import { defaults } from '../config/defaults.js'
 import type { FingerprintParams } from '../config/fingerprint.js'
 import type { Index } from '../index/types.js'
 import { confidence } from './score.js'
@@ -140,17 +141,15 @@ export class StreamMatcher {
     this.#sink = sink
     this.#o = {
       tickFrames: Math.max(1, Math.round((0.5 * params.sampleRate) / params.hopSize)),
-      windowTicks: 16,
       keysPerTick: 16,
       candidates: 32,
-      tentativeConfidence: 0.2,
-      confirmConfidence: 0.5,
-      confirmTicks: 2,
       endConfidence: 0.1,
-      endSilentTicks: 6,
       confidenceStep: 0.1,
-      maxBucket: 4096,
-      postingsPerLookup: Infinity,
+      // The thresholds a server may set (config/schema.ts), at their defaults.
+      ...defaults.matcher,
+      confirmConfidence: defaults.minConfidence,
+      maxBucket: defaults.maxBucket,
+      postingsPerLookup: defaults.postingsPerLookup,
       ...options,
     }
     this.#onTick = options.onTick

@@ -89,7 +89,7 @@ export class StreamSession {
     this.#matcher = new StreamMatcher(index, params, {
       match: (e) => this.#onMatch(e),
       end: (e) => this.#onEnd(e),
-    }, { confirmConfidence: settings.minConfidence, maxBucket: settings.maxBucket, postingsPerLookup: settings.postingsPerLookup, onTick })
+    }, { ...settings.matcher, confirmConfidence: settings.minConfidence, maxBucket: settings.maxBucket, postingsPerLookup: settings.postingsPerLookup, onTick })
     const matcher = this.#matcher
     this.#fingerprinter = new Fingerprinter(params, format.sampleRate, (hash, frame) => matcher.addHash(hash, frame), { query: true })
   }
