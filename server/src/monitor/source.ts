@@ -36,7 +36,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
 import { EarshotError, describeError } from '../errors.js'
 import type { AddressPolicy } from '../net/address-policy.js'
-import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, type PcmFormat } from '../../../protocol/src/index.js'
+import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, SPREAD_JITTER, backoffDelayMs, type PcmFormat } from '../../../protocol/src/index.js'
 import { isWavMagic, parseWavHeader } from './wav-header.js'
 
 
@@ -119,8 +119,6 @@ const MAX_REASON_CHARS = 300
 const MAX_URL_CHARS = 2048
 /** setTimeout fires at once for longer delays (a 32-bit signed count of ms, about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1
-/** Jitter spreads the retries of many monitors of one server: each wait is 80..120 % of the doubled delay. */
-const JITTER_FRACTION = 0.2
 const USER_AGENT = 'earshot'
 
 const HLS_TYPES = new Set(['application/vnd.apple.mpegurl', 'application/x-mpegurl', 'audio/mpegurl', 'audio/x-mpegurl'])
@@ -143,15 +141,6 @@ export function validateSourceUrl (url: string): string | undefined {
   if (u.hostname === '') return 'the URL has no host'
   if (u.username !== '' || u.password !== '') return 'the URL holds a user name or password, which would show in logs and status'
   return undefined
-}
-
-/**
- * The wait before the next attempt after `failures` failed attempts in a row: initialMs doubled per failure beyond
- * the first, capped at maxMs, times 0.8..1.2 (jitter), capped at maxMs again.
- */
-export function backoffDelayMs (failures: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
-  const base = Math.min(maxMs, initialMs * 2 ** Math.max(0, failures - 1))
-  return Math.round(Math.min(maxMs, base * (1 - JITTER_FRACTION + 2 * JITTER_FRACTION * random())))
 }
 
 /** The URL for messages: scheme, host and path; the query is left out, since stream tokens often live there. */
@@ -697,7 +686,7 @@ export class SourcePuller {
     this.#setState('down')
     if (!this.#running || this.#connection || this.#retryTimer) return // stopped or restarted by a handler
     const o = this.#options
-    this.#retryTimer = setTimeout(this.#retry, backoffDelayMs(this.#failures, o.initialBackoffMs, o.maxBackoffMs))
+    this.#retryTimer = setTimeout(this.#retry, backoffDelayMs(this.#failures, o.initialBackoffMs, o.maxBackoffMs, SPREAD_JITTER))
   }
 
   readonly #retry = (): void => {
