@@ -37,6 +37,7 @@ import { performance } from 'node:perf_hooks'
 import { EarshotError, describeError } from '../errors.js'
 import type { AddressPolicy } from '../net/address-policy.js'
 import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, SPREAD_JITTER, backoffDelayMs, type PcmFormat } from '../../../protocol/src/index.js'
+import { parseContentType, rawPcmType } from '../net/content-type.js'
 import { isWavMagic, parseWavHeader } from './wav-header.js'
 
 
@@ -183,25 +184,13 @@ type Body =
 
 /** What to do with a response body, from its content type and the URL's path. */
 function classifyBody (contentType: string | undefined, pathname: string): Body {
-  const [mime = '', ...params] = (contentType ?? '').toLowerCase().split(';')
-  const type = mime.trim()
-  if (HLS_TYPES.has(type) || pathname.toLowerCase().endsWith('.m3u8')) return { kind: 'hls' }
-  if (WAV_TYPES.has(type)) return { kind: 'wav' }
-  if (type !== 'audio/pcm' && type !== 'audio/l16') return { kind: 'sniff' }
-  const p = new Map<string, string>()
-  for (const param of params) {
-    const eq = param.indexOf('=')
-    if (eq > 0) p.set(param.slice(0, eq).trim(), param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1'))
-  }
-  const rate = Number(p.get('rate'))
-  const channels = Number(p.get('channels') ?? '1')
-  const encoding = type === 'audio/l16' ? 's16le' : p.get('encoding') ?? 's16le'
-  if (!Number.isInteger(rate) || rate < MIN_SAMPLE_RATE || rate > MAX_SAMPLE_RATE) {
-    return { kind: 'bad', reason: `${type} needs rate=${MIN_SAMPLE_RATE}..${MAX_SAMPLE_RATE} in its content type, got ${oneLine(p.get('rate') ?? 'none').slice(0, 20)}` }
-  }
-  if (channels !== 1 && channels !== 2) return { kind: 'bad', reason: `${type} with channels=${oneLine(p.get('channels') ?? '').slice(0, 20)} (1 or 2 are read)` }
-  if (encoding !== 's16le' && encoding !== 'f32le') return { kind: 'bad', reason: `${type} with encoding=${oneLine(encoding).slice(0, 20)} (s16le or f32le are read)` }
-  return { kind: 'raw', format: { sampleRate: rate, encoding, channels }, bigEndian: type === 'audio/l16' }
+  const ct = parseContentType(contentType)
+  if (HLS_TYPES.has(ct.type) || pathname.toLowerCase().endsWith('.m3u8')) return { kind: 'hls' }
+  if (WAV_TYPES.has(ct.type)) return { kind: 'wav' }
+  const pcm = rawPcmType(ct)
+  if (pcm === undefined) return { kind: 'sniff' }
+  if (pcm.problem !== undefined) return { kind: 'bad', reason: pcm.problem }
+  return { kind: 'raw', format: pcm.format, bigEndian: pcm.bigEndian }
 }
 
 /** Buffers made once per puller and reused by each of its connections (one runs at a time). */
