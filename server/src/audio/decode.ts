@@ -16,6 +16,8 @@ import audioType from 'audio-type'
 import { defaults } from '../config/defaults.js'
 import { earshotError, wrapError, EarshotError } from '../errors.js'
 import { readFileBytes } from './file-bytes.js'
+import { PcmFramer } from './pcm-framer.js'
+import { frameBytesOf, pcmToMono, type PcmLayout } from './pcm-to-mono.js'
 
 export interface DecodedAudio {
   /** Mono PCM in -1..1. */
@@ -54,6 +56,9 @@ const MAX_HELD_RATE = 192_000
 
 /** Sample rate ffmpeg decodes to when it has to: high enough for any internal rate. */
 const FFMPEG_RATE = 44100
+/** What ffmpeg outputs: mono 32-bit float, so nothing is lost before the engine's own resampling. */
+const FFMPEG_LAYOUT: PcmLayout = { encoding: 'f32le', channels: 1 }
+const FFMPEG_FRAME_BYTES = frameBytesOf(FFMPEG_LAYOUT)
 
 interface StreamDecoder {
   (chunk?: Uint8Array): Promise<{ channelData: Float32Array[], sampleRate: number }>
@@ -199,16 +204,18 @@ function decodeWithFfmpeg (bytes: Uint8Array, limit: Limit, sink: PcmSink): Prom
       '-vn', '-ac', '1', '-ar', String(FFMPEG_RATE), '-f', 'f32le', 'pipe:1'], { stdio: ['pipe', 'pipe', 'pipe'] })
     const out = new BlockLimiter(limit, sink)
     out.setRate(FFMPEG_RATE)
-    let rest: Buffer = Buffer.alloc(0)
+    const framer = new PcmFramer((frames) => {
+      // A block of its own: the sink keeps it, and node reuses the pipe's buffer.
+      const block = new Float32Array(frames.length / FFMPEG_FRAME_BYTES)
+      pcmToMono(frames, FFMPEG_LAYOUT, block)
+      out.pushMono(block, true)
+      if (out.full) { framer.halt(); child.kill('SIGKILL') }
+    })
+    framer.reset(FFMPEG_FRAME_BYTES)
     let stderr = ''
     child.stdout.on('data', (c: Buffer) => {
       if (out.full) { out.cut = true; return }
-      const data = rest.length > 0 ? Buffer.concat([rest, c]) : c
-      const whole = data.length & ~3
-      rest = Buffer.from(data.subarray(whole))
-      // Copied out of the pipe's buffer, which Node reuses.
-      out.pushMono(new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + whole)), true)
-      if (out.full) child.kill('SIGKILL')
+      framer.push(c)
     })
     child.stderr.on('data', (c: Buffer) => { if (stderr.length < 2000) stderr += c.toString() })
     child.on('error', (err) => reject(err))

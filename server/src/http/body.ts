@@ -2,6 +2,8 @@
  * Request bodies: JSON objects, and audio as a file (any container earshot decodes), raw PCM with its format in the
  * content type, or a multipart form. Every failure is a catalogued error with the route's status.
  */
+import { PcmFramer } from '../audio/pcm-framer.js'
+import { frameBytesOf, hasNonFiniteFloats, pcmToMono } from '../audio/pcm-to-mono.js'
 import { earshotError, wrapError } from '../errors.js'
 import { parseContentType, rawPcmType, type RawPcmType } from '../net/content-type.js'
 import type { HttpRequest } from './request.js'
@@ -45,26 +47,15 @@ export async function readAudio (req: HttpRequest): Promise<AudioBody> {
 function readPcm (pcm: RawPcmType, bytes: Buffer): AudioBody {
   if (pcm.problem !== undefined) throw earshotError('EAR_ERR_BAD_REQUEST', pcm.problem)
   const { format, bigEndian } = pcm
-  const channels = format.channels
-  const encoding = bigEndian ? 's16be' : format.encoding
-  const width = encoding === 'f32le' ? 4 : 2
-  const frameBytes = width * channels
+  const frameBytes = frameBytesOf(format)
   if (bytes.length === 0) throw earshotError('EAR_ERR_FILE_EMPTY', 'the request body')
   if (bytes.length % frameBytes !== 0) throw earshotError('EAR_ERR_BAD_REQUEST', `${bytes.length} bytes is not a whole number of ${frameBytes}-byte sample frames`)
-  const frames = bytes.length / frameBytes
-  const samples = new Float32Array(frames)
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  for (let i = 0; i < frames; i++) {
-    let sum = 0
-    for (let c = 0; c < channels; c++) {
-      const at = i * frameBytes + c * width
-      const v = encoding === 'f32le' ? view.getFloat32(at, true) : view.getInt16(at, !bigEndian) / 32768
-      sum += v
-    }
-    const v = sum / channels
-    if (!Number.isFinite(v)) throw earshotError('EAR_ERR_BAD_REQUEST', 'the PCM holds NaN or infinite samples')
-    samples[i] = v
-  }
+  if (format.encoding === 'f32le' && hasNonFiniteFloats(bytes)) throw earshotError('EAR_ERR_BAD_REQUEST', 'the PCM holds NaN or infinite samples')
+  const samples = new Float32Array(bytes.length / frameBytes)
+  let written = 0
+  const framer = new PcmFramer((frames) => { written += pcmToMono(frames, format, samples, written) }) // swaps audio/L16
+  framer.reset(frameBytes, bigEndian)
+  framer.push(bytes)
   return { kind: 'pcm', samples, sampleRate: format.sampleRate, fields: {} }
 }
 

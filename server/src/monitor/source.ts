@@ -37,6 +37,8 @@ import { performance } from 'node:perf_hooks'
 import { EarshotError, describeError } from '../errors.js'
 import type { AddressPolicy } from '../net/address-policy.js'
 import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, SPREAD_JITTER, backoffDelayMs, type PcmFormat } from '../../../protocol/src/index.js'
+import { PcmFramer, SWAP_BUFFER_BYTES } from '../audio/pcm-framer.js'
+import { frameBytesOf } from '../audio/pcm-to-mono.js'
 import { parseContentType, rawPcmType } from '../net/content-type.js'
 import { isWavMagic, parseWavHeader } from './wav-header.js'
 
@@ -106,10 +108,6 @@ const MAX_REDIRECTS = 5
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
 /** How far the audio of a finite source may run ahead of the wall clock before reading pauses, in ms. */
 const PACE_LEAD_MS = 500
-/** The swap buffer for L16: big enough for any chunk node hands over (64 KiB), so a chunk is swapped in one go. */
-const SWAP_BUFFER_BYTES = 65_536
-/** The largest sample frame: 2 channels of 32-bit float. */
-const MAX_FRAME_BYTES = 8
 /** Bytes needed to tell a WAV (RIFF....WAVE) or a playlist (#EXTM3U) from anything else. */
 const SNIFF_BYTES = 12
 const HLS_MAGIC = '#EXTM3U'
@@ -198,9 +196,7 @@ interface SharedBuffers {
   /** The start of a body, while its WAV header is read or its kind sniffed. */
   head: Buffer
   /** L16 samples swapped to little-endian. */
-  swap: Buffer
-  /** The bytes of an incomplete sample frame, until the next chunk completes it. */
-  carry: Buffer
+  swap: Uint8Array
 }
 
 /** What a connection reports to its puller. Nothing is reported after the connection is closed. */
@@ -235,9 +231,7 @@ class Connection {
   #headLength = 0
   #format: PcmFormat | undefined
   #frameBytes = 1
-  #carry: Buffer
-  #carryLength = 0
-  #bigEndian = false
+  readonly #framer: PcmFramer
   #producedAudio = false
   /** A finite source (see the header): paced, and finished at its end. */
   #finite = false
@@ -255,7 +249,7 @@ class Connection {
     this.#buffers = buffers
     this.#pipeArgs = pipeArgs
     this.#sink = sink
-    this.#carry = buffers.carry
+    this.#framer = new PcmFramer(this.#deliver, buffers.swap)
   }
 
   /** Whether format() was reported: end() is due when this connection ends. */
@@ -270,6 +264,7 @@ class Connection {
   close (): void {
     if (this.#closed) return
     this.#closed = true
+    this.#framer.halt()
     clearTimeout(this.#connectTimer)
     clearTimeout(this.#stallTimer)
     clearTimeout(this.#paceTimer)
@@ -423,55 +418,18 @@ class Connection {
 
   #setFormat (format: PcmFormat, bigEndian: boolean): void {
     this.#format = format
-    this.#frameBytes = format.channels * (format.encoding === 's16le' ? 2 : 4)
-    this.#carry = this.#buffers.carry.subarray(0, this.#frameBytes)
-    this.#carryLength = 0
-    this.#bigEndian = bigEndian
+    this.#frameBytes = frameBytesOf(format)
+    this.#framer.reset(this.#frameBytes, bigEndian)
   }
 
   /** Audio bytes in the current format, from the body or from ffmpeg: passed on as whole frames. */
   readonly #onAudio = (chunk: Buffer): void => {
     if (this.#closed) return
     this.#stallTimer?.refresh()
-    const frame = this.#frameBytes
-    let from = 0
-    if (this.#carryLength > 0) {
-      const need = frame - this.#carryLength
-      if (chunk.length < need) {
-        chunk.copy(this.#carry, this.#carryLength)
-        this.#carryLength += chunk.length
-        return
-      }
-      chunk.copy(this.#carry, this.#carryLength, 0, need)
-      this.#carryLength = 0
-      from = need
-      this.#emit(this.#carry)
-      if (this.#closed) return
-    }
-    const rest = (chunk.length - from) % frame
-    const to = chunk.length - rest
-    if (to > from) this.#emit(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to))
-    if (rest > 0 && !this.#closed) {
-      chunk.copy(this.#carry, 0, to)
-      this.#carryLength = rest
-    }
+    this.#framer.push(chunk)
   }
 
-  /** Whole frames out: as they are, or swapped from big-endian 16-bit into the swap buffer. */
-  #emit (frames: Uint8Array): void {
-    if (!this.#bigEndian) { this.#deliver(frames); return }
-    const swap = this.#buffers.swap
-    for (let from = 0; from < frames.length && !this.#closed; from += swap.length) {
-      const n = Math.min(swap.length, frames.length - from)
-      for (let i = 0; i < n; i += 2) {
-        swap[i] = frames[from + i + 1]
-        swap[i + 1] = frames[from + i]
-      }
-      this.#deliver(n === swap.length ? swap : swap.subarray(0, n))
-    }
-  }
-
-  #deliver (bytes: Uint8Array): void {
+  readonly #deliver = (bytes: Uint8Array): void => {
     if (!this.#producedAudio) {
       this.#producedAudio = true
       this.#sink.format(this.#format as PcmFormat)
@@ -599,8 +557,7 @@ export class SourcePuller {
     this.#options = resolveOptions(options)
     this.#buffers = {
       head: Buffer.alloc(this.#options.maxHeaderBytes),
-      swap: Buffer.alloc(SWAP_BUFFER_BYTES),
-      carry: Buffer.alloc(MAX_FRAME_BYTES),
+      swap: new Uint8Array(SWAP_BUFFER_BYTES),
     }
     this.#pipeArgs = Object.freeze(ffmpegArgs('pipe:0', this.#options.ffmpegSampleRate))
     this.#status = Object.freeze({ state: 'down', since: new Date().toISOString(), reconnects: 0 })
