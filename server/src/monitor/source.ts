@@ -32,11 +32,13 @@
  */
 import http from 'node:http'
 import https from 'node:https'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import type { Writable } from 'node:stream'
 import { performance } from 'node:perf_hooks'
 import { EarshotError, describeError } from '../errors.js'
 import type { AddressPolicy } from '../net/address-policy.js'
 import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, SPREAD_JITTER, backoffDelayMs, type PcmFormat } from '../../../protocol/src/index.js'
+import { DEFAULT_FFMPEG_PATH, FfmpegDecoder, STDIN_INPUT } from '../audio/ffmpeg.js'
 import { PcmFramer, SWAP_BUFFER_BYTES } from '../audio/pcm-framer.js'
 import { frameBytesOf } from '../audio/pcm-to-mono.js'
 import { parseContentType, rawPcmType } from '../net/content-type.js'
@@ -93,7 +95,7 @@ export interface SourceOptions {
 
 /** The defaults, one line each; options are spread over them. */
 export const sourceDefaults: Readonly<Required<SourceOptions>> = Object.freeze({
-  ffmpegPath: 'ffmpeg', // found on the PATH
+  ffmpegPath: DEFAULT_FFMPEG_PATH, // found on the PATH
   ffmpegSampleRate: 11025, // Hz: the fingerprint rate, so audio is resampled once
   connectTimeoutMs: 10_000, // a live server answers in well under a second; DNS and TLS can take a few
   stallTimeoutMs: 15_000, // longer than a slow HLS segment fetch or a stream's start-up buffering
@@ -111,8 +113,6 @@ const PACE_LEAD_MS = 500
 /** Bytes needed to tell a WAV (RIFF....WAVE) or a playlist (#EXTM3U) from anything else. */
 const SNIFF_BYTES = 12
 const HLS_MAGIC = '#EXTM3U'
-/** How much of ffmpeg's stderr is kept: its last line goes into the error message. */
-const STDERR_TAIL_CHARS = 1024
 /** Reasons longer than this are cut, so lastError stays one readable line. */
 const MAX_REASON_CHARS = 300
 const MAX_URL_CHARS = 2048
@@ -215,14 +215,12 @@ interface ConnectionSink {
 class Connection {
   readonly #options: Readonly<Required<SourceOptions>>
   readonly #buffers: SharedBuffers
-  readonly #pipeArgs: readonly string[]
   readonly #sink: ConnectionSink
   #url: URL
   #closed = false
   #req: http.ClientRequest | undefined
   #res: http.IncomingMessage | undefined
-  #child: ChildProcess | undefined
-  #stderrTail = ''
+  #ffmpeg: FfmpegDecoder | undefined
   #connectTimer: NodeJS.Timeout | undefined
   #stallTimer: NodeJS.Timeout | undefined
   /** head: reading the WAV header or sniffing; pcm: body bytes are audio; ffmpeg: audio comes from ffmpeg. */
@@ -243,11 +241,10 @@ class Connection {
   #pacedBytes = 0
   #paceTimer: NodeJS.Timeout | undefined
 
-  constructor (url: URL, options: Readonly<Required<SourceOptions>>, buffers: SharedBuffers, pipeArgs: readonly string[], sink: ConnectionSink) {
+  constructor (url: URL, options: Readonly<Required<SourceOptions>>, buffers: SharedBuffers, sink: ConnectionSink) {
     this.#url = url
     this.#options = options
     this.#buffers = buffers
-    this.#pipeArgs = pipeArgs
     this.#sink = sink
     this.#framer = new PcmFramer(this.#deliver, buffers.swap)
   }
@@ -270,11 +267,11 @@ class Connection {
     clearTimeout(this.#paceTimer)
     const res = this.#res
     const req = this.#req
-    const child = this.#child
-    this.#res = this.#req = this.#child = undefined
+    const ffmpeg = this.#ffmpeg
+    this.#res = this.#req = this.#ffmpeg = undefined
     res?.destroy()
     req?.destroy()
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    ffmpeg?.kill()
   }
 
   #fail (reason: string): void {
@@ -467,8 +464,7 @@ class Connection {
   /** Anything but WAV, raw PCM or HLS: the bytes read so far, then the rest of the body, into ffmpeg's stdin. */
   #pipeToFfmpeg (headLength: number, chunk: Buffer, taken: number): void {
     const res = this.#res as http.IncomingMessage
-    const child = this.#startFfmpeg('pipe:0')
-    const stdin = child.stdin as NonNullable<ChildProcess['stdin']>
+    const stdin = this.#startFfmpeg(STDIN_INPUT).stdin as Writable
     // A copy: the head buffer is the puller's, and this write may wait in the pipe's queue.
     stdin.write(Buffer.from(this.#buffers.head.subarray(0, headLength)))
     if (taken < chunk.length) stdin.write(chunk.subarray(taken))
@@ -476,27 +472,22 @@ class Connection {
     res.pipe(stdin) // backpressure: a slow ffmpeg pauses the socket
   }
 
-  #startFfmpeg (input: string): ChildProcess {
+  #startFfmpeg (input: string): FfmpegDecoder {
     const o = this.#options
-    const args = input !== 'pipe:0' ? ffmpegArgs(input, o.ffmpegSampleRate) : this.#finite ? ffmpegArgs(input, o.ffmpegSampleRate, true) : this.#pipeArgs
-    const child = spawn(o.ffmpegPath, args, { stdio: [input === 'pipe:0' ? 'pipe' : 'ignore', 'pipe', 'pipe'] })
-    this.#child = child
+    // A finite source piped in is decoded at real-time pace (see the header); HLS and SHOUTcast come at their own.
+    const ffmpeg = new FfmpegDecoder({ ffmpegPath: o.ffmpegPath, input, sampleRate: o.ffmpegSampleRate, encoding: 's16le', realtime: this.#finite })
+    this.#ffmpeg = ffmpeg
     this.#mode = 'ffmpeg'
     this.#setFormat({ sampleRate: o.ffmpegSampleRate, encoding: 's16le', channels: 1 }, false)
-    this.#sink.spawned(child)
-    child.stdin?.on('error', () => {}) // ffmpeg closes its input when it exits; its exit code says why
-    child.stdout?.on('data', this.#onAudio)
-    child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-      this.#stderrTail = (this.#stderrTail + s).slice(-STDERR_TAIL_CHARS)
-    })
-    child.on('error', (err) => { if (child === this.#child) this.#fail(`cannot run ffmpeg (${o.ffmpegPath}): ${err.message}`) })
-    child.on('close', (code, signal) => {
-      if (child !== this.#child) return
-      const last = this.#stderrTail.trim().split('\n').pop() ?? ''
+    this.#sink.spawned(ffmpeg.process)
+    ffmpeg.stdout.on('data', this.#onAudio)
+    ffmpeg.process.on('error', (err) => { if (ffmpeg === this.#ffmpeg) this.#fail(ffmpeg.startFailure(err)) })
+    ffmpeg.process.on('close', (code, signal) => {
+      if (ffmpeg !== this.#ffmpeg) return
       if (code === 0) this.#ended()
-      else this.#fail(`ffmpeg exited with ${code ?? signal}${last ? `: ${last}` : ''}`)
+      else this.#fail(ffmpeg.exitFailure(code, signal))
     })
-    return child
+    return ffmpeg
   }
 }
 
@@ -510,11 +501,6 @@ function isIcyAnswer (err: Error): boolean {
 function isFiniteSource (headers: http.IncomingHttpHeaders, body: Body): boolean {
   if (body.kind === 'hls' || headers['content-length'] === undefined) return false
   return !Object.keys(headers).some((name) => name.startsWith('icy-'))
-}
-
-/** ffmpeg's command line: decode `input` (at real-time pace when `realtime`), output mono s16le at `rate` on stdout. */
-function ffmpegArgs (input: string, rate: number, realtime = false): string[] {
-  return ['-hide_banner', '-loglevel', 'error', '-nostdin', ...(realtime ? ['-re'] : []), '-i', input, '-vn', '-ac', '1', '-ar', String(rate), '-f', 's16le', '-']
 }
 
 /**
@@ -532,7 +518,6 @@ export class SourcePuller {
   readonly #handlers: SourceHandlers
   readonly #options: Readonly<Required<SourceOptions>>
   readonly #buffers: SharedBuffers
-  readonly #pipeArgs: readonly string[]
   #status: SourceStatus
   #running = false
   #connection: Connection | undefined
@@ -559,7 +544,6 @@ export class SourcePuller {
       head: Buffer.alloc(this.#options.maxHeaderBytes),
       swap: new Uint8Array(SWAP_BUFFER_BYTES),
     }
-    this.#pipeArgs = Object.freeze(ffmpegArgs('pipe:0', this.#options.ffmpegSampleRate))
     this.#status = Object.freeze({ state: 'down', since: new Date().toISOString(), reconnects: 0 })
   }
 
@@ -597,7 +581,7 @@ export class SourcePuller {
   #connect (): void {
     this.#setState('connecting')
     if (!this.#running) return // a state handler stopped the puller
-    const connection: Connection = new Connection(this.#target, this.#options, this.#buffers, this.#pipeArgs, {
+    const connection: Connection = new Connection(this.#target, this.#options, this.#buffers, {
       format: (f) => this.#onFormat(connection, f),
       pcm: (bytes) => this.#handlers.pcm(bytes),
       ended: (reason, finished) => this.#onEnded(connection, reason, finished),
