@@ -7,9 +7,9 @@ import { once } from 'node:events'
 import { execFileSync } from 'node:child_process'
 import { EarshotError } from '../../server/src/errors.js'
 import type { PcmFormat } from '../../protocol/src/index.js'
-import {
-  SourcePuller, validateSourceUrl, type SourceHandlers, type SourceOptions, type SourceStatus,
-} from '../../server/src/monitor/source.js'
+import { SourcePuller, type SourceHandlers, type SourceStatus } from '../../server/src/monitor/source-puller.js'
+import type { SourceOptions } from '../../server/src/monitor/source-options.js'
+import { validateSourceUrl } from '../../server/src/monitor/source-url.js'
 import { parseWavHeader } from '../../server/src/monitor/wav-header.js'
 import { sine, song, wavBytes, writeWav } from '../helpers/signals.js'
 
