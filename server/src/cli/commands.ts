@@ -3,7 +3,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Command } from './main.js'
+import type { Command } from './command.js'
 import { defaults, resolveDb, type Settings } from '../config/defaults.js'
 import { LmdbIndex, type Maintenance } from '../index/lmdb-index.js'
 import { indexFiles, type IndexEvent } from '../catalog/indexer.js'

@@ -6,17 +6,9 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { describeError, earshotError, EarshotError } from '../errors.js'
+import type { Command } from './command.js'
 import { commands } from './commands.js'
 import { errLine } from './terminal-text.js'
-
-export interface Command {
-  summary: string
-  usage: string
-  options: Record<string, { type: 'string' | 'boolean', description: string }>
-  /** Positional arguments: [min, max]. */
-  positionals: [number, number]
-  run (values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>
-}
 
 function helpText (): string {
   const lines = ['earshot: real-time audio recognition', '', 'Usage: earshot <command> [options]', '', 'Commands:']

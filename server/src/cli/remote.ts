@@ -2,7 +2,7 @@
  * Commands that work on a running server over its HTTP API: `earshot monitor add|list|rm`, `earshot jobs
  * list|show|cancel` and `earshot plays`.
  */
-import type { Command } from './main.js'
+import type { Command } from './command.js'
 import { earshotError } from '../errors.js'
 import type { MonitorInfo } from '../monitor/monitors.js'
 import type { IndexJob } from '../catalog/index-jobs.js'
