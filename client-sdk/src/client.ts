@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events'
 import WebSocket from 'ws'
 import {
-  BYTES_PER_SAMPLE, PROTOCOL_VERSION, FrameTag, decodeControl, earshotError, encodeControl, errorFromServer, type Encoding,
+  BYTES_PER_SAMPLE, PROTOCOL_VERSION, SPREAD_JITTER, FrameTag, backoffDelayMs, decodeControl, earshotError, encodeControl, errorFromServer, type Encoding,
   type ErrorMessage, type Hello, type Match, type MatchEnd, type Ready, type ServerMessage,
 } from '../../protocol/src/index.js'
 
@@ -154,8 +154,8 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
   #scheduleReconnect (): void {
     const o = this.options
     if (this.#attempt >= o.maxReconnectAttempts) { this.emit('close', 1006); return }
-    const delay = Math.min(o.maxReconnectDelayMs, o.minReconnectDelayMs * 2 ** this.#attempt) * (0.75 + Math.random() * 0.5)
     this.#attempt++
+    const delay = backoffDelayMs(this.#attempt, o.minReconnectDelayMs, o.maxReconnectDelayMs, SPREAD_JITTER)
     setTimeout(() => {
       if (this.#closing) return
       this.open().catch(() => { /* the close handler schedules the next attempt */ })

@@ -15,3 +15,12 @@ export function describeError (err: unknown): string {
   }
   return `EAR_ERR_INTERNAL: ${err instanceof Error ? err.message : String(err)}`
 }
+
+/** Reasons longer than this are cut, so that a status line (a monitor's lastError) stays one readable line. */
+const MAX_REASON_CHARS = 300
+
+/** `s` as one line of at most MAX_REASON_CHARS: runs of white space (line breaks too) become one space. */
+export function oneLine (s: string): string {
+  const line = s.replace(/\s+/g, ' ').trim()
+  return line.length > MAX_REASON_CHARS ? `${line.slice(0, MAX_REASON_CHARS - 1)}…` : line
+}

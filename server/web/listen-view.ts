@@ -7,6 +7,7 @@ import { listen, ListenError, ListenErrorCode, type Listener, type Match } from 
 import { streamToken, streamUrl } from './api.js'
 import { byId, clock, percent } from './dom.js'
 import { speedNote } from '../../protocol/src/speed.js'
+import { round } from '../src/round.js'
 
 /** Listening without a confirmed song stops after this long, with a "no match" message, in ms. */
 const NO_MATCH_AFTER_MS = 12_000
@@ -59,7 +60,7 @@ export class ListenView {
     }
     this.#listener = listener
     this.#setState('listening')
-    this.#setStatus(`Listening… (${Math.round(listener.sampleRate / 100) / 10} kHz)`)
+    this.#setStatus(`Listening… (${round(listener.sampleRate / 1000, 1)} kHz)`)
     listener.on('level', (l) => {
       const db = 20 * Math.log10(Math.max(l.rms, 1e-6))
       this.#meter.value = Math.max(0, Math.min(1, (db - METER_FLOOR_DB) / -METER_FLOOR_DB))

@@ -6,8 +6,9 @@ import { api, describe } from './api.js'
 import { DEFAULT_AIRTIME, airtimeChart } from './airtime-chart.js'
 import { byId, clock, duration, el, percent, timeOfDay } from './dom.js'
 import { speedNote } from '../../protocol/src/speed.js'
+import type { MatchState } from '../../protocol/src/messages.js'
 
-interface CurrentMatch { state: 'tentative' | 'confirmed', trackId: number, title: string, artist: string, confidence: number, offsetSeconds: number, speed: number }
+interface CurrentMatch { state: MatchState, trackId: number, title: string, artist: string, confidence: number, offsetSeconds: number, speed: number }
 interface Monitor {
   id: string, url: string, label: string, state: 'connecting' | 'listening' | 'down' | 'finished', since: string, reconnects: number,
   lastError: string | null, streamSeconds: number, unmatchedSeconds: number, current: CurrentMatch | null

@@ -1,14 +1,16 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { pathToFileURL } from 'node:url'
 import { addNoise, clip, song, writeWav } from '../helpers/signals.js'
 import { freePort, httpGet, within } from '../helpers/stream-helpers.js'
 import { childEnv, runEarshot, EARSHOT_MAIN as MAIN, type Run } from '../helpers/child-env.js'
 
 // End to end: `earshot index`, `earshot serve` and `earshot stream` as real child processes on generated WAV files.
 const dir = t.testdir()
+const haveFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0
 
 
 function earshot (args: string[]): Promise<Run> {
@@ -75,6 +77,20 @@ t.test('earshot stream --json: one JSON object a line, a confirmed match with th
   const last = confirmed.at(-1) as { offsetSeconds: number, streamSeconds: number } | undefined
   t.ok(last && Math.abs(last.offsetSeconds - last.streamSeconds - CLIP_START) <= 0.5, `offset ${last?.offsetSeconds} at ${last?.streamSeconds} s`)
   t.match(events.at(-1), { type: 'match-end', id: confirmed[0]?.id }, 'the stream ends with the match ending')
+})
+
+t.test('earshot stream of a URL decodes it with ffmpeg; an unreadable one is EAR_ERR_SOURCE with ffmpeg\'s reason', { skip: !haveFfmpeg && 'ffmpeg is not installed' }, async (t) => {
+  const url = pathToFileURL(path.join(dir, 'clip.wav')).href
+  const r = await earshot(['stream', url, '--json', '--server', `ws://127.0.0.1:${port}/v1/stream`])
+  t.equal(r.code, 0, r.stderr)
+  const events = lines(r.stdout).map((l) => JSON.parse(l) as Record<string, unknown>)
+  t.ok(events.every((e) => e.input === url), 'every event names the URL')
+  t.ok(events.some((e) => e.type === 'match' && e.state === 'confirmed' && e.title === 'song-3'), 'a confirmed match of song-3')
+
+  const missing = pathToFileURL(path.join(dir, 'no-such-file.wav')).href
+  const failed = await earshot(['stream', missing, '--json', '--server', `ws://127.0.0.1:${port}/v1/stream`])
+  t.equal(failed.code, 1)
+  t.match(failed.stderr, /^earshot: EAR_ERR_SOURCE: .*ffmpeg exited with 1: .*no-such-file\.wav/)
 })
 
 t.test('earshot stream to a closed port: exit 1 and EAR_ERR_CONNECT', async (t) => {

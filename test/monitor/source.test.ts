@@ -7,9 +7,9 @@ import { once } from 'node:events'
 import { execFileSync } from 'node:child_process'
 import { EarshotError } from '../../server/src/errors.js'
 import type { PcmFormat } from '../../protocol/src/index.js'
-import {
-  SourcePuller, backoffDelayMs, validateSourceUrl, type SourceHandlers, type SourceOptions, type SourceStatus,
-} from '../../server/src/monitor/source.js'
+import { SourcePuller, type SourceHandlers, type SourceStatus } from '../../server/src/monitor/source-puller.js'
+import type { SourceOptions } from '../../server/src/monitor/source-options.js'
+import { validateSourceUrl } from '../../server/src/monitor/source-url.js'
 import { parseWavHeader } from '../../server/src/monitor/wav-header.js'
 import { sine, song, wavBytes, writeWav } from '../helpers/signals.js'
 
@@ -251,16 +251,6 @@ t.test('validateSourceUrl: http and https with a host, nothing else', async (t) 
   t.throws(() => new SourcePuller('http://radio.example/', new Recorder(), { ffmpegSampleRate: 1000 }), RangeError)
   t.throws(() => new SourcePuller('http://radio.example/', new Recorder(), { ffmpegPath: '' }), TypeError)
   t.equal(new SourcePuller('http://radio.example/', new Recorder()).status.state, 'down', 'down until started')
-})
-
-t.test('backoffDelayMs doubles per failure, with ±20 % jitter, up to the maximum', async (t) => {
-  t.equal(backoffDelayMs(1, 1000, 60_000, () => 0.5), 1000)
-  t.equal(backoffDelayMs(1, 1000, 60_000, () => 0), 800)
-  t.equal(backoffDelayMs(1, 1000, 60_000, () => 1), 1200)
-  t.equal(backoffDelayMs(3, 1000, 60_000, () => 0.5), 4000)
-  t.equal(backoffDelayMs(7, 1000, 60_000, () => 0.5), 60_000, '64 s is capped at 60 s')
-  t.equal(backoffDelayMs(7, 1000, 60_000, () => 1), 60_000, 'jitter stays under the cap')
-  t.equal(backoffDelayMs(5000, 1000, 60_000, () => 0), 48_000, 'no overflow after many failures')
 })
 
 t.test('parseWavHeader reads headers from literal bytes, prefix by prefix', async (t) => {

@@ -17,8 +17,8 @@
  * (counted in `droppedBytes`) rather than queued, and matching resumes with the audio that follows.
  */
 import {
-  PROTOCOL_VERSION, decodeControl, encodeAudio, encodeControl, earshotError, errorFromServer, EarshotError, FrameTag,
-  wrapError, type ErrorMessage, type Hello, type Match, type MatchEnd, type Ready, type ServerMessage,
+  MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, PROTOCOL_VERSION, decodeControl, encodeAudio, encodeControl, earshotError, errorFromServer,
+  EarshotError, FrameTag, wrapError, type ErrorMessage, type Hello, type Match, type MatchEnd, type Ready, type ServerMessage,
 } from '../../../protocol/src/index.js'
 import { PROCESSOR_NAME, type PcmChunk, type ProcessorOptions } from './pcm-chunk.js'
 
@@ -258,7 +258,7 @@ async function openMicrophone (extra: MediaTrackConstraints | undefined): Promis
 /** An AudioContext at the microphone's own rate where the browser allows it, else at its default rate. */
 function openContext (media: MediaStream): AudioContext {
   const rate = media.getAudioTracks()[0]?.getSettings().sampleRate
-  if (rate !== undefined && rate >= 8000 && rate <= 96000) {
+  if (rate !== undefined && rate >= MIN_SAMPLE_RATE && rate <= MAX_SAMPLE_RATE) {
     try { return new AudioContext({ sampleRate: rate, latencyHint: 'playback' }) } catch { /* a rate the browser will not run at */ }
   }
   return new AudioContext({ latencyHint: 'playback' })

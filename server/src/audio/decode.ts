@@ -2,7 +2,7 @@
  * Decoding: an audio file's bytes in, mono float PCM at the file's own rate out, block by block, up to a limit.
  *
  * WAV, MP3, FLAC, Ogg Vorbis, Opus and friends decode in WebAssembly through `audio-decode`, so they need nothing but
- * `npm install`. Anything else goes to `ffmpeg` when it is on the PATH.
+ * `npm install`. Anything else goes to `ffmpeg` (audio/ffmpeg.ts) when it is on the PATH.
  *
  * Decoding streams: the bytes go to the format's stream decoder a few kilobytes at a time, each decoded block is
  * mixed to mono and handed on at once, and decoding stops as soon as the caller's limit is reached. A caller that
@@ -10,12 +10,14 @@
  * time. Decoding whole files first held every sample a file declared: a 555 KB FLAC of an hour of 96 kHz silence took
  * 2.8 GB (issue 10; the figures are in bench/RESULTS.md).
  */
-import { spawn } from 'node:child_process'
 import decodeAudio from 'audio-decode'
 import audioType from 'audio-type'
 import { defaults } from '../config/defaults.js'
 import { earshotError, wrapError, EarshotError } from '../errors.js'
+import { FfmpegDecoder, STDIN_INPUT } from './ffmpeg.js'
 import { readFileBytes } from './file-bytes.js'
+import { PcmFramer } from './pcm-framer.js'
+import { frameBytesOf, pcmToMono, type PcmLayout } from './pcm-to-mono.js'
 
 export interface DecodedAudio {
   /** Mono PCM in -1..1. */
@@ -54,6 +56,9 @@ const MAX_HELD_RATE = 192_000
 
 /** Sample rate ffmpeg decodes to when it has to: high enough for any internal rate. */
 const FFMPEG_RATE = 44100
+/** What ffmpeg outputs: mono 32-bit float, so nothing is lost before the engine's own resampling. */
+const FFMPEG_LAYOUT: PcmLayout = { encoding: 'f32le', channels: 1 }
+const FFMPEG_FRAME_BYTES = frameBytesOf(FFMPEG_LAYOUT)
 
 interface StreamDecoder {
   (chunk?: Uint8Array): Promise<{ channelData: Float32Array[], sampleRate: number }>
@@ -195,25 +200,23 @@ class BlockLimiter {
 function decodeWithFfmpeg (bytes: Uint8Array, limit: Limit, sink: PcmSink): Promise<DecodeSummary> {
   return new Promise((resolve, reject) => {
     // -t stops ffmpeg itself just past the limit, so the cut is still seen.
-    const child = spawn('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-i', 'pipe:0', '-t', String(limit.maxSeconds + 1),
-      '-vn', '-ac', '1', '-ar', String(FFMPEG_RATE), '-f', 'f32le', 'pipe:1'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    const ffmpeg = new FfmpegDecoder({ input: STDIN_INPUT, sampleRate: FFMPEG_RATE, encoding: FFMPEG_LAYOUT.encoding, maxSeconds: limit.maxSeconds + 1 })
     const out = new BlockLimiter(limit, sink)
     out.setRate(FFMPEG_RATE)
-    let rest: Buffer = Buffer.alloc(0)
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => {
-      if (out.full) { out.cut = true; return }
-      const data = rest.length > 0 ? Buffer.concat([rest, c]) : c
-      const whole = data.length & ~3
-      rest = Buffer.from(data.subarray(whole))
-      // Copied out of the pipe's buffer, which Node reuses.
-      out.pushMono(new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + whole)), true)
-      if (out.full) child.kill('SIGKILL')
+    const framer = new PcmFramer((frames) => {
+      // A block of its own: the sink keeps it, and node reuses the pipe's buffer.
+      const block = new Float32Array(frames.length / FFMPEG_FRAME_BYTES)
+      pcmToMono(frames, FFMPEG_LAYOUT, block)
+      out.pushMono(block, true)
+      if (out.full) { framer.halt(); ffmpeg.kill() }
     })
-    child.stderr.on('data', (c: Buffer) => { if (stderr.length < 2000) stderr += c.toString() })
-    child.on('error', (err) => reject(err))
-    child.stdin.on('error', () => {}) // ffmpeg may close its input early on a bad file, or be stopped; the exit tells
-    child.on('close', (code) => {
+    framer.reset(FFMPEG_FRAME_BYTES)
+    ffmpeg.stdout.on('data', (c: Buffer) => {
+      if (out.full) { out.cut = true; return }
+      framer.push(c)
+    })
+    ffmpeg.process.on('error', (err) => reject(err))
+    ffmpeg.process.on('close', (code, signal) => {
       if (out.full) { resolve(out.summary()); return }
       if (code === 0 && out.samples === 0) {
         // ffmpeg read the container fine and found no samples in it.
@@ -221,12 +224,12 @@ function decodeWithFfmpeg (bytes: Uint8Array, limit: Limit, sink: PcmSink): Prom
         return
       }
       if (code !== 0) {
-        reject(new Error(stderr.trim().split('\n').pop() || `ffmpeg exited with ${code}`))
+        reject(new Error(ffmpeg.exitFailure(code, signal)))
         return
       }
       out.cut = false
       resolve(out.summary())
     })
-    child.stdin.end(bytes)
+    ffmpeg.stdin?.end(bytes)
   })
 }

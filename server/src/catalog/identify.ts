@@ -6,6 +6,7 @@ import type { Settings } from '../config/defaults.js'
 import { fingerprint } from '../dsp/pipeline.js'
 import type { Index } from '../index/types.js'
 import { ClipMatcher, type ClipMatch } from '../match/clip-matcher.js'
+import { round } from '../round.js'
 
 /**
  * A match of a clip: the track fields of a stream's `match` message, its confidence, where in the track the clip
@@ -52,15 +53,15 @@ export class Identifier {
         artist: t.artist,
         album: t.album,
         source: t.source,
-        confidence: Math.round(c.confidence * 1000) / 1000,
-        offsetSeconds: Math.round(c.offsetSeconds * 100) / 100,
-        speed: Math.round(c.speed * 1000) / 1000,
+        confidence: round(c.confidence, 3),
+        offsetSeconds: round(c.offsetSeconds, 2),
+        speed: round(c.speed, 3),
       })
     }
     const answer: IdentifyResult = {
       matches,
       queryDurationMs: Math.round((samples.length / sampleRate) * 1000),
-      processingTimeMs: Math.round((performance.now() - started) * 10) / 10,
+      processingTimeMs: round(performance.now() - started, 1),
     }
     this.onResult?.(answer, lookupSeconds)
     return answer

@@ -10,6 +10,7 @@ import type { Index } from '../index/types.js'
 import { describeError, earshotError } from '../errors.js'
 import { silentLogger, type Logger } from '../log.js'
 import { indexFiles, isTruncated } from './indexer.js'
+import { round } from '../round.js'
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled'
 
@@ -179,7 +180,7 @@ export class IndexJobs {
 
   #finish (job: IndexJob, state: JobState): void {
     job.state = state
-    job.audioSeconds = Math.round(job.audioSeconds * 100) / 100
+    job.audioSeconds = round(job.audioSeconds, 2)
     job.finishedAt = new Date().toISOString()
     this.#log.info({ job: job.id, state, indexed: job.indexed, present: job.present, skipped: job.skippedCount, truncated: job.truncated, symlinks: job.symlinks }, `index job ${state}`)
     this.onFinished?.(job)

@@ -1,4 +1,7 @@
-/** What every `earshot` command declares: main.ts parses its flags and positionals from this, then runs it. */
+/**
+ * What a CLI command is. Its own file because main.ts dispatches to the commands and the commands' files describe
+ * themselves with it: declared in main.ts, the type made an import cycle.
+ */
 export interface Command {
   summary: string
   usage: string

@@ -2,11 +2,13 @@
  * `earshot stream`: send a file, a folder, a URL or standard input to a server and print the match events.
  * Files decode with the engine's decoders; URLs and standard input go through ffmpeg. Audio is sent as s16le mono.
  */
-import { spawn } from 'node:child_process'
-import type { Readable } from 'node:stream'
+import type { Writable } from 'node:stream'
 import { once } from 'node:events'
 import { connect, type EarshotClient } from '../../../client-sdk/src/index.js'
+import { BYTES_PER_SAMPLE } from '../../../protocol/src/index.js'
 import { decodeFile } from '../audio/decode.js'
+import { FfmpegDecoder, STDIN_INPUT } from '../audio/ffmpeg.js'
+import { PcmFramer } from '../audio/pcm-framer.js'
 import { collectFiles } from '../catalog/indexer.js'
 import { earshotError, wrapError, describeError } from '../errors.js'
 import { errLine, jsonText } from './terminal-text.js'
@@ -86,28 +88,22 @@ async function streamFile (file: string, o: StreamOptions): Promise<void> {
 }
 
 async function streamPipe (source: string, o: StreamOptions): Promise<void> {
-  const input = source === '-' ? 'pipe:0' : source
-  const ff = spawn('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', ...(o.realtime && source !== '-' ? ['-re'] : []),
-    '-i', input, '-vn', '-ac', '1', '-ar', String(PIPE_RATE), '-f', 's16le', 'pipe:1'],
-  { stdio: [source === '-' ? 'pipe' : 'ignore', 'pipe', 'pipe'] })
-  let stderr = ''
-  ff.stderr?.on('data', (c: Buffer) => { if (stderr.length < 2000) stderr += c.toString() })
-  const spawned = new Promise<void>((resolve, reject) => { ff.once('spawn', resolve); ff.once('error', reject) })
-  try { await spawned } catch (err) { throw wrapError('EAR_ERR_SOURCE', err, `${source} (ffmpeg is needed for URLs and standard input)`) }
-  if (source === '-') process.stdin.pipe(ff.stdin!)
+  const fromStdin = source === '-'
+  const ffmpeg = new FfmpegDecoder({ input: fromStdin ? STDIN_INPUT : source, sampleRate: PIPE_RATE, encoding: 's16le', realtime: o.realtime && !fromStdin })
+  try { await once(ffmpeg.process, 'spawn') } catch (err) { throw wrapError('EAR_ERR_SOURCE', err, `${source} (ffmpeg is needed for URLs and standard input)`) }
+  if (fromStdin) process.stdin.pipe(ffmpeg.stdin as Writable)
   const client = await openSession(source, PIPE_RATE, o)
-  let carry: Buffer | undefined
-  for await (const data of ff.stdout as Readable) {
-    let bytes = carry ? Buffer.concat([carry, data as Buffer]) : data as Buffer
-    const even = bytes.length & ~1
-    carry = even < bytes.length ? bytes.subarray(even) : undefined
-    bytes = bytes.subarray(0, even)
-    if (bytes.length > 0 && !client.write(bytes)) await once(client, 'drain')
+  let mustDrain = false
+  const framer = new PcmFramer((samples) => { if (!client.write(samples)) mustDrain = true })
+  framer.reset(BYTES_PER_SAMPLE.s16le) // mono
+  for await (const data of ffmpeg.stdout) {
+    framer.push(data as Buffer)
+    if (mustDrain) { mustDrain = false; await once(client, 'drain') }
   }
-  const [code] = await once(ff, 'close') as [number | null]
+  const [code, signal] = await once(ffmpeg.process, 'close') as [number | null, NodeJS.Signals | null]
   if (code !== 0) {
     await client.close()
-    throw earshotError('EAR_ERR_SOURCE', `${source}: ${stderr.trim().split('\n').pop() ?? `ffmpeg exited with ${code}`}`)
+    throw earshotError('EAR_ERR_SOURCE', `${source}: ${ffmpeg.exitFailure(code, signal)}`)
   }
   await finish(client, o)
 }

@@ -2,22 +2,11 @@
  * Request bodies: JSON objects, and audio as a file (any container earshot decodes), raw PCM with its format in the
  * content type, or a multipart form. Every failure is a catalogued error with the route's status.
  */
-import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../../../protocol/src/index.js'
+import { PcmFramer } from '../audio/pcm-framer.js'
+import { frameBytesOf, hasNonFiniteFloats, pcmToMono } from '../audio/pcm-to-mono.js'
 import { earshotError, wrapError } from '../errors.js'
+import { parseContentType, rawPcmType, type RawPcmType } from '../net/content-type.js'
 import type { HttpRequest } from './request.js'
-
-export interface ContentType { type: string, params: Record<string, string> }
-
-/** `audio/pcm; rate=44100; encoding=s16le` → { type: 'audio/pcm', params: { rate: '44100', encoding: 's16le' } } */
-export function parseContentType (header: string | undefined): ContentType {
-  const [type, ...rest] = (header ?? '').split(';')
-  const params: Record<string, string> = {}
-  for (const p of rest) {
-    const eq = p.indexOf('=')
-    if (eq > 0) params[p.slice(0, eq).trim().toLowerCase()] = p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1')
-  }
-  return { type: type.trim().toLowerCase(), params }
-}
 
 /** The body as a JSON object. */
 export async function readJson (req: HttpRequest): Promise<Record<string, unknown>> {
@@ -45,7 +34,8 @@ const ACCEPTED = 'an audio file (audio/*, application/octet-stream), raw PCM (au
 export async function readAudio (req: HttpRequest): Promise<AudioBody> {
   const ct = parseContentType(req.header('content-type'))
   if (ct.type === 'multipart/form-data') return readMultipart(req, req.header('content-type') ?? '')
-  if (ct.type === 'audio/pcm' || ct.type === 'audio/l16') return readPcm(ct, await req.body())
+  const pcm = rawPcmType(ct)
+  if (pcm) return readPcm(pcm, await req.body())
   if (ct.type.startsWith('audio/') || ct.type.startsWith('video/') || ct.type === 'application/octet-stream' || ct.type === 'application/ogg') {
     const bytes = await req.body()
     if (bytes.length === 0) throw earshotError('EAR_ERR_FILE_EMPTY', 'the request body')
@@ -54,33 +44,19 @@ export async function readAudio (req: HttpRequest): Promise<AudioBody> {
   throw earshotError('EAR_ERR_CONTENT_TYPE', JSON.stringify(ct.type || 'none'), ACCEPTED)
 }
 
-function readPcm (ct: ContentType, bytes: Buffer): AudioBody {
-  const rate = Number(ct.params.rate)
-  if (!Number.isInteger(rate) || rate < MIN_SAMPLE_RATE || rate > MAX_SAMPLE_RATE) throw earshotError('EAR_ERR_BAD_REQUEST', `the content type needs rate=${MIN_SAMPLE_RATE}..${MAX_SAMPLE_RATE}`)
-  const channels = ct.params.channels === undefined ? 1 : Number(ct.params.channels)
-  if (channels !== 1 && channels !== 2) throw earshotError('EAR_ERR_BAD_REQUEST', 'channels must be 1 or 2')
-  const bigEndian = ct.type === 'audio/l16' // RFC 2586: network byte order
-  const encoding = bigEndian ? 's16be' : (ct.params.encoding ?? 's16le')
-  if (encoding !== 's16le' && encoding !== 'f32le' && encoding !== 's16be') throw earshotError('EAR_ERR_BAD_REQUEST', 'encoding must be s16le or f32le')
-  const width = encoding === 'f32le' ? 4 : 2
-  const frameBytes = width * channels
+function readPcm (pcm: RawPcmType, bytes: Buffer): AudioBody {
+  if (pcm.problem !== undefined) throw earshotError('EAR_ERR_BAD_REQUEST', pcm.problem)
+  const { format, bigEndian } = pcm
+  const frameBytes = frameBytesOf(format)
   if (bytes.length === 0) throw earshotError('EAR_ERR_FILE_EMPTY', 'the request body')
   if (bytes.length % frameBytes !== 0) throw earshotError('EAR_ERR_BAD_REQUEST', `${bytes.length} bytes is not a whole number of ${frameBytes}-byte sample frames`)
-  const frames = bytes.length / frameBytes
-  const samples = new Float32Array(frames)
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  for (let i = 0; i < frames; i++) {
-    let sum = 0
-    for (let c = 0; c < channels; c++) {
-      const at = i * frameBytes + c * width
-      const v = encoding === 'f32le' ? view.getFloat32(at, true) : view.getInt16(at, !bigEndian) / 32768
-      sum += v
-    }
-    const v = sum / channels
-    if (!Number.isFinite(v)) throw earshotError('EAR_ERR_BAD_REQUEST', 'the PCM holds NaN or infinite samples')
-    samples[i] = v
-  }
-  return { kind: 'pcm', samples, sampleRate: rate, fields: {} }
+  if (format.encoding === 'f32le' && hasNonFiniteFloats(bytes)) throw earshotError('EAR_ERR_BAD_REQUEST', 'the PCM holds NaN or infinite samples')
+  const samples = new Float32Array(bytes.length / frameBytes)
+  let written = 0
+  const framer = new PcmFramer((frames) => { written += pcmToMono(frames, format, samples, written) }) // swaps audio/L16
+  framer.reset(frameBytes, bigEndian)
+  framer.push(bytes)
+  return { kind: 'pcm', samples, sampleRate: format.sampleRate, fields: {} }
 }
 
 /**

@@ -7,12 +7,13 @@ import { readAudio, readJson } from './body.js'
 import { intParam, idParam, onlyFields, stringField, uuidParam } from './params.js'
 import { json } from './request.js'
 import type { Route } from './router.js'
+import { round } from '../round.js'
 
 /** Tracks a page holds at most. */
 export const MAX_PAGE = 1000
 
 function trackJson (t: Track): Record<string, unknown> {
-  return { id: t.id, title: t.title, artist: t.artist, album: t.album, durationSeconds: Math.round(t.durationSeconds * 100) / 100, source: t.source, indexedAt: t.indexedAt, hashCount: t.hashCount }
+  return { id: t.id, title: t.title, artist: t.artist, album: t.album, durationSeconds: round(t.durationSeconds, 2), source: t.source, indexedAt: t.indexedAt, hashCount: t.hashCount }
 }
 
 export const catalogRoutes: Route[] = [
@@ -32,7 +33,7 @@ export const catalogRoutes: Route[] = [
       const samples = pcm.samples.length > max ? pcm.samples.subarray(0, max) : pcm.samples
       const result = services.identifier.identify(samples, pcm.sampleRate)
       // Processing time covers decoding as well: it is what the caller waited for.
-      return json(200, { ...result, processingTimeMs: Math.round((performance.now() - started) * 10) / 10 })
+      return json(200, { ...result, processingTimeMs: round(performance.now() - started, 1) })
     },
   },
   {

@@ -21,8 +21,9 @@ import { matchMessage } from '../stream/messages.js'
 import { Stream } from '../stream/stream.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { round } from '../round.js'
-import type { PcmFormat } from '../../../protocol/src/index.js'
-import { SourcePuller, validateSourceUrl, type SourceStatus } from './source.js'
+import type { MatchState, PcmFormat } from '../../../protocol/src/index.js'
+import { SourcePuller, type SourceStatus } from './source-puller.js'
+import { validateSourceUrl } from './source-url.js'
 import { silentLogger, type Logger } from '../log.js'
 import { AddressPolicy } from '../net/address-policy.js'
 import { StateWrites } from '../state/state-writes.js'
@@ -38,7 +39,7 @@ export interface MonitorRecord {
 }
 
 export interface CurrentMatch {
-  state: 'tentative' | 'confirmed'
+  state: MatchState
   trackId: number
   title: string
   artist: string

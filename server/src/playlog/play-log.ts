@@ -36,6 +36,7 @@ import { earshotError, type EarshotError } from '../errors.js'
 import type { Database, RootDatabase } from 'lmdb'
 import { toCsv } from './csv.js'
 import { StateWrites } from '../state/state-writes.js'
+import { round } from '../round.js'
 
 /** Bump when the stored layout changes; a log of an older version is moved over on open, a newer one is refused. */
 export const PLAYLOG_FORMAT_VERSION = 3
@@ -303,7 +304,7 @@ export class PlayLog {
     if (end.startStreamSeconds !== undefined && end.startStreamSeconds !== play.startStreamSeconds) {
       const delta = end.startStreamSeconds - play.startStreamSeconds
       play.startStreamSeconds = end.startStreamSeconds
-      play.startOffsetSeconds = roundMs(play.startOffsetSeconds + play.speed * delta)
+      play.startOffsetSeconds = round(play.startOffsetSeconds + play.speed * delta, 3)
       play.startedAt = new Date(Date.parse(play.startedAt) + Math.round(delta * 1000)).toISOString()
     }
     play.endedAt = end.endedAt
@@ -348,7 +349,7 @@ export class PlayLog {
       const play = this.#merged(row)
       play.endedAt = play.lastSeenAt
       play.endStreamSeconds = Math.max(play.lastStreamSeconds, play.startStreamSeconds)
-      play.endOffsetSeconds = roundMs(play.startOffsetSeconds + play.speed * (play.endStreamSeconds - play.startStreamSeconds))
+      play.endOffsetSeconds = round(play.startOffsetSeconds + play.speed * (play.endStreamSeconds - play.startStreamSeconds), 3)
       play.open = false
       closed.push(play)
     }
@@ -411,7 +412,7 @@ export class PlayLog {
       row.seconds += Math.max(0, (play.endStreamSeconds ?? play.lastStreamSeconds) - play.startStreamSeconds)
     }
     const out = [...days.values()]
-    for (const row of out) row.seconds = roundMs(row.seconds)
+    for (const row of out) row.seconds = round(row.seconds, 3)
     return out.sort((a, b) => a.day < b.day ? -1 : a.day > b.day ? 1 : b.plays - a.plays || a.trackId - b.trackId)
   }
 
@@ -541,9 +542,6 @@ function decodeCursor (cursor: string): string {
   return id
 }
 
-function roundMs (seconds: number): number {
-  return Math.round(seconds * 1000) / 1000
-}
 
 /** The CSV columns, in order: every field of a Play (`speed`, added in format 3, last: older columns keep their place). */
 const CSV_COLUMNS: ReadonlyArray<keyof Play> = [

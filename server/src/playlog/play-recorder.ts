@@ -143,9 +143,9 @@ export class PlayRecorder implements StreamListener {
       artist: m.track.artist,
       album: m.track.album,
       startedAt: this.#wallClock(start),
-      startStreamSeconds: roundMs(start),
+      startStreamSeconds: round(start, 3),
       // The track advanced speed × the stream seconds since the first evidence.
-      startOffsetSeconds: roundMs(m.offsetSeconds - speed * (m.streamSeconds - m.startSeconds)),
+      startOffsetSeconds: round(m.offsetSeconds - speed * (m.streamSeconds - m.startSeconds), 3),
       peakConfidence: confidence,
       speed: round(speed, 3),
     }))
@@ -170,14 +170,14 @@ export class PlayRecorder implements StreamListener {
     if (current === undefined) return
     this.#current = undefined
     this.#touchedAt = -Infinity
-    const startSeconds = start !== undefined && start < at ? roundMs(start) : current.startStreamSeconds
+    const startSeconds = start !== undefined && start < at ? round(start, 3) : current.startStreamSeconds
     const endSeconds = Math.max(at, startSeconds)
     const speed = this.#speed
     const startOffset = current.startOffsetSeconds + speed * (startSeconds - current.startStreamSeconds)
     const play = stored(() => this.#log.close(current.id, {
       endedAt: this.#wallClock(endSeconds),
-      endStreamSeconds: roundMs(endSeconds),
-      endOffsetSeconds: roundMs(startOffset + speed * (endSeconds - startSeconds)),
+      endStreamSeconds: round(endSeconds, 3),
+      endOffsetSeconds: round(startOffset + speed * (endSeconds - startSeconds), 3),
       startStreamSeconds: startSeconds,
       peakConfidence: this.#peak,
       speed: round(speed, 3),
@@ -190,7 +190,7 @@ export class PlayRecorder implements StreamListener {
     if (current === undefined) return
     const seenAt = Math.max(at, current.startStreamSeconds)
     this.#touchedAt = seenAt
-    this.#log.touch(current.id, { lastStreamSeconds: roundMs(seenAt), lastSeenAt: new Date(this.#now()).toISOString(), peakConfidence: this.#peak, speed: round(this.#speed, 3) })
+    this.#log.touch(current.id, { lastStreamSeconds: round(seenAt, 3), lastSeenAt: new Date(this.#now()).toISOString(), peakConfidence: this.#peak, speed: round(this.#speed, 3) })
   }
 
   #seen (at: number): void {
@@ -248,6 +248,3 @@ function validSpeed (speed: unknown): speed is number {
   return typeof speed === 'number' && Number.isFinite(speed) && speed > 0
 }
 
-function roundMs (seconds: number): number {
-  return round(seconds, 3)
-}

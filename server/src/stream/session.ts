@@ -4,29 +4,23 @@
  *   PCM bytes -> samples -> Fingerprinter (dsp) -> StreamMatcher (match) -> typed results (SessionListener)
  *
  * Created for a client after a valid `hello`, and for each connection of a monitor to its source. Audio is decoded
- * from the wire encoding in pieces through one buffer shared by all sessions, so a frame of any size costs no
- * allocation beyond a view. Results go to a listener as typed events with exact (unrounded) times: the session
+ * from the wire encoding in pieces (audio/pcm-to-mono.ts) into one mono buffer shared by all sessions, so a frame of
+ * any size costs no allocation beyond a view. Results go to a listener as typed events with exact (unrounded) times: the session
  * never touches a socket and knows nothing of the wire; the connection alone turns results into protocol messages.
  */
 import type { MatchState, PcmFormat } from '../../../protocol/src/index.js'
-import { BYTES_PER_SAMPLE } from '../../../protocol/src/index.js'
+import { PIECE_FRAMES, frameBytesOf, hasNonFiniteFloats, pcmToMono } from '../audio/pcm-to-mono.js'
 import type { Settings } from '../config/defaults.js'
 import { framesToSeconds, type FingerprintParams } from '../config/fingerprint.js'
 import { Fingerprinter } from '../dsp/pipeline.js'
 import type { Index, Track } from '../index/types.js'
 import { StreamMatcher, type StreamMatcherOptions, type StreamMatchEndEvent, type StreamMatchEvent } from '../match/stream-matcher.js'
 
-/** Samples converted per piece. */
-const PIECE_SAMPLES = 1024
 /**
- * Conversion scratch shared by every session: a piece is copied, converted and fingerprinted within one synchronous
- * call, so one aligned buffer (room for a stereo f32 piece) and one mono buffer serve them all.
+ * Mono samples of one piece, shared by every session: a piece is converted and fingerprinted within one synchronous
+ * call, so one buffer serves them all.
  */
-const pieceBuffer = new ArrayBuffer(PIECE_SAMPLES * 8)
-const pieceBytes = new Uint8Array(pieceBuffer)
-const pieceS16 = new Int16Array(pieceBuffer)
-const pieceF32 = new Float32Array(pieceBuffer)
-const pieceMono = new Float32Array(PIECE_SAMPLES)
+const pieceMono = new Float32Array(PIECE_FRAMES)
 
 export type AudioProblem = 'EAR_ERR_AUDIO_ALIGNMENT' | 'EAR_ERR_AUDIO_INVALID' | undefined
 
@@ -68,7 +62,7 @@ export class StreamSession {
   readonly #fingerprinter: Fingerprinter
   readonly #matcher: StreamMatcher
   readonly #bytesPerFrame: number
-  readonly #pieceBytes: number // bytes of one piece: PIECE_SAMPLES sample frames
+  readonly #pieceBytes: number // bytes of one piece: PIECE_FRAMES sample frames
   #flushed = false
   /** Audio received, in bytes. */
   bytesReceived = 0
@@ -83,8 +77,8 @@ export class StreamSession {
     this.#index = index
     this.#settings = settings
     this.#listener = listener
-    this.#bytesPerFrame = BYTES_PER_SAMPLE[format.encoding] * format.channels
-    this.#pieceBytes = PIECE_SAMPLES * this.#bytesPerFrame
+    this.#bytesPerFrame = frameBytesOf(format)
+    this.#pieceBytes = PIECE_FRAMES * this.#bytesPerFrame
     const params = settings.fingerprint
     this.#matcher = new StreamMatcher(index, params, {
       match: (e) => this.#onMatch(e),
@@ -105,36 +99,16 @@ export class StreamSession {
    */
   check (pcm: Uint8Array): AudioProblem {
     if (pcm.length % this.#bytesPerFrame !== 0) return 'EAR_ERR_AUDIO_ALIGNMENT'
-    if (this.format.encoding === 'f32le') {
-      for (let at = 0; at < pcm.length; at += this.#pieceBytes) {
-        const n = Math.min(this.#pieceBytes, pcm.length - at)
-        pieceBytes.set(pcm.subarray(at, at + n))
-        for (let i = 0, m = n >> 2; i < m; i++) if (!Number.isFinite(pieceF32[i])) return 'EAR_ERR_AUDIO_INVALID'
-      }
-    }
+    if (this.format.encoding === 'f32le' && hasNonFiniteFloats(pcm)) return 'EAR_ERR_AUDIO_INVALID'
     return undefined
   }
 
   /** Process a checked frame of PCM bytes. */
   write (pcm: Uint8Array): void {
     this.bytesReceived += pcm.length
-    const channels = this.format.channels
-    const isFloat = this.format.encoding === 'f32le'
-    const mono = pieceMono
     for (let at = 0; at < pcm.length; at += this.#pieceBytes) {
-      const n = Math.min(this.#pieceBytes, pcm.length - at)
-      pieceBytes.set(pcm.subarray(at, at + n))
-      const frames = n / this.#bytesPerFrame
-      if (isFloat) {
-        const x = pieceF32
-        if (channels === 1) for (let i = 0; i < frames; i++) mono[i] = x[i]
-        else for (let i = 0; i < frames; i++) mono[i] = 0.5 * (x[2 * i] + x[2 * i + 1])
-      } else {
-        const x = pieceS16
-        if (channels === 1) for (let i = 0; i < frames; i++) mono[i] = x[i] / 32768
-        else for (let i = 0; i < frames; i++) mono[i] = (x[2 * i] + x[2 * i + 1]) / 65536
-      }
-      this.#fingerprinter.write(mono, 0, frames)
+      const frames = pcmToMono(pcm.subarray(at, at + this.#pieceBytes), this.format, pieceMono)
+      this.#fingerprinter.write(pieceMono, 0, frames)
       this.#matcher.advance(this.#fingerprinter.frames)
     }
   }

@@ -30,6 +30,7 @@ import type { AddressPolicy } from '../net/address-policy.js'
 import type { Database, RootDatabase } from 'lmdb'
 import { v5 as uuidV5 } from 'uuid'
 import { earshotError } from '../errors.js'
+import { EQUAL_JITTER, backoffDelayMs } from '../../../protocol/src/index.js'
 import { defaults, type WebhookConfig } from '../config/defaults.js'
 import { SIGNATURE_HEADER, signBody } from './signature.js'
 import { silentLogger, type Logger } from '../log.js'
@@ -133,15 +134,6 @@ interface Lane {
 /** Upper bound of a key's seq, for a URL's range. */
 const SEQ_END = Number.MAX_SAFE_INTEGER
 const MS_PER_SECOND = 1000
-
-/**
- * Wait before retrying after `attempt` (1-based) failed: initialMs doubled per attempt, capped at maxMs, the upper
- * half random ("equal jitter": many deliveries failing together do not retry together, none retries early).
- */
-export function backoffMs (attempt: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
-  const base = Math.min(maxMs, initialMs * 2 ** (attempt - 1))
-  return Math.round(base / 2 + random() * (base / 2))
-}
 
 /** A Retry-After header (seconds, or an HTTP date) in ms from `nowMs`; undefined when absent or unreadable. */
 export function parseRetryAfter (value: string | null | undefined, nowMs: number = Date.now()): number | undefined {
@@ -382,7 +374,7 @@ export class WebhookDispatcher {
       this.#report({ url: lane.url, status, attempt, outcome: 'retry' })
       const asked = parseRetryAfter(retryAfter)
       const { initialBackoffMs, maxBackoffMs } = this.#settings
-      this.#retryLater(lane, asked !== undefined ? Math.min(asked, maxBackoffMs) : backoffMs(attempt, initialBackoffMs, maxBackoffMs))
+      this.#retryLater(lane, asked !== undefined ? Math.min(asked, maxBackoffMs) : backoffDelayMs(attempt, initialBackoffMs, maxBackoffMs, EQUAL_JITTER))
       return
     }
     const reason = isRetryable(status) ? `gave up after ${attempt} attempts (last: ${last})` : `refused (${last})`
