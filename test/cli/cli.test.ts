@@ -2,16 +2,23 @@ import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { childEnv, runEarshot, type Run } from '../helpers/child-env.js'
+import { earshotInProcess } from '../helpers/cli-in-process.js'
 import { addNoise, clip, silence, song, wavBytes, whiteNoise, writeWav } from '../helpers/signals.js'
 
-// End to end: the real CLI in child processes, on generated WAV files, in a temp folder as the working directory.
-// About a hundred child processes: 70 s on a quiet machine, over 180 s on a loaded one.
+// End to end: the real command line on generated WAV files, in a temp folder as the working directory. Commands run
+// in this process (runCli, as the program calls it: about a hundred of them); the program itself, exit codes and
+// streams, is checked in child processes too ("help, version and usage errors").
 t.setTimeout(420_000)
 const dir = t.testdir()
 
 
-/** Run `earshot ...args` in the temp folder. EARSHOT_DB is unset unless `env` sets it. */
+/** Run `earshot ...args` in the temp folder, in this process. EARSHOT_* variables are only those `env` sets. */
 function earshot (args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return earshotInProcess(dir, args, env)
+}
+
+/** The same as a user would run it: a child process of the program. */
+function earshotChild (args: string[], env: Record<string, string> = {}): Promise<Run> {
   return runEarshot(dir, args, childEnv(env, ['EARSHOT_DB', 'EARSHOT_DEBUG']))
 }
 
@@ -228,6 +235,19 @@ t.test('help, version and usage errors', async (t) => {
   t.match(h.stdout, /^Usage: earshot identify <file>/)
   t.equal(v.code, 0)
   t.match(v.stdout, /^earshot \d+\.\d+\.\d+\n$/)
+
+  // The program around the command line: its exit codes and its streams, in a child process as a user runs it.
+  const [version, usage, missing] = await Promise.all([
+    earshotChild(['--version']),
+    earshotChild(['frobnicate']),
+    earshotChild(['identify', 'no-such.wav']),
+  ])
+  t.same([version.code, version.stdout, version.stderr], [0, v.stdout, ''], 'the program prints what the function does')
+  t.equal(usage.code, 2, 'a usage error exits 2')
+  t.match(usage.stderr, /^earshot: EAR_ERR_USAGE: Bad command line: unknown command 'frobnicate'/)
+  t.equal(missing.code, 1, 'any other error exits 1')
+  t.match(missing.stderr, /^earshot: EAR_ERR_FILE_NOT_FOUND: /)
+  t.equal(missing.stderr.split('\n').filter(Boolean).length, 1, 'one line, no stack trace')
 })
 
 t.test('bad input files', async (t) => {

@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import path from 'node:path'
-import { childEnv, runEarshot } from '../helpers/child-env.js'
+import { earshotInProcess } from '../helpers/cli-in-process.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { allowLoopback, freePort, startServer, testSettings } from '../helpers/stream-helpers.js'
 import type { Play } from '../../server/src/playlog/play-log.js'
@@ -30,8 +30,9 @@ t.test('monitor and plays over the HTTP API', async (t) => {
     log.close(p.id, { endedAt: new Date(day + i * 600_000 + 180_000).toISOString(), endStreamSeconds: i * 600 + 180, endOffsetSeconds: 180 })
   }
   await log.flushed()
+  // The command line in this process (as the program runs it), against the server in this process too.
   const run = (args: string[], token: string | null = CLIENT) =>
-    runEarshot(dir, [...args, '--server', http], childEnv(token ? { EARSHOT_TOKEN: token } : {}, ['EARSHOT_TOKEN']))
+    earshotInProcess(dir, [...args, '--server', http], token ? { EARSHOT_TOKEN: token } : {})
 
   const json = await run(['plays', '--json'])
   t.equal(json.code, 0, json.stderr)
@@ -84,7 +85,7 @@ t.test('monitor and plays over the HTTP API', async (t) => {
   const usage = await run(['monitor', 'frobnicate'])
   t.equal(usage.code, 2)
   t.match(usage.stderr, /EAR_ERR_USAGE/)
-  const down = await runEarshot(dir, ['plays', '--server', `http://127.0.0.1:${await freePort()}`])
+  const down = await earshotInProcess(dir, ['plays', '--server', `http://127.0.0.1:${await freePort()}`])
   t.equal(down.code, 1)
   t.match(down.stderr, /^earshot: EAR_ERR_CONNECT: Cannot reach the server at http:\/\/127\.0\.0\.1:\d+/)
 })

@@ -17,7 +17,7 @@ import { resolveLogLevel } from '../log.js'
 import { streamSources } from './stream.js'
 import { loadSettings, settingAt, settingFromText } from '../config/load.js'
 import { jobsCommand, monitorCommand, playsCommand } from './remote.js'
-import { errLine, out, outJson } from './terminal-text.js'
+import { errLine, out, outJson, terminal } from './terminal-text.js'
 import { speedNote } from '../../../protocol/src/speed.js'
 
 type Values = Record<string, string | boolean | undefined>
@@ -63,7 +63,7 @@ const index: Command = {
   async run (values, inputs) {
     const threads = parseNumber('threads', values.threads, 1, 256, true)
     const db = openIndex(values, false)
-    const progress = createProgress(process.stderr)
+    const progress = createProgress(terminal().stderr)
     let firstSkip: string | undefined
     try {
       const summary = await indexFiles(db, inputs, {
@@ -124,7 +124,7 @@ const fingerprintCommand: Command = {
     const dir = path.dirname(path.resolve(file))
     if (!fs.existsSync(dir)) throw earshotError('EAR_ERR_FILE_NOT_FOUND', dir)
     const writer = new FingerprintWriter(file, defaults.fingerprint)
-    const progress = createProgress(process.stderr)
+    const progress = createProgress(terminal().stderr)
     let firstSkip: string | undefined
     let written = false
     try {

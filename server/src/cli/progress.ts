@@ -3,7 +3,7 @@
  * name files and titles, so they go through terminalText like every other line the CLI prints.
  */
 import cliProgress from 'cli-progress'
-import { terminalText } from './terminal-text.js'
+import { terminalText, type Terminal } from './terminal-text.js'
 
 export interface Progress {
   start (total: number): void
@@ -12,7 +12,7 @@ export interface Progress {
   stop (): void
 }
 
-export function createProgress (stream: NodeJS.WriteStream): Progress {
+export function createProgress (stream: Terminal['stderr']): Progress {
   if (!stream.isTTY) {
     return {
       start: (total) => stream.write(`found ${total} audio files\n`),

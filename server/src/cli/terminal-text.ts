@@ -9,6 +9,8 @@
  * so a program reading --json gets every character back and a terminal showing it gets none it would act on.
  */
 
+import { AsyncLocalStorage } from 'node:async_hooks'
+
 /**
  * ESC sequences (CSI `ESC [ … final`, OSC/DCS/SOS/PM/APC strings up to their terminator, two-character escapes)
  * and their 8-bit C1 forms (CSI 0x9B, OSC 0x9D, DCS 0x90, SOS 0x98, PM 0x9E, APC 0x9F). An unterminated string
@@ -30,22 +32,40 @@ export function jsonText (value: unknown): string {
   return JSON.stringify(value).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
+/** Where the CLI prints: the process's standard output and error, or a caller's pair (tests run commands in-process). */
+export interface Terminal {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean }
+  stderr: NodeJS.WritableStream & { isTTY?: boolean }
+}
+
+const terminals = new AsyncLocalStorage<Terminal>()
+
+/** The terminal of the command running now (its async context), or the process's. */
+export function terminal (): Terminal {
+  return terminals.getStore() ?? { stdout: process.stdout, stderr: process.stderr }
+}
+
+/** Run `fn` (a command) printing to `t`: everything it prints, in every callback it starts, goes there. */
+export function withTerminal<T> (t: Terminal, fn: () => T): T {
+  return terminals.run(t, fn)
+}
+
 /** Print a line on standard output. */
 export function out (line: string): void {
-  process.stdout.write(terminalText(line) + '\n')
+  terminal().stdout.write(terminalText(line) + '\n')
 }
 
 /** Print a value as one JSON line on standard output. */
 export function outJson (value: unknown): void {
-  process.stdout.write(jsonText(value) + '\n')
+  terminal().stdout.write(jsonText(value) + '\n')
 }
 
 /** Print text that brings its own line ends (CSV) on standard output. */
 export function outText (text: string): void {
-  process.stdout.write(terminalText(text))
+  terminal().stdout.write(terminalText(text))
 }
 
 /** Print a line on standard error. */
 export function errLine (line: string): void {
-  process.stderr.write(terminalText(line) + '\n')
+  terminal().stderr.write(terminalText(line) + '\n')
 }
