@@ -51,3 +51,22 @@ t.test('keepTracks keeps the chosen tracks\' votes in group order, with group st
   // The marks are cleared: keeping track 2 alone finds only its votes.
   t.equal(tally.keepTracks(votes, votes.length, groupStart, 3, [vote(2, 0)], 1), 2)
 })
+
+t.test('given query frames, each track\'s votes are laid out in key order, with their frames', async (t) => {
+  const tally = new TrackTally()
+  // Offsets far apart (three radix digits) and close together, negative ones, and repeats.
+  const cast: Array<[number, number, number]> = [] // track, offset, query frame
+  for (let i = 0; i < 300; i++) cast.push([i % 3 === 0 ? 4 : 11, ((i * 7919) % 6007) * (i % 5 === 0 ? 2000 : 1) - 3000, i])
+  cast.push([4, 0, 301], [4, 0, 302], [11, -OFFSET_BIAS + 1, 303], [11, OFFSET_BIAS - 1, 304])
+  const votes = Float64Array.from(cast.map(([track, offset]) => vote(track, offset)))
+  const frames = Uint32Array.from(cast.map((c) => c[2]))
+  tally.tally(votes, votes.length, frames)
+  for (let i = 0; i < tally.tracks; i++) {
+    const from = tally.start(i)
+    const got = Array.from({ length: tally.raw(i) }, (_, j) => [tally.sorted[from + j], tally.sortedFrames[from + j]])
+    // Stable: equal keys keep the cast order.
+    const want = cast.filter((c) => c[0] === tally.track(i)).map(([track, offset, q]) => [vote(track, offset), q])
+      .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+    t.same(got, want, `track ${tally.track(i)}`)
+  }
+})

@@ -16,6 +16,8 @@
 
 /** Hypotheses searched at most (either side of 1); beyond that the spacing widens. */
 const MAX_STEPS = 24
+/** Neighbouring speeds whose votes are bounded together before any of them is counted. */
+const BLOCK = 4
 /** Tracks with at most this many votes are sorted by insertion. */
 const INSERTION_SORT_MAX = 32
 
@@ -31,8 +33,15 @@ export class TimeScaleSearch {
   #step = 0
   #reach = 2
   #centre = 0
+  // Buffers for one track's votes, grown to the largest: moved keys, the order by key, and in that order the
+  // nominal keys still worth moving, their query frames from the centre, and their reach counts.
   #scratch = new Float64Array(1 << 10)
   #order = new Uint32Array(1 << 10)
+  #live = new Float64Array(1 << 10)
+  #x = new Float64Array(1 << 10)
+  #reachCount = new Uint32Array(1 << 10)
+  // Per block of speeds (see `best`), the most votes a window can hold; -1 until counted.
+  #blockBound = new Int32Array(2 * Math.ceil(MAX_STEPS / BLOCK))
 
   /**
    * Set the hypotheses for queries spanning `span` frames around `centre`, within ±tolerance of speed 1.
@@ -65,79 +74,176 @@ export class TimeScaleSearch {
   /**
    * The best window of votes keys[from..to) with query frames frames[from..to), over every hypothesis: sets
    * `score`, `key` and `drift`. Keys are packed votes (votes.ts); only differences between them matter here.
-   * A track that cannot reach `floor` at any speed may be left with score 0.
+   * A track that cannot reach `floor` at any speed may be left with any score below it.
+   *
+   * Exact, though most votes are never moved: a window at any speed holds only votes whose nominal keys lie within
+   * `reach` of each other, so a vote none of whose nominal reach windows holds `need` votes cannot be in a window
+   * of `need` votes, and is dropped before the speeds are counted. `need` is the score that could still change the
+   * answer: above the best window so far (ties keep the earlier one), and at least `floor`. Windows of `need` or more
+   * are counted in full, in the same order, so the first best window is the same one.
    */
   best (keys: Float64Array, frames: Uint32Array, from: number, to: number, floor = 0): void {
     const n = to - from
-    if (this.#scratch.length < n) {
-      this.#scratch = new Float64Array(2 * n)
-      this.#order = new Uint32Array(2 * n)
-    }
-    const a = this.#scratch
-    const order = this.#order
-    const centre = this.#centre
+    if (this.#live.length < n) this.#grow(n)
     this.score = 0
     this.key = 0
     this.drift = 0
-    // Order the votes by key once (votes of one track: keys differ by less than 2^25). Every other speed moves a
-    // key by at most tolerance * span / 2 frames, so in that order the moved keys are nearly sorted, and an
-    // insertion sort puts them right in about n steps where a sort per speed cost n log n.
-    const byKey = n < ORDER_LIMIT
-    if (byKey) {
+    // Votes in ascending order of key (a tally lays them out so; track-tally.ts), with their frames from the centre.
+    const live = this.#live
+    const x = this.#x
+    const centre = this.#centre
+    let sorted = true
+    for (let i = from + 1; i < to && sorted; i++) sorted = keys[i - 1] <= keys[i]
+    if (sorted) {
+      for (let j = 0; j < n; j++) { live[j] = keys[from + j]; x[j] = frames[from + j] - centre }
+    } else {
+      const order = this.#order
+      this.#sortByKey(keys, from, n)
+      for (let j = 0; j < n; j++) { live[j] = keys[from + order[j]]; x[j] = frames[from + order[j]] - centre }
+    }
+    // Nominal speed first: keys are whole frames, so the keys in order are hypothesis 0's moved keys, sorted.
+    this.#scan(live, n, 0)
+    if (this.#hypotheses === 1) return
+    // The most votes any window at any speed can hold.
+    const bound = this.#reachCounts(live, n)
+    let need = Math.max(floor, this.score + 1)
+    if (bound < need) return
+    let m = this.#prune(n, need)
+    const a = this.#scratch
+    const blockBound = this.#blockBound
+    blockBound.fill(-1)
+    let far = 0 // the farthest any vote lies from the centre frame
+    for (let j = 0; j < m; j++) if (Math.abs(x[j]) > far) far = Math.abs(x[j])
+    for (let h = 1; h < this.#hypotheses && m >= need; h++) {
+      // Speeds are taken in blocks of BLOCK neighbours on either side of 1; a block that cannot reach `need` is
+      // skipped whole.
+      const s = (h + 1) >> 1
+      const b = 2 * Math.floor((s - 1) / BLOCK) + (h & 1)
+      if (blockBound[b] < 0) {
+        const lo = Math.floor((s - 1) / BLOCK) * BLOCK + 1
+        const hi = Math.min(lo + BLOCK - 1, (this.#hypotheses - 1) >> 1)
+        const sign = (h & 1) === 1 ? 1 : -1
+        blockBound[b] = this.#spreadCount(m, sign * this.#step * (lo + hi) / 2, this.#step * (hi - lo) / 2, far)
+      }
+      if (blockBound[b] < need) continue
+      const drift = this.#drifts[h]
+      for (let j = 0; j < m; j++) a[j] = Math.round(live[j] - drift * x[j])
+      nearlySorted(a, m)
+      this.#scan(a, m, drift)
+      if (this.score >= bound) break // no hypothesis can do better
+      if (this.score >= need) {
+        // Only a window above this one can change the answer now: drop the votes that cannot be in one.
+        need = this.score + 1
+        if (this.#reachCounts(live, m) < need) break
+        m = this.#prune(m, need)
+      }
+    }
+  }
+
+  /** Leave in #order the indexes 0..n of keys[from..from + n) in ascending order of key. */
+  #sortByKey (keys: Float64Array, from: number, n: number): void {
+    const order = this.#order
+    if (n < ORDER_LIMIT) {
+      // Pack the index beside the key (votes of one track: keys differ by less than 2^25), sort once natively.
+      const a = this.#scratch
       const origin = keys[from]
       for (let i = 0; i < n; i++) a[i] = (keys[from + i] - origin + KEY_RANGE) * ORDER_LIMIT + i
       sortPrefix(a, n)
       for (let j = 0; j < n; j++) order[j] = a[j] % ORDER_LIMIT
+      return
     }
-    // No window at any speed holds more votes than the nominal keys within `reach` of each other: when that is under
-    // `floor` (the score the caller's ranking needs), no speed is worth counting. Most tracks of a large catalog
-    // hold a few chance votes spread over the whole track and stop here.
-    let bound = n
-    if (byKey && this.#hypotheses > 1) {
-      bound = 0
-      const reach = this.#reach
-      for (let i = 0, j = 0; j < n; j++) {
-        const k = keys[from + order[j]]
-        while (keys[from + order[i]] < k - reach) i++
-        if (j - i + 1 > bound) bound = j - i + 1
+    for (let i = 0; i < n; i++) order[i] = i
+    order.subarray(0, n).sort((i, j) => keys[from + i] - keys[from + j])
+  }
+
+  /**
+   * Count the windows of ±1 frame around each key of a[0..n), sorted (runs of equal keys, plus the runs one frame
+   * either side), and keep the first that beats `score` in `score`, `key` and `drift`.
+   */
+  #scan (a: Float64Array, n: number, drift: number): void {
+    let prevKey = -2
+    let prevCount = 0
+    let v = 0
+    while (v < n) {
+      const key = a[v]
+      let j = v
+      while (j < n && a[j] === key) j++
+      const count = j - v
+      let nextCount = 0
+      if (j < n && a[j] === key + 1) {
+        let l = j
+        while (l < n && a[l] === key + 1) l++
+        nextCount = l - j
       }
-      if (bound < floor) return
+      const score = count + nextCount + (prevKey === key - 1 ? prevCount : 0)
+      if (score > this.score) { this.score = score; this.key = key; this.drift = drift }
+      prevKey = key
+      prevCount = count
+      v = j
     }
-    for (let h = 0; h < this.#hypotheses; h++) {
-      const drift = this.#drifts[h]
-      if (byKey) {
-        for (let j = 0; j < n; j++) {
-          const i = from + order[j]
-          a[j] = Math.round(keys[i] - drift * (frames[i] - centre))
-        }
-        if (h > 0) nearlySorted(a, n)
-      } else {
-        for (let i = 0; i < n; i++) a[i] = Math.round(keys[from + i] - drift * (frames[from + i] - centre))
-        sortPrefix(a, n)
-      }
-      // Runs of equal keys, plus the runs one frame either side: the ±1 frame window.
-      let prevKey = -2
-      let prevCount = 0
-      let v = 0
-      while (v < n) {
-        const key = a[v]
-        let j = v
-        while (j < n && a[j] === key) j++
-        const count = j - v
-        let nextCount = 0
-        if (j < n && a[j] === key + 1) {
-          let l = j
-          while (l < n && a[l] === key + 1) l++
-          nextCount = l - j
-        }
-        const score = count + nextCount + (prevKey === key - 1 ? prevCount : 0)
-        if (score > this.score) { this.score = score; this.key = key; this.drift = drift }
-        prevKey = key
-        prevCount = count
-        v = j
-      }
-      if (this.score >= bound) break // no hypothesis can do better
+  }
+
+  /**
+   * For each j, the votes in keys[j..n) (ascending) within `reach` of keys[j], in #reachCount; returns the most.
+   * Every window of ±1 frame, at any speed, lies within the reach window of its lowest vote.
+   */
+  #reachCounts (keys: Float64Array, n: number): number {
+    const counts = this.#reachCount
+    const reach = this.#reach
+    let most = 0
+    for (let i = 0, j = 0; i < n; i++) {
+      while (j < n && keys[j] <= keys[i] + reach) j++
+      counts[i] = j - i
+      if (j - i > most) most = j - i
     }
+    return most
+  }
+
+  /**
+   * The most votes of #live and #x [0..m) that one window of ±1 frame can hold at any speed 1 + d with
+   * |d - drift| <= half: moved by `drift` instead of d, a vote lies at most half * far from where d puts it, and
+   * a window's votes, rounded to three whole frames, lie within 3 + 2 half far of each other.
+   */
+  #spreadCount (m: number, drift: number, half: number, far: number): number {
+    const live = this.#live
+    const x = this.#x
+    const b = this.#scratch
+    const origin = live[0]
+    // Relative to the first key, so that the float error is far below the margin of 0.001 frame.
+    for (let j = 0; j < m; j++) b[j] = (live[j] - origin) - drift * x[j]
+    nearlySorted(b, m)
+    const width = 3 + 2 * half * far + 0.001
+    let most = 0
+    for (let i = 0, j = 0; i < m; i++) {
+      while (j < m && b[j] <= b[i] + width) j++
+      if (j - i > most) most = j - i
+    }
+    return most
+  }
+
+  /**
+   * Keep, in order, the votes of #live and #x [0..n) that lie in a reach window (#reachCount) of at least `need`
+   * votes; returns how many.
+   */
+  #prune (n: number, need: number): number {
+    const counts = this.#reachCount
+    const live = this.#live
+    const x = this.#x
+    let until = 0 // votes before this lie in a window of `need`
+    let m = 0
+    for (let i = 0; i < n; i++) {
+      if (counts[i] >= need && i + counts[i] > until) until = i + counts[i]
+      if (i < until) { live[m] = live[i]; x[m++] = x[i] }
+    }
+    return m
+  }
+
+  #grow (n: number): void {
+    this.#scratch = new Float64Array(2 * n)
+    this.#order = new Uint32Array(2 * n)
+    this.#live = new Float64Array(2 * n)
+    this.#x = new Float64Array(2 * n)
+    this.#reachCount = new Uint32Array(2 * n)
   }
 
   /**
