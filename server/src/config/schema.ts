@@ -18,6 +18,8 @@ const list = (description: string) =>
 
 const MS_DAY = 24 * 3600 * 1000
 const MiB = 1024 * 1024
+/** A rate limit this high is none: benchmarks and load tests set it. */
+const PER_MINUTE_MAX = 1e9
 
 export const streamSchema = Type.Object({
   maxSessions: int(1, 1_000_000, 1000, 'Sessions open at once; more are refused with EAR_ERR_TOO_MANY_SESSIONS'),
@@ -45,15 +47,15 @@ export const httpSchema = Type.Object({
 export const accessSchema = Type.Object({
   adminTokens: list('Tokens allowed everything: catalog writes, monitors, index jobs'),
   clientTokens: list('Tokens allowed to stream, identify and read'),
-  identifyPerMinute: int(1, 1_000_000, 120, 'Identify requests per minute, for each token and for each client address apart'),
-  streamOpensPerMinute: int(1, 1_000_000, 60, 'Stream opens per minute, for each token and for each client address apart'),
+  identifyPerMinute: int(1, PER_MINUTE_MAX, 120, 'Identify requests per minute, for each token and for each client address apart'),
+  streamOpensPerMinute: int(1, PER_MINUTE_MAX, 60, 'Stream opens per minute, for each token and for each client address apart'),
   publicNames: list('Host names the server is reached by besides localhost and IP addresses (a reverse proxy\'s public name); other Host headers are refused'),
   allowedOrigins: list('Origins (scheme://host:port) of other sites whose pages may write and stream as the server\'s own page may'),
   // A server without tokens is administered from its own machine.
   loopbackIsAdmin: flag(true, 'Requests from loopback are the administrator while no admin token is configured; false behind a reverse proxy on the same machine'),
   playLogTokens: list('Tokens whose streams may write the play log (hello.playLog), besides admin tokens; they may do what client tokens may'),
   // A song lasts minutes; a stream confirming more is replaying or lying.
-  playsPerMinute: int(1, 1_000_000, 30, 'Plays a client stream may open per minute, for each token and for each client address apart'),
+  playsPerMinute: int(1, PER_MINUTE_MAX, 30, 'Plays a client stream may open per minute, for each token and for each client address apart'),
 }, { additionalProperties: false, description: 'Who may do what. With no token at all configured, writes are allowed from loopback only' })
 
 export const monitorsSchema = Type.Object({
