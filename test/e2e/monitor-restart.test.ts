@@ -83,7 +83,10 @@ t.test('kill -9 mid-song: the open play is closed, the monitor resumes, no dupli
   const config = path.join(dir, 'earshot.json')
   fs.writeFileSync(config, JSON.stringify({
     monitors: { initialBackoffMs: 200, maxBackoffMs: 1000 },
-    webhooks: { initialBackoffMs: 100, maxBackoffMs: 400 },
+    // Retries every 0.1-0.4 s, as many as the receiver's outage needs: the default 12 attempts last 2-4 s at this
+    // pace, and the outage (the crash, the restart, the monitor resuming, a new play) can take longer on a busy
+    // machine; the deliveries then failed for good and the test waited for them in vain.
+    webhooks: { initialBackoffMs: 100, maxBackoffMs: 400, maxAttempts: 300 },
     network: { allowedAddresses: ['127.0.0.0/8'] }, // the radio and the receiver run on loopback
   }))
   const radio = await startRadio(clip(song(3, 60, RATE), RATE, 0, 60), RATE, 2)

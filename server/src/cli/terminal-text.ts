@@ -38,15 +38,20 @@ export interface Terminal {
   stderr: NodeJS.WritableStream & { isTTY?: boolean }
 }
 
-const terminals = new AsyncLocalStorage<Terminal>()
+/**
+ * Made on the first `withTerminal` only: the program never calls it, and an AsyncLocalStorage makes Node track every
+ * promise of the process (the server's too).
+ */
+let terminals: AsyncLocalStorage<Terminal> | undefined
 
 /** The terminal of the command running now (its async context), or the process's. */
 export function terminal (): Terminal {
-  return terminals.getStore() ?? { stdout: process.stdout, stderr: process.stderr }
+  return terminals?.getStore() ?? { stdout: process.stdout, stderr: process.stderr }
 }
 
 /** Run `fn` (a command) printing to `t`: everything it prints, in every callback it starts, goes there. */
 export function withTerminal<T> (t: Terminal, fn: () => T): T {
+  terminals ??= new AsyncLocalStorage<Terminal>()
   return terminals.run(t, fn)
 }
 
