@@ -6,6 +6,7 @@ import path from 'node:path'
 import type { Test } from 'tap'
 import { defaultFingerprint } from '../../server/src/config/fingerprint.js'
 import type { HashList } from '../../server/src/dsp/pipeline.js'
+import { EarshotError } from '../../server/src/errors.js'
 import { LmdbIndex } from '../../server/src/index/lmdb-index.js'
 import type { Index, NewTrack } from '../../server/src/index/types.js'
 import { prng } from './signals.js'
@@ -81,4 +82,22 @@ export function freshIndex (t: Test): { index: LmdbIndex, dir: string } {
   const index = LmdbIndex.open(dir, defaultFingerprint)
   t.teardown(() => index.close())
   return { index, dir }
+}
+
+/** Add synthetic track `seed` to an index: its id, its hash list, and whether it was added. */
+export function addSynthetic (index: Index, seed: number, count?: number): { id: number, list: HashList, added: boolean } {
+  const list = syntheticList(seed, count)
+  const { track, added } = index.addTrack(syntheticMeta(seed, list), list)
+  return { id: track.id, list, added }
+}
+
+/** Assert that `fn` throws an EarshotError with the code. */
+export function throwsCode (t: Test, fn: () => unknown, code: string, message?: string): void {
+  try {
+    fn()
+    t.fail(`expected ${code}`)
+  } catch (err) {
+    t.ok(err instanceof EarshotError, `${message ?? code}: an EarshotError`)
+    t.equal((err as EarshotError).code, code, message ?? code)
+  }
 }

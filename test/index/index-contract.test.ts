@@ -1,12 +1,11 @@
 import t, { type Test } from 'tap'
 import { defaultFingerprint as params } from '../../server/src/config/fingerprint.js'
 import { fingerprint, type HashList } from '../../server/src/dsp/pipeline.js'
-import { EarshotError } from '../../server/src/errors.js'
 import { fingerprintDigest } from '../../server/src/index/digest.js'
 import { MemoryIndex } from '../../server/src/index/memory-index.js'
 import { MAX_LIVE_BUCKET } from '../../server/src/index/posting-keys.js'
 import type { Index } from '../../server/src/index/types.js'
-import { checkTrackPostings, freshIndex, SHARED_HASH, syntheticList, syntheticMeta } from '../helpers/index-data.js'
+import { addSynthetic, checkTrackPostings, freshIndex, SHARED_HASH, syntheticList, syntheticMeta, throwsCode } from '../helpers/index-data.js'
 import { song } from '../helpers/signals.js'
 
 // One suite, every implementation of Index: what the matchers and the catalog rely on, whether the postings live in
@@ -24,22 +23,7 @@ function postings (index: Index, hash: number): string[] {
   return out.sort()
 }
 
-function add (index: Index, seed: number, count?: number): { id: number, list: HashList, added: boolean } {
-  const list = syntheticList(seed, count)
-  const { track, added } = index.addTrack(syntheticMeta(seed, list), list)
-  return { id: track.id, list, added }
-}
-
-/** Assert an EarshotError with the code. */
-function throwsCode (t: Test, fn: () => unknown, code: string, message?: string): void {
-  try {
-    fn()
-    t.fail(`expected ${code}`)
-  } catch (err) {
-    t.ok(err instanceof EarshotError, `${message ?? code}: an EarshotError`)
-    t.equal((err as EarshotError).code, code, message ?? code)
-  }
-}
+const add = addSynthetic
 
 for (const [name, make] of implementations) {
   t.test(`${name}: round trip: addTrack, lookup, getTrack, listTracks, stats`, async (t) => {

@@ -1,4 +1,4 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
@@ -10,27 +10,12 @@ import { EarshotError } from '../../server/src/errors.js'
 import { INDEX_FORMAT_VERSION, LmdbIndex } from '../../server/src/index/lmdb-index.js'
 import { childEnv } from '../helpers/child-env.js'
 import { lines, until } from '../helpers/child-lines.js'
-import { checkTrackPostings, freshIndex, syntheticList, syntheticMeta } from '../helpers/index-data.js'
+import { addSynthetic, checkTrackPostings, freshIndex, syntheticList, throwsCode } from '../helpers/index-data.js'
 
 const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url))
 
 
-function add (index: LmdbIndex, seed: number, count?: number): { id: number, list: HashList, added: boolean } {
-  const list = syntheticList(seed, count)
-  const { track, added } = index.addTrack(syntheticMeta(seed, list), list)
-  return { id: track.id, list, added }
-}
-
-/** Assert an EarshotError with the code. */
-function throwsCode (t: Test, fn: () => unknown, code: string, message?: string): void {
-  try {
-    fn()
-    t.fail(`expected ${code}`)
-  } catch (err) {
-    t.ok(err instanceof EarshotError, `${message ?? code}: an EarshotError`)
-    t.equal((err as EarshotError).code, code, message ?? code)
-  }
-}
+const add = addSynthetic
 
 t.test('stats read the file; trackHashes rebuilds a track\'s pairs', async (t) => {
   const { index } = freshIndex(t)

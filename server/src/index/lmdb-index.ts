@@ -26,7 +26,7 @@ import type { HashList } from '../dsp/pipeline.js'
 import { describeError, earshotError, wrapError, EarshotError } from '../errors.js'
 import { openChecked } from './lmdb-check.js'
 import { PostingBuffer, Segments, sortPostings } from './segments.js'
-import { MAX_FRAMES, MAX_LIVE_BUCKET, sortedKeys } from './posting-keys.js'
+import { appendByHash, MAX_FRAMES, MAX_LIVE_BUCKET, sortedKeys } from './posting-keys.js'
 
 export { MAX_LIVE_BUCKET }
 import { BulkWriter, type BulkOptions } from './bulk-writer.js'
@@ -220,16 +220,7 @@ export class LmdbIndex implements Index {
       const existing = this.findByDigest(meta.digest)
       if (existing) return { track: existing, added: false }
       const id = this.#meta.get('nextTrackId') as number
-      const distinct: number[] = []
-      let stored = 0
-      for (let i = 0; i < keys.length;) {
-        const hash = Math.floor(keys[i] / MAX_FRAMES)
-        let j = i
-        while (j < keys.length && Math.floor(keys[j] / MAX_FRAMES) === hash) j++
-        stored += this.#appendPostings(hash, id, keys, i, j)
-        distinct.push(hash)
-        i = j
-      }
+      const { stored, distinct } = appendByHash(keys, (hash, from, to) => this.#appendPostings(hash, id, keys, from, to))
       const track = this.#putTrack(meta, id, stored, list.frameCount)
       this.#hashes.putSync(id, Buffer.from(Uint32Array.from(distinct).buffer))
       this.#meta.putSync('nextTrackId', id + 1)

@@ -11,7 +11,7 @@ import type { FingerprintParams } from '../config/fingerprint.js'
 import type { HashList } from '../dsp/pipeline.js'
 import { earshotError } from '../errors.js'
 import { DepthProfile } from './depth-profile.js'
-import { MAX_FRAMES, MAX_LIVE_BUCKET, sortedKeys } from './posting-keys.js'
+import { appendByHash, MAX_FRAMES, MAX_LIVE_BUCKET, sortedKeys } from './posting-keys.js'
 import type { AddResult, Index, IndexStats, NewTrack, PostingVisitor, Track } from './types.js'
 
 /** One hash's postings: (track id, frame) pairs, interleaved, in a buffer that doubles as it fills. */
@@ -41,16 +41,7 @@ export class MemoryIndex implements Index {
     if (existing) return { track: existing, added: false }
     const keys = sortedKeys(list)
     const id = this.#nextId++
-    const distinct: number[] = []
-    let stored = 0
-    for (let i = 0; i < keys.length;) {
-      const hash = Math.floor(keys[i] / MAX_FRAMES)
-      let j = i
-      while (j < keys.length && Math.floor(keys[j] / MAX_FRAMES) === hash) j++
-      stored += this.#append(hash, id, keys, i, j)
-      distinct.push(hash)
-      i = j
-    }
+    const { stored, distinct } = appendByHash(keys, (hash, from, to) => this.#append(hash, id, keys, from, to))
     const track: Track = { ...meta, id, indexedAt: new Date().toISOString(), hashCount: stored, frameCount: list.frameCount }
     this.#tracks.set(id, track)
     this.#digests.set(meta.digest, id)
