@@ -37,7 +37,7 @@ export class Stream {
   readonly #listeners: StreamListener[]
   /** Push latency is a client's measure: the time from its audio to the update it is sent. */
   readonly #timed: boolean
-  /** performance.now() when the chunk being written arrived; 0 outside `write`. */
+  /** performance.now() when the chunk being written arrived, for timed streams; 0 outside `write` and untimed. */
   #audioAt = 0
   #closed = false
 
@@ -66,7 +66,7 @@ export class Stream {
   write (pcm: Uint8Array): void {
     const session = this.#session
     const before = session.streamSeconds
-    this.#audioAt = performance.now()
+    if (this.#timed) this.#audioAt = performance.now() // a monitor's chunks need no clock read
     try {
       session.write(pcm)
     } finally {
@@ -90,7 +90,7 @@ export class Stream {
   }
 
   #latency (): number | undefined {
-    return this.#timed && this.#audioAt > 0 ? (performance.now() - this.#audioAt) / 1000 : undefined
+    return this.#audioAt > 0 ? (performance.now() - this.#audioAt) / 1000 : undefined
   }
 
   #match (e: SessionMatch): void {
