@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { decodeBytes, decodeStream } from '../../server/src/audio/decode.js'
+import { recordingFfmpeg } from '../helpers/ffmpeg.js'
 import { sine, wavBytes } from '../helpers/signals.js'
 
 const haveFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0
@@ -47,4 +48,18 @@ t.test('the ffmpeg fallback stops at the limit too', { skip: !haveFfmpeg && 'ffm
   const whole = await decodeBytes(fs.readFileSync(au), 'ten.au', 30)
   t.equal(whole.samples.length, 10 * 44100)
   t.equal(whole.cut, false)
+})
+
+t.test('the ffmpeg fallback runs the configured executable, and names it when it cannot', { skip: !haveFfmpeg && 'ffmpeg is not installed' }, async (t) => {
+  const dir = t.testdir()
+  const au = path.join(dir, 'two.au')
+  t.equal(spawnSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=f=440:r=8000:d=2', '-y', au]).status, 0)
+  const mine = recordingFfmpeg(dir)
+  const audio = await decodeBytes(fs.readFileSync(au), 'two.au', 30, mine.path)
+  t.equal(audio.samples.length, 2 * audio.sampleRate, 'decoded: 2 s')
+  t.equal(mine.runs(), 1, 'by the configured ffmpeg')
+  const missing = path.join(dir, 'no-such-ffmpeg')
+  const err = await decodeBytes(fs.readFileSync(au), 'two.au', 30, missing).then(() => undefined, (e: unknown) => e as Error & { code: string })
+  t.equal(err?.code, 'EAR_ERR_NOT_AUDIO', 'a missing ffmpeg: the format cannot be decoded here')
+  t.match((err?.cause as Error | undefined)?.message, `cannot run ffmpeg (${missing})`, 'and the cause names the executable')
 })

@@ -1,8 +1,10 @@
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { childEnv, runEarshot, type Run } from '../helpers/child-env.js'
 import { earshotInProcess } from '../helpers/cli-in-process.js'
+import { recordingFfmpeg } from '../helpers/ffmpeg.js'
 import { addNoise, clip, silence, song, wavBytes, whiteNoise, writeWav } from '../helpers/signals.js'
 
 // End to end: the real command line on generated WAV files, in a temp folder as the working directory. Commands run
@@ -54,6 +56,8 @@ writeWav(path.join(dir, 'music', 'more', 'song-3.wav'), song(3, 8, 22050), 22050
 fs.writeFileSync(path.join(dir, 'music', 'notes.txt'), 'not audio, and not taken from a folder')
 writeWav(path.join(dir, 'clip-2.wav'), addNoise(clip(song(2, 8, 44100), 44100, 2, 5), 10, 1), 44100)
 writeWav(path.join(dir, 'noise.wav'), whiteNoise(5, 44100, 0.3, 4), 44100)
+
+const haveFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0
 
 const SUMMARY = /^indexed (\d+), already present (\d+), skipped (\d+); [\d.]+ h of audio in [\d.]+ s/
 
@@ -118,6 +122,23 @@ t.test('identify prints a human line, and "no match" for unknown audio', async (
   t.same((JSON.parse(none.stdout) as { matches: unknown[] }).matches, [])
   t.match(human.stdout, /^no match \(5\.0 s of audio/)
   t.ok((JSON.parse(all.stdout) as { matches: unknown[] }).matches.length >= 1)
+})
+
+t.test('identify and index decode with the ffmpeg of EARSHOT_FFMPEG_PATH', { skip: !haveFfmpeg && 'ffmpeg is not installed' }, async (t) => {
+  // Sun audio: no built-in decoder knows it, so ffmpeg decodes it.
+  const au = path.join(dir, 'clip-2.au')
+  t.equal(spawnSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-i', path.join(dir, 'clip-2.wav'), '-y', au]).status, 0)
+  const mine = recordingFfmpeg(t.testdir())
+  const r = await earshot(['identify', au, '--json', '--db', 'db'], { EARSHOT_FFMPEG_PATH: mine.path })
+  t.equal(r.code, 0, r.stderr)
+  t.equal((JSON.parse(r.stdout) as { matches: TrackJson[] }).matches[0]?.title, 'song-2', 'identified')
+  t.equal(mine.runs(), 1, 'by the configured ffmpeg')
+  const missing = await earshot(['identify', au, '--db', 'db'], { EARSHOT_FFMPEG_PATH: path.join(dir, 'no-such-ffmpeg') })
+  t.equal(missing.code, 1)
+  t.match(missing.stderr, /EAR_ERR_NOT_AUDIO: .*cannot run ffmpeg \(.*no-such-ffmpeg\)/, 'a missing ffmpeg is named')
+  const index = await earshot(['index', au, '--db', 'ffmpeg-db'], { EARSHOT_FFMPEG_PATH: mine.path })
+  t.equal(index.code, 0, index.stderr)
+  t.equal(mine.runs(), 2, 'index decodes with it too')
 })
 
 t.test('tracks list, show and rm', async (t) => {

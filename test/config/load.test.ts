@@ -54,6 +54,7 @@ t.test('bad values stop the server, naming them', async (t) => {
     ['backoffs', { monitors: { initialBackoffMs: 90_000, maxBackoffMs: 60_000 } }, {}, /monitors\.initialBackoffMs is more than monitors\.maxBackoffMs/],
     ['thresholds', { matcher: { tentativeConfidence: 0.7 } }, {}, /matcher\.tentativeConfidence is more than minConfidence/],
     ['section', { network: { allowed: [] } }, {}, /unknown setting network.allowed/],
+    ['empty path', { ffmpegPath: '' }, {}, /ffmpegPath must be a non-empty string, got ""/],
   ]
   for (const [what, value, env, message] of bad) {
     t.throws(() => loadSettings(defaults, file(`${what}.json`, value), env), { code: 'EAR_ERR_CONFIG', message }, what)

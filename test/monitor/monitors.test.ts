@@ -4,9 +4,15 @@
  * the monitor goes down, reconnects and goes on.
  */
 import t from 'tap'
+import fs from 'node:fs'
+import { createServer } from 'node:http'
 import path from 'node:path'
+import { once } from 'node:events'
+import { spawnSync } from 'node:child_process'
+import type { AddressInfo } from 'node:net'
 import { buildCatalog } from '../helpers/catalog.js'
-import { clip, song } from '../helpers/signals.js'
+import { recordingFfmpeg } from '../helpers/ffmpeg.js'
+import { clip, song, writeWav } from '../helpers/signals.js'
 import { allowLoopback, pollUntil, startServer, testSettings, waitUntil } from '../helpers/stream-helpers.js'
 import { startRadio } from '../helpers/radio.js'
 import type { MonitorInfo } from '../../server/src/monitor/monitors.js'
@@ -15,6 +21,7 @@ import type { Play } from '../../server/src/playlog/play-log.js'
 const RATE = 44100
 /** Seconds of program per wall-clock second: the test hears 40 s of radio in about 10 s. */
 const SPEED = 4
+const haveFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0
 
 async function getJson<T> (url: string): Promise<T> {
   const res = await fetch(url)
@@ -90,4 +97,29 @@ t.test('a monitored station: the play log holds each song, nothing for unknown m
   t.equal((await fetch(`${http}/v1/monitors/${monitor.id}`, { method: 'DELETE' })).status, 204)
   t.equal((await fetch(`${http}/v1/monitors/${monitor.id}`)).status, 404)
   t.equal((await getJson<{ plays: Play[] }>(`${http}/v1/plays?monitor=${monitor.id}`)).plays.length, 3, 'the plays stay')
+})
+
+t.test('a station in MP3 is decoded by the ffmpeg of the settings (ffmpegPath)', { skip: !haveFfmpeg && 'ffmpeg is not installed' }, async (t) => {
+  const dir = t.testdir()
+  const { index } = buildCatalog(path.join(dir, 'db'), [3], 20, RATE)
+  t.teardown(() => index.close())
+  const wav = path.join(dir, 'station.wav')
+  writeWav(wav, clip(song(3, 20, RATE), RATE, 2, 8), RATE)
+  const mp3 = path.join(dir, 'station.mp3')
+  t.equal(spawnSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-i', wav, '-b:a', '128k', '-y', mp3]).status, 0)
+  const station = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'audio/mpeg' }); res.end(fs.readFileSync(mp3)) })
+  station.listen(0, '127.0.0.1')
+  await once(station, 'listening')
+  t.teardown(() => { station.closeAllConnections(); station.close() })
+
+  const mine = recordingFfmpeg(dir)
+  const settings = { ...allowLoopback(testSettings({ idleTimeoutMs: 60_000 })), ffmpegPath: mine.path }
+  const { http: api } = await startServer(t, 'uws', index, settings)
+  const url = `http://127.0.0.1:${(station.address() as AddressInfo).port}/station.mp3`
+  const created = await fetch(`${api}/v1/monitors`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url, label: 'mp3 FM' }) })
+  t.equal(created.status, 201)
+  const monitor = await created.json() as MonitorInfo
+  const seen = await pollUntil(() => getJson<MonitorInfo>(`${api}/v1/monitors/${monitor.id}`), (m) => m.current?.state === 'confirmed', 20_000, 'song 3 confirmed')
+  t.equal(seen?.current?.trackId, 1, 'song 3, decoded from MP3')
+  t.ok(mine.runs() >= 1, 'by the configured ffmpeg')
 })

@@ -75,14 +75,20 @@ export function downmix (channels: readonly Float32Array[]): Float32Array {
   return out
 }
 
+export interface DecodeOptions {
+  /** Above this sample rate, the limit counts samples as if at this rate (fewer seconds pass). */
+  maxRate?: number
+  /** [settings' ffmpegPath] the ffmpeg executable, for formats the in-process decoders do not know. */
+  ffmpegPath?: string
+}
+
 /**
  * Decode `bytes` block by block into `sink`, stopping after `maxSeconds` of audio.
  * @param name only for messages
- * @param maxRate above this sample rate, the limit counts samples as if at this rate (fewer seconds pass)
  */
-export async function decodeStream (bytes: Uint8Array, name: string, maxSeconds: number, sink: PcmSink, maxRate = Infinity): Promise<DecodeSummary> {
+export async function decodeStream (bytes: Uint8Array, name: string, maxSeconds: number, sink: PcmSink, options: DecodeOptions = {}): Promise<DecodeSummary> {
   if (bytes.length === 0) throw earshotError('EAR_ERR_FILE_EMPTY', name)
-  const limit = { maxSeconds, maxRate }
+  const limit = { maxSeconds, maxRate: options.maxRate ?? Infinity, ffmpegPath: options.ffmpegPath ?? defaults.ffmpegPath }
   let firstError: unknown
   try {
     const summary = await decodeWasm(bytes, limit, sink)
@@ -99,9 +105,9 @@ export async function decodeStream (bytes: Uint8Array, name: string, maxSeconds:
 }
 
 /** Decode bytes already in memory (an upload, a file's contents), keeping at most the first `maxSeconds`. */
-export async function decodeBytes (bytes: Uint8Array, name: string, maxSeconds: number): Promise<DecodedAudio> {
+export async function decodeBytes (bytes: Uint8Array, name: string, maxSeconds: number, ffmpegPath?: string): Promise<DecodedAudio> {
   const blocks: Float32Array[] = []
-  const summary = await decodeStream(bytes, name, maxSeconds, (block) => { blocks.push(block) }, MAX_HELD_RATE)
+  const summary = await decodeStream(bytes, name, maxSeconds, (block) => { blocks.push(block) }, { maxRate: MAX_HELD_RATE, ffmpegPath })
   // One array of exactly the samples kept: a block may be a view of a larger decoder buffer.
   const samples = new Float32Array(summary.samples)
   let at = 0
@@ -110,11 +116,11 @@ export async function decodeBytes (bytes: Uint8Array, name: string, maxSeconds: 
 }
 
 /** Decode a file, keeping at most the first `maxSeconds` (default: the longest track indexing takes). */
-export async function decodeFile (file: string, maxSeconds: number = defaults.catalog.maxTrackSeconds): Promise<DecodedAudio> {
-  return decodeBytes(await readFileBytes(file, defaults.catalog.maxFileBytes), file, maxSeconds)
+export async function decodeFile (file: string, maxSeconds: number = defaults.catalog.maxTrackSeconds, ffmpegPath?: string): Promise<DecodedAudio> {
+  return decodeBytes(await readFileBytes(file, defaults.catalog.maxFileBytes), file, maxSeconds, ffmpegPath)
 }
 
-interface Limit { maxSeconds: number, maxRate: number }
+interface Limit { maxSeconds: number, maxRate: number, ffmpegPath: string }
 
 /**
  * The in-process decoders. Undefined when no decoder knows the format or it gave no audio; throws when the decoder
@@ -200,7 +206,7 @@ class BlockLimiter {
 function decodeWithFfmpeg (bytes: Uint8Array, limit: Limit, sink: PcmSink): Promise<DecodeSummary> {
   return new Promise((resolve, reject) => {
     // -t stops ffmpeg itself just past the limit, so the cut is still seen.
-    const ffmpeg = new FfmpegDecoder({ input: STDIN_INPUT, sampleRate: FFMPEG_RATE, encoding: FFMPEG_LAYOUT.encoding, maxSeconds: limit.maxSeconds + 1 })
+    const ffmpeg = new FfmpegDecoder({ ffmpegPath: limit.ffmpegPath, input: STDIN_INPUT, sampleRate: FFMPEG_RATE, encoding: FFMPEG_LAYOUT.encoding, maxSeconds: limit.maxSeconds + 1 })
     const out = new BlockLimiter(limit, sink)
     out.setRate(FFMPEG_RATE)
     const framer = new PcmFramer((frames) => {
@@ -215,7 +221,7 @@ function decodeWithFfmpeg (bytes: Uint8Array, limit: Limit, sink: PcmSink): Prom
       if (out.full) { out.cut = true; return }
       framer.push(c)
     })
-    ffmpeg.process.on('error', (err) => reject(err))
+    ffmpeg.process.on('error', (err) => reject(new Error(ffmpeg.startFailure(err))))
     ffmpeg.process.on('close', (code, signal) => {
       if (out.full) { resolve(out.summary()); return }
       if (code === 0 && out.samples === 0) {

@@ -7,9 +7,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
 import type { Encoding } from '../../../protocol/src/index.js'
+import { defaults } from '../config/defaults.js'
 
-/** The executable when none is configured: looked up on the PATH. */
-export const DEFAULT_FFMPEG_PATH = 'ffmpeg'
+/** The executable when none is configured (setting ffmpegPath): looked up on the PATH. */
+export const DEFAULT_FFMPEG_PATH = defaults.ffmpegPath
 /** The input that means the bytes written to the decoder's stdin. */
 export const STDIN_INPUT = 'pipe:0'
 /** How much of ffmpeg's stderr is kept: its last line says why it failed. */

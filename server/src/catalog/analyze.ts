@@ -6,6 +6,7 @@
  * on damaged data, is refused rather than indexed in part.
  */
 import type { FingerprintParams } from '../config/fingerprint.js'
+import type { AnalyzeLimits } from './analyze-limits.js'
 import { decodeStream } from '../audio/decode.js'
 import { readFileBytes } from '../audio/file-bytes.js'
 import { readHeaders } from '../audio/tags.js'
@@ -23,12 +24,6 @@ export interface Analysis {
   fingerprintMs: number
 }
 
-/** What analysis may take: seconds of audio and bytes of a file. */
-export interface AnalyzeLimits {
-  maxTrackSeconds: number
-  maxFileBytes: number
-}
-
 /** Analyse audio bytes; `source` names them (a path or an upload's name). */
 export async function analyzeBytes (bytes: Uint8Array, source: string, params: FingerprintParams, limits: AnalyzeLimits): Promise<Analysis> {
   const t0 = performance.now()
@@ -41,7 +36,7 @@ export async function analyzeBytes (bytes: Uint8Array, source: string, params: F
     fp ??= new Fingerprinter(params, rate, collector.add)
     fp.write(block)
     fingerprintMs += performance.now() - t
-  })
+  }, { ffmpegPath: limits.ffmpegPath })
   fp?.end()
   const { tags, declaredSeconds } = await headers
   const durationSeconds = decoded.samples / decoded.sampleRate

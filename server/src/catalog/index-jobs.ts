@@ -9,6 +9,7 @@ import type { Settings } from '../config/defaults.js'
 import type { Index } from '../index/types.js'
 import { describeError, earshotError } from '../errors.js'
 import { silentLogger, type Logger } from '../log.js'
+import { analyzeLimits } from './analyze-limits.js'
 import { indexFiles, isTruncated } from './indexer.js'
 import { round } from '../round.js'
 
@@ -150,7 +151,7 @@ export class IndexJobs {
     try {
       await indexFiles(this.#index, job.paths, {
         params: this.#settings.fingerprint,
-        limits: this.#settings.catalog,
+        limits: analyzeLimits(this.#settings),
         signal,
         onEvent: (e) => {
           if (e.type === 'found') job.total = e.total

@@ -7,6 +7,7 @@ import type { Settings } from '../config/defaults.js'
 import type { Index, AddResult } from '../index/types.js'
 import { EarshotError, errorCatalogue, type ErrorCode } from '../errors.js'
 import type { Analysis } from './analyze.js'
+import { analyzeLimits } from './analyze-limits.js'
 import type { AnalyzeTask } from './analyze-worker.js'
 import { addTrackOnce } from '../match/duplicate-finder.js'
 
@@ -31,12 +32,12 @@ export class TrackUploads {
 
   /** Decode an upload to mono PCM, keeping at most the first `maxIdentifySeconds`. */
   async decode (bytes: Uint8Array, source: string): Promise<DecodedUpload> {
-    return this.#run<DecodedUpload>({ mode: 'decode', bytes, source, maxSeconds: this.#settings.http.maxIdentifySeconds })
+    return this.#run<DecodedUpload>({ mode: 'decode', bytes, source, maxSeconds: this.#settings.http.maxIdentifySeconds, ffmpegPath: this.#settings.ffmpegPath })
   }
 
   /** Analyse an upload and add it to the index; `meta` overrides the tags read from the file. */
   async add (bytes: Uint8Array, source: string, meta: { title?: string, artist?: string, album?: string }): Promise<AddResult> {
-    const a = await this.#run<Analysis>({ mode: 'analyze-bytes', bytes, source, params: this.#settings.fingerprint, limits: this.#settings.catalog })
+    const a = await this.#run<Analysis>({ mode: 'analyze-bytes', bytes, source, params: this.#settings.fingerprint, limits: analyzeLimits(this.#settings) })
     const given = Object.fromEntries(Object.entries(meta).filter(([, v]) => typeof v === 'string' && v !== ''))
     return addTrackOnce(this.#index, this.#settings.fingerprint, { ...a.meta, ...given }, a.hashes, this.#settings.minConfidence)
   }

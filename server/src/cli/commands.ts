@@ -9,6 +9,7 @@ import { LmdbIndex, type Maintenance } from '../index/lmdb-index.js'
 import { indexFiles, type IndexEvent } from '../catalog/indexer.js'
 import { Identifier } from '../catalog/identify.js'
 import { decodeFile } from '../audio/decode.js'
+import { analyzeLimits } from '../catalog/analyze-limits.js'
 import { earshotError } from '../errors.js'
 import { FingerprintWriter, checkFingerprintFile, isFingerprintFile, readFingerprintFile } from '../index/fingerprint-file.js'
 import { createProgress } from './progress.js'
@@ -27,6 +28,14 @@ const jsonOption = { json: { type: 'boolean', description: 'Print one JSON docum
 
 function openIndex (values: Values, readOnly: boolean): LmdbIndex {
   return LmdbIndex.open(resolveDb(values.db as string | undefined), defaults.fingerprint, { readOnly })
+}
+
+/**
+ * The settings of a command that works on this machine (index, identify, stream): the file named by EARSHOT_CONFIG
+ * and the EARSHOT_* variables, as `serve` reads them, so that a limit or the ffmpeg path is set once for all.
+ */
+function localSettings (): Settings {
+  return loadSettings(defaults, undefined, process.env)
 }
 
 function parseNumber (name: string, value: string | boolean | undefined, min: number, max: number, integer: boolean): number | undefined {
@@ -68,7 +77,7 @@ const index: Command = {
     try {
       const summary = await indexFiles(db, inputs, {
         params: defaults.fingerprint,
-        limits: defaults.catalog,
+        limits: analyzeLimits(localSettings()),
         threads,
         bulk: values.bulk === true,
         onEvent: (e: IndexEvent) => {
@@ -130,7 +139,7 @@ const fingerprintCommand: Command = {
     try {
       const summary = await indexFiles(undefined, inputs, {
         params: defaults.fingerprint,
-        limits: defaults.catalog,
+        limits: analyzeLimits(localSettings()),
         threads,
         keep: (meta, hashes) => writer.write(meta, hashes),
         onEvent: (e: IndexEvent) => {
@@ -166,11 +175,12 @@ const identify: Command = {
   positionals: [1, 1],
   options: { ...dbOption, ...jsonOption, 'min-confidence': { type: 'string', description: `Report matches at or above this confidence, 0..1 (default ${defaults.minConfidence})` } },
   async run (values, [file]) {
-    const minConfidence = parseNumber('min-confidence', values['min-confidence'], 0, 1, false) ?? defaults.minConfidence
-    const audio = await decodeFile(file, defaults.http.maxIdentifySeconds) // as the API: the start of a long file
+    const local = localSettings()
+    const minConfidence = parseNumber('min-confidence', values['min-confidence'], 0, 1, false) ?? local.minConfidence
+    const audio = await decodeFile(file, local.http.maxIdentifySeconds, local.ffmpegPath) // as the API: the start of a long file
     const db = openIndex(values, true)
     try {
-      const settings: Settings = { ...defaults, minConfidence }
+      const settings: Settings = { ...local, minConfidence }
       const result = new Identifier(db, settings).identify(audio.samples, audio.sampleRate)
       if (values.json) {
         outJson(result)
@@ -377,6 +387,7 @@ const SETTING_FLAGS: Readonly<Record<string, string>> = Object.freeze({
   'max-session-seconds': 'stream.maxSessionSeconds',
   'idle-timeout': 'stream.idleTimeoutMs',
   'hello-timeout': 'stream.helloTimeoutMs',
+  'ffmpeg-path': 'ffmpegPath',
 })
 
 const settingFlags: Command['options'] = Object.fromEntries(Object.entries(SETTING_FLAGS).map(([flag, path]) => {
@@ -432,6 +443,7 @@ const streamCommand: Command = {
     if (!/^wss?:\/\/[^/]+/.test(server)) throw earshotError('EAR_ERR_USAGE', `--server must be a ws:// or wss:// URL, got '${server}'`)
     return streamSources(sources, {
       server,
+      ffmpegPath: localSettings().ffmpegPath,
       realtime: values.realtime === true,
       json: values.json === true,
       label: values.label as string | undefined,

@@ -25,6 +25,8 @@ export interface StreamOptions {
   json: boolean
   label?: string
   streamId?: string
+  /** The ffmpeg executable that decodes URLs, standard input and what the built-in decoders do not. */
+  ffmpegPath: string
   out: (line: string) => void
 }
 
@@ -74,7 +76,7 @@ async function pace (client: EarshotClient, sent: number, rate: number, started:
 }
 
 async function streamFile (file: string, o: StreamOptions): Promise<void> {
-  const audio = await decodeFile(file)
+  const audio = await decodeFile(file, undefined, o.ffmpegPath)
   const client = await openSession(file, audio.sampleRate, o)
   const chunk = Math.round(audio.sampleRate * CHUNK_SECONDS)
   const buf = new Int16Array(chunk)
@@ -89,7 +91,7 @@ async function streamFile (file: string, o: StreamOptions): Promise<void> {
 
 async function streamPipe (source: string, o: StreamOptions): Promise<void> {
   const fromStdin = source === '-'
-  const ffmpeg = new FfmpegDecoder({ input: fromStdin ? STDIN_INPUT : source, sampleRate: PIPE_RATE, encoding: 's16le', realtime: o.realtime && !fromStdin })
+  const ffmpeg = new FfmpegDecoder({ ffmpegPath: o.ffmpegPath, input: fromStdin ? STDIN_INPUT : source, sampleRate: PIPE_RATE, encoding: 's16le', realtime: o.realtime && !fromStdin })
   try { await once(ffmpeg.process, 'spawn') } catch (err) { throw wrapError('EAR_ERR_SOURCE', err, `${source} (ffmpeg is needed for URLs and standard input)`) }
   if (fromStdin) process.stdin.pipe(ffmpeg.stdin as Writable)
   const client = await openSession(source, PIPE_RATE, o)

@@ -64,7 +64,7 @@ export function expected (schema: TSchema): string {
     case 'number': return `a number${range}`
     case 'boolean': return 'true or false'
     case 'array': return 'a list of strings'
-    default: return 'a string'
+    default: return schema.minLength !== undefined && schema.minLength > 0 ? 'a non-empty string' : 'a string'
   }
 }
 

@@ -102,7 +102,7 @@ class Monitor {
       pcm: (bytes) => this.#write(bytes),
       end: () => this.#end(),
       state: (s) => this.#onState(s),
-    }, { initialBackoffMs: m.initialBackoffMs, maxBackoffMs: m.maxBackoffMs, stallTimeoutMs: m.stallTimeoutMs, ffmpegSampleRate: settings.fingerprint.sampleRate, addressPolicy })
+    }, { initialBackoffMs: m.initialBackoffMs, maxBackoffMs: m.maxBackoffMs, stallTimeoutMs: m.stallTimeoutMs, ffmpegSampleRate: settings.fingerprint.sampleRate, ffmpegPath: settings.ffmpegPath, addressPolicy })
   }
 
   start (): void { this.#puller.start() }
