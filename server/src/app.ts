@@ -18,6 +18,7 @@ import { LmdbIndex } from './index/lmdb-index.js'
 import { Maintainer } from './index/maintainer.js'
 import { Monitors } from './monitor/monitors.js'
 import { Metrics } from './metrics/metrics.js'
+import { StreamEngines } from './stream/engines.js'
 import { PlayLog, type Play } from './playlog/play-log.js'
 import { StateWrites } from './state/state-writes.js'
 import { PlayRecorder, type PlayEvent } from './playlog/play-recorder.js'
@@ -131,6 +132,10 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   for (const play of recovered) publish({ type: 'match.ended', play })
   webhooks?.start()
 
+  // Engines need an index on disk, which each opens read-only; an in-memory index is matched on this thread.
+  const engines = settings.workers > 0 && index instanceof LmdbIndex
+    ? new StreamEngines(index.dir, settings, settings.workers, log.child({ component: 'engines' }))
+    : undefined
   const access = new Access(settings.access)
   const accessLog = log.child({ component: 'access' })
   const warnOnce = onceEach((key: string, err: Error) => accessLog.warn({ refused: key }, err.message))
@@ -145,6 +150,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     faults: 0,
     metrics,
     log: log.child({ component: 'stream' }),
+    engines,
     admit (address, header) {
       const peer = access.admit(address, header)
       if (peer instanceof EarshotError) warnOnce(refusalKey(peer, header), peer)
@@ -173,7 +179,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       return new PlayRecorder(plays, { id: hello.streamId, kind: 'client' }, publish, { admit })
     },
   }
-  const monitors = new Monitors(root, index, settings, plays, { onPlay: publish, metrics, addressPolicy, log: log.child({ component: 'monitors' }), writes: stateWrites })
+  const monitors = new Monitors(root, index, settings, plays, { onPlay: publish, metrics, addressPolicy, log: log.child({ component: 'monitors' }), writes: stateWrites, engines })
   const jobs = new IndexJobs(index, settings, log.child({ component: 'index-jobs' }))
   // Flushes and merges of an index on disk, in a worker thread.
   const maintainer = index instanceof LmdbIndex && !index.readOnly ? new Maintainer(index, settings.fingerprint, log.child({ component: 'maintenance' })) : undefined
@@ -280,6 +286,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       await maintainer?.close()
       await transport.close(CloseCode.GOING_AWAY, 'EAR_ERR_SHUTTING_DOWN')
       await monitors.close()
+      await engines?.close() // after every session closed: their last results are filed
       await services.uploads.close()
       await webhooks?.close()
       await plays.flushed()

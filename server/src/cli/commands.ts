@@ -2,6 +2,7 @@
  * The CLI's commands. Each opens the index itself, so that read-only commands never take the writer's lock.
  */
 import fs from 'node:fs'
+import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import type { Command } from './command.js'
 import { defaults, resolveDb, type Settings } from '../config/defaults.js'
@@ -388,6 +389,7 @@ const SETTING_FLAGS: Readonly<Record<string, string>> = Object.freeze({
   'idle-timeout': 'stream.idleTimeoutMs',
   'hello-timeout': 'stream.helloTimeoutMs',
   'ffmpeg-path': 'ffmpegPath',
+  workers: 'workers',
 })
 
 const settingFlags: Command['options'] = Object.fromEntries(Object.entries(SETTING_FLAGS).map(([flag, path]) => {
@@ -420,7 +422,8 @@ const serveCommand: Command = {
       const text = values[flag]
       if (typeof text === 'string') flags[path] = settingFromText(settingAt(path), text, `--${flag}`, 'EAR_ERR_USAGE')
     }
-    const settings = loadSettings(defaults, values.config as string | undefined, process.env, flags)
+    // One stream engine per core unless the flag, a variable or the file says otherwise.
+    const settings = loadSettings({ ...defaults, workers: availableParallelism() }, values.config as string | undefined, process.env, flags)
     const db = openIndex(values, false)
     await serve(db, { port, host, transport, settings, logLevel })
     return 0

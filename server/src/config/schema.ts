@@ -110,6 +110,7 @@ export const settingsFileSchema = Type.Object({
       '38 of 100 noisy 5 s clips (bench/RESULTS.md, "Catalog scale on the final tree")',
   })),
   minFreeDiskBytes: int(0, 2 ** 50, 256 * MiB, '/health reports unhealthy when the index\'s disk has less free space than this, in bytes'),
+  workers: int(0, 256, 0, 'Worker threads that fingerprint and match the streams and monitors, the sockets and state staying on the main thread; 0 runs them on the main thread (`earshot serve` starts one per core unless told)'),
   ffmpegPath: Type.Optional(Type.String({ default: 'ffmpeg', minLength: 1, maxLength: 4096, description: 'The ffmpeg executable (a path, or a name looked up on the PATH): it decodes what the built-in decoders do not, monitored streams and `earshot stream` URLs' })),
   stream: Type.Optional(streamSchema),
   http: Type.Optional(httpSchema),

@@ -18,6 +18,7 @@ import type { PlayLog } from '../playlog/play-log.js'
 import { PlayRecorder, type PlayEvent } from '../playlog/play-recorder.js'
 import type { SessionMatch, SessionMatchEnd } from '../stream/session.js'
 import { matchMessage } from '../stream/messages.js'
+import type { StreamEngines } from '../stream/engines.js'
 import { Stream } from '../stream/stream.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { round } from '../round.js'
@@ -75,6 +76,8 @@ export interface MonitorHooks {
   addressPolicy?: AddressPolicy
   /** The handler of failed writes to the server state (a full disk); default one of its own. */
   writes?: StateWrites
+  /** Worker threads that run the monitors' sessions; none: they run in this thread. */
+  engines?: StreamEngines
 }
 
 /** The transport label of monitor sessions in metrics: the server pulls them. */
@@ -91,6 +94,9 @@ class Monitor {
   #reconnects = 0
   #current: CurrentMatch | null = null
   #lastFailureLog = 0
+  /** While the last session's close is under way on an engine: what the source said since, done once it is closed. */
+  #afterClose: Array<() => void> | undefined
+  #closed: Promise<void> = Promise.resolve()
 
   constructor (record: MonitorRecord, private readonly index: Index, private readonly settings: Settings, plays: PlayLog,
     private readonly hooks: MonitorHooks, addressPolicy: AddressPolicy, private readonly onFinished: (m: Monitor) => void) {
@@ -110,6 +116,7 @@ class Monitor {
   async stop (): Promise<void> {
     await this.#puller.stop()
     this.#end()
+    await this.#closed
   }
 
   info (): MonitorInfo {
@@ -131,6 +138,7 @@ class Monitor {
 
   #open (f: PcmFormat): void {
     this.#end()
+    if (this.#afterClose) { this.#afterClose.push(() => this.#open(f)); return }
     this.#recorder.streamBase = this.#base
     this.#session = new Stream({
       index: this.index,
@@ -138,7 +146,8 @@ class Monitor {
       format: f,
       labels: { transport: MONITOR_TRANSPORT, kind: 'monitor', monitor: { id: this.record.id, label: this.record.label } },
       metrics: this.hooks.metrics,
-      listeners: [{ match: (e) => this.#onMatch(e), matchEnd: (e) => this.#onMatchEnd(e), audio: () => this.#onAudio() }, this.#recorder],
+      listeners: [{ match: (e) => this.#onMatch(e), matchEnd: (e) => this.#onMatchEnd(e), audio: () => this.#onAudio(), fault: (err) => this.#failed(err) }, this.#recorder],
+      engines: this.hooks.engines,
     })
   }
 
@@ -174,6 +183,7 @@ class Monitor {
   }
 
   #write (bytes: Uint8Array): void {
+    if (this.#afterClose) { const copy = bytes.slice(); this.#afterClose.push(() => this.#write(copy)); return }
     const session = this.#session
     if (!session || session.check(bytes)) return // a NaN-bearing or misaligned chunk is skipped, never fatal
     // A damaged index page (EAR_ERR_INDEX_READ, counted by the index for /health) loses this chunk, not the process.
@@ -200,10 +210,19 @@ class Monitor {
     if (!session) return
     this.#session = undefined
     try { session.flush() } catch (err) { this.#failed(err) } // the session ends here either way
-    session.close('normal') // closes the open play too
     this.#base += session.streamSeconds
     this.#seen = this.#base
-    this.#current = null
+    // A session on an engine closes once its last results are in: the next one waits, so that plays stay in order.
+    const waiting: Array<() => void> = []
+    this.#afterClose = waiting
+    this.#closed = new Promise((resolve) => {
+      session.close('normal', () => { // closes the open play too
+        this.#afterClose = undefined
+        this.#current = null
+        resolve()
+        for (const f of waiting) f()
+      })
+    })
   }
 
   #onMatch (e: SessionMatch): void {

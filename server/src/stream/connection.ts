@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics/metrics.js'
 import type { Logger } from '../log.js'
 import { round } from '../round.js'
 import { matchEndMessage, matchMessage } from './messages.js'
+import type { StreamEngines } from './engines.js'
 import { Stream, type StreamListener } from './stream.js'
 
 /** What a transport gives a connection: sending, its queue, closing. */
@@ -60,6 +61,8 @@ export interface StreamContext {
   metrics?: Metrics
   /** Where connection faults are logged (a child logger of the stream component); none: not logged. */
   log?: Logger
+  /** Worker threads that run the sessions; none: they run in this thread. */
+  engines?: StreamEngines
   /** Another listener of a session that asked for one (hello.playLog: its play recorder), or undefined. */
   observe?: (hello: Hello, sessionId: string, token: string | undefined, peer: Peer, notify: Notify) => StreamListener | undefined
   /**
@@ -151,9 +154,11 @@ export class StreamConnection {
   }
 
   /** The final results, then `flushed` (again for a later flush). */
-  #flush (session: Stream): void {
-    session.flush()
-    this.#send({ type: 'flushed', streamSeconds: round(session.streamSeconds, 3) })
+  #flush (session: Stream, then?: () => void): void {
+    session.flush(() => {
+      this.#send({ type: 'flushed', streamSeconds: round(session.streamSeconds, 3) })
+      then?.()
+    })
   }
 
   #onHello (hello: Hello): void {
@@ -169,6 +174,7 @@ export class StreamConnection {
     const client: StreamListener = {
       match: (e) => this.#send(matchMessage(e)),
       matchEnd: (e) => this.#send(matchEndMessage(e)),
+      fault: (err) => this.#sessionFailed(err, 'audio'),
     }
     const observer = ctx.observe?.(hello, this.sessionId, token, this.#peer, (code, detail) => this.#error(code, detail))
     this.#session = new Stream({
@@ -178,6 +184,7 @@ export class StreamConnection {
       labels: { transport: ctx.transport, kind: 'client' },
       metrics: ctx.metrics,
       listeners: observer ? [observer, client] : [client],
+      engines: ctx.engines,
     })
     const l = ctx.settings.stream
     this.#send({
@@ -206,9 +213,10 @@ export class StreamConnection {
       this.#sessionFailed(err, 'audio')
       return
     }
-    if (session.streamSeconds > this.#ctx.settings.stream.maxSessionSeconds) {
-      try { this.#flush(session) } catch {} // the session ends here either way
-      this.fail('EAR_ERR_SESSION_TOO_LONG', `limit ${this.#ctx.settings.stream.maxSessionSeconds} s`)
+    const max = this.#ctx.settings.stream.maxSessionSeconds
+    if (session.streamSeconds > max) {
+      const end = (): void => this.fail('EAR_ERR_SESSION_TOO_LONG', `limit ${max} s`)
+      try { this.#flush(session, end) } catch { end() } // the session ends here either way
     }
   }
 

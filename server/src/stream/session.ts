@@ -97,11 +97,7 @@ export class StreamSession {
    * Check a frame of PCM bytes before anything is processed: a whole number of sample frames, and for floats no
    * NaN or infinity. Returns the problem's code, or undefined when the audio is fine.
    */
-  check (pcm: Uint8Array): AudioProblem {
-    if (pcm.length % this.#bytesPerFrame !== 0) return 'EAR_ERR_AUDIO_ALIGNMENT'
-    if (this.format.encoding === 'f32le' && hasNonFiniteFloats(pcm)) return 'EAR_ERR_AUDIO_INVALID'
-    return undefined
-  }
+  check (pcm: Uint8Array): AudioProblem { return pcmProblem(pcm, this.format) }
 
   /** Process a checked frame of PCM bytes. */
   write (pcm: Uint8Array): void {
@@ -141,6 +137,16 @@ export class StreamSession {
     const p = this.#settings.fingerprint
     this.#listener.matchEnd({ trackId: e.trackId, startSeconds: framesToSeconds(p, e.startFrame), endSeconds: framesToSeconds(p, e.endFrame) })
   }
+}
+
+/**
+ * What is wrong with a frame of PCM bytes, checked before anything is processed: a whole number of sample frames,
+ * and for floats no NaN or infinity. Undefined when the audio is fine.
+ */
+export function pcmProblem (pcm: Uint8Array, format: PcmFormat): AudioProblem {
+  if (pcm.length % frameBytesOf(format) !== 0) return 'EAR_ERR_AUDIO_ALIGNMENT'
+  if (format.encoding === 'f32le' && hasNonFiniteFloats(pcm)) return 'EAR_ERR_AUDIO_INVALID'
+  return undefined
 }
 
 /**

@@ -1,0 +1,49 @@
+/**
+ * Worker-thread entry of the stream engines (stream/engines.ts): runs the sessions a server hands it, on its own
+ * read-only view of the memory-mapped index, and sends their results back. Messages are answered in the order they
+ * came, so a `flush` or `close` answer follows every result of the audio before it.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import type { PcmFormat } from '../../../protocol/src/index.js'
+import type { Settings } from '../config/defaults.js'
+import { LmdbIndex } from '../index/lmdb-index.js'
+import { StreamSession } from './session.js'
+import type { EngineReply, EngineRequest, EngineWorkerData } from './engine-messages.js'
+
+const { dir, settings } = workerData as EngineWorkerData
+const port = parentPort
+if (!port) throw new Error('engine-worker.ts runs in a worker thread')
+const index = LmdbIndex.open(dir, settings.fingerprint, { readOnly: true })
+const sessions = new Map<number, StreamSession>()
+
+function reply (m: EngineReply): void { port?.postMessage(m) }
+
+/** The sequence number of the write being processed: results name it, so that the server can time them. */
+let currentSeq = 0
+
+function open (id: number, format: PcmFormat, s: Settings): void {
+  sessions.set(id, new StreamSession(index, s, format, {
+    match: (e) => reply({ t: 'match', id, seq: currentSeq, e }),
+    matchEnd: (e) => reply({ t: 'end', id, seq: currentSeq, e }),
+  }, (hashes, lookups, postings, seconds) => reply({ t: 'tick', id, hashes, lookups, postings, seconds })))
+}
+
+port.on('message', (m: EngineRequest) => {
+  const session = sessions.get(m.id)
+  try {
+    switch (m.t) {
+      case 'open': open(m.id, m.format, settings); break
+      case 'write':
+        currentSeq = m.seq
+        session?.write(new Uint8Array(m.pcm))
+        break
+      case 'flush': currentSeq = m.seq; session?.flush(); reply({ t: 'flushed', id: m.id }); break
+      case 'close': sessions.delete(m.id); reply({ t: 'closed', id: m.id }); break
+    }
+  } catch (err) {
+    // This session only: a damaged index page or a bug ends it, the other sessions of the worker go on.
+    sessions.delete(m.id)
+    const e = err as Error & { code?: string }
+    reply({ t: 'fault', id: m.id, code: e.code, message: e.message, stack: e.stack })
+  }
+})

@@ -1,0 +1,215 @@
+/**
+ * Stream engines: worker threads that fingerprint and match streams, so that every core works for them while this
+ * thread keeps the sockets, the HTTP API and the server's state (play log, webhooks, monitors: one writer).
+ *
+ *   socket -> Stream (this thread) -> RemoteSession --audio--> engine worker: StreamSession on a read-only index
+ *                                                    <-results-
+ *
+ * A session stays on the engine it was opened on, the one with the fewest sessions then. An engine that dies is
+ * replaced, and its sessions are opened again on the new one: they go on with the audio that follows, their stream
+ * times carried on (the evidence the dead engine held is lost, a few seconds of it).
+ */
+import { Worker } from 'node:worker_threads'
+import { errorFromServer, type PcmFormat } from '../../../protocol/src/index.js'
+import { frameBytesOf } from '../audio/pcm-to-mono.js'
+import type { Settings } from '../config/defaults.js'
+import type { Logger } from '../log.js'
+import type { EngineReply, EngineRequest, EngineWorkerData } from './engine-messages.js'
+import type { SessionMatch, SessionMatchEnd } from './session.js'
+
+/** Who hears a remote session: its results with the sequence number of the write that decided them. */
+export interface RemoteListener {
+  match (e: SessionMatch, seq: number): void
+  matchEnd (e: SessionMatchEnd, seq: number): void
+  tick? (hashes: number, lookups: number, postings: number, seconds: number): void
+  /** The engine could not process the session's audio (a damaged index page, a bug): the session is over. */
+  fault (err: Error): void
+}
+
+/** An engine that died this soon after it started is not replaced at once: something is wrong with all of them. */
+const MIN_LIFE_MS = 1000
+
+class Engine {
+  worker: Worker
+  readonly sessions = new Map<number, RemoteSession>()
+  startedAt = Date.now()
+  restarts = 0
+  /** Told once a replacement runs the sessions again. */
+  onReplaced: (() => void) | undefined
+
+  constructor (readonly slot: number, private readonly spawn: () => Worker) {
+    this.worker = spawn()
+  }
+
+  post (m: EngineRequest, transfer?: ArrayBuffer[]): void { this.worker.postMessage(m, transfer) }
+
+  respawn (): void {
+    this.worker = this.spawn()
+    this.startedAt = Date.now()
+    this.restarts++
+  }
+}
+
+export class RemoteSession {
+  readonly format: PcmFormat
+  readonly #engine: Engine
+  readonly #listener: RemoteListener
+  readonly #bytesPerSecond: number
+  /** Stream seconds received before the current engine opened the session (after an engine was replaced). */
+  #base = 0
+  #seq = 0
+  #flushed = false
+  #afterFlush: Array<() => void> = []
+  #afterClose: (() => void) | undefined
+  #closed = false
+  bytesReceived = 0
+
+  constructor (readonly id: number, engine: Engine, format: PcmFormat, listener: RemoteListener) {
+    this.format = format
+    this.#engine = engine
+    this.#listener = listener
+    this.#bytesPerSecond = frameBytesOf(format) * format.sampleRate
+    engine.sessions.set(id, this)
+    engine.post({ t: 'open', id, format })
+  }
+
+  /** Seconds of audio received (not all of it processed yet). */
+  get streamSeconds (): number { return this.bytesReceived / this.#bytesPerSecond }
+
+  get flushed (): boolean { return this.#flushed }
+
+  /** The sequence number of the last write: results name the write that decided them. */
+  get seq (): number { return this.#seq }
+
+  /** Hand a checked chunk of PCM bytes to the engine (copied: the transport reuses its buffer). */
+  write (pcm: Uint8Array): void {
+    this.bytesReceived += pcm.length
+    // A copy of its own (a Buffer's slice() would share, and transferring would detach, the transport's memory).
+    const copy = new Uint8Array(pcm).buffer
+    this.#engine.post({ t: 'write', id: this.id, seq: ++this.#seq, pcm: copy }, [copy])
+  }
+
+  /** End of input: `then` runs once every final result has been reported. */
+  flush (then?: () => void): void {
+    if (this.#flushed) { then?.(); return }
+    this.#flushed = true
+    if (then) this.#afterFlush.push(then)
+    this.#engine.post({ t: 'flush', id: this.id, seq: this.#seq })
+  }
+
+  /** The session is over: `then` runs once every result before it has been reported. */
+  close (then: () => void): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#afterClose = then
+    this.#engine.post({ t: 'close', id: this.id })
+  }
+
+  /** A reply of the engine for this session. */
+  receive (m: EngineReply): void {
+    switch (m.t) {
+      case 'match': this.#listener.match(this.#base === 0 ? m.e : { ...m.e, streamSeconds: m.e.streamSeconds + this.#base, startSeconds: m.e.startSeconds + this.#base }, m.seq); break
+      case 'end': this.#listener.matchEnd(this.#base === 0 ? m.e : { ...m.e, startSeconds: m.e.startSeconds + this.#base, endSeconds: m.e.endSeconds + this.#base }, m.seq); break
+      case 'tick': this.#listener.tick?.(m.hashes, m.lookups, m.postings, m.seconds); break
+      case 'flushed': for (const f of this.#afterFlush.splice(0)) f(); break
+      case 'closed': this.#finish(); break
+      case 'fault': {
+        const err = errorFromServer(m.code ?? 'EAR_ERR_INTERNAL', m.message)
+        if (m.stack) err.stack = m.stack
+        this.#listener.fault(err)
+        this.#finish()
+        break
+      }
+    }
+  }
+
+  /** Its engine died: open the session again on the replacement, from the stream time reached. */
+  reopen (): void {
+    if (this.#closed) { this.#finish(); return }
+    this.#base = this.streamSeconds
+    this.#engine.post({ t: 'open', id: this.id, format: this.format })
+    if (this.#flushed) this.#engine.post({ t: 'flush', id: this.id, seq: this.#seq })
+  }
+
+  #finish (): void {
+    this.#engine.sessions.delete(this.id)
+    for (const f of this.#afterFlush.splice(0)) f()
+    const then = this.#afterClose
+    this.#afterClose = undefined
+    this.#closed = true
+    then?.()
+  }
+}
+
+export class StreamEngines {
+  readonly #engines: Engine[]
+  readonly #log: Logger | undefined
+  #nextId = 1
+  #closing = false
+
+  /**
+   * @param dir the index folder: each engine opens it read-only
+   * @param count engines (worker threads) to start
+   */
+  constructor (dir: string, settings: Settings, count: number, log?: Logger) {
+    this.#log = log
+    const data: EngineWorkerData = { dir, settings }
+    this.#engines = Array.from({ length: count }, (_, slot) => {
+      const engine: Engine = new Engine(slot, () => {
+        const w = new Worker(new URL('./engine-worker.js', import.meta.url), { workerData: data })
+        w.on('message', (m: EngineReply) => engine.sessions.get(m.id)?.receive(m))
+        w.on('error', (err) => log?.error({ err, engine: slot }, 'stream engine failed'))
+        w.on('exit', (code) => this.#exited(engine, w, code))
+        return w
+      })
+      return engine
+    })
+  }
+
+  get count (): number { return this.#engines.length }
+
+  /** Open a session on the engine with the fewest. */
+  open (format: PcmFormat, listener: RemoteListener): RemoteSession {
+    let engine = this.#engines[0]
+    for (const e of this.#engines) if (e.sessions.size < engine.sessions.size) engine = e
+    return new RemoteSession(this.#nextId++, engine, format, listener)
+  }
+
+  /** Per engine: sessions it runs and how often it was replaced. */
+  stats (): Array<{ sessions: number, restarts: number }> {
+    return this.#engines.map((e) => ({ sessions: e.sessions.size, restarts: e.restarts }))
+  }
+
+  /**
+   * Stop an engine as if it had died, and resolve once its replacement runs its sessions: how tests, and operators
+   * who doubt an engine, check recovery.
+   */
+  async replace (slot: number): Promise<void> {
+    const engine = this.#engines[slot]
+    if (!engine) throw new RangeError(`no engine ${slot}`)
+    const replaced = new Promise<void>((resolve) => { engine.onReplaced = resolve })
+    await engine.worker.terminate()
+    await replaced
+  }
+
+  /** Wait for the sessions to close (their last results delivered), then stop the engines. */
+  async close (): Promise<void> {
+    const deadline = Date.now() + 5000
+    while (this.#engines.some((e) => e.sessions.size > 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+    this.#closing = true
+    await Promise.all(this.#engines.map((e) => e.worker.terminate()))
+  }
+
+  #exited (engine: Engine, worker: Worker, code: number): void {
+    if (this.#closing || engine.worker !== worker) return
+    this.#log?.error({ engine: engine.slot, code, sessions: engine.sessions.size }, 'stream engine exited; starting another')
+    const wait = Math.max(0, engine.startedAt + MIN_LIFE_MS - Date.now())
+    setTimeout(() => {
+      if (this.#closing) return
+      engine.respawn()
+      for (const s of [...engine.sessions.values()]) s.reopen()
+      engine.onReplaced?.()
+      engine.onReplaced = undefined
+    }, wait).unref()
+  }
+}
