@@ -30,7 +30,7 @@ import type { HttpHandler, Transport, TransportName } from './transport/types.js
 import { WebhookDispatcher } from './webhooks/webhooks.js'
 import { playEvent } from './webhooks/play-events.js'
 import { silentLogger, type Logger } from './log.js'
-import { EarshotError, errorMessage } from './errors.js'
+import { EarshotError, describeError, errorMessage } from './errors.js'
 import { AddressPolicy } from './net/address-policy.js'
 
 export interface BuildOptions {
@@ -134,8 +134,11 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
 
   // Engines need an index on disk, which each opens read-only; an in-memory index is matched on this thread.
   const engines = settings.workers > 0 && index instanceof LmdbIndex
-    ? new StreamEngines(index.dir, settings, settings.workers, log.child({ component: 'engines' }))
+    ? new StreamEngines(index.dir, settings, settings.workers, log.child({ component: 'engines' }), (err) => {
+      if (err instanceof EarshotError && err.code === 'EAR_ERR_INDEX_READ') index.noteReadFailure(describeError(err))
+    })
     : undefined
+  await engines?.ready()
   const access = new Access(settings.access)
   const accessLog = log.child({ component: 'access' })
   const warnOnce = onceEach((key: string, err: Error) => accessLog.warn({ refused: key }, err.message))

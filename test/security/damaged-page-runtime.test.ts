@@ -54,17 +54,18 @@ t.test('a page damaged while the index is open fails that request with EAR_ERR_I
 })
 
 t.test('a page damaged under a live server ends that stream session with a code, and the server serves on', async (t) => {
-  for (const transport of ['uws', 'ws']) {
-    const db = copy(`serving-${transport}`)
-    const r = await fixture('damage-while-serving.js', [db, path.join(dir, 'clip.wav'), transport])
-    t.equal(r.signal, null, `${transport}: no signal death`)
-    t.equal(r.code, 0, `${transport}: the server process ran to its end`)
+  // On the main thread with both transports, and on two stream engines, whose index reads fail in their threads.
+  for (const [transport, workers] of [['uws', 0], ['ws', 0], ['uws', 2]] as const) {
+    const db = copy(`serving-${transport}-${workers}`)
+    const r = await fixture('damage-while-serving.js', [db, path.join(dir, 'clip.wav'), transport, String(workers)])
+    t.equal(r.signal, null, `${transport} on ${workers} engines: no signal death`)
+    t.equal(r.code, 0, `${transport} on ${workers} engines: the server process ran to its end`)
     const out = JSON.parse(r.stdout) as { errors: Array<{ code: string, message?: string }>, closed: { code: number, reason: string }, served: boolean, readFailures: number }
-    t.match(out.errors[0], { code: 'EAR_ERR_INTERNAL' }, `${transport}: the session got an error message`)
-    t.match(JSON.stringify(out.errors[0]), /EAR_ERR_INDEX_READ/, `${transport}: naming EAR_ERR_INDEX_READ`)
-    t.notMatch(JSON.stringify(out.errors), dir, `${transport}: and no server path`)
-    t.equal(out.closed.code, 1011, `${transport}: closed with 1011 (internal error)`)
-    t.equal(out.served, true, `${transport}: a new session is still served`)
-    t.ok(out.readFailures >= 1, `${transport}: the failure is counted (${out.readFailures})`)
+    t.match(out.errors[0], { code: 'EAR_ERR_INTERNAL' }, `${transport} on ${workers} engines: the session got an error message`)
+    t.match(JSON.stringify(out.errors[0]), /EAR_ERR_INDEX_READ/, `${transport} on ${workers} engines: naming EAR_ERR_INDEX_READ`)
+    t.notMatch(JSON.stringify(out.errors), dir, `${transport} on ${workers} engines: and no server path`)
+    t.equal(out.closed.code, 1011, `${transport} on ${workers} engines: closed with 1011 (internal error)`)
+    t.equal(out.served, true, `${transport} on ${workers} engines: a new session is still served`)
+    t.ok(out.readFailures >= 1, `${transport} on ${workers} engines: the failure is counted (${out.readFailures})`)
   }
 })

@@ -77,7 +77,7 @@ t.test('an engine that dies is replaced; the sessions on it go on and match agai
     for (const end = at + seconds * RATE; at < end && at < program.length; at += frame) c.audio(program.subarray(at, at + frame))
   }
   send(5)
-  await c.next('match')
+  await c.next('match', 20_000)
   await engines.replace(0)
   t.same(engines.stats(), [{ sessions: 1, restarts: 1 }], 'replaced; the session moved to the new engine')
   send(15) // the rest: song 3's end, then song 5

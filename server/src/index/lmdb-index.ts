@@ -399,9 +399,14 @@ export class LmdbIndex implements Index {
     // LMDB leaves the failed read transaction unusable: the next read starts a fresh one.
     try { this.#root.resetReadTxn() } catch {}
     const coded = wrapError('EAR_ERR_INDEX_READ', err)
-    this.readFailures++
-    this.lastReadFailure = { at: new Date().toISOString(), message: describeError(coded) }
+    this.noteReadFailure(describeError(coded))
     throw coded
+  }
+
+  /** Count a read that met a damaged page, for /health: this instance's, or another thread's on the same files. */
+  noteReadFailure (message: string): void {
+    this.readFailures++
+    this.lastReadFailure = { at: new Date().toISOString(), message }
   }
 
   getTrack (id: number): Track | undefined {

@@ -19,6 +19,7 @@ export type EngineRequest =
   | { t: 'close', id: number }
 
 export type EngineReply =
+  | { t: 'ready', id?: undefined }
   | { t: 'match', id: number, seq: number, e: SessionMatch }
   | { t: 'end', id: number, seq: number, e: SessionMatchEnd }
   | { t: 'tick', id: number, hashes: number, lookups: number, postings: number, seconds: number }

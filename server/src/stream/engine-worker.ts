@@ -13,16 +13,24 @@ import type { EngineReply, EngineRequest, EngineWorkerData } from './engine-mess
 const { dir, settings } = workerData as EngineWorkerData
 const port = parentPort
 if (!port) throw new Error('engine-worker.ts runs in a worker thread')
-const index = LmdbIndex.open(dir, settings.fingerprint, { readOnly: true })
 const sessions = new Map<number, StreamSession>()
 
 function reply (m: EngineReply): void { port?.postMessage(m) }
+
+/** The index, opened again by the next session when it could not be (its sessions fail with the reason meanwhile). */
+let index: LmdbIndex | undefined
+function theIndex (): LmdbIndex {
+  index ??= LmdbIndex.open(dir, settings.fingerprint, { readOnly: true })
+  return index
+}
+try { theIndex() } catch {} // told to each session that opens while it cannot be opened
+reply({ t: 'ready' })
 
 /** The sequence number of the write being processed: results name it, so that the server can time them. */
 let currentSeq = 0
 
 function open (id: number, format: PcmFormat, s: Settings): void {
-  sessions.set(id, new StreamSession(index, s, format, {
+  sessions.set(id, new StreamSession(theIndex(), s, format, {
     match: (e) => reply({ t: 'match', id, seq: currentSeq, e }),
     matchEnd: (e) => reply({ t: 'end', id, seq: currentSeq, e }),
   }, (hashes, lookups, postings, seconds) => reply({ t: 'tick', id, hashes, lookups, postings, seconds })))
@@ -44,6 +52,7 @@ port.on('message', (m: EngineRequest) => {
     // This session only: a damaged index page or a bug ends it, the other sessions of the worker go on.
     sessions.delete(m.id)
     const e = err as Error & { code?: string }
-    reply({ t: 'fault', id: m.id, code: e.code, message: e.message, stack: e.stack })
+    const cause = e.cause instanceof Error ? `: ${e.cause.message}` : '' // LMDB's reason, for /health
+    reply({ t: 'fault', id: m.id, code: e.code, message: e.message + cause, stack: e.stack })
   }
 })

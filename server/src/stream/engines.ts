@@ -34,17 +34,29 @@ class Engine {
   readonly sessions = new Map<number, RemoteSession>()
   startedAt = Date.now()
   restarts = 0
+  /** Resolves once the engine has started (its index opened, or the reason it could not be kept for its sessions). */
+  started: Promise<void> = Promise.resolve()
   /** Told once a replacement runs the sessions again. */
   onReplaced: (() => void) | undefined
 
   constructor (readonly slot: number, private readonly spawn: () => Worker) {
-    this.worker = spawn()
+    this.worker = this.#start()
+  }
+
+  #start (): Worker {
+    const w = this.spawn()
+    this.started = new Promise((resolve) => {
+      const ready = (m: EngineReply): void => { if (m.t === 'ready') { w.off('message', ready); resolve() } }
+      w.on('message', ready)
+      w.once('exit', () => resolve())
+    })
+    return w
   }
 
   post (m: EngineRequest, transfer?: ArrayBuffer[]): void { this.worker.postMessage(m, transfer) }
 
   respawn (): void {
-    this.worker = this.spawn()
+    this.worker = this.#start()
     this.startedAt = Date.now()
     this.restarts++
   }
@@ -59,9 +71,13 @@ export class RemoteSession {
   #base = 0
   #seq = 0
   #flushed = false
-  #afterFlush: Array<() => void> = []
+  /** Waiting for the engine's answer to flush (the final results come before it). */
+  #afterFlush: Array<() => void> | undefined
   #afterClose: (() => void) | undefined
-  #closed = false
+  /** close() was called. */
+  #closing = false
+  /** The engine is done with the session (closed, or failed): nothing more will come from it. */
+  #done = false
   bytesReceived = 0
 
   constructor (readonly id: number, engine: Engine, format: PcmFormat, listener: RemoteListener) {
@@ -91,16 +107,22 @@ export class RemoteSession {
 
   /** End of input: `then` runs once every final result has been reported. */
   flush (then?: () => void): void {
-    if (this.#flushed) { then?.(); return }
+    if (this.#flushed) {
+      // Again: after the first flush's answer, like every result.
+      if (this.#afterFlush && then) this.#afterFlush.push(then)
+      else then?.()
+      return
+    }
     this.#flushed = true
-    if (then) this.#afterFlush.push(then)
+    this.#afterFlush = then ? [then] : []
     this.#engine.post({ t: 'flush', id: this.id, seq: this.#seq })
   }
 
   /** The session is over: `then` runs once every result before it has been reported. */
   close (then: () => void): void {
-    if (this.#closed) return
-    this.#closed = true
+    if (this.#closing) return
+    this.#closing = true
+    if (this.#done) { then(); return } // it failed: no more results will come
     this.#afterClose = then
     this.#engine.post({ t: 'close', id: this.id })
   }
@@ -111,12 +133,10 @@ export class RemoteSession {
       case 'match': this.#listener.match(this.#base === 0 ? m.e : { ...m.e, streamSeconds: m.e.streamSeconds + this.#base, startSeconds: m.e.startSeconds + this.#base }, m.seq); break
       case 'end': this.#listener.matchEnd(this.#base === 0 ? m.e : { ...m.e, startSeconds: m.e.startSeconds + this.#base, endSeconds: m.e.endSeconds + this.#base }, m.seq); break
       case 'tick': this.#listener.tick?.(m.hashes, m.lookups, m.postings, m.seconds); break
-      case 'flushed': for (const f of this.#afterFlush.splice(0)) f(); break
+      case 'flushed': this.#flushAnswered(); break
       case 'closed': this.#finish(); break
       case 'fault': {
-        const err = errorFromServer(m.code ?? 'EAR_ERR_INTERNAL', m.message)
-        if (m.stack) err.stack = m.stack
-        this.#listener.fault(err)
+        this.#listener.fault(faultError(m))
         this.#finish()
         break
       }
@@ -125,39 +145,59 @@ export class RemoteSession {
 
   /** Its engine died: open the session again on the replacement, from the stream time reached. */
   reopen (): void {
-    if (this.#closed) { this.#finish(); return }
+    if (this.#closing) { this.#finish(); return }
     this.#base = this.streamSeconds
     this.#engine.post({ t: 'open', id: this.id, format: this.format })
     if (this.#flushed) this.#engine.post({ t: 'flush', id: this.id, seq: this.#seq })
   }
 
+  #flushAnswered (): void {
+    const waiting = this.#afterFlush ?? []
+    this.#afterFlush = undefined
+    for (const f of waiting) f()
+  }
+
   #finish (): void {
     this.#engine.sessions.delete(this.id)
-    for (const f of this.#afterFlush.splice(0)) f()
+    this.#done = true
+    this.#flushAnswered()
     const then = this.#afterClose
     this.#afterClose = undefined
-    this.#closed = true
     then?.()
   }
+}
+
+/** The error an engine reported, as this thread's kind of error (EAR_ERR_INDEX_READ an EarshotError again). */
+function faultError (m: Extract<EngineReply, { t: 'fault' }>): Error {
+  const err = errorFromServer(m.code ?? 'EAR_ERR_INTERNAL', m.message)
+  if (m.stack) err.stack = m.stack
+  return err
 }
 
 export class StreamEngines {
   readonly #engines: Engine[]
   readonly #log: Logger | undefined
+  readonly #onFault: ((err: Error) => void) | undefined
   #nextId = 1
   #closing = false
 
   /**
    * @param dir the index folder: each engine opens it read-only
    * @param count engines (worker threads) to start
+   * @param onFault told of every session an engine could not go on with (the server counts damaged index reads)
    */
-  constructor (dir: string, settings: Settings, count: number, log?: Logger) {
+  constructor (dir: string, settings: Settings, count: number, log?: Logger, onFault?: (err: Error) => void) {
     this.#log = log
+    this.#onFault = onFault
     const data: EngineWorkerData = { dir, settings }
     this.#engines = Array.from({ length: count }, (_, slot) => {
       const engine: Engine = new Engine(slot, () => {
         const w = new Worker(new URL('./engine-worker.js', import.meta.url), { workerData: data })
-        w.on('message', (m: EngineReply) => engine.sessions.get(m.id)?.receive(m))
+        w.on('message', (m: EngineReply) => {
+          if (m.t === 'ready') return
+          if (m.t === 'fault') this.#onFault?.(faultError(m))
+          engine.sessions.get(m.id)?.receive(m)
+        })
         w.on('error', (err) => log?.error({ err, engine: slot }, 'stream engine failed'))
         w.on('exit', (code) => this.#exited(engine, w, code))
         return w
@@ -167,6 +207,11 @@ export class StreamEngines {
   }
 
   get count (): number { return this.#engines.length }
+
+  /** Resolves once every engine has started: a server is ready when its engines are. */
+  async ready (): Promise<void> {
+    await Promise.all(this.#engines.map((e) => e.started))
+  }
 
   /** Open a session on the engine with the fewest. */
   open (format: PcmFormat, listener: RemoteListener): RemoteSession {
