@@ -14,7 +14,8 @@
  * (default 200), EARSHOT_BENCH_SECONDS (default 60), EARSHOT_BENCH_TRANSPORTS (default "uws,ws"),
  * EARSHOT_BENCH_NODE_ARGS (extra node flags for the server, e.g. "--cpu-prof"), EARSHOT_BENCH_SPEED (default 1:
  * play every stream this much fast, as radio does, e.g. 1.03; the 44.1 kHz samples are declared at 44.1 kHz times
- * the speed, which plays them faster and higher, like a turntable).
+ * the speed, which plays them faster and higher, like a turntable). The server takes EARSHOT_WORKERS (stream engines;
+ * default one per core; 0: sessions on its main thread) from this environment.
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -175,7 +176,8 @@ async function main (): Promise<void> {
   const rng = makeRng(3)
   const tracks: Float32Array[] = []
   for (const f of sources) tracks.push(addWhiteNoise(await decodeToMono(f, RATE), 15, rng))
-  console.log(`${new Date().toISOString().slice(0, 10)}: ${sessions} sessions x ${seconds} s of real-time 44.1 kHz s16le audio, ${ntracks} tracks indexed, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? ''})`)
+  console.log(`${new Date().toISOString().slice(0, 10)}: ${sessions} sessions x ${seconds} s of real-time 44.1 kHz s16le audio, ${ntracks} tracks indexed, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? ''}), ` +
+    `stream engines: ${process.env.EARSHOT_WORKERS ?? 'one per core'} (EARSHOT_WORKERS)`)
   console.log('')
   if (SPEED !== 1) console.log(`Every stream plays at speed ${SPEED} (declared at ${Math.round(RATE * SPEED)} Hz).\n`)
   console.log('| transport | server CPU | load generator CPU | sessions per core at this load | confirmed | time to confirmed p50 / p95 | push latency p50 / p99 | RSS per session | RSS growth |')
