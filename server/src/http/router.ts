@@ -109,13 +109,13 @@ export function route<P extends TObject = Empty, Q extends TObject = Empty, B ex
     bodySetting: setting,
     bodyLimit: setting && ((s) => s.http[setting]),
     async handle (call) {
-      const answer = await handle({
+      const out = await handle({
         ...call,
         params: (params ? params(fromText(spec.params!, (n) => call.params[n], true)) : {}) as StaticDecode<P>,
         query: (query ? query(fromText(spec.query!, (n) => call.req.query.get(n), false)) : {}) as StaticDecode<Q>,
         body: (body ? body(withoutNulls(await readJson(call.req))) : {}) as StaticDecode<B>,
       })
-      return 'json' in answer ? json(answer.status as number, answer.json, answer.headers) : answer
+      return 'json' in out ? json(out.status as number, out.json, out.headers) : out
     },
   }
 }
