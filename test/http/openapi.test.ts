@@ -6,12 +6,15 @@ import { fileURLToPath } from 'node:url'
 import { errorCatalogue } from '../../server/src/errors.js'
 import { router } from '../../server/src/http/routes.js'
 import type { Route } from '../../server/src/http/router.js'
+import { Value } from '@sinclair/typebox/value'
 import { buildCatalog } from '../helpers/catalog.js'
 import { clip } from '../helpers/signals.js'
 import { allowLoopback, startServer, testSettings, toS16 } from '../helpers/stream-helpers.js'
 
-// The OpenAPI document is written by hand, apart from the route table; this test holds the two together, then
-// checks the schemas against real answers of a real server (ws transport, a one-song catalog in a real LMDB).
+// The OpenAPI document is generated from the route table's schemas. This test checks what the generator makes of
+// them (every route, parameter, body, access level and error answer; every $ref resolves), then checks real answers
+// of a real server (ws transport, a one-song catalog in a real LMDB) against the served document's schemas and
+// against the routes' own response schemas.
 const API_MD = fileURLToPath(new URL('../../../docs/API.md', import.meta.url))
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
 /** Each request of this test is answered well within this, in ms. */
@@ -76,32 +79,44 @@ function refs (value: unknown, where = '#', out: Array<[string, string]> = []): 
 }
 
 /**
- * The ways `value` breaks `schema` (empty when it fits): the subset of OpenAPI 3.0 schemas the document uses
- * ($ref, allOf, nullable, type, enum, required, properties without extras, items, minimum, maximum, date-time).
+ * The ways `value` breaks `schema` (empty when it fits): the JSON Schema the document uses ($ref, anyOf, const, enum,
+ * type with null, required, properties without extras unless allowed, items, minimum, maximum, lengths, pattern, the
+ * formats date-time, date and uuid).
  */
 function violations (doc: Json, schema: Json, value: unknown, at = '$'): string[] {
-  if (schema.$ref !== undefined) return violations(doc, resolvePointer(doc, schema.$ref) as Json, value, at)
-  if (value === null) return schema.nullable === true ? [] : [`${at} is null`]
+  if (schema.$ref !== undefined) {
+    const target = resolvePointer(doc, schema.$ref)
+    return target === undefined ? [`${at}: $ref ${String(schema.$ref)} leads nowhere`] : violations(doc, target as Json, value, at)
+  }
+  if (schema.anyOf !== undefined) {
+    const each = (schema.anyOf as Json[]).map((s) => violations(doc, s, value, at))
+    return each.some((v) => v.length === 0) ? [] : [`${at} = ${JSON.stringify(value)?.slice(0, 80)} fits no choice: ${each.flat().join('; ')}`]
+  }
   if (schema.allOf !== undefined) return (schema.allOf as Json[]).flatMap((s) => violations(doc, s, value, at))
   const problems: string[] = []
-  const type = Array.isArray(value) ? 'array' : Number.isInteger(value) ? 'integer' : typeof value
-  const fits = schema.type === undefined || schema.type === type || (schema.type === 'number' && type === 'integer') ||
-    (schema.type === 'object' && type === 'object')
+  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : Number.isInteger(value) ? 'integer' : typeof value
+  const fits = schema.type === undefined || schema.type === type || (schema.type === 'number' && type === 'integer')
   if (!fits) return [`${at} is ${type}, not ${String(schema.type)}`]
+  if (schema.const !== undefined && value !== schema.const) problems.push(`${at} = ${JSON.stringify(value)} is not ${JSON.stringify(schema.const)}`)
   if (schema.enum !== undefined && !(schema.enum as unknown[]).includes(value)) problems.push(`${at} = ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`)
   if (typeof value === 'number') {
     if (schema.minimum !== undefined && value < schema.minimum) problems.push(`${at} = ${value} < ${String(schema.minimum)}`)
     if (schema.maximum !== undefined && value > schema.maximum) problems.push(`${at} = ${value} > ${String(schema.maximum)}`)
   }
-  if (typeof value === 'string' && schema.format === 'date-time' && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(value)) problems.push(`${at} = ${value} is not an ISO time`)
+  if (typeof value === 'string') {
+    const formats: Record<string, RegExp> = { 'date-time': /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, date: /^\d{4}-\d\d-\d\d$/, uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/ }
+    if (schema.format !== undefined && formats[schema.format]?.test(value) === false) problems.push(`${at} = ${value} is not a ${String(schema.format)}`)
+    if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value)) problems.push(`${at} = ${value} does not match ${String(schema.pattern)}`)
+    if (schema.maxLength !== undefined && value.length > schema.maxLength) problems.push(`${at} is longer than ${String(schema.maxLength)}`)
+    if (schema.minLength !== undefined && value.length < schema.minLength) problems.push(`${at} is shorter than ${String(schema.minLength)}`)
+  }
   if (Array.isArray(value) && schema.items !== undefined) value.forEach((v, i) => problems.push(...violations(doc, schema.items, v, `${at}[${i}]`)))
   if (type === 'object' && schema.properties !== undefined) {
     const obj = value as Json
     for (const k of schema.required ?? []) if (!(k in obj)) problems.push(`${at}.${String(k)} is missing`)
     for (const [k, v] of Object.entries(obj)) {
       const s = (schema.properties as Json)[k]
-      if (s === undefined) problems.push(`${at}.${k} is not in the schema`)
-      else problems.push(...violations(doc, s, v, `${at}.${k}`))
+      if (s === undefined) { if (schema.additionalProperties !== true) problems.push(`${at}.${k} is not in the schema`) } else problems.push(...violations(doc, s, v, `${at}.${k}`))
     }
   }
   return problems
@@ -113,7 +128,7 @@ t.test('GET /openapi.json describes every route of the table, and only those', a
   t.equal(answer.status, 200)
   t.match(answer.type, /^application\/json/)
   const doc = JSON.parse(answer.body) as Json
-  t.match(doc.openapi, /^3\.\d+\.\d+$/, 'an OpenAPI 3 document')
+  t.equal(doc.openapi, '3.1.0', 'an OpenAPI 3.1 document (its schemas are JSON Schema, as TypeBox writes them)')
   t.equal(doc.info?.title, 'earshot')
   t.ok(doc.components?.securitySchemes?.bearer && doc.components?.securitySchemes?.tokenQuery, 'both token schemes are defined')
 
@@ -134,6 +149,7 @@ t.test('GET /openapi.json describes every route of the table, and only those', a
     if (op === undefined) continue // reported above
     const name = `${route.method} ${route.path}`
     t.equal(op.summary, route.summary, `${name}: the route's summary`)
+    t.equal(op.operationId, route.operationId, `${name}: the route's operationId`)
     t.equal(op['x-earshot-access'], route.access, `${name}: x-earshot-access is the route's access level`)
     if (route.access === 'public') {
       t.same(op.security, [], `${name}: public, so security is []`)
@@ -167,10 +183,42 @@ t.test('GET /openapi.json describes every route of the table, and only those', a
     const pathParams = ((op.parameters ?? []) as Json[]).filter((x) => x.in === 'path')
     t.same(pathParams.map((x) => x.name).sort(), names.sort(), `${name}: its path parameters`)
     t.ok(pathParams.every((x) => x.required === true), `${name}: path parameters are required`)
+    const queryParams = ((op.parameters ?? []) as Json[]).filter((x) => x.in === 'query')
+    t.same(queryParams.map((x) => x.name).sort(), Object.keys(route.query?.properties ?? {}).sort(), `${name}: its query parameters`)
+    for (const x of [...pathParams, ...queryParams]) t.ok(typeof x.schema?.type === 'string', `${name}: ${String(x.name)} has a typed schema`)
+    if (route.body) {
+      const schema = op.requestBody.content['application/json']?.schema
+      t.equal(schema?.additionalProperties, false, `${name}: a JSON body refuses unknown fields`)
+      t.same(Object.keys(schema?.properties ?? {}).sort(), Object.keys(route.body.properties).sort(), `${name}: the body's fields`)
+    }
+    for (const [status, spec] of Object.entries(route.responses)) {
+      t.ok(op.responses[status], `${name}: answers ${status}`)
+      if (spec.json) t.ok(op.responses[status].content?.['application/json']?.schema, `${name}: ${status} has its JSON schema`)
+    }
   }
 
   for (const [where, target] of refs(doc)) t.ok(resolvePointer(doc, target) !== undefined, `${where}: $ref ${target} resolves`)
   t.ok(refs(doc).length > 20, 'the document uses its shared schemas')
+  const used = new Set(refs(doc).map(([, target]) => target))
+  for (const name of Object.keys(doc.components.schemas as Json)) t.ok(used.has(`#/components/schemas/${name}`), `component ${name} is referenced`)
+  t.notMatch(answer.body, /"\$id"/, 'no $id is left: shared schemas are components')
+  for (const name of ['Error', 'Track', 'Monitor', 'Play', 'IndexJob', 'Health']) t.ok(doc.components.schemas[name], `the component ${name}`)
+})
+
+t.test('the schema check of this test finds what does not fit', async (t) => {
+  const { http: base } = await startServer(t, 'ws', catalog.index)
+  const doc = JSON.parse((await request('GET', `${base}/openapi.json`)).body) as Json
+  const track = { $ref: '#/components/schemas/Track' }
+  const good = { id: 1, title: 'a', artist: 'b', album: 'c', durationSeconds: 1.5, source: 's', indexedAt: '2026-01-01T00:00:00.000Z', hashCount: 3 }
+  t.same(violations(doc, track, good), [], 'a track fits')
+  t.not(violations(doc, track, { ...good, id: 'x' }).length, 0, 'a string id does not')
+  t.not(violations(doc, track, { ...good, extra: 1 }).length, 0, 'nor an undocumented field')
+  t.not(violations(doc, track, { ...good, indexedAt: 'yesterday' }).length, 0, 'nor a time that is not ISO')
+  const { hashCount: _, ...missing } = good
+  t.not(violations(doc, track, missing).length, 0, 'nor a missing field')
+  const page = doc.paths['/v1/tracks'].get.responses['200'].content['application/json'].schema
+  t.same(violations(doc, page, { tracks: [good], nextCursor: null }), [], 'null where it is allowed')
+  t.not(violations(doc, page, { tracks: null, nextCursor: null }).length, 0, 'not where it is not')
 })
 
 t.test('the schemas fit what the server answers', async (t) => {
@@ -181,7 +229,11 @@ t.test('the schemas fit what the server answers', async (t) => {
     const media = (doc.paths as Json)[path][method].responses[String(status)]?.content?.['application/json']
     t.ok(media, `${name}: ${status} is documented as JSON`)
     if (!media) return
-    t.same(violations(doc, media.schema, JSON.parse(answer.body)), [], `${name}: the body fits its schema`)
+    const body = JSON.parse(answer.body) as unknown
+    t.same(violations(doc, media.schema, body), [], `${name}: the body fits its schema in the document`)
+    const route = router.routes.find((r) => openApiPath(r) === path && r.method === method.toUpperCase())
+    const own = route?.responses[status]?.json
+    if (own) t.ok(Value.Check(own, body), `${name}: the body fits the route's own schema (${[...Value.Errors(own, body)].map((e) => `${e.path} ${e.message}`).slice(0, 3).join('; ')})`)
   }
   const post = (p: string, body: unknown): Promise<Answer> => request('POST', `${base}${p}`, JSON.stringify(body), { 'content-type': 'application/json' })
 

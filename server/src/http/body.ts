@@ -7,6 +7,7 @@ import { frameBytesOf, hasNonFiniteFloats, pcmToMono } from '../audio/pcm-to-mon
 import { earshotError, wrapError } from '../errors.js'
 import { parseContentType, rawPcmType, type RawPcmType } from '../net/content-type.js'
 import type { HttpRequest } from './request.js'
+import { Type, type TObject } from '@sinclair/typebox'
 
 /** The body as a JSON object. */
 export async function readJson (req: HttpRequest): Promise<Record<string, unknown>> {
@@ -81,4 +82,26 @@ async function readMultipart (req: HttpRequest, contentType: string): Promise<Au
   const data = new Uint8Array(await file.arrayBuffer())
   if (data.length === 0) throw earshotError('EAR_ERR_FILE_EMPTY', file.name || 'the uploaded file')
   return { kind: 'encoded', bytes: data, name: file.name || 'upload', fields }
+}
+
+const ENCODED_AUDIO = 'Audio in any container earshot decodes: WAV, MP3, FLAC, Ogg Vorbis, Opus; with ffmpeg on the server, every other format ffmpeg knows'
+const binary = (description: string) => ({ schema: Type.String({ format: 'binary', description }) })
+
+/** The OpenAPI request body of readAudio: files always; raw PCM when `withPcm` (a track keeps its container as its source). */
+export function audioUpload (withPcm: boolean, form: TObject): Record<string, unknown> {
+  const content: Record<string, unknown> = {
+    'audio/*': binary(ENCODED_AUDIO),
+    'video/*': binary('A video container; its audio is used (needs ffmpeg for most containers)'),
+    'application/ogg': binary('Ogg Vorbis or Opus'),
+    'application/octet-stream': binary(`${ENCODED_AUDIO}; the format is read from the bytes`),
+  }
+  if (withPcm) {
+    content['audio/pcm'] = binary('Raw interleaved PCM. Media type parameters: rate=8000..96000 (Hz, required), ' +
+      'encoding=s16le (default) or f32le, channels=1 (default) or 2. Example: `audio/pcm; rate=44100; encoding=s16le; channels=2`. ' +
+      'The body must hold whole sample frames; f32le samples must be finite. Stereo is mixed to mono.')
+    content['audio/L16'] = binary('RFC 2586 linear 16-bit PCM, big-endian (network byte order). Media type parameters: ' +
+      'rate=8000..96000 (Hz, required), channels=1 (default) or 2. Example: `audio/L16; rate=16000`.')
+  }
+  content['multipart/form-data'] = { schema: form, encoding: { audio: { contentType: 'audio/*, video/*, application/ogg, application/octet-stream' } } }
+  return { required: true, content }
 }

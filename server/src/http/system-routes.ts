@@ -2,15 +2,68 @@
  * Health, liveness, statistics and the API description.
  */
 import fs from 'node:fs'
+import { Type, type Static } from '@sinclair/typebox'
 import { STREAM_PATH } from '../../../protocol/src/index.js'
+import { defaults } from '../config/defaults.js'
 import { earshotError } from '../errors.js'
-import { openApiDocument } from './openapi.js'
-import { json, type HttpReply } from './request.js'
-import type { Route } from './router.js'
+import type { IndexStats } from '../index/types.js'
+import { mib, openApiDocument } from './openapi.js'
+import { answer, route } from './router.js'
+import { dateTime, int, nullable, num, oneOf, str } from './schemas.js'
 import type { Services } from './services.js'
 
-function monitorSummary (services: Services): Record<string, number> {
-  const out: Record<string, number> = { total: 0, connecting: 0, listening: 0, down: 0, finished: 0 }
+const MonitorCounts = Type.Object({
+  total: int(), connecting: int(), listening: int(), down: int(), finished: int('Monitors of a finite source (a file) read to its end'),
+}, { $id: 'MonitorCounts', description: 'Monitors by state' })
+
+const WebhookStats = nullable(Type.Object({
+  delivered: int('Deliveries that got a 2xx answer (since the server started)'),
+  retried: int('Attempts that will be retried'),
+  failed: int('Deliveries given up on'),
+  dropped: int('Deliveries dropped because the queue was full'),
+  queueDepth: int('Deliveries waiting, on disk (including those left by an earlier run)'),
+  droppingSince: nullable(dateTime('When the full queue began to drop events; null while it accepts them. Replay the dropped events with POST /v1/webhooks/replay')),
+}, { $id: 'WebhookStats', description: 'Webhook delivery counters' }), 'Null when no webhook URL is configured')
+
+const IndexStatsSchema = Type.Object({
+  tracks: int(), postings: int(),
+  distinctHashes: int('Buckets stored: distinct hashes, counted once per segment that holds them'),
+  audioSeconds: num('Seconds of audio indexed'),
+  bytesOnDisk: int(),
+  bytesPerAudioSecond: num(),
+  segments: Type.Optional(int('Immutable sorted segments holding the postings')),
+  livePostings: Type.Optional(int('Postings of tracks added one at a time since the last flush into a segment')),
+  tombstones: Type.Optional(int('Removed tracks whose postings a merge has not dropped yet')),
+  bytesInUse: Type.Optional(int('Bytes of the file in use; LMDB reuses the rest, and the file never shrinks by itself')),
+}, { $id: 'IndexStats', description: 'The index\'s figures' })
+
+const Health = Type.Object({
+  status: oneOf(['ok', 'degraded', 'unhealthy'], 'ok; degraded (still serving: monitors down, webhooks dropping, disk nearly full, damaged index pages); unhealthy (503: the index cannot be read)'),
+  problems: Type.Array(str(), { description: 'Why the status is not ok; empty when ok' }),
+  transport: str('uws or ws'),
+  sessions: int(),
+  uptimeSeconds: int(),
+  index: Type.Optional(IndexStatsSchema),
+  disk: Type.Optional(Type.Object({ freeBytes: int(), totalBytes: int() }, { description: 'Space on the index\'s disk' })),
+  monitors: MonitorCounts,
+  webhooks: WebhookStats,
+  indexJobs: Type.Object({
+    queued: int('Jobs waiting'),
+    running: nullable(str(), 'The running job\'s id; null when idle'),
+    runningSince: nullable(dateTime('When the running job started; null when idle')),
+  }, { description: 'Index jobs waiting and running' }),
+  maintenance: nullable(Type.Object({
+    running: Type.Boolean({ description: 'A round of flushes and merges runs now' }),
+    rounds: int('Rounds since the server started'),
+    merges: int('Segment merges since the server started'),
+    lastAt: nullable(dateTime('When the last round ended; null before the first')),
+    lastError: nullable(str(), 'Why the last round failed; null when it did not'),
+  }), 'Background flushes and merges of the index; null for a read-only index'),
+  connectionFaults: int('Connections failed by a fault of the server since it started (each is logged with its stack)'),
+}, { $id: 'Health' })
+
+function monitorSummary (services: Services): { total: number, connecting: number, listening: number, down: number, finished: number } {
+  const out = { total: 0, connecting: 0, listening: 0, down: 0, finished: 0 }
   for (const m of services.monitors.list()) { out.total++; out[m.state]++ }
   return out
 }
@@ -28,10 +81,10 @@ interface ReadFailures { readFailures?: number, lastReadFailure?: { at: string, 
  * ok: all is well. degraded (still 200: the server identifies and streams, so a load balancer keeps it): something
  * an operator must see to, each with a reason. unhealthy (503): the index cannot be read, so nothing can be answered.
  */
-function health (services: Services): HttpReply {
+function health (services: Services) {
   const problems: string[] = []
   const warnings: string[] = []
-  let index: unknown
+  let index: IndexStats | undefined
   try {
     index = services.index.stats()
   } catch (err) {
@@ -58,7 +111,7 @@ function health (services: Services): HttpReply {
   if (webhooks?.droppingSince) warnings.push(`the webhook queue is full and drops events since ${webhooks.droppingSince} (${webhooks.dropped} deliveries dropped; POST /v1/webhooks/replay sends them again)`)
   const maintenance = services.maintenance ?? null
   if (maintenance?.lastError) warnings.push(`index maintenance failed at ${maintenance.lastAt}: ${maintenance.lastError}; lookups go on, but the live part and the segments keep growing`)
-  const status = problems.length > 0 ? 'unhealthy' : warnings.length > 0 ? 'degraded' : 'ok'
+  const status: Static<typeof Health>['status'] = problems.length > 0 ? 'unhealthy' : warnings.length > 0 ? 'degraded' : 'ok'
   const body = {
     status,
     problems: [...problems, ...warnings],
@@ -71,51 +124,84 @@ function health (services: Services): HttpReply {
     webhooks,
     indexJobs: indexJobSummary(services),
     maintenance,
-    /** Connections failed by a fault of the server since it started (each logged with its stack). */
     connectionFaults: services.stream.faults,
   }
-  return json(status === 'unhealthy' ? 503 : 200, body)
+  return status === 'unhealthy' ? answer(503, body) : answer(200, body)
 }
 
-export const systemRoutes: Route[] = [
-  {
+const text = (description: string, extra: Record<string, unknown> = {}) => ({ description, content: { 'text/plain': str(undefined, extra) } })
+
+export const systemRoutes = [
+  route({
     method: 'GET',
     path: '/health',
     access: 'public',
+    operationId: 'getHealth',
+    tag: 'system',
     summary: 'Health: ok, degraded (with reasons) or unhealthy (503, the index cannot be read)',
+    description: `For load balancers and probes. Unhealthy (503) when the index cannot be read. Degraded (200: it still identifies and streams) when a monitor is down, the webhook queue drops events, the index's disk has less than ${mib(defaults.minFreeDiskBytes)} free (setting minFreeDiskBytes), or a read met a damaged index page; \`problems\` says why.`,
+    responses: {
+      200: { description: 'Healthy', json: Health },
+      503: { description: 'Unhealthy: `problems` says why (the body is a Health, not an Error)', json: Health },
+    },
     handle: ({ services }) => health(services),
-  },
-  {
+  }),
+  route({
     method: 'GET',
     path: '/ping',
     access: 'public',
+    operationId: 'ping',
+    tag: 'system',
     summary: 'Liveness: answers pong',
+    responses: { 200: text('The process answers', { enum: ['pong'] }) },
     handle: () => ({ status: 200, type: 'text/plain', body: 'pong' }),
-  },
-  {
+  }),
+  route({
     method: 'GET',
     path: '/metrics',
     access: 'public',
+    operationId: 'getMetrics',
+    tag: 'system',
     summary: 'Prometheus metrics in the text exposition format',
+    responses: { 200: text('Every earshot metric with HELP and TYPE; see grafana/README.md') },
     async handle ({ services }) {
       return { status: 200, type: services.metrics.contentType, body: await services.metrics.text() }
     },
-  },
-  {
+  }),
+  route({
     method: 'GET',
     path: '/openapi.json',
     access: 'public',
-    summary: 'This API as an OpenAPI 3 document',
-    handle: () => json(200, openApiDocument),
-  },
-  {
+    operationId: 'getOpenApi',
+    tag: 'system',
+    summary: 'This API as an OpenAPI 3.1 document',
+    responses: { 200: { description: 'This document', json: Type.Object({}, { additionalProperties: true }) } },
+    handle: ({ routes }) => answer(200, openApiDocument(routes)),
+  }),
+  route({
     method: 'GET',
     path: '/v1/stats',
     access: 'client',
+    operationId: 'getStats',
+    tag: 'system',
     summary: 'Index size, uptime, sessions, monitors',
+    responses: {
+      200: {
+        description: 'Figures of the index and the server',
+        json: Type.Object({
+          tracks: int(), postings: int(), distinctHashes: int(),
+          audioSeconds: int('Seconds of audio indexed'),
+          indexBytes: int('Bytes the index occupies on disk'),
+          uptimeSeconds: int(),
+          sessions: int('Stream sessions open now'),
+          monitors: MonitorCounts,
+          webhooks: WebhookStats,
+        }, { $id: 'Stats' }),
+      },
+    },
     handle ({ services }) {
       const s = services.index.stats()
-      return json(200, {
+      return answer(200, {
         tracks: s.tracks,
         postings: s.postings,
         distinctHashes: s.distinctHashes,
@@ -127,12 +213,20 @@ export const systemRoutes: Route[] = [
         webhooks: services.webhooks?.stats ?? null,
       })
     },
-  },
-  {
+  }),
+  route({
     method: 'GET',
     path: STREAM_PATH,
     access: 'public',
+    operationId: 'openStream',
+    tag: 'system',
     summary: 'The streaming endpoint: a WebSocket (see protocol/README.md); plain GET answers 426',
+    description: 'Upgrade to a WebSocket and follow protocol/README.md: a msgpack hello, PCM audio frames, match messages back. ' +
+      'The upgrade itself is open to all; where tokens are configured the session needs a client or admin token, given as ' +
+      '`?token=` on the URL or `token` in the hello (a refused session is closed with 1008 EAR_ERR_UNAUTHORIZED). ' +
+      `Stream opens are rate limited to ${defaults.access.streamOpensPerMinute} a minute per token and per address (close 1013 EAR_ERR_RATE_LIMITED).`,
+    responses: { 101: { description: 'Switching to the WebSocket protocol of protocol/README.md' } },
+    errors: { 426: 'EAR_ERR_UPGRADE_REQUIRED: a plain GET without a WebSocket upgrade' },
     handle () { throw earshotError('EAR_ERR_UPGRADE_REQUIRED', STREAM_PATH) },
-  },
+  }),
 ]

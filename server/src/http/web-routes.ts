@@ -4,11 +4,12 @@
  * once and kept in memory until its modification time changes (a rebuild shows without a restart).
  */
 import fs from 'node:fs'
+import { Type } from '@sinclair/typebox'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { earshotError } from '../errors.js'
 import type { HttpReply } from './request.js'
-import type { Route } from './router.js'
+import { route, type Route } from './router.js'
 
 /** dist/web, beside dist/server: this module runs as dist/server/src/http/web-routes.js. */
 export const WEB_DIR = fileURLToPath(new URL('../../../web/', import.meta.url))
@@ -51,24 +52,34 @@ function readBuilt (file: string, urlPath: string): Buffer {
   return bytes
 }
 
-function fileRoute (urlPath: string, file: string, type: string, summary: string, extra: Record<string, string> = {}): Route {
-  return {
+function fileRoute (urlPath: string, file: string, type: string, operationId: string, summary: string, description = '', extra: Record<string, string> = {}): Route {
+  return route({
     method: 'GET',
     path: urlPath,
     access: 'public',
+    operationId,
+    tag: 'web',
     summary,
+    description: `${description}${description ? ' ' : ''}Sent with \`Cache-Control: no-cache\`.`,
+    responses: { 200: { description: 'The file', content: { [type.split(';')[0]]: Type.String() } } },
+    errors: { 404: 'EAR_ERR_NOT_FOUND: the page is not built (run `npm run build`)' },
     handle: (): HttpReply => ({ status: 200, type, body: readBuilt(file, urlPath), headers: { ...COMMON_HEADERS, ...extra } }),
-  }
+  })
 }
 
 /** Other origins may load the SDK as a module script or worklet, which needs CORS; it is public code. */
 const CROSS_ORIGIN = { 'access-control-allow-origin': '*' }
 
-export const webRoutes: Route[] = [
-  fileRoute('/', 'index.html', 'text/html; charset=utf-8', 'The web page: listen, identify a file, the catalog, monitors',
+export const webRoutes = [
+  fileRoute('/', 'index.html', 'text/html; charset=utf-8', 'getWebPage', 'The web page: listen, identify a file, the catalog, monitors',
+    'The page itself (index.html), with a Content-Security-Policy. It streams the microphone with the browser SDK and calls this API with the token typed into it.',
     { 'content-security-policy': PAGE_CSP }),
-  fileRoute('/web/app.js', 'app.js', JS, 'The web page\'s script'),
-  fileRoute('/web/style.css', 'style.css', 'text/css; charset=utf-8', 'The web page\'s style sheet'),
-  fileRoute('/sdk/earshot.js', 'sdk/earshot.js', JS, 'The browser SDK as one ES module: listen({ url, token })', CROSS_ORIGIN),
-  fileRoute('/sdk/earshot-worklet.js', 'sdk/earshot-worklet.js', JS, 'The browser SDK\'s AudioWorklet processor, for pages that refuse blob: scripts', CROSS_ORIGIN),
+  fileRoute('/web/app.js', 'app.js', JS, 'getWebScript', 'The web page\'s script'),
+  fileRoute('/web/style.css', 'style.css', 'text/css; charset=utf-8', 'getWebStyle', 'The web page\'s style sheet'),
+  fileRoute('/sdk/earshot.js', 'sdk/earshot.js', JS, 'getBrowserSdk', 'The browser SDK as one ES module: listen({ url, token })',
+    'The browser SDK (client-sdk/src/browser, bundled): `import { listen } from \'/sdk/earshot.js\'`. Served with `Access-Control-Allow-Origin: *` so pages of other origins may load it.',
+    CROSS_ORIGIN),
+  fileRoute('/sdk/earshot-worklet.js', 'sdk/earshot-worklet.js', JS, 'getBrowserSdkWorklet', 'The browser SDK\'s AudioWorklet processor, for pages that refuse blob: scripts',
+    'The SDK carries this processor inside and loads it from a blob: URL; a page whose Content-Security-Policy refuses blob: scripts passes this URL as `workletUrl`.',
+    CROSS_ORIGIN),
 ]
