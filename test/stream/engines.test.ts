@@ -80,6 +80,8 @@ t.test('an engine that dies is replaced; the sessions on it go on and match agai
   await c.next('match', 20_000)
   await engines.replace(0)
   t.same(engines.stats(), [{ sessions: 1, restarts: 1 }], 'replaced; the session moved to the new engine')
+  const health = await (await fetch(`${s.http}/health`)).json() as { engines: unknown }
+  t.same(health.engines, [{ sessions: 1, restarts: 1 }], '/health shows each engine')
   send(15) // the rest: song 3's end, then song 5
   c.control({ type: 'flush' })
   await c.next('flushed', 20_000)

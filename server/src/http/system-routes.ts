@@ -60,6 +60,10 @@ const Health = Type.Object({
     lastError: nullable(str(), 'Why the last round failed; null when it did not'),
   }), 'Background flushes and merges of the index; null for a read-only index'),
   connectionFaults: int('Connections failed by a fault of the server since it started (each is logged with its stack)'),
+  engines: Type.Array(Type.Object({
+    sessions: int('Sessions (client streams and monitors) the engine runs'),
+    restarts: int('Times the engine died and was replaced since the server started'),
+  }), { description: 'Stream engines (worker threads, setting workers), one entry each; empty when the sessions run on the main thread' }),
 }, { $id: 'Health' })
 
 function monitorSummary (services: Services): { total: number, connecting: number, listening: number, down: number, finished: number } {
@@ -125,6 +129,7 @@ function health (services: Services) {
     indexJobs: indexJobSummary(services),
     maintenance,
     connectionFaults: services.stream.faults,
+    engines: services.stream.engines?.stats() ?? [],
   }
   return status === 'unhealthy' ? answer(503, body) : answer(200, body)
 }
