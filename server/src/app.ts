@@ -6,7 +6,7 @@
  *             └─ HTTP ───────> Router ──> routes ──> index, uploads, jobs, Monitors ──> StreamSession ──> PlayRecorder
  */
 import { CloseCode } from '../../protocol/src/index.js'
-import { Identifier } from './catalog/identify.js'
+import { Identifier, type IdentifyResult } from './catalog/identify.js'
 import { IndexJobs } from './catalog/index-jobs.js'
 import { TrackUploads } from './catalog/uploads.js'
 import type { Settings } from './config/defaults.js'
@@ -212,18 +212,23 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   metrics.gaugeFrom('earshot_index_jobs_queued', 'Index jobs waiting behind the running one', () => jobs.queued)
   metrics.gaugeFrom('earshot_state_disk_full', '1 while the server state cannot be written for want of space, else 0', () => stateWrites.diskFull ? 1 : 0)
   metrics.gaugeFrom('earshot_uptime_seconds', 'Seconds since the server started', () => (Date.now() - startedAt) / 1000)
-  const identifier = new Identifier(index, settings)
-  identifier.onResult = (result, lookupSeconds) => {
+  const counted = (result: IdentifyResult, lookupSeconds: number): IdentifyResult => {
     metrics.identifies.labels({ outcome: result.matches.length > 0 ? 'match' : 'none' }).inc()
     metrics.lookupSeconds.observe(lookupSeconds)
+    return result
   }
+  const identifier = new Identifier(index, settings)
+  identifier.onResult = counted
   const services: Services = {
     index,
     maintenance: maintainer?.stats,
     settings,
     stream: ctx,
     access,
-    identifier,
+    // On an engine, a clip's lookups (tens of ms) do not hold up the sockets of every stream.
+    identify: engines
+      ? async (samples, rate) => { const r = await engines.identify(samples, rate); return counted(r.result, r.lookupSeconds) }
+      : async (samples, rate) => identifier.identify(samples, rate),
     uploads: new TrackUploads(index, settings),
     jobs,
     monitors,

@@ -6,7 +6,7 @@
 import t from 'tap'
 import path from 'node:path'
 import { buildCatalog } from '../helpers/catalog.js'
-import { clip, song } from '../helpers/signals.js'
+import { clip, song, wavBytes } from '../helpers/signals.js'
 import { allowLoopback, pollUntil, RawClient, startServer, testSettings, toS16, waitUntil, type Message } from '../helpers/stream-helpers.js'
 import { startRadio } from '../helpers/radio.js'
 import type { StreamEngines } from '../../server/src/stream/engines.js'
@@ -108,4 +108,23 @@ t.test('a monitor runs on an engine', async (t) => {
   await pollUntil(info, (m) => m.current?.state === 'confirmed' && m.current.trackId === 2, 15_000, 'song 5 confirmed')
   const { plays } = await (await fetch(`${s.http}/v1/plays?monitor=${monitor.id}`)).json() as { plays: Play[] }
   t.same(plays.map((p) => p.trackId).reverse(), [1, 2], 'both plays filed')
+})
+
+t.test('identify runs on an engine: the same answer as on the main thread, counted in /metrics', async (t) => {
+  const inThread = await startServer(t, 'uws', index, settings(0), 0, path.join(dir, 'state-id-0'))
+  const onEngines = await startServer(t, 'uws', index, settings(2), 0, path.join(dir, 'state-id-2'))
+  const wav = new Uint8Array(wavBytes(clip(song(5, 30, RATE), RATE, 6, 5), RATE))
+  const ask = async (http: string): Promise<{ matches: Array<Record<string, unknown>> }> => {
+    const r = await fetch(`${http}/v1/identify`, { method: 'POST', headers: { 'content-type': 'audio/wav' }, body: wav })
+    t.equal(r.status, 200)
+    return await r.json() as { matches: Array<Record<string, unknown>> }
+  }
+  const [a, b] = [await ask(inThread.http), await ask(onEngines.http)]
+  t.equal(b.matches[0]?.id, 2, 'song 5')
+  t.same(b.matches, a.matches, 'the same matches')
+  // Several at once spread over the engines, and every one is answered.
+  const many = await Promise.all(Array.from({ length: 6 }, async () => await ask(onEngines.http)))
+  t.ok(many.every((r) => r.matches[0]?.id === 2), 'six at once, all answered')
+  const metrics = await (await fetch(`${onEngines.http}/metrics`)).text()
+  t.match(metrics, /earshot_identify_requests_total\{outcome="match"\} 7/, 'counted by the main thread')
 })

@@ -101,7 +101,7 @@ export const catalogRoutes = [
       const pcm = audio.kind === 'pcm' ? audio : await services.uploads.decode(audio.bytes, audio.name)
       const max = Math.round(services.settings.http.maxIdentifySeconds * pcm.sampleRate)
       const samples = pcm.samples.length > max ? pcm.samples.subarray(0, max) : pcm.samples
-      const result = services.identifier.identify(samples, pcm.sampleRate)
+      const result = await services.identify(samples, pcm.sampleRate)
       // Processing time covers decoding as well: it is what the caller waited for.
       return answer(200, { ...result, processingTimeMs: round(performance.now() - started, 1) })
     },

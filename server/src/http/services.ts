@@ -4,7 +4,7 @@
 import type { Settings } from '../config/defaults.js'
 import type { MaintenanceStats } from '../index/maintainer.js'
 import type { Index } from '../index/types.js'
-import type { Identifier } from '../catalog/identify.js'
+import type { IdentifyResult } from '../catalog/identify.js'
 import type { IndexJobs } from '../catalog/index-jobs.js'
 import type { TrackUploads } from '../catalog/uploads.js'
 import type { Monitors } from '../monitor/monitors.js'
@@ -24,7 +24,8 @@ export interface Services {
   readonly settings: Settings
   readonly stream: StreamContext
   readonly access: Access
-  readonly identifier: Identifier
+  /** Identify mono samples (handed over: the caller must not use them after), on a stream engine when there are. */
+  identify (samples: Float32Array, sampleRate: number): Promise<IdentifyResult>
   readonly uploads: TrackUploads
   readonly jobs: IndexJobs
   readonly monitors: Monitors

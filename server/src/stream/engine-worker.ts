@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import type { PcmFormat } from '../../../protocol/src/index.js'
 import type { Settings } from '../config/defaults.js'
+import { Identifier } from '../catalog/identify.js'
 import { LmdbIndex } from '../index/lmdb-index.js'
 import { StreamSession } from './session.js'
 import type { EngineReply, EngineRequest, EngineWorkerData } from './engine-messages.js'
@@ -24,6 +25,16 @@ function theIndex (): LmdbIndex {
   return index
 }
 try { theIndex() } catch {} // told to each session that opens while it cannot be opened
+
+let identifier: Identifier | undefined
+let lookupSeconds = 0
+function identify (id: number, samples: Float32Array, sampleRate: number): EngineReply {
+  if (!identifier) {
+    identifier = new Identifier(theIndex(), settings)
+    identifier.onResult = (_, seconds) => { lookupSeconds = seconds }
+  }
+  return { t: 'identified', id, result: identifier.identify(samples, sampleRate), lookupSeconds }
+}
 reply({ t: 'ready' })
 
 /** The sequence number of the write being processed: results name it, so that the server can time them. */
@@ -47,6 +58,7 @@ port.on('message', (m: EngineRequest) => {
         break
       case 'flush': currentSeq = m.seq; session?.flush(); reply({ t: 'flushed', id: m.id }); break
       case 'close': sessions.delete(m.id); reply({ t: 'closed', id: m.id }); break
+      case 'identify': reply(identify(m.id, m.samples, m.sampleRate)); break
     }
   } catch (err) {
     // This session only: a damaged index page or a bug ends it, the other sessions of the worker go on.

@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads'
 import { errorFromServer, type PcmFormat } from '../../../protocol/src/index.js'
 import { frameBytesOf } from '../audio/pcm-to-mono.js'
 import type { Settings } from '../config/defaults.js'
+import type { IdentifyResult } from '../catalog/identify.js'
 import type { Logger } from '../log.js'
 import type { EngineReply, EngineRequest, EngineWorkerData } from './engine-messages.js'
 import type { SessionMatch, SessionMatchEnd } from './session.js'
@@ -29,9 +30,13 @@ export interface RemoteListener {
 /** An engine that died this soon after it started is not replaced at once: something is wrong with all of them. */
 const MIN_LIFE_MS = 1000
 
+/** An identify request waiting for its engine. */
+interface PendingIdentify { resolve: (a: { result: IdentifyResult, lookupSeconds: number }) => void, reject: (err: Error) => void }
+
 class Engine {
   worker: Worker
   readonly sessions = new Map<number, RemoteSession>()
+  readonly identifies = new Map<number, PendingIdentify>()
   startedAt = Date.now()
   restarts = 0
   /** Resolves once the engine has started (its index opened, or the reason it could not be kept for its sessions). */
@@ -196,6 +201,13 @@ export class StreamEngines {
         w.on('message', (m: EngineReply) => {
           if (m.t === 'ready') return
           if (m.t === 'fault') this.#onFault?.(faultError(m))
+          const waiting = engine.identifies.get(m.id)
+          if (waiting) {
+            engine.identifies.delete(m.id)
+            if (m.t === 'identified') waiting.resolve(m)
+            else if (m.t === 'fault') waiting.reject(faultError(m))
+            return
+          }
           engine.sessions.get(m.id)?.receive(m)
         })
         w.on('error', (err) => log?.error({ err, engine: slot }, 'stream engine failed'))
@@ -215,9 +227,25 @@ export class StreamEngines {
 
   /** Open a session on the engine with the fewest. */
   open (format: PcmFormat, listener: RemoteListener): RemoteSession {
+    return new RemoteSession(this.#nextId++, this.#leastBusy(), format, listener)
+  }
+
+  /** Identify a clip (mono samples, handed over: the caller must not use them after) on the least busy engine. */
+  identify (samples: Float32Array, sampleRate: number): Promise<{ result: IdentifyResult, lookupSeconds: number }> {
+    const engine = this.#leastBusy()
+    const id = this.#nextId++
+    return new Promise((resolve, reject) => {
+      engine.identifies.set(id, { resolve, reject })
+      const owned = samples.byteOffset === 0 && samples.byteLength === samples.buffer.byteLength ? samples : samples.slice()
+      engine.post({ t: 'identify', id, samples: owned, sampleRate }, [owned.buffer as ArrayBuffer])
+    })
+  }
+
+  #leastBusy (): Engine {
     let engine = this.#engines[0]
-    for (const e of this.#engines) if (e.sessions.size < engine.sessions.size) engine = e
-    return new RemoteSession(this.#nextId++, engine, format, listener)
+    const load = (e: Engine): number => e.sessions.size + e.identifies.size
+    for (const e of this.#engines) if (load(e) < load(engine)) engine = e
+    return engine
   }
 
   /** Per engine: sessions it runs and how often it was replaced. */
@@ -246,7 +274,11 @@ export class StreamEngines {
   }
 
   #exited (engine: Engine, worker: Worker, code: number): void {
-    if (this.#closing || engine.worker !== worker) return
+    if (engine.worker !== worker) return
+    // A clip in flight is not asked again: the engine may have died of it.
+    for (const p of engine.identifies.values()) p.reject(new Error(`stream engine ${engine.slot} exited with ${code}`))
+    engine.identifies.clear()
+    if (this.#closing) return
     this.#log?.error({ engine: engine.slot, code, sessions: engine.sessions.size }, 'stream engine exited; starting another')
     const wait = Math.max(0, engine.startedAt + MIN_LIFE_MS - Date.now())
     setTimeout(() => {
