@@ -144,18 +144,21 @@ t.test('serve refuses a damaged index and a damaged state store with EAR_ERR_IND
   t.equal(r.code, 1, 'index: exit 1')
   t.match(r.stderr, /^earshot: EAR_ERR_INDEX_OPEN: /, 'index: EAR_ERR_INDEX_OPEN')
 
+  // A state store as a server leaves it: start once and stop. Each case damages a copy of it.
+  const served = damaged('serve-state', () => {})
+  const first = spawn(process.execPath, [EARSHOT_MAIN, 'serve', '--db', served, '--port', '0'], { cwd: dir, env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] })
+  await new Promise<void>((resolve) => first.stderr.on('data', (s: Buffer) => { if (s.toString().includes('listening')) resolve() }))
+  first.kill('SIGTERM')
+  await new Promise((resolve) => first.on('close', resolve))
+
   for (const [name, damage] of [
     ['a 0-byte state file', (f: string) => fs.writeFileSync(f, '')],
     ['a truncated state file', (f: string) => fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 3 * PAGE + 100))],
     ['a state file of random bytes', (f: string) => { const r = prng(11); fs.writeFileSync(f, Buffer.from(Array.from({ length: 16 * PAGE }, () => Math.floor(r() * 256)))) }],
   ] as const) {
     const db = damaged(`serve-state-${name.replace(/\W+/g, '-')}`, () => {})
-    // A state store as a server leaves it: start once and stop.
     const state = path.join(db, 'server')
-    const first = spawn(process.execPath, [EARSHOT_MAIN, 'serve', '--db', db, '--port', '0'], { cwd: dir, env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] })
-    await new Promise<void>((resolve) => first.stderr.on('data', (s: Buffer) => { if (s.toString().includes('listening')) resolve() }))
-    first.kill('SIGTERM')
-    await new Promise((resolve) => first.on('close', resolve))
+    fs.cpSync(path.join(served, 'server'), state, { recursive: true })
     const file = path.join(state, 'data.mdb')
     damage(file)
     const before = digestOf(file)
