@@ -10,6 +10,7 @@ import path from 'node:path'
 import { createHash } from 'node:crypto'
 import { spawn } from 'node:child_process'
 import { childEnv, EARSHOT_MAIN } from '../helpers/child-env.js'
+import { earshotInProcess } from '../helpers/cli-in-process.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { clip, prng, song, writeWav } from '../helpers/signals.js'
 
@@ -108,8 +109,9 @@ t.test('a folder with a lock file but no data.mdb is not a new index', async (t)
   const db = path.join(dir, 'lock-only')
   fs.mkdirSync(db)
   fs.copyFileSync(path.join(dir, 'good', 'lock.mdb'), path.join(db, 'lock.mdb'))
+  // No damaged file is mapped here: the commands run in this process (runCli, as the program calls it).
   for (const args of [['stats'], ['index', 'song.wav']]) {
-    const r = await earshot([...args, '--db', db])
+    const r = await earshotInProcess(dir, [...args, '--db', db])
     t.equal(r.code, 1, `earshot ${args[0]}: exit 1`)
     t.match(r.stderr, /^earshot: EAR_ERR_INDEX_OPEN: .*data\.mdb/, `earshot ${args[0]}: EAR_ERR_INDEX_OPEN naming data.mdb`)
   }
