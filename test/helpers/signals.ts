@@ -98,7 +98,9 @@ export interface Playing {
 
 /**
  * A distinct piece of "music" per seed. Chords, melody and rhythm each draw from their own generator, so a shorter
- * render is exactly the beginning of a longer one, and one seed rendered at two rates is the same music.
+ * render is the beginning of a longer one (but for notes due just after its end whose timing jitter starts them up to
+ * 15 ms before it: the longer render has them, the shorter does not), and one seed rendered at two rates is the same
+ * music.
  * @param seed any integer; equal seeds give identical samples
  * @param playing the same song time-stretched (tempo: every time, note length and decay divided by it) or
  *   pitch-shifted (pitch: every frequency multiplied by it); both together are a change of playback speed
