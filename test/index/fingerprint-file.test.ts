@@ -8,12 +8,19 @@ import { EarshotError } from '../../server/src/errors.js'
 import { fingerprintDigest } from '../../server/src/index/digest.js'
 import { FINGERPRINT_FILE_VERSION, FINGERPRINT_FORMAT, FingerprintWriter, checkFingerprintFile, isFingerprintFile, readFingerprintFile } from '../../server/src/index/fingerprint-file.js'
 import { childEnv, runEarshot, type Run } from '../helpers/child-env.js'
+import { earshotInProcess } from '../helpers/cli-in-process.js'
 import { addNoise, clip, prng, song, writeWav } from '../helpers/signals.js'
 
 // The fingerprint file: the writer and reader on their own, then `earshot fingerprint` and `earshot import` end to end.
+// Commands run in this process (runCli, as the program calls it); one refusal runs the program in a child process, for
+// its exit code and its one-line stderr as a user sees them.
 const dir = t.testdir()
 
 function earshot (args: string[]): Promise<Run> {
+  return earshotInProcess(dir, args)
+}
+
+function earshotChild (args: string[]): Promise<Run> {
   return runEarshot(dir, args, childEnv({}, ['EARSHOT_DB', 'EARSHOT_DEBUG']))
 }
 
@@ -103,9 +110,9 @@ async function trackList (t: Test, db: string): Promise<TrackJson[]> {
 }
 
 /** `earshot import FILE` must fail with one coded line, exit 1, and leave the index as it was. */
-async function refused (t: Test, file: string, db: string, pattern: RegExp): Promise<void> {
+async function refused (t: Test, file: string, db: string, pattern: RegExp, run = earshot): Promise<void> {
   const before = await trackList(t, db)
-  const r = await earshot(['import', file, '--db', db])
+  const r = await run(['import', file, '--db', db])
   t.equal(r.code, 1, `import ${file}: exit 1`)
   t.equal(lines(r.stderr).length, 1, 'one line on stderr')
   t.match(r.stderr, /^earshot: EAR_ERR_IMPORT: \S/)
@@ -174,5 +181,5 @@ t.test('import refuses another version, other parameters, a truncated file and r
 
   const rand = prng(5)
   fs.writeFileSync(path.join(dir, 'random.bin'), Buffer.from(Array.from({ length: 64 * 1024 }, () => Math.floor(rand() * 256))))
-  await refused(t, 'random.bin', 'target', /random\.bin/)
+  await refused(t, 'random.bin', 'target', /random\.bin/, earshotChild)
 })

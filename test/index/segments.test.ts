@@ -10,11 +10,15 @@ import type { EarshotError } from '../../server/src/errors.js'
 import { INDEX_FORMAT_VERSION, LmdbIndex } from '../../server/src/index/lmdb-index.js'
 import { BucketEncoder, MAX_BUCKET_POSTINGS, PART_BYTES, bucketCount, decodePart, hashOfKey, headerBytes } from '../../server/src/index/segment-codec.js'
 import { childEnv, runEarshot } from '../helpers/child-env.js'
+import { earshotInProcess } from '../helpers/cli-in-process.js'
 import { lines, until } from '../helpers/child-lines.js'
 import { checkTrackPostings, freshIndex, SHARED_HASH, syntheticList, syntheticMeta } from '../helpers/index-data.js'
 import { prng } from '../helpers/signals.js'
 
-// Segments: the codec on its own, then bulk loads, merges, removals and crashes against a real LMDB.
+// Segments: the codec on its own, then bulk loads, merges, removals and crashes against a real LMDB. The other
+// processes are real (a reader, a writer killed with -9, a lookup of a damaged index, and `earshot check` on it); the
+// other earshot commands run in this process (runCli, as the program calls it), which is another process than the
+// reader's for `earshot compact` too.
 const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url))
 
 
@@ -251,11 +255,11 @@ t.test('an index of format 1 is refused with the way out; earshot migrate upgrad
     t.equal((err as EarshotError).code, 'EAR_ERR_INDEX_FORMAT')
     t.match((err as Error).message, `has format version 1; this earshot reads version ${INDEX_FORMAT_VERSION}: run earshot migrate --db ${dir}`)
   }
-  const run = await runEarshot(path.dirname(dir), ['migrate', '--db', dir])
+  const run = await earshotInProcess(path.dirname(dir), ['migrate', '--db', dir])
   t.equal(run.code, 0, run.stderr)
   const postings = [...lists.values()].reduce((sum, l) => sum + l.count, 0)
   t.match(run.stdout, `upgraded from format 1 to 2: 6 tracks, ${postings} postings`)
-  const again = await runEarshot(path.dirname(dir), ['migrate', '--db', dir])
+  const again = await earshotInProcess(path.dirname(dir), ['migrate', '--db', dir])
   t.match(again.stdout, /already format 2; nothing to do/)
 
   const migrated = LmdbIndex.open(dir, params)
@@ -273,7 +277,7 @@ t.test('an index of a version migrate does not know is refused, unchanged', asyn
   const root = open({ path: dir, maxDbs: 16 })
   await root.openDB('meta', { encoding: 'msgpack' }).put('formatVersion', 99)
   await root.close()
-  const run = await runEarshot(path.dirname(dir), ['migrate', '--db', dir])
+  const run = await earshotInProcess(path.dirname(dir), ['migrate', '--db', dir])
   t.equal(run.code, 1)
   t.match(run.stderr, /EAR_ERR_INDEX_FORMAT: .*format version 99; this earshot reads version 2: this version cannot be upgraded/)
   t.notMatch(run.stderr, /\n\s+at /, 'no stack trace')
@@ -322,14 +326,14 @@ t.test('earshot compact rewrites the file without free pages, unless another pro
   t.teardown(() => { if (child.exitCode === null) child.kill() })
   const out = lines(child)
   await until(out, (l) => l.startsWith('reads'))
-  const busy = await runEarshot(path.dirname(dir), ['compact', '--db', dir])
+  const busy = await earshotInProcess(path.dirname(dir), ['compact', '--db', dir])
   t.equal(busy.code, 0, busy.stderr)
   t.match(busy.stdout, `processes ${child.pid} have the index open`)
   const merged = fs.statSync(file).size
   child.stdin!.end()
   const summary = JSON.parse(await until(out, (l) => l.startsWith('{'))) as { errors: string[] }
   t.same(summary.errors, [], 'the reader answered completely through the merge')
-  const alone = await runEarshot(path.dirname(dir), ['compact', '--db', dir])
+  const alone = await earshotInProcess(path.dirname(dir), ['compact', '--db', dir])
   t.match(alone.stdout, /file rewritten without free pages/)
   t.ok(fs.statSync(file).size < merged, `${merged} -> ${fs.statSync(file).size} bytes`)
   const reopened = LmdbIndex.open(dir, params)
@@ -350,7 +354,7 @@ t.test('a backup of format 1 (an export made before segments) is imported', asyn
   const backup = path.join(path.dirname(dir), 'old-export.mdb')
   fs.copyFileSync(path.join(dir, 'data.mdb'), backup)
   const target = path.join(path.dirname(dir), 'new')
-  const run = await runEarshot(path.dirname(dir), ['import', backup, '--db', target])
+  const run = await earshotInProcess(path.dirname(dir), ['import', backup, '--db', target])
   t.equal(run.code, 0, run.stderr)
   t.match(run.stdout, 'imported 5 tracks, 0 already present')
   const imported = LmdbIndex.open(target, params)

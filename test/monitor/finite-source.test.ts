@@ -50,6 +50,10 @@ const encoders = [
   },
 ]
 
+// The two cases mostly wait for the file to play out at real-time pace: they run side by side, each with its own
+// folder, file server and earshot server.
+t.jobs = 2
+
 for (const e of encoders) {
   t.test(`${e.name}: heard at real-time pace, filed once with its real length, then finished`, async (t) => {
     const dir = t.testdir()

@@ -29,6 +29,9 @@ async function getJson<T> (url: string): Promise<T> {
   return await res.json() as T
 }
 
+// The two stations play in (sped-up) real time, each to an earshot server of its own: they run side by side.
+t.jobs = 2
+
 t.test('a monitored station: the play log holds each song, nothing for unknown music, and survives a dropped link', async (t) => {
   const { index } = buildCatalog(path.join(t.testdir(), 'db'), [3, 5], 30, RATE)
   t.teardown(() => index.close())

@@ -13,6 +13,7 @@ import type { Play } from '../../server/src/playlog/play-log.js'
 import type { Track } from '../../server/src/index/types.js'
 import { jsonText, terminalText } from '../../server/src/cli/terminal-text.js'
 import { childEnv, runEarshot, type Run } from '../helpers/child-env.js'
+import { earshotInProcess } from '../helpers/cli-in-process.js'
 import { clip, song, writeWav } from '../helpers/signals.js'
 import { allowLoopback, freePort, startServer, testSettings } from '../helpers/stream-helpers.js'
 
@@ -42,15 +43,17 @@ t.test('terminalText strips sequences and controls, keeps text, tabs and line en
 
 t.test('every CLI printer strips escape sequences from tags, labels and stream ids', async (t) => {
   const dir = t.testdir()
-  const env = childEnv({}, ['EARSHOT_DB', 'EARSHOT_DEBUG', 'EARSHOT_TOKEN', 'EARSHOT_SERVER'])
-  const run = (args: string[]): Promise<Run> => runEarshot(dir, args, env)
+  // Commands run in this process (runCli, printing through the same terminal text as the program); `earshot index`
+  // runs as the program itself in a child process, as a user sees it.
+  const run = (args: string[]): Promise<Run> => earshotInProcess(dir, args)
+  const child = (args: string[]): Promise<Run> => runEarshot(dir, args, childEnv({}, ['EARSHOT_DB', 'EARSHOT_DEBUG', 'EARSHOT_TOKEN', 'EARSHOT_SERVER']))
   // The file name stands in for missing tags: the track's title is HOSTILE.
   fs.mkdirSync(path.join(dir, 'music'))
   const rate = 22050
   writeWav(path.join(dir, 'music', `${HOSTILE}.wav`), song(3, 20, rate), rate)
   writeWav(path.join(dir, 'clip.wav'), clip(song(3, 20, rate), rate, 4, 8), rate)
 
-  const indexed = await run(['index', 'music', '--db', 'db'])
+  const indexed = await child(['index', 'music', '--db', 'db'])
   assertClean(t, indexed, 'earshot index')
   t.match(indexed.stdout, /^indexed 1,/)
   const list = await run(['tracks', 'list', '--db', 'db'])

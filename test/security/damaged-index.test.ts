@@ -10,6 +10,7 @@ import path from 'node:path'
 import { createHash } from 'node:crypto'
 import { spawn } from 'node:child_process'
 import { childEnv, EARSHOT_MAIN } from '../helpers/child-env.js'
+import { earshotInProcess } from '../helpers/cli-in-process.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { clip, prng, song, writeWav } from '../helpers/signals.js'
 
@@ -33,6 +34,16 @@ function earshot (args: readonly string[], timeoutMs = 60_000): Promise<Exit> {
     child.on('error', reject)
     child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }) })
   })
+}
+
+/**
+ * Run `fn` on every item, two at a time: each case is child processes on a folder of its own, and the file is the
+ * suite's longest, so it uses both cores when the other test file running beside it waits.
+ */
+async function twoAtATime<T> (items: readonly T[], fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0
+  const lane = async (): Promise<void> => { while (next < items.length) { const i = next++; await fn(items[i], i) } }
+  await Promise.all([lane(), lane()])
 }
 
 function digestOf (file: string): string {
@@ -87,8 +98,8 @@ t.test('a damaged data.mdb is refused with EAR_ERR_INDEX_OPEN by every command, 
     ['the second meta page overwritten', (f) => { const b = Buffer.from(good); b.fill(0x41, PAGE, 2 * PAGE); fs.writeFileSync(f, b) }],
     ['every page after the meta pages zeroed', (f) => { const b = Buffer.from(good); b.fill(0, 2 * PAGE); fs.writeFileSync(f, b) }],
   ]
-  for (const [name, damage] of cases) {
-    const db = damaged(`case-${cases.findIndex((c) => c[0] === name)}`, damage)
+  await twoAtATime(cases, async ([name, damage], i) => {
+    const db = damaged(`case-${i}`, damage)
     const file = path.join(db, 'data.mdb')
     const before = digestOf(file)
     // A command that only reads, and one that would write (and, before, re-initialised an emptied file).
@@ -101,15 +112,16 @@ t.test('a damaged data.mdb is refused with EAR_ERR_INDEX_OPEN by every command, 
       t.notMatch(r.stderr, '    at ', `${what}: no stack trace`)
     }
     t.equal(digestOf(file), before, `${name}: the damaged file is left untouched`)
-  }
+  })
 })
 
 t.test('a folder with a lock file but no data.mdb is not a new index', async (t) => {
   const db = path.join(dir, 'lock-only')
   fs.mkdirSync(db)
   fs.copyFileSync(path.join(dir, 'good', 'lock.mdb'), path.join(db, 'lock.mdb'))
+  // No damaged file is mapped here: the commands run in this process (runCli, as the program calls it).
   for (const args of [['stats'], ['index', 'song.wav']]) {
-    const r = await earshot([...args, '--db', db])
+    const r = await earshotInProcess(dir, [...args, '--db', db])
     t.equal(r.code, 1, `earshot ${args[0]}: exit 1`)
     t.match(r.stderr, /^earshot: EAR_ERR_INDEX_OPEN: .*data\.mdb/, `earshot ${args[0]}: EAR_ERR_INDEX_OPEN naming data.mdb`)
   }
@@ -118,7 +130,7 @@ t.test('a folder with a lock file but no data.mdb is not a new index', async (t)
 
 t.test('damaged pages after the meta pages: no signal death, a coded error, the file untouched when refused', async (t) => {
   let refused = 0
-  for (let seed = 1; seed <= 10; seed++) {
+  await twoAtATime(Array.from({ length: 10 }, (_, i) => i + 1), async (seed) => {
     const zeros = seed % 4 === 0
     const db = damaged(`pages-${seed}`, (f) => damagePages(f, seed, seed % 2 === 0 ? 3 : 20, zeros))
     const file = path.join(db, 'data.mdb')
@@ -133,7 +145,7 @@ t.test('damaged pages after the meta pages: no signal death, a coded error, the 
       t.equal(check.code, 0, `seed ${seed}: opened, so earshot check finds nothing either: ${check.stderr}`)
     }
     t.equal(digestOf(file), before, `seed ${seed}: the file is untouched`)
-  }
+  })
   t.ok(refused >= 5, `${refused} of 10 damaged folders refused at open (half the pages of this small file are free)`)
 })
 
@@ -144,18 +156,21 @@ t.test('serve refuses a damaged index and a damaged state store with EAR_ERR_IND
   t.equal(r.code, 1, 'index: exit 1')
   t.match(r.stderr, /^earshot: EAR_ERR_INDEX_OPEN: /, 'index: EAR_ERR_INDEX_OPEN')
 
+  // A state store as a server leaves it: start once and stop. Each case damages a copy of it.
+  const served = damaged('serve-state', () => {})
+  const first = spawn(process.execPath, [EARSHOT_MAIN, 'serve', '--db', served, '--port', '0'], { cwd: dir, env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] })
+  await new Promise<void>((resolve) => first.stderr.on('data', (s: Buffer) => { if (s.toString().includes('listening')) resolve() }))
+  first.kill('SIGTERM')
+  await new Promise((resolve) => first.on('close', resolve))
+
   for (const [name, damage] of [
     ['a 0-byte state file', (f: string) => fs.writeFileSync(f, '')],
     ['a truncated state file', (f: string) => fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 3 * PAGE + 100))],
     ['a state file of random bytes', (f: string) => { const r = prng(11); fs.writeFileSync(f, Buffer.from(Array.from({ length: 16 * PAGE }, () => Math.floor(r() * 256)))) }],
   ] as const) {
     const db = damaged(`serve-state-${name.replace(/\W+/g, '-')}`, () => {})
-    // A state store as a server leaves it: start once and stop.
     const state = path.join(db, 'server')
-    const first = spawn(process.execPath, [EARSHOT_MAIN, 'serve', '--db', db, '--port', '0'], { cwd: dir, env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] })
-    await new Promise<void>((resolve) => first.stderr.on('data', (s: Buffer) => { if (s.toString().includes('listening')) resolve() }))
-    first.kill('SIGTERM')
-    await new Promise((resolve) => first.on('close', resolve))
+    fs.cpSync(path.join(served, 'server'), state, { recursive: true })
     const file = path.join(state, 'data.mdb')
     damage(file)
     const before = digestOf(file)

@@ -29,7 +29,8 @@ const bomb = path.join(dir, 'silence.flac')
 t.before(() => {
   if (!haveFfmpeg) return
   // The issue's reproduction, made as the reporter made it: ffmpeg's FLAC of an hour of digital silence at 96 kHz.
-  const r = spawnSync('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'anullsrc=r=96000:cl=mono',
+  // The source gives its silence in blocks of 65535 samples instead of 1024: the same bytes, made in half the time.
+  const r = spawnSync('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'anullsrc=r=96000:cl=mono:nb_samples=65535',
     '-t', '3600', '-c:a', 'flac', '-y', bomb])
   if (r.status !== 0) throw new Error(`ffmpeg failed: ${r.stderr.toString()}`)
 })

@@ -15,6 +15,7 @@ import { song, wavBytes, writeWav } from '../helpers/signals.js'
 import { startServer, TRANSPORTS } from '../helpers/stream-helpers.js'
 import { apiSettings, assertError, auditErrorAnswers, bodyOf, call, pollUntil } from '../helpers/api-helpers.js'
 import { childEnv, runEarshot } from '../helpers/child-env.js'
+import { earshotInProcess } from '../helpers/cli-in-process.js'
 
 const RATE = 44100
 const JOB_TIMEOUT_MS = 30_000
@@ -140,9 +141,11 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
 for (const transport of TRANSPORTS) t.test(`index jobs over ${transport}`, (t) => suite(t, transport))
 
 t.test('earshot index and identify refuse devices, FIFOs and sockets with a code, and the summary counts links and truncated files', async (t) => {
-  const run = (args: string[]) => runEarshot(dir, [...args, '--db', 'cli-db'], childEnv({}, ['EARSHOT_DB']))
+  // In this process (runCli, as the program calls it), but for the first refusal: the program itself, as a user runs it.
+  const run = (args: string[]) => earshotInProcess(dir, [...args, '--db', 'cli-db'])
+  const child = (args: string[]) => runEarshot(dir, [...args, '--db', 'cli-db'], childEnv({}, ['EARSHOT_DB']))
   for (const input of ['/dev/zero', 'fifo.wav', 'sock.wav']) {
-    const r = await run(['index', input])
+    const r = await (input === '/dev/zero' ? child : run)(['index', input])
     t.equal(r.code, 1, `index ${input}: exit 1`)
     t.match(r.stderr, new RegExp(`^skipped ${input.replace(/[.\\/]/g, '\\$&')}: EAR_ERR_FILE_NOT_REGULAR: `, 'm'), `index ${input}: EAR_ERR_FILE_NOT_REGULAR`)
     const id = await run(['identify', input])
@@ -164,7 +167,7 @@ t.test('earshot jobs list, show and cancel over the HTTP API', async (t) => {
   const index = LmdbIndex.open(at('db-jobs'), defaultFingerprint)
   t.teardown(() => index.close())
   const { http: base } = await startServer(t, 'ws', index, apiSettings())
-  const earshot = (...args: string[]) => runEarshot(dir, [...args, '--server', base], childEnv({}, ['EARSHOT_TOKEN', 'EARSHOT_SERVER']))
+  const earshot = (...args: string[]) => earshotInProcess(dir, [...args, '--server', base])
   t.match((await earshot('jobs', 'list')).stdout, /^no index jobs$/m)
   const job = bodyOf(await call(base, 'POST', '/v1/index-jobs', { headers: JSON_TYPE, body: JSON.stringify({ path: at('big') }) }))
   const list = await earshot('jobs', 'list', '--json')

@@ -8,6 +8,7 @@ import { LOCK_FILE } from '../../server/src/state/data-lock.js'
 import { EarshotError } from '../../server/src/errors.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { childEnv, runEarshot, startServe } from '../helpers/child-env.js'
+import { earshotInProcess } from '../helpers/cli-in-process.js'
 import { freePort, httpGet, testSettings, TRANSPORTS } from '../helpers/stream-helpers.js'
 
 // Two servers on one port or one data folder. uWS shared a busy port (SO_REUSEPORT) and started silently; a second
@@ -48,8 +49,9 @@ t.test('a second server on one data folder is refused with EAR_ERR_DATA_LOCKED n
     t.match(r.stderr, new RegExp(`^earshot: EAR_ERR_DATA_LOCKED: The data folder \\S+ is in use by another earshot server \\(pid ${first.child.pid}, port ${first.port}, started ${startedAt}\\)\\n$`), r.stderr)
   }
   t.equal(first.child.exitCode, null, 'the first server runs on')
-  // The CLI's own commands read and write the index beside a server: LMDB is multi-process.
-  const listed = await runEarshot(dir, ['tracks', 'list', '--db', 'a'], env)
+  // The CLI's own commands read and write the index beside a server: LMDB is multi-process. This one runs in the
+  // test's process (runCli), another process than the server's.
+  const listed = await earshotInProcess(dir, ['tracks', 'list', '--db', 'a'])
   t.equal(listed.code, 0, `earshot tracks list beside the server: ${listed.stderr}`)
   t.equal(fs.readFileSync(pidFile('a'), 'utf8').split('\n')[0], String(first.child.pid), 'the pid file is untouched')
   first.child.kill('SIGTERM')

@@ -10,6 +10,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
+import type { TransportName } from '../../server/src/transport/types.js'
 import { song, writeWav } from '../helpers/signals.js'
 import { pollUntil, TRANSPORTS, within } from '../helpers/stream-helpers.js'
 import { startServeChild } from '../helpers/serve-child.js'
@@ -33,7 +34,8 @@ async function postJob (http: string, p: string): Promise<string> {
 const jobState = (http: string, id: string): Promise<{ state: string, skipped: Array<{ reason: string }> }> =>
   fetch(`${http}/v1/index-jobs/${id}`).then((r) => r.json() as Promise<{ state: string, skipped: Array<{ reason: string }> }>)
 
-for (const transport of TRANSPORTS) {
+/** A job on a FIFO, then SIGTERM during a running job. */
+function jobCase (transport: TransportName): void {
   t.test(`earshot serve over ${transport}: a job on a FIFO does not hang, and SIGTERM during a running job exits within ${EXIT_WITHIN_MS / 1000} s`, async (t) => {
     const serve = await startServeChild(t, path.join(dir, `db-${transport}`), transport)
     const onFifo = await postJob(serve.http, fifo)
@@ -67,7 +69,8 @@ async function silentPeer (http: string): Promise<net.Socket> {
   return socket
 }
 
-for (const transport of TRANSPORTS) {
+/** SIGTERM with a WebSocket peer that never answers the closing handshake. */
+function peerCase (transport: TransportName): void {
   t.test(`earshot serve over ${transport}: a peer that never finishes closing does not hold the process past ${EXIT_WITHIN_MS / 1000} s`, async (t) => {
     const serve = await startServeChild(t, path.join(dir, `db-peer-${transport}`), transport)
     const peer = await silentPeer(serve.http)
@@ -83,4 +86,12 @@ for (const transport of TRANSPORTS) {
     if (deadline) t.equal(code, 1, 'the deadline exits with 1')
     else t.ok(code === 0 && /"msg":"closed"/.test(serve.stderr()), 'or a clean close, exit 0')
   })
+}
+
+// Two servers at a time, each in a folder of its own: a case that indexes beside one that mostly waits for the
+// shutdown deadline.
+t.jobs = 2
+for (const transport of TRANSPORTS) {
+  jobCase(transport)
+  peerCase(transport)
 }

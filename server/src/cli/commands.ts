@@ -14,9 +14,7 @@ import { analyzeLimits } from '../catalog/analyze-limits.js'
 import { earshotError } from '../errors.js'
 import { FingerprintWriter, checkFingerprintFile, isFingerprintFile, readFingerprintFile } from '../index/fingerprint-file.js'
 import { createProgress } from './progress.js'
-import { serve } from './serve.js'
 import { resolveLogLevel } from '../log.js'
-import { streamSources } from './stream.js'
 import { loadSettings, settingAt, settingFromText } from '../config/load.js'
 import { jobsCommand, monitorCommand, playsCommand } from './remote.js'
 import { errLine, out, outJson, terminal } from './terminal-text.js'
@@ -425,6 +423,9 @@ const serveCommand: Command = {
     // One stream engine per core unless the flag, a variable or the file says otherwise.
     const settings = loadSettings({ ...defaults, workers: availableParallelism() }, values.config as string | undefined, process.env, flags)
     const db = openIndex(values, false)
+    // Loaded when run: the server's modules (transports, HTTP, workers) are most of the program's start-up time, and
+    // the other commands need none of them.
+    const { serve } = await import('./serve.js')
     await serve(db, { port, host, transport, settings, logLevel })
     return 0
   },
@@ -444,6 +445,7 @@ const streamCommand: Command = {
   async run (values, sources) {
     const server = (values.server as string | undefined) ?? 'ws://127.0.0.1:8080/v1/stream'
     if (!/^wss?:\/\/[^/]+/.test(server)) throw earshotError('EAR_ERR_USAGE', `--server must be a ws:// or wss:// URL, got '${server}'`)
+    const { streamSources } = await import('./stream.js')
     return streamSources(sources, {
       server,
       ffmpegPath: localSettings().ffmpegPath,
