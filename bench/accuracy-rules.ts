@@ -4,7 +4,7 @@
  */
 import path from 'node:path'
 import { addWhiteNoise, makeRng, mp3RoundTrip, telephone, changeSpeed, changeTempo, changePitch, voiceOver, radio } from './degrade.js'
-import type { IdentifyResult } from '../server/src/catalog/identify.js'
+import type { IdentifyResult } from '../server/src/match/identify.js'
 
 export type Degrade = (x: Float32Array, rate: number, rng: () => number) => Promise<Float32Array> | Float32Array
 

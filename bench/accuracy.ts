@@ -26,7 +26,7 @@ import { conditionRng, conditions, isCorrect, isFalsePositive, packageOf, pct, s
 import { defaults } from '../server/src/config/defaults.js'
 import { LmdbIndex } from '../server/src/index/lmdb-index.js'
 import { indexFiles } from '../server/src/catalog/indexer.js'
-import { Identifier } from '../server/src/catalog/identify.js'
+import { Identifier } from '../server/src/match/identify.js'
 import { decodeFile } from '../server/src/audio/decode.js'
 import { fingerprint } from '../server/src/dsp/pipeline.js'
 import type { ClipMatch } from '../server/src/match/clip-matcher.js'

@@ -34,7 +34,7 @@ import { defaults } from '../server/src/config/defaults.js'
 import type { FingerprintParams } from '../server/src/config/fingerprint.js'
 import { LmdbIndex } from '../server/src/index/lmdb-index.js'
 import { indexFiles } from '../server/src/catalog/indexer.js'
-import { Identifier } from '../server/src/catalog/identify.js'
+import { Identifier } from '../server/src/match/identify.js'
 import { fingerprint } from '../server/src/dsp/pipeline.js'
 import type { ClipMatch } from '../server/src/match/clip-matcher.js'
 

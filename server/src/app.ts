@@ -6,7 +6,7 @@
  *             └─ HTTP ───────> Router ──> routes ──> index, uploads, jobs, Monitors ──> StreamSession ──> PlayRecorder
  */
 import { CloseCode } from '../../protocol/src/index.js'
-import { Identifier, type IdentifyResult } from './catalog/identify.js'
+import { Identifier, type IdentifyResult } from './match/identify.js'
 import { IndexJobs } from './catalog/index-jobs.js'
 import { TrackUploads } from './catalog/uploads.js'
 import type { Settings } from './config/defaults.js'

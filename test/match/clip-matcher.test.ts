@@ -1,6 +1,6 @@
 import t from 'tap'
 import path from 'node:path'
-import { Identifier } from '../../server/src/catalog/identify.js'
+import { Identifier } from '../../server/src/match/identify.js'
 import { defaults, type Settings } from '../../server/src/config/defaults.js'
 import { defaultFingerprint as params, framesToSeconds } from '../../server/src/config/fingerprint.js'
 import { fingerprint } from '../../server/src/dsp/pipeline.js'

@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import path from 'node:path'
-import { Identifier } from '../../server/src/catalog/identify.js'
+import { Identifier } from '../../server/src/match/identify.js'
 import { defaults, type Settings } from '../../server/src/config/defaults.js'
 import { defaultFingerprint as params } from '../../server/src/config/fingerprint.js'
 import { fingerprint, type HashList } from '../../server/src/dsp/pipeline.js'

@@ -4,7 +4,7 @@
 import type { Settings } from '../config/defaults.js'
 import type { MaintenanceStats } from '../index/maintainer.js'
 import type { Index } from '../index/types.js'
-import type { IdentifyResult } from '../catalog/identify.js'
+import type { IdentifyResult } from '../match/identify.js'
 import type { IndexJobs } from '../catalog/index-jobs.js'
 import type { TrackUploads } from '../catalog/uploads.js'
 import type { Monitors } from '../monitor/monitors.js'

@@ -4,7 +4,7 @@
  * requests (a clip's samples) are answered by the same engines, so that a clip's lookups never hold the sockets up.
  */
 import type { PcmFormat } from '../../../protocol/src/index.js'
-import type { IdentifyResult } from '../catalog/identify.js'
+import type { IdentifyResult } from '../match/identify.js'
 import type { Settings } from '../config/defaults.js'
 import type { SessionMatch, SessionMatchEnd } from './session.js'
 

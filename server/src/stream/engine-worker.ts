@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import type { PcmFormat } from '../../../protocol/src/index.js'
 import type { Settings } from '../config/defaults.js'
-import { Identifier } from '../catalog/identify.js'
+import { Identifier } from '../match/identify.js'
 import { LmdbIndex } from '../index/lmdb-index.js'
 import { StreamSession } from './session.js'
 import type { EngineReply, EngineRequest, EngineWorkerData } from './engine-messages.js'

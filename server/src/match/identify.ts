@@ -5,7 +5,7 @@ import type { Match } from '../../../protocol/src/index.js'
 import type { Settings } from '../config/defaults.js'
 import { fingerprint } from '../dsp/pipeline.js'
 import type { Index } from '../index/types.js'
-import { ClipMatcher, type ClipMatch } from '../match/clip-matcher.js'
+import { ClipMatcher, type ClipMatch } from './clip-matcher.js'
 import { round } from '../round.js'
 
 /**
