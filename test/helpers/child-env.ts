@@ -5,6 +5,9 @@ import type { Test } from 'tap'
  * The environment for child processes under test: the parent's, without what tap adds to it. tap sets NODE_OPTIONS
  * to load its process-tracking hooks into every child, which the children under test neither need nor should have
  * (they run as a user would run them), and which makes each start several times slower.
+ *
+ * A server started here runs one stream engine (EARSHOT_WORKERS=1) unless `extra` says otherwise: its sessions take
+ * the engine path as in production, at half the start-up cost of one engine per core (tests start dozens of servers).
  */
 export function childEnv (extra: Record<string, string> = {}, remove: readonly string[] = []): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
@@ -13,7 +16,7 @@ export function childEnv (extra: Record<string, string> = {}, remove: readonly s
     if (remove.includes(k)) continue
     env[k] = v
   }
-  return { ...env, ...extra }
+  return { EARSHOT_WORKERS: '1', ...env, ...extra }
 }
 
 /** The CLI entry point, compiled. */

@@ -21,7 +21,8 @@ function reply (m: EngineReply): void { port?.postMessage(m) }
 /** The index, opened again by the next session when it could not be (its sessions fail with the reason meanwhile). */
 let index: LmdbIndex | undefined
 function theIndex (): LmdbIndex {
-  index ??= LmdbIndex.open(dir, settings.fingerprint, { readOnly: true })
+  // The server checked the file's pages when it opened it: walking them again cost each engine a second.
+  index ??= LmdbIndex.open(dir, settings.fingerprint, { readOnly: true, checked: true })
   return index
 }
 try { theIndex() } catch {} // told to each session that opens while it cannot be opened
