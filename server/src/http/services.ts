@@ -24,7 +24,7 @@ export interface Services {
   readonly settings: Settings
   readonly stream: StreamContext
   readonly access: Access
-  /** Identify mono samples (handed over: the caller must not use them after), on a stream engine when there are. */
+  /** Identify mono samples, on a stream engine when there are. */
   identify (samples: Float32Array, sampleRate: number): Promise<IdentifyResult>
   readonly uploads: TrackUploads
   readonly jobs: IndexJobs

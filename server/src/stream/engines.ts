@@ -230,14 +230,16 @@ export class StreamEngines {
     return new RemoteSession(this.#nextId++, this.#leastBusy(), format, listener)
   }
 
-  /** Identify a clip (mono samples, handed over: the caller must not use them after) on the least busy engine. */
+  /** Identify a clip (mono samples) on the least busy engine. */
   identify (samples: Float32Array, sampleRate: number): Promise<{ result: IdentifyResult, lookupSeconds: number }> {
     const engine = this.#leastBusy()
     const id = this.#nextId++
     return new Promise((resolve, reject) => {
       engine.identifies.set(id, { resolve, reject })
-      const owned = samples.byteOffset === 0 && samples.byteLength === samples.buffer.byteLength ? samples : samples.slice()
-      engine.post({ t: 'identify', id, samples: owned, sampleRate }, [owned.buffer as ArrayBuffer])
+      // A copy of its own to transfer: the samples may share memory with a request body or a decoder (a clip is
+      // a few hundred kilobytes; the copy costs far less than its lookups).
+      const owned = samples.slice()
+      engine.post({ t: 'identify', id, samples: owned, sampleRate }, [owned.buffer])
     })
   }
 
