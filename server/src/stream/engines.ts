@@ -83,7 +83,7 @@ export class RemoteSession {
   #closing = false
   /** The engine is done with the session (closed, or failed): nothing more will come from it. */
   #done = false
-  bytesReceived = 0
+  #bytes = 0
 
   constructor (readonly id: number, engine: Engine, format: PcmFormat, listener: RemoteListener) {
     this.format = format
@@ -95,7 +95,7 @@ export class RemoteSession {
   }
 
   /** Seconds of audio received (not all of it processed yet). */
-  get streamSeconds (): number { return this.bytesReceived / this.#bytesPerSecond }
+  get streamSeconds (): number { return this.#bytes / this.#bytesPerSecond }
 
   get flushed (): boolean { return this.#flushed }
 
@@ -104,7 +104,7 @@ export class RemoteSession {
 
   /** Hand a checked chunk of PCM bytes to the engine (copied: the transport reuses its buffer). */
   write (pcm: Uint8Array): void {
-    this.bytesReceived += pcm.length
+    this.#bytes += pcm.length
     // A copy of its own (a Buffer's slice() would share, and transferring would detach, the transport's memory).
     const copy = new Uint8Array(pcm).buffer
     this.#engine.post({ t: 'write', id: this.id, seq: ++this.#seq, pcm: copy }, [copy])

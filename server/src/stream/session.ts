@@ -61,11 +61,8 @@ export class StreamSession {
   readonly #listener: SessionListener
   readonly #fingerprinter: Fingerprinter
   readonly #matcher: StreamMatcher
-  readonly #bytesPerFrame: number
   readonly #pieceBytes: number // bytes of one piece: PIECE_FRAMES sample frames
   #flushed = false
-  /** Audio received, in bytes. */
-  bytesReceived = 0
 
   /**
    * @param listener hears every result
@@ -77,8 +74,7 @@ export class StreamSession {
     this.#index = index
     this.#settings = settings
     this.#listener = listener
-    this.#bytesPerFrame = frameBytesOf(format)
-    this.#pieceBytes = PIECE_FRAMES * this.#bytesPerFrame
+    this.#pieceBytes = PIECE_FRAMES * frameBytesOf(format)
     const params = settings.fingerprint
     this.#matcher = new StreamMatcher(index, params, {
       match: (e) => this.#onMatch(e),
@@ -93,15 +89,8 @@ export class StreamSession {
 
   get flushed (): boolean { return this.#flushed }
 
-  /**
-   * Check a frame of PCM bytes before anything is processed: a whole number of sample frames, and for floats no
-   * NaN or infinity. Returns the problem's code, or undefined when the audio is fine.
-   */
-  check (pcm: Uint8Array): AudioProblem { return pcmProblem(pcm, this.format) }
-
-  /** Process a checked frame of PCM bytes. */
+  /** Process a frame of PCM bytes, checked beforehand with pcmProblem. */
   write (pcm: Uint8Array): void {
-    this.bytesReceived += pcm.length
     for (let at = 0; at < pcm.length; at += this.#pieceBytes) {
       const frames = pcmToMono(pcm.subarray(at, at + this.#pieceBytes), this.format, pieceMono)
       this.#fingerprinter.write(pieceMono, 0, frames)

@@ -93,7 +93,7 @@ export class Stream {
     try {
       session.write(pcm)
     } finally {
-      if (this.#writtenAt && 'seq' in session) this.#writtenAt[session.seq % TIMED_WRITES] = this.#audioAt
+      if (this.#writtenAt) this.#writtenAt[(session as RemoteSession).seq % TIMED_WRITES] = this.#audioAt // only on engines
       this.#audioAt = 0
     }
     const now = session.streamSeconds
