@@ -1,11 +1,11 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { buildCatalog } from '../helpers/catalog.js'
 import { clip } from '../helpers/signals.js'
 import { startServer, toS16 } from '../helpers/stream-helpers.js'
+import { spawnNode } from '../helpers/child-env.js'
 
 // The README's streaming example, taken from the README and run as written by Node in a child process: the package
 // names resolve through package.json's `exports` (a file inside the project imports its own package by name).
@@ -33,11 +33,11 @@ t.test('the README streaming example runs as written and prints the match', asyn
   const running = await startServer(t, 'uws', catalog.index)
   const dir = t.testdir({ 'example.mjs': readmeExample() })
   fs.writeFileSync(path.join(dir, 'clip.pcm'), toS16(clip(catalog.songs.get(2)!, RATE, 6, 8)))
-  const child = spawn(process.execPath, ['example.mjs'], { cwd: dir, env: { ...process.env, EARSHOT_URL: running.url } })
+  const child = spawnNode(['example.mjs'], { cwd: dir, env: { ...process.env, EARSHOT_URL: running.url } })
   let out = ''
   let err = ''
-  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
+  child.stdout!.on('data', (c: Buffer) => { out += c.toString() })
+  child.stderr!.on('data', (c: Buffer) => { err += c.toString() })
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
   t.equal(code, 0, `exit 0 ${err}`)
   t.match(out, /^confirmed song 2 /m, `prints the confirmed match: ${out.trim().split('\n').at(-1) ?? ''}`)

@@ -9,10 +9,10 @@ import http from 'node:http'
 import type net from 'node:net'
 import path from 'node:path'
 import { once } from 'node:events'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import { buildCatalog } from '../helpers/catalog.js'
-import { childEnv, EARSHOT_MAIN, runEarshot } from '../helpers/child-env.js'
+import { childEnv, EARSHOT_MAIN, runEarshot, spawnNode } from '../helpers/child-env.js'
 import { clip, song } from '../helpers/signals.js'
 import { startRadio } from '../helpers/radio.js'
 import { freePort, pollUntil, waitUntil } from '../helpers/stream-helpers.js'
@@ -53,7 +53,7 @@ async function startReceiver (): Promise<{ url: string, log: Delivery[], accept:
 }
 
 function startServe (db: string, port: number, config: string, receiver: string): ChildProcess {
-  const child = spawn(process.execPath, [EARSHOT_MAIN, 'serve', '--db', db, '--port', String(port), '--transport', 'ws', '--config', config], {
+  const child = spawnNode([EARSHOT_MAIN, 'serve', '--db', db, '--port', String(port), '--transport', 'ws', '--config', config], {
     env: childEnv({ EARSHOT_WEBHOOK_URLS: receiver, EARSHOT_WEBHOOK_SECRET: SECRET }),
     stdio: ['ignore', 'ignore', 'pipe'],
   })

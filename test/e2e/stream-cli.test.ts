@@ -1,12 +1,12 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { pathToFileURL } from 'node:url'
 import { addNoise, clip, song, writeWav } from '../helpers/signals.js'
 import { freePort, httpGet, within } from '../helpers/stream-helpers.js'
-import { childEnv, runEarshot, EARSHOT_MAIN as MAIN, type Run } from '../helpers/child-env.js'
+import { childEnv, runEarshot, EARSHOT_MAIN as MAIN, type Run, spawnNode } from '../helpers/child-env.js'
 
 // End to end: `earshot index`, `earshot serve` and `earshot stream` as real child processes on generated WAV files.
 const dir = t.testdir()
@@ -37,7 +37,7 @@ t.test('earshot index builds the index', async (t) => {
 })
 
 t.test('earshot serve --port 0 listens and says where', async (t) => {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--db', 'db', '--port', '0'], { cwd: dir, env: childEnv({}, ['EARSHOT_DB', 'EARSHOT_DEBUG']), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawnNode([MAIN, 'serve', '--db', 'db', '--port', '0'], { cwd: dir, env: childEnv({}, ['EARSHOT_DB', 'EARSHOT_DEBUG']), stdio: ['ignore', 'pipe', 'pipe'] })
   server = child
   child.stdout!.resume()
   const listening = new Promise<number>((resolve, reject) => {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 /**
@@ -19,6 +19,16 @@ export function childEnv (extra: Record<string, string> = {}, remove: readonly s
   return { EARSHOT_WORKERS: '1', ...env, ...extra }
 }
 
+/**
+ * Spawn `node ...args` without tap's hooks. Stripping NODE_OPTIONS from `env` is not enough: tap's process tracking
+ * patches every spawn to put its hooks back (a separate hooks thread per process, about 0.7 s of CPU at each start, in
+ * every server a test starts). A shell in between drops them and then becomes node (`exec`), so the pid, signals and
+ * exit status are node's own.
+ */
+export function spawnNode (args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  return spawn('/bin/sh', ['-c', 'unset NODE_OPTIONS; exec "$@"', 'sh', process.execPath, ...args], { env: childEnv(), ...options })
+}
+
 /** The CLI entry point, compiled. */
 export const EARSHOT_MAIN = fileURLToPath(new URL('../../server/src/cli/main.js', import.meta.url))
 
@@ -27,11 +37,11 @@ export interface Run { code: number | null, stdout: string, stderr: string }
 /** Run `earshot ...args` in `cwd` as a user would, collecting its output. */
 export function runEarshot (cwd: string, args: readonly string[], env: NodeJS.ProcessEnv = childEnv()): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [EARSHOT_MAIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawnNode([EARSHOT_MAIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => { stdout += s })
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr += s })
     child.on('error', reject)
     child.on('close', (code) => resolve({ code, stdout, stderr }))
   })
@@ -53,7 +63,7 @@ export interface Served {
  */
 export async function startServe (t: Test, cwd: string, args: readonly string[], env: NodeJS.ProcessEnv = childEnv(),
   ms = 15_000): Promise<Served> {
-  const child = spawn(process.execPath, [EARSHOT_MAIN, 'serve', ...args], { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawnNode([EARSHOT_MAIN, 'serve', ...args], { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let stderr = ''
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')))

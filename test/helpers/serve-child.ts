@@ -4,10 +4,10 @@
  * process's, not the test runner's.
  */
 import fs from 'node:fs'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess } from 'node:child_process'
 import type { Test } from 'tap'
 import type { TransportName } from '../../server/src/transport/types.js'
-import { childEnv, EARSHOT_MAIN } from './child-env.js'
+import { childEnv, EARSHOT_MAIN, spawnNode } from './child-env.js'
 import { freePort, pollUntil } from './stream-helpers.js'
 
 export interface ServeChild {
@@ -23,7 +23,7 @@ export interface ServeChild {
 /** Start `earshot serve --db DB --transport T` with extra flags; resolves once it answers /ping. */
 export async function startServeChild (t: Test, db: string, transport: TransportName, extra: readonly string[] = [], env: Record<string, string> = {}): Promise<ServeChild> {
   const port = await freePort()
-  const child = spawn(process.execPath, [EARSHOT_MAIN, 'serve', '--db', db, '--port', String(port), '--transport', transport, ...extra], {
+  const child = spawnNode([EARSHOT_MAIN, 'serve', '--db', db, '--port', String(port), '--transport', transport, ...extra], {
     env: childEnv({ EARSHOT_LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'ignore', 'pipe'],
   })

@@ -1,14 +1,13 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { open } from 'lmdb'
 import { defaultFingerprint as params } from '../../server/src/config/fingerprint.js'
 import type { HashList } from '../../server/src/dsp/pipeline.js'
 import { EarshotError } from '../../server/src/errors.js'
 import { INDEX_FORMAT_VERSION, LmdbIndex } from '../../server/src/index/lmdb-index.js'
-import { childEnv } from '../helpers/child-env.js'
+import { childEnv, spawnNode } from '../helpers/child-env.js'
 import { lines, until } from '../helpers/child-lines.js'
 import { addSynthetic, checkTrackPostings, freshIndex, syntheticList, throwsCode } from '../helpers/index-data.js'
 
@@ -106,7 +105,7 @@ t.test('a reader in another process sees consistent data while this process writ
   const { index, dir } = freshIndex(t)
   const size = 6000 // sizeable tracks: each transaction takes a while, so reads land during writes
   add(index, 1, size)
-  const child = spawn(process.execPath, [path.join(fixtures, 'index-reader.js'), dir, String(size)], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
+  const child = spawnNode([path.join(fixtures, 'index-reader.js'), dir, String(size)], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
   t.teardown(() => { if (child.exitCode === null) child.kill() })
   const out = lines(child)
   await until(out, (l) => l === 'saw 1')
@@ -127,7 +126,7 @@ t.test('a reader in another process sees consistent data while this process writ
 t.test('a writer killed with SIGKILL mid-way leaves every track complete', async (t) => {
   const dir = path.join(t.testdir(), 'db')
   const size = 30000
-  const child = spawn(process.execPath, [path.join(fixtures, 'index-writer.js'), dir, '200', String(size)], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
+  const child = spawnNode([path.join(fixtures, 'index-writer.js'), dir, '200', String(size)], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)))
   await until(lines(child), (l) => l === 'added 8')

@@ -1,7 +1,6 @@
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { open } from 'lmdb'
 import { defaultFingerprint as params } from '../../server/src/config/fingerprint.js'
@@ -9,7 +8,7 @@ import type { HashList } from '../../server/src/dsp/pipeline.js'
 import type { EarshotError } from '../../server/src/errors.js'
 import { INDEX_FORMAT_VERSION, LmdbIndex } from '../../server/src/index/lmdb-index.js'
 import { BucketEncoder, MAX_BUCKET_POSTINGS, PART_BYTES, bucketCount, decodePart, hashOfKey, headerBytes } from '../../server/src/index/segment-codec.js'
-import { childEnv, runEarshot } from '../helpers/child-env.js'
+import { childEnv, runEarshot, spawnNode } from '../helpers/child-env.js'
 import { earshotInProcess } from '../helpers/cli-in-process.js'
 import { lines, until } from '../helpers/child-lines.js'
 import { checkTrackPostings, freshIndex, SHARED_HASH, syntheticList, syntheticMeta } from '../helpers/index-data.js'
@@ -153,7 +152,7 @@ t.test('a reader in another process answers completely while segments are merged
   const size = 3000
   bulkLoad(index, Array.from({ length: 24 }, (_, i) => i + 1), 8000, size)
   t.ok(index.stats().segments! >= 8)
-  const child = spawn(process.execPath, [path.join(fixtures, 'segment-worker.js'), 'read', dir, String(size)], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
+  const child = spawnNode([path.join(fixtures, 'segment-worker.js'), 'read', dir, String(size)], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
   t.teardown(() => { if (child.exitCode === null) child.kill() })
   const out = lines(child)
   await until(out, (l) => l.startsWith('reads'))
@@ -169,7 +168,7 @@ t.test('a reader in another process answers completely while segments are merged
 t.test('kill -9 during a bulk load leaves the runs committed before it, whole', async (t) => {
   const dir = path.join(t.testdir(), 'db')
   const size = 4000
-  const child = spawn(process.execPath, [path.join(fixtures, 'segment-worker.js'), 'bulk', dir, '400', String(size), '20000'], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
+  const child = spawnNode([path.join(fixtures, 'segment-worker.js'), 'bulk', dir, '400', String(size), '20000'], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, s) => resolve(s)))
   await until(lines(child), (l) => l === 'committed 12')
@@ -198,7 +197,7 @@ t.test('kill -9 during a bulk load leaves the runs committed before it, whole', 
 t.test('kill -9 during a merge leaves the segments as they were; maintenance drops the half-written output', async (t) => {
   const dir = path.join(t.testdir(), 'db')
   const size = 6000
-  const child = spawn(process.execPath, [path.join(fixtures, 'segment-worker.js'), 'churn', dir, String(size), '30000'], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
+  const child = spawnNode([path.join(fixtures, 'segment-worker.js'), 'churn', dir, String(size), '30000'], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, s) => resolve(s)))
   await until(lines(child), (l) => l === 'cycle 1')
@@ -306,7 +305,7 @@ t.test('damaged segment leaves are found at open: a coded refusal, never a signa
   }
   fs.closeSync(fd)
   t.ok(damaged > 5, `${damaged} leaf pages damaged`)
-  const child = spawn(process.execPath, [path.join(fixtures, 'segment-worker.js'), 'lookup', dir, '5000', '30'], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
+  const child = spawnNode([path.join(fixtures, 'segment-worker.js'), 'lookup', dir, '5000', '30'], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
   child.stdin!.end()
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
   const result = JSON.parse(await until(lines(child), (l) => l.startsWith('{'))) as { answered: number, errors: Record<string, number> }
@@ -322,7 +321,7 @@ t.test('earshot compact rewrites the file without free pages, unless another pro
   const lists = bulkLoad(index, Array.from({ length: 24 }, (_, i) => i + 1), 8000, 3000)
   await index.close()
   const file = path.join(dir, 'data.mdb')
-  const child = spawn(process.execPath, [path.join(fixtures, 'segment-worker.js'), 'read', dir, '3000'], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
+  const child = spawnNode([path.join(fixtures, 'segment-worker.js'), 'read', dir, '3000'], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv() })
   t.teardown(() => { if (child.exitCode === null) child.kill() })
   const out = lines(child)
   await until(out, (l) => l.startsWith('reads'))

@@ -8,8 +8,7 @@ import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
-import { spawn } from 'node:child_process'
-import { childEnv, EARSHOT_MAIN } from '../helpers/child-env.js'
+import { childEnv, EARSHOT_MAIN, spawnNode } from '../helpers/child-env.js'
 import { earshotInProcess } from '../helpers/cli-in-process.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { clip, prng, song, writeWav } from '../helpers/signals.js'
@@ -25,11 +24,11 @@ interface Exit { code: number | null, signal: NodeJS.Signals | null, stdout: str
 /** Run `earshot ...args`, noting how it ended; a child still running after `timeoutMs` is killed (and fails). */
 function earshot (args: readonly string[], timeoutMs = 60_000): Promise<Exit> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [EARSHOT_MAIN, ...args], { cwd: dir, env: childEnv({}, ['EARSHOT_DB', 'EARSHOT_DEBUG']), stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawnNode([EARSHOT_MAIN, ...args], { cwd: dir, env: childEnv({}, ['EARSHOT_DB', 'EARSHOT_DEBUG']), stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => { stdout += s })
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr += s })
     const timer = setTimeout(() => { stderr += '\n(killed: still running)'; child.kill('SIGKILL') }, timeoutMs)
     child.on('error', reject)
     child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }) })
@@ -158,8 +157,8 @@ t.test('serve refuses a damaged index and a damaged state store with EAR_ERR_IND
 
   // A state store as a server leaves it: start once and stop. Each case damages a copy of it.
   const served = damaged('serve-state', () => {})
-  const first = spawn(process.execPath, [EARSHOT_MAIN, 'serve', '--db', served, '--port', '0'], { cwd: dir, env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] })
-  await new Promise<void>((resolve) => first.stderr.on('data', (s: Buffer) => { if (s.toString().includes('listening')) resolve() }))
+  const first = spawnNode([EARSHOT_MAIN, 'serve', '--db', served, '--port', '0'], { cwd: dir, env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] })
+  await new Promise<void>((resolve) => first.stderr!.on('data', (s: Buffer) => { if (s.toString().includes('listening')) resolve() }))
   first.kill('SIGTERM')
   await new Promise((resolve) => first.on('close', resolve))
 

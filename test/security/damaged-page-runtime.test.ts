@@ -6,9 +6,8 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { childEnv } from '../helpers/child-env.js'
+import { childEnv, spawnNode } from '../helpers/child-env.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { clip, song, writeWav } from '../helpers/signals.js'
 
@@ -20,11 +19,11 @@ interface Exit { code: number | null, signal: NodeJS.Signals | null, stdout: str
 /** Run a fixture script in a child process, noting how it ended. */
 function fixture (name: string, args: readonly string[]): Promise<Exit> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url)), ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawnNode([fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url)), ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => { stdout += s })
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr += s })
     child.on('error', reject)
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
   })

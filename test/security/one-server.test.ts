@@ -1,13 +1,12 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { build } from '../../server/src/app.js'
 import { LOCK_FILE } from '../../server/src/state/data-lock.js'
 import { EarshotError } from '../../server/src/errors.js'
 import { buildCatalog } from '../helpers/catalog.js'
-import { childEnv, runEarshot, startServe } from '../helpers/child-env.js'
+import { childEnv, runEarshot, startServe, spawnNode } from '../helpers/child-env.js'
 import { earshotInProcess } from '../helpers/cli-in-process.js'
 import { freePort, httpGet, testSettings, TRANSPORTS } from '../helpers/stream-helpers.js'
 
@@ -76,7 +75,7 @@ t.test('in one process: build() takes the lock, a second build() on the folder i
   t.teardown(() => catalog.index.close())
   const stateDir = path.join(t.testdir(), 'state')
   // A pid file of a process that has exited: stale.
-  const gone = spawn(process.execPath, ['-e', ''], { env })
+  const gone = spawnNode(['-e', ''], { env })
   await once(gone, 'exit')
   fs.mkdirSync(stateDir, { recursive: true })
   fs.writeFileSync(path.join(stateDir, LOCK_FILE), `${gone.pid}\n2020-01-01T00:00:00.000Z\n8080\n`)

@@ -2,7 +2,6 @@ import t, { type Test } from 'tap'
 import http from 'node:http'
 import net from 'node:net'
 import path from 'node:path'
-import { spawn } from 'node:child_process'
 import { createHmac } from 'node:crypto'
 import { open, type RootDatabase } from 'lmdb'
 import { EarshotError } from '../../server/src/errors.js'
@@ -10,7 +9,7 @@ import {
   parseRetryAfter, signBody, verifySignature, SIGNATURE_HEADER, WebhookDispatcher,
   type DeliveryReport, type WebhookDispatcherOptions, type WebhookSettings,
 } from '../../server/src/webhooks/webhooks.js'
-import { childEnv } from '../helpers/child-env.js'
+import { childEnv, spawnNode } from '../helpers/child-env.js'
 
 // Every test posts to a real node:http receiver on 127.0.0.1 from a dispatcher on a real LMDB in t.testdir().
 // Backoffs are tens of ms so retries are quick; every wait is bounded and fails with what it waited for.
@@ -346,10 +345,10 @@ t.test('a pending retry timer does not keep the process alive', async (t) => {
     while (d.stats.retried === 0) await new Promise((resolve) => setTimeout(resolve, 10))
     console.log('retried', d.stats.retried)
   `
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawnNode(['--input-type=module', '-e', script], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s })
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { out += s })
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => { out += s })
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => { out += s })
   t.teardown(() => { child.kill() })
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
   const code = await within(exited, 'the child to exit (does a timer keep it alive?)', 15_000)
