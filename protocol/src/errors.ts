@@ -40,6 +40,7 @@ export const errorCatalogue = {
   EAR_ERR_INDEX_PARAMS: { message: 'The index at %s was built with other fingerprint parameters (%s): hashes cannot be converted, index the audio again into a new folder', class: 'Error', status: 500 },
   EAR_ERR_INDEX_FORMAT: { message: 'The index at %s has format version %s; this earshot reads version %s: %s', class: 'Error', status: 500 },
   EAR_ERR_STATE_FORMAT: { message: 'The server state (%s) has format version %s; this earshot reads version %s', class: 'Error', status: 500 },
+  EAR_ERR_CLUSTER: { message: 'Cluster: %s', class: 'Error', status: 503 },
   EAR_ERR_TRACK_NOT_FOUND: { message: 'No track with id %s', class: 'RangeError', status: 404 },
   EAR_ERR_IMPORT: { message: 'Cannot import %s', class: 'Error', status: 400 },
   EAR_ERR_CONNECT: { message: 'Cannot reach the server at %s', class: 'Error', status: 502 },

@@ -32,6 +32,10 @@ import { playEvent } from './webhooks/play-events.js'
 import { silentLogger, type Logger } from './log.js'
 import { EarshotError, describeError, errorMessage } from './errors.js'
 import { AddressPolicy } from './net/address-policy.js'
+import { ClusterLink } from './cluster/link.js'
+import { ClusterMonitors } from './cluster/cluster-monitors.js'
+import { PlayReplication } from './cluster/play-replication.js'
+import { SharedEvents } from './cluster/shared-events.js'
 
 export interface BuildOptions {
   index: Index
@@ -78,6 +82,15 @@ const STATS_REUSE_MS = 1000
 /** How often connections are checked against their hello and idle timeouts, in ms. */
 const SWEEP_MS = 1000
 
+/**
+ * In a cluster, an open play nobody has touched for this long is closed where it was last heard by whichever node
+ * sees it first (its node died; a monitor's is left to the node that took the monitor over), in ms.
+ */
+const STALE_PLAY_MS = 60_000
+
+/** A cluster node that shuts down answers /health with 503 this long before it ends its streams (deploy/haproxy.cfg checks every second), in ms. */
+const DRAIN_MS = 1500
+
 export async function build (options: BuildOptions): Promise<EarshotServer> {
   const { index, settings } = options
   const log = options.logger ?? silentLogger
@@ -94,13 +107,22 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   const metrics = new Metrics()
   // One server per state folder: a second would recover (close) the first one's live plays and share its queue.
   const { root, lock } = openServerState(options.stateDir ?? stateDirOf(index.dir ?? settings.db))
+  // A cluster node: monitors, plays and webhook events are shared through NATS (cluster/link.ts).
+  let link: ClusterLink | undefined
+  if (settings.cluster.natsUrl !== '') {
+    try { link = await ClusterLink.open(settings.cluster, log.child({ component: 'cluster' })) } catch (err) { await root.close(); lock.release(); throw err }
+  }
+  const replication = link && new PlayReplication(link, root, log.child({ component: 'cluster' }))
+  const events = link && new SharedEvents(link, log.child({ component: 'cluster' }))
   // The one handler of failed state writes: a full disk is counted, logged, flagged, and answered 507.
   const stateWrites = new StateWrites({
     log: log.child({ component: 'state' }),
     onFailure: (reason) => metrics.stateWriteFailures.labels({ reason }).inc(),
   })
   let plays: PlayLog
-  try { plays = new PlayLog(root, {}, stateWrites) } catch (err) { await root.close(); lock.release(); throw err }
+  try {
+    plays = new PlayLog(root, replication ? { ids: 'shared', onWrite: replication.onWrite } : {}, stateWrites)
+  } catch (err) { await link?.close(); await root.close(); lock.release(); throw err }
   if (lock.tookOver) log.warn({ component: 'state', file: lock.file, stale: lock.tookOver }, 'took over the pid file of a server that no longer runs')
   const webhooks = settings.webhooks.urls.length > 0
     ? new WebhookDispatcher(root, settings.webhooks, {
@@ -119,12 +141,13 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   const publish = (e: PlayEvent): void => {
     const { id, stream, trackId } = e.play
     playLog.info({ play: id, stream, trackId }, e.type === 'match.confirmed' ? 'play opened' : 'play filed')
-    webhooks?.enqueue(playEvent(e))
+    if (events) { if (settings.webhooks.urls.length > 0) events.publish(playEvent(e)) } else webhooks?.enqueue(playEvent(e))
   }
-  // Plays left open by a crash end at the last audio seen; their match.ended was never sent: send it now.
+  // Plays left open by a crash end at the last audio seen; their match.ended was never sent: send it now. (In a
+  // cluster, open plays may be another node's, still playing: stale ones are closed as they go stale, below.)
   let recovered: Play[] = []
   try {
-    recovered = plays.recover()
+    if (!link) recovered = plays.recover()
   } catch {
     // Reported by stateWrites (a full disk): they stay open and are closed at the next start with space.
   }
@@ -132,6 +155,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   for (const play of recovered) publish({ type: 'match.ended', play })
   webhooks?.start()
 
+  const startedAt = Date.now()
   // Engines need an index on disk, which each opens read-only; an in-memory index is matched on this thread.
   const engines = settings.workers > 0 && index instanceof LmdbIndex
     ? new StreamEngines(index.dir, settings, settings.workers, log.child({ component: 'engines' }), (err) => {
@@ -142,7 +166,6 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   const access = new Access(settings.access)
   const accessLog = log.child({ component: 'access' })
   const warnOnce = onceEach((key: string, err: Error) => accessLog.warn({ refused: key }, err.message))
-  const startedAt = Date.now()
   const ctx: StreamContext = {
     index,
     settings,
@@ -182,7 +205,15 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       return new PlayRecorder(plays, { id: hello.streamId, kind: 'client' }, publish, { admit })
     },
   }
-  const monitors = new Monitors(root, index, settings, plays, { onPlay: publish, metrics, addressPolicy, log: log.child({ component: 'monitors' }), writes: stateWrites, engines })
+  const localMonitors = new Monitors(root, index, settings, plays, {
+    onPlay: publish, metrics, addressPolicy, log: log.child({ component: 'monitors' }), writes: stateWrites, engines,
+    store: link && ClusterMonitors.store(link, log.child({ component: 'cluster' })),
+  })
+  const clusterMonitors = link && new ClusterMonitors(link, localMonitors, settings, plays, log.child({ component: 'cluster' }), () => {
+    const t = index.stats()
+    return { startedAt: new Date(startedAt).toISOString(), index: { tracks: t.tracks, postings: t.postings } }
+  })
+  const monitors = clusterMonitors ?? localMonitors
   const jobs = new IndexJobs(index, settings, log.child({ component: 'index-jobs' }))
   // Flushes and merges of an index on disk, in a worker thread.
   const maintainer = index instanceof LmdbIndex && !index.readOnly ? new Maintainer(index, settings.fingerprint, log.child({ component: 'maintenance' })) : undefined
@@ -232,10 +263,12 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     uploads: new TrackUploads(index, settings),
     jobs,
     monitors,
+    cluster: clusterMonitors,
     plays,
     webhooks,
     stateWrites,
     startedAt,
+    lifecycle: { draining: false },
     metrics,
     log,
     onHttpError (err, req) {
@@ -262,6 +295,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   const transport: Transport = uws ? createUwsTransport(uws, ctx, api) : createWsTransport(ctx, api)
 
   let sweep: NodeJS.Timeout | undefined
+  let staleSweep: NodeJS.Timeout | undefined
   let closed = false
   const server: EarshotServer = {
     transport: name,
@@ -281,21 +315,46 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
         for (const c of ctx.connections) c.sweep(now)
       }, Math.min(SWEEP_MS, settings.stream.helloTimeoutMs / 2))
       sweep.unref()
-      monitors.resume()
+      if (clusterMonitors && replication && events) {
+        await replication.start(plays)
+        await events.start(webhooks)
+        await clusterMonitors.start()
+        staleSweep = setInterval(() => {
+          try {
+            const leased = new Set(clusterMonitors.list().filter((m) => m.node != null).map((m) => m.id))
+            for (const play of plays.closeStale(Date.now() - STALE_PLAY_MS, (p) => p.kind === 'monitor' && leased.has(p.stream))) {
+              publish({ type: 'match.ended', play })
+            }
+          } catch {} // a full disk: reported by stateWrites; tried again next time
+        }, STALE_PLAY_MS / 4)
+        staleSweep.unref()
+      } else {
+        localMonitors.resume()
+      }
       maintainer?.start()
       return bound
     },
     async close () {
       if (closed) return
       closed = true
+      if (link) {
+        // Out of the load balancer's rotation before the streams end, so that their clients reconnect elsewhere.
+        services.lifecycle.draining = true
+        await new Promise((resolve) => setTimeout(resolve, DRAIN_MS))
+      }
       clearInterval(sweep)
+      clearInterval(staleSweep)
       for (const c of ctx.connections) c.fail('EAR_ERR_SHUTTING_DOWN')
       await jobs.close() // first: a peer slow to close must not keep a job's workers running
       await maintainer?.close()
       await transport.close(CloseCode.GOING_AWAY, 'EAR_ERR_SHUTTING_DOWN')
-      await monitors.close()
+      await clusterMonitors?.close() // hands this node's monitors over to the others
+      await localMonitors.close()
       await engines?.close() // after every session closed: their last results are filed
       await services.uploads.close()
+      await replication?.close()
+      await events?.close()
+      await link?.close()
       await webhooks?.close()
       await plays.flushed()
       await root.close()

@@ -94,7 +94,7 @@ export async function pollUntil<T> (get: () => Promise<T>, done: (v: T) => boole
   for (;;) {
     const v = await get()
     if (done(v)) return v
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${JSON.stringify(v).slice(0, 900)})`)
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${String(JSON.stringify(v)).slice(0, 900)})`)
     await new Promise((resolve) => setTimeout(resolve, everyMs))
   }
 }

@@ -388,6 +388,8 @@ const SETTING_FLAGS: Readonly<Record<string, string>> = Object.freeze({
   'hello-timeout': 'stream.helloTimeoutMs',
   'ffmpeg-path': 'ffmpegPath',
   workers: 'workers',
+  cluster: 'cluster.natsUrl',
+  node: 'cluster.node',
 })
 
 const settingFlags: Command['options'] = Object.fromEntries(Object.entries(SETTING_FLAGS).map(([flag, path]) => {

@@ -6,13 +6,13 @@
 import { defaultFingerprint, type FingerprintParams } from './fingerprint.js'
 import { deepFreeze } from './freeze.js'
 import {
-  defaultsOf, settingsFileSchema, type AccessSettings, type CatalogLimits, type HttpLimits, type MatcherSettings, type MonitorSettings,
+  defaultsOf, settingsFileSchema, type AccessSettings, type CatalogLimits, type ClusterSettings, type HttpLimits, type MatcherSettings, type MonitorSettings,
   type NetworkSettings, type SettingsFile, type StreamLimits, type WebhookConfig,
 } from './schema.js'
 
-export type { AccessSettings, CatalogLimits, HttpLimits, MatcherSettings, MonitorSettings, NetworkSettings, StreamLimits, WebhookConfig }
+export type { AccessSettings, CatalogLimits, ClusterSettings, HttpLimits, MatcherSettings, MonitorSettings, NetworkSettings, StreamLimits, WebhookConfig }
 
-type Sections = 'stream' | 'http' | 'access' | 'monitors' | 'webhooks' | 'catalog' | 'network' | 'matcher'
+type Sections = 'stream' | 'http' | 'access' | 'monitors' | 'webhooks' | 'catalog' | 'network' | 'matcher' | 'cluster'
 
 export type Settings = { -readonly [K in Exclude<keyof SettingsFile, Sections>]-?: NonNullable<SettingsFile[K]> } & {
   /** Folder of the LMDB index. */
@@ -27,6 +27,7 @@ export type Settings = { -readonly [K in Exclude<keyof SettingsFile, Sections>]-
   catalog: CatalogLimits
   network: NetworkSettings
   matcher: MatcherSettings
+  cluster: ClusterSettings
 }
 
 export const defaults: Readonly<Settings> = deepFreeze({

@@ -97,6 +97,14 @@ export const matcherSchema = Type.Object({
   endSilentTicks: int(1, 1000, 6, 'Ticks without a vote after which a stream\'s match ends (6: about 3 s)'),
 }, { additionalProperties: false, description: 'How a live stream\'s matches are decided' })
 
+export const clusterSchema = Type.Object({
+  natsUrl: text('', 'NATS server(s) with JetStream that the nodes of a cluster share (nats://host:4222, several comma-separated); empty: this server is alone'),
+  node: text('', 'This node\'s name in the cluster, unique among its nodes (default: host name and process id)'),
+  name: Type.Optional(Type.String({ default: 'earshot', pattern: '^[A-Za-z0-9_-]{1,32}$', description: 'The cluster\'s name: the prefix of its JetStream buckets and streams, so that clusters can share a NATS' })),
+  // Takeover within 15 s: a lease outlives its node by at most this, and free monitors are claimed every quarter of it.
+  leaseMs: int(2000, 600_000, 10_000, 'A node holds each of its monitors by a lease it renews; a node that stops renewing loses them to another node after this, in ms'),
+}, { additionalProperties: false, description: 'Many servers as one: monitors spread over the nodes and taken over when one dies, one play log, webhooks sent once' })
+
 /** What a --config file may hold: any part of the settings. */
 export const settingsFileSchema = Type.Object({
   minConfidence: number(0, 1, 0.5, 'Answers below this confidence (0..1) are "no match"; a stream confirms at it'),
@@ -120,6 +128,7 @@ export const settingsFileSchema = Type.Object({
   catalog: Type.Optional(catalogSchema),
   network: Type.Optional(networkSchema),
   matcher: Type.Optional(matcherSchema),
+  cluster: Type.Optional(clusterSchema),
 }, { additionalProperties: false })
 
 export type SettingsFile = Static<typeof settingsFileSchema>
@@ -134,6 +143,7 @@ export type WebhookConfig = Whole<Static<typeof webhooksSchema>>
 export type CatalogLimits = Whole<Static<typeof catalogSchema>>
 export type NetworkSettings = Whole<Static<typeof networkSchema>>
 export type MatcherSettings = Whole<Static<typeof matcherSchema>>
+export type ClusterSettings = Whole<Static<typeof clusterSchema>>
 
 /** The default of every field of an object schema, recursively (a section's defaults are its fields'). */
 export function defaultsOf (schema: TSchema): unknown {

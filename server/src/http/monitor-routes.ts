@@ -28,6 +28,7 @@ const Monitor = Type.Object({
   unmatchedSeconds: num('Seconds of that audio in which no track was confirmed'),
   current: nullable(CurrentMatch, 'The track playing now; null when none'),
   finishedAt: Type.Optional(dateTime('Only once finished: when its file was heard to the end')),
+  node: Type.Optional(nullable(str(), 'In a cluster only: the node that runs it now; null between a node\'s death and the takeover')),
 }, { $id: 'Monitor' })
 
 const monitorIdParams = Type.Object({ id: uuid('Monitor id') })

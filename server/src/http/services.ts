@@ -7,7 +7,8 @@ import type { Index } from '../index/types.js'
 import type { IdentifyResult } from '../match/identify.js'
 import type { IndexJobs } from '../catalog/index-jobs.js'
 import type { TrackUploads } from '../catalog/uploads.js'
-import type { Monitors } from '../monitor/monitors.js'
+import type { MonitorDirectory } from '../monitor/monitors.js'
+import type { ClusterMonitors } from '../cluster/cluster-monitors.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { PlayLog } from '../playlog/play-log.js'
 import type { StreamContext } from '../stream/connection.js'
@@ -28,7 +29,9 @@ export interface Services {
   identify (samples: Float32Array, sampleRate: number): Promise<IdentifyResult>
   readonly uploads: TrackUploads
   readonly jobs: IndexJobs
-  readonly monitors: Monitors
+  readonly monitors: MonitorDirectory
+  /** This node's view of its cluster; absent on a lone server. */
+  readonly cluster?: ClusterMonitors
   readonly plays: PlayLog
   /** Undefined when no webhook URL is configured. */
   readonly webhooks: WebhookDispatcher | undefined
@@ -36,6 +39,8 @@ export interface Services {
   readonly stateWrites: StateWrites
   /** ms since the epoch. */
   readonly startedAt: number
+  /** Set when a cluster node begins to shut down: /health answers 503 so that the load balancer sends no new work. */
+  readonly lifecycle: { draining: boolean }
   readonly metrics: Metrics
   /** The server's log; components bind a child once. */
   readonly log: Logger

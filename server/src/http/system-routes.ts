@@ -38,7 +38,7 @@ const IndexStatsSchema = Type.Object({
 }, { $id: 'IndexStats', description: 'The index\'s figures' })
 
 const Health = Type.Object({
-  status: oneOf(['ok', 'degraded', 'unhealthy'], 'ok; degraded (still serving: monitors down, webhooks dropping, disk nearly full, damaged index pages); unhealthy (503: the index cannot be read)'),
+  status: oneOf(['ok', 'degraded', 'unhealthy', 'draining'], 'ok; degraded (still serving: monitors down, webhooks dropping, disk nearly full, damaged index pages); unhealthy (503: the index cannot be read); draining (503: a cluster node shutting down, about to hand its work over)'),
   problems: Type.Array(str(), { description: 'Why the status is not ok; empty when ok' }),
   transport: str('uws or ws'),
   sessions: int(),
@@ -64,6 +64,16 @@ const Health = Type.Object({
     sessions: int('Sessions (client streams and monitors) the engine runs'),
     restarts: int('Times the engine died and was replaced since the server started'),
   }), { description: 'Stream engines (worker threads, setting workers), one entry each; empty when the sessions run on the main thread' }),
+  cluster: Type.Optional(Type.Object({
+    node: str('This node\'s name'),
+    monitorsHere: int('Monitors this node runs'),
+    nodes: Type.Array(Type.Object({
+      node: str(),
+      startedAt: dateTime('When it started'),
+      monitors: int('Monitors it runs'),
+      index: Type.Object({ tracks: int(), postings: int() }, { description: 'The catalog it serves: nodes given the same index show the same figures' }),
+    }), { description: 'The live nodes, this one included' }),
+  }, { description: 'Only on a cluster node (setting cluster.natsUrl)' })),
 }, { $id: 'Health' })
 
 function monitorSummary (services: Services): { total: number, connecting: number, listening: number, down: number, finished: number } {
@@ -115,7 +125,8 @@ function health (services: Services) {
   if (webhooks?.droppingSince) warnings.push(`the webhook queue is full and drops events since ${webhooks.droppingSince} (${webhooks.dropped} deliveries dropped; POST /v1/webhooks/replay sends them again)`)
   const maintenance = services.maintenance ?? null
   if (maintenance?.lastError) warnings.push(`index maintenance failed at ${maintenance.lastAt}: ${maintenance.lastError}; lookups go on, but the live part and the segments keep growing`)
-  const status: Static<typeof Health>['status'] = problems.length > 0 ? 'unhealthy' : warnings.length > 0 ? 'degraded' : 'ok'
+  if (services.lifecycle.draining) problems.push('draining: shutting down; the load balancer sends new work elsewhere')
+  const status: Static<typeof Health>['status'] = services.lifecycle.draining ? 'draining' : problems.length > 0 ? 'unhealthy' : warnings.length > 0 ? 'degraded' : 'ok'
   const body = {
     status,
     problems: [...problems, ...warnings],
@@ -130,8 +141,9 @@ function health (services: Services) {
     maintenance,
     connectionFaults: services.stream.faults,
     engines: services.stream.engines?.stats() ?? [],
+    cluster: services.cluster && { node: services.cluster.node, monitorsHere: services.cluster.held, nodes: services.cluster.nodes() },
   }
-  return status === 'unhealthy' ? answer(503, body) : answer(200, body)
+  return status === 'unhealthy' || status === 'draining' ? answer(503, body) : answer(200, body)
 }
 
 const text = (description: string, extra: Record<string, unknown> = {}) => ({ description, content: { 'text/plain': str(undefined, extra) } })

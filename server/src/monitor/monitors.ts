@@ -14,7 +14,7 @@ import type { Database, RootDatabase } from 'lmdb'
 import type { Settings } from '../config/defaults.js'
 import { earshotError } from '../errors.js'
 import type { Index } from '../index/types.js'
-import type { PlayLog } from '../playlog/play-log.js'
+import type { Play, PlayLog } from '../playlog/play-log.js'
 import { PlayRecorder, type PlayEvent } from '../playlog/play-recorder.js'
 import type { SessionMatch, SessionMatchEnd } from '../stream/session.js'
 import { matchMessage } from '../stream/messages.js'
@@ -63,6 +63,20 @@ export interface MonitorInfo extends MonitorRecord {
   /** Seconds of that audio in which no track was confirmed. */
   unmatchedSeconds: number
   current: CurrentMatch | null
+  /** In a cluster: the node that runs it; null while none does (between a node's death and the takeover). */
+  node?: string | null
+}
+
+/** The monitors as the API sees them: one server's (Monitors), or a cluster's (ClusterMonitors). */
+export interface MonitorDirectory {
+  /** @throws EAR_ERR_BAD_REQUEST, EAR_ERR_ADDRESS_NOT_ALLOWED, EAR_ERR_MONITOR_EXISTS, EAR_ERR_TOO_MANY_MONITORS, EAR_ERR_DISK_FULL, EAR_ERR_CLUSTER */
+  add (url: string, label: string): Promise<MonitorInfo>
+  /** Oldest first. */
+  list (): MonitorInfo[]
+  get (id: string): MonitorInfo | undefined
+  /** Stop and forget a monitor; its plays stay in the log. */
+  remove (id: string): Promise<boolean>
+  readonly size: number
 }
 
 export interface MonitorHooks {
@@ -78,6 +92,17 @@ export interface MonitorHooks {
   writes?: StateWrites
   /** Worker threads that run the monitors' sessions; none: they run in this thread. */
   engines?: StreamEngines
+  /** Where monitors are kept; default: the server state (LMDB). A cluster keeps them in NATS (ClusterMonitors). */
+  store?: MonitorStore
+}
+
+/** Where the monitors are kept. */
+export interface MonitorStore {
+  list (): Iterable<MonitorRecord>
+  /** Store a new or changed record. @throws EAR_ERR_DISK_FULL */
+  put (record: MonitorRecord): void
+  /** @throws EAR_ERR_DISK_FULL */
+  remove (id: string): void
 }
 
 /** The transport label of monitor sessions in metrics: the server pulls them. */
@@ -111,7 +136,16 @@ class Monitor {
     }, { initialBackoffMs: m.initialBackoffMs, maxBackoffMs: m.maxBackoffMs, stallTimeoutMs: m.stallTimeoutMs, ffmpegSampleRate: settings.fingerprint.sampleRate, ffmpegPath: settings.ffmpegPath, addressPolicy })
   }
 
-  start (): void { this.#puller.start() }
+  /**
+   * Start pulling. From another node (a cluster's): stream time starts at `streamSeconds`, and the play it left
+   * open may be continued (PlayRecorder.adopt).
+   */
+  start (streamSeconds = 0, orphan?: Play): void {
+    this.#base = streamSeconds
+    this.#seen = streamSeconds
+    if (orphan !== undefined) this.#recorder.adopt(orphan)
+    this.#puller.start()
+  }
 
   async stop (): Promise<void> {
     await this.#puller.stop()
@@ -235,23 +269,54 @@ class Monitor {
   }
 }
 
-export class Monitors {
+/** The server state's monitors database. */
+class LmdbMonitorStore implements MonitorStore {
   readonly #db: Database<MonitorRecord, string>
+  constructor (root: RootDatabase, private readonly writes: StateWrites) {
+    this.#db = root.openDB<MonitorRecord, string>('monitors', { encoding: 'msgpack' })
+  }
+
+  * list (): Iterable<MonitorRecord> { for (const { value } of this.#db.getRange()) yield value }
+  put (record: MonitorRecord): void { this.writes.sync('a monitor', () => this.#db.putSync(record.id, record)) }
+  remove (id: string): void { this.writes.sync('the removal of a monitor', () => this.#db.removeSync(id)) }
+}
+
+/**
+ * Check a new monitor's URL and the room for it against `existing` (every monitor there is).
+ * @throws EAR_ERR_BAD_REQUEST, EAR_ERR_ADDRESS_NOT_ALLOWED, EAR_ERR_MONITOR_EXISTS, EAR_ERR_TOO_MANY_MONITORS
+ */
+export async function checkNewMonitor (url: string, existing: Iterable<MonitorRecord>, settings: Settings, policy: AddressPolicy): Promise<MonitorRecord[]> {
+  const problem = validateSourceUrl(url)
+  if (problem) throw earshotError('EAR_ERR_BAD_REQUEST', `url: ${problem}`)
+  await policy.checkUrl(url) // and again on every connection: DNS may answer otherwise by then
+  const all = [...existing]
+  const same = all.find((m) => m.url === url)
+  if (same) throw earshotError('EAR_ERR_MONITOR_EXISTS', url, same.id)
+  if (all.length >= settings.monitors.maxMonitors) throw earshotError('EAR_ERR_TOO_MANY_MONITORS', settings.monitors.maxMonitors)
+  return all
+}
+
+export function newMonitorRecord (url: string, label: string): MonitorRecord {
+  return { id: randomUUID(), url, label, createdAt: new Date().toISOString() }
+}
+
+export class Monitors implements MonitorDirectory {
+  readonly #store: MonitorStore
   readonly #running = new Map<string, Monitor>()
   readonly #policy: AddressPolicy
-  readonly #writes: StateWrites
   #closed = false
 
   constructor (root: RootDatabase, private readonly index: Index, private readonly settings: Settings,
     private readonly plays: PlayLog, private readonly hooks: MonitorHooks = {}) {
     this.#policy = hooks.addressPolicy ?? new AddressPolicy(settings.network.allowedAddresses)
-    this.#db = root.openDB<MonitorRecord, string>('monitors', { encoding: 'msgpack' })
-    this.#writes = hooks.writes ?? new StateWrites()
+    this.#store = hooks.store ?? new LmdbMonitorStore(root, hooks.writes ?? new StateWrites())
   }
+
+  get addressPolicy (): AddressPolicy { return this.#policy }
 
   /** Start every stored monitor (server start). */
   resume (): void {
-    for (const { value } of this.#db.getRange()) this.#launch(value)
+    for (const record of this.#store.list()) this.#launch(record)
   }
 
   /**
@@ -259,16 +324,28 @@ export class Monitors {
    * @throws EAR_ERR_BAD_REQUEST, EAR_ERR_ADDRESS_NOT_ALLOWED, EAR_ERR_MONITOR_EXISTS, EAR_ERR_TOO_MANY_MONITORS, EAR_ERR_DISK_FULL
    */
   async add (url: string, label: string): Promise<MonitorInfo> {
-    const problem = validateSourceUrl(url)
-    if (problem) throw earshotError('EAR_ERR_BAD_REQUEST', `url: ${problem}`)
-    await this.#policy.checkUrl(url) // and again on every connection: DNS may answer otherwise by then
-    const same = [...this.#running.values()].find((m) => m.record.url === url)
-    if (same) throw earshotError('EAR_ERR_MONITOR_EXISTS', url, same.record.id)
-    if (this.#running.size >= this.settings.monitors.maxMonitors) throw earshotError('EAR_ERR_TOO_MANY_MONITORS', this.settings.monitors.maxMonitors)
-    const record: MonitorRecord = { id: randomUUID(), url, label, createdAt: new Date().toISOString() }
-    this.#writes.sync('a monitor', () => this.#db.putSync(record.id, record))
+    await checkNewMonitor(url, [...this.#running.values()].map((m) => m.record), this.settings, this.#policy)
+    const record = newMonitorRecord(url, label)
+    this.#store.put(record)
     return this.#launch(record).info()
   }
+
+  /** Run a monitor kept elsewhere (a cluster's), going on from where another node left it (see Monitor.start). */
+  run (record: MonitorRecord, streamSeconds = 0, orphan?: Play): void {
+    if (!this.#running.has(record.id)) this.#launch(record, streamSeconds, orphan)
+  }
+
+  /** Stop a monitor run with `run` (another node has it now, or it was removed); its series go. */
+  async halt (id: string): Promise<void> {
+    const m = this.#running.get(id)
+    if (!m) return
+    this.#running.delete(id)
+    await m.stop()
+    m.dropMetrics()
+  }
+
+  /** The ids of the monitors running here. */
+  ids (): string[] { return [...this.#running.keys()] }
 
   list (): MonitorInfo[] {
     return [...this.#running.values()].map((m) => m.info()).sort((a, b) => a.createdAt.localeCompare(b.createdAt))
@@ -282,7 +359,7 @@ export class Monitors {
   async remove (id: string): Promise<boolean> {
     const m = this.#running.get(id)
     if (!m) return false
-    this.#writes.sync('the removal of a monitor', () => this.#db.removeSync(id))
+    this.#store.remove(id)
     this.#running.delete(id)
     await m.stop()
     m.dropMetrics()
@@ -296,10 +373,10 @@ export class Monitors {
     await Promise.all(all.map((m) => m.stop()))
   }
 
-  #launch (record: MonitorRecord): Monitor {
+  #launch (record: MonitorRecord, streamSeconds = 0, orphan?: Play): Monitor {
     const m = new Monitor(record, this.index, this.settings, this.plays, this.hooks, this.#policy, (done) => this.#finished(done))
     this.#running.set(record.id, m)
-    if (!this.#closed && record.finishedAt === undefined) m.start()
+    if (!this.#closed && record.finishedAt === undefined) m.start(streamSeconds, orphan)
     return m
   }
 
@@ -307,7 +384,7 @@ export class Monitors {
   #finished (m: Monitor): void {
     if (this.#running.get(m.record.id) !== m) return
     try {
-      this.#writes.sync('a finished monitor', () => this.#db.putSync(m.record.id, m.record))
+      this.#store.put(m.record)
     } catch {
       // Reported by #writes; in a source callback. Only a restart before space is back would hear the file again.
     }

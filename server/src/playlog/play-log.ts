@@ -128,6 +128,9 @@ export interface PlayQuery {
 
 export interface PlayPage { plays: Play[], nextCursor: string | null }
 
+/** What a write did to a play (PlayLogOptions.onWrite). */
+export type PlayChange = 'open' | 'touch' | 'close'
+
 export interface TrackDay {
   /** YYYY-MM-DD, UTC. */
   day: string
@@ -145,12 +148,23 @@ export interface PlayLogOptions {
   maxPageSize?: number
   /** [maxReportPlays=1000000] plays perTrackPerDay reads at most (about a second of work); past it, narrow the range. */
   maxReportPlays?: number
+  /**
+   * [ids='local'] how a play's id is made. 'local': its start and a number this log counts up. 'shared' (a cluster,
+   * where every node files plays into its own copy of one log): its start and a number made from its stream, so the
+   * same play gets the same id on every node and two nodes never make the same id for different plays (a stream has
+   * one play at a time; two streams collide only when their 32-bit hashes do and their plays start in one millisecond).
+   */
+  ids?: 'local' | 'shared'
+  /** Called with the whole row after every change this log makes (open, touch, close, recover), not for `apply`. */
+  onWrite?: (play: Play, change: PlayChange) => void
 }
 
 const defaultOptions: Required<PlayLogOptions> = Object.freeze({
   defaultPageSize: 100,
   maxPageSize: 1000,
   maxReportPlays: 1_000_000,
+  ids: 'local',
+  onWrite: () => {},
 })
 
 function badQuery (message: string): EarshotError {
@@ -240,9 +254,14 @@ export class PlayLog {
     if (this.#unwritten.size > 0) this.#writeClosed([])
     let play: Play | undefined
     this.#writes.sync('a play', () => this.#plays.transactionSync(() => {
-      // Read inside the write transaction: LMDB has one writer, so two processes never take the same number.
-      const seq = this.#index.get(['meta', 'nextSeq']) as number
-      this.#index.putSync(['meta', 'nextSeq'], seq + 1)
+      let seq: number
+      if (this.#options.ids === 'shared') {
+        seq = streamNumber(p.kind, p.stream)
+      } else {
+        // Read inside the write transaction: LMDB has one writer, so two processes never take the same number.
+        seq = this.#index.get(['meta', 'nextSeq']) as number
+        this.#index.putSync(['meta', 'nextSeq'], seq + 1)
+      }
       const id = `${String(startMs).padStart(ID_MS_DIGITS, '0')}-${String(seq).padStart(ID_SEQ_DIGITS, '0')}`
       play = {
         id,
@@ -268,6 +287,7 @@ export class PlayLog {
       this.#open.putSync(id, { lastSeenAt: play.lastSeenAt, lastStreamSeconds: play.lastStreamSeconds, peakConfidence: play.peakConfidence, speed: play.speed })
       for (const key of indexKeysOf(play)) this.#index.putSync(key, 1)
     }))
+    this.#options.onWrite({ ...play as Play }, 'open')
     return play as Play
   }
 
@@ -289,6 +309,10 @@ export class PlayLog {
     live.peakConfidence = Math.max(live.peakConfidence, seen.peakConfidence)
     if (seen.speed !== undefined) live.speed = seen.speed
     this.#writes.background('where a play was last heard', this.#open.put(id, { ...live }))
+    if (this.#options.onWrite !== defaultOptions.onWrite) {
+      const row = this.#plays.get(id)
+      if (row !== undefined) this.#options.onWrite(this.#merged(row), 'touch')
+    }
   }
 
   /**
@@ -314,7 +338,30 @@ export class PlayLog {
     if (end.peakConfidence !== undefined) play.peakConfidence = Math.max(play.peakConfidence, end.peakConfidence)
     play.open = false
     this.#writeClosed([play])
+    this.#options.onWrite({ ...play }, 'close')
     return play
+  }
+
+  /**
+   * File a row as another node of the cluster left it (the shared log's copy): written whole, with its index keys.
+   * A row closed here stays closed (a late copy of its open state changes nothing); otherwise the copy that was last
+   * heard later wins. Returns whether anything changed.
+   */
+  apply (row: Play): boolean {
+    const here = this.get(row.id)
+    if (here !== undefined) {
+      if (!here.open && row.open) return false
+      if (here.open === row.open && here.lastSeenAt >= row.lastSeenAt && here.endedAt === row.endedAt) return false
+    }
+    const play = { ...row }
+    this.#writes.sync('a play of another node', () => this.#plays.transactionSync(() => {
+      this.#plays.putSync(play.id, play)
+      if (play.open) this.#open.putSync(play.id, { lastSeenAt: play.lastSeenAt, lastStreamSeconds: play.lastStreamSeconds, peakConfidence: play.peakConfidence, speed: play.speed })
+      else this.#open.removeSync(play.id)
+      if (here === undefined) for (const key of indexKeysOf(play)) this.#index.putSync(key, 1)
+    }))
+    this.#live.delete(play.id)
+    return true
   }
 
   /** One play, open or closed, with the latest touch applied. */
@@ -354,6 +401,25 @@ export class PlayLog {
       closed.push(play)
     }
     this.#writeClosed(closed, stale)
+    for (const play of closed) this.#options.onWrite({ ...play }, 'close')
+    return closed
+  }
+
+  /**
+   * Close the open plays last heard before `before` (ms since epoch) where they were last heard, as `recover` does;
+   * `keep` spares the plays someone still answers for. A cluster's nodes close the plays of a node that died this way.
+   */
+  closeStale (before: number, keep: (play: Play) => boolean = () => false): Play[] {
+    const closed: Play[] = []
+    for (const play of this.openPlays()) {
+      if (Date.parse(play.lastSeenAt) >= before || keep(play)) continue
+      const done = this.close(play.id, {
+        endedAt: play.lastSeenAt,
+        endStreamSeconds: play.lastStreamSeconds,
+        endOffsetSeconds: round(play.startOffsetSeconds + play.speed * (Math.max(play.lastStreamSeconds, play.startStreamSeconds) - play.startStreamSeconds), 3),
+      })
+      if (done !== undefined) closed.push(done)
+    }
     return closed
   }
 
@@ -509,6 +575,17 @@ export class PlayLog {
       this.#writes.background('the end of a play', this.#open.remove(play.id))
     }
   }
+}
+
+/** A stream's number for play ids of a shared log: 32-bit FNV-1a of its kind and name (at most 10 digits). */
+function streamNumber (kind: Play['kind'], stream: string): number {
+  let h = 0x811c9dc5
+  const text = `${kind}:${stream}`
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193) >>> 0
+  }
+  return h
 }
 
 /** The index prefixes of a stream and of a stream's track, per namespace. */

@@ -64,6 +64,10 @@ export class PlayRecorder implements StreamListener {
   readonly #now: () => number
   readonly #admit: () => boolean
   #current: Play | undefined
+  /** A play of this stream left open by another node, until it is continued or closed (see adopt). */
+  #orphan: Play | undefined
+  /** The open play was continued from another node: its start is that node's, not this session's evidence. */
+  #adopted = false
   #peak = 0
   /** The open play's latest speed estimate (exact: offsets are computed with it). */
   #speed = 1
@@ -93,6 +97,15 @@ export class PlayRecorder implements StreamListener {
     this.#admit = o.admit
   }
 
+  /**
+   * Take over a play this stream left open elsewhere (a cluster node that died while the song played): the first
+   * confirmed match of the same track at the position the play had reached continues it, with no second
+   * `match.confirmed`; anything else, or ORPHAN_WAIT_SECONDS of stream without it, closes it where it was last heard.
+   */
+  adopt (play: Play): void {
+    if (play.open && play.stream === this.#stream.id && play.kind === this.#stream.kind) this.#orphan = play
+  }
+
   /** The open play, as opened (live values are in the log). */
   get current (): Play | undefined { return this.#current }
 
@@ -101,7 +114,22 @@ export class PlayRecorder implements StreamListener {
     const at = this.streamBase + streamSeconds
     this.#seen(at)
     this.#note(at)
+    if (this.#orphan !== undefined && at - this.#orphan.lastStreamSeconds > ORPHAN_WAIT_SECONDS) this.#closeOrphan()
     if (this.#current !== undefined && at - this.#touchedAt >= this.#touchEverySeconds) this.#touch(at)
+  }
+
+  /** Close the orphan where it was last heard. */
+  #closeOrphan (): void {
+    const orphan = this.#orphan
+    if (orphan === undefined) return
+    this.#orphan = undefined
+    const end = Math.max(orphan.lastStreamSeconds, orphan.startStreamSeconds)
+    const play = stored(() => this.#log.close(orphan.id, {
+      endedAt: orphan.lastSeenAt,
+      endStreamSeconds: end,
+      endOffsetSeconds: round(orphan.startOffsetSeconds + orphan.speed * (end - orphan.startStreamSeconds), 3),
+    }))
+    if (play !== undefined && play.endedAt === orphan.lastSeenAt) this.#onEvent({ type: 'match.ended', play })
   }
 
   /**
@@ -112,6 +140,7 @@ export class PlayRecorder implements StreamListener {
     const at = this.streamBase + streamSeconds
     this.#seen(at)
     this.#close(at)
+    this.#closeOrphan()
     // Forget this session's position, so a next session that keeps the old base cannot back-date into the past.
     this.#latest = -Infinity
     this.#timeStream.length = 0
@@ -133,8 +162,24 @@ export class PlayRecorder implements StreamListener {
     if (m.state !== 'confirmed') return
     const start = this.streamBase + m.startSeconds
     if (current !== undefined) this.#close(start)
-    if (!this.#admit()) return
     const speed = validSpeed(m.speed) ? m.speed : 1
+    // The track advanced speed × the stream seconds since the first evidence.
+    const startOffset = m.offsetSeconds - speed * (m.streamSeconds - m.startSeconds)
+    const orphan = this.#orphan
+    if (orphan !== undefined) {
+      const expected = orphan.startOffsetSeconds + orphan.speed * (start - orphan.startStreamSeconds)
+      if (orphan.trackId === m.track.id && Math.abs(startOffset - expected) <= ADOPT_TOLERANCE_SECONDS) {
+        this.#orphan = undefined
+        this.#current = orphan
+        this.#adopted = true
+        this.#peak = Math.max(orphan.peakConfidence, confidence)
+        this.#speed = speed
+        this.#touch(this.#latest)
+        return
+      }
+      this.#closeOrphan()
+    }
+    if (!this.#admit()) return
     const play = stored(() => this.#log.open({
       stream: this.#stream.id,
       kind: this.#stream.kind,
@@ -144,13 +189,13 @@ export class PlayRecorder implements StreamListener {
       album: m.track.album,
       startedAt: this.#wallClock(start),
       startStreamSeconds: round(start, 3),
-      // The track advanced speed × the stream seconds since the first evidence.
-      startOffsetSeconds: round(m.offsetSeconds - speed * (m.streamSeconds - m.startSeconds), 3),
+      startOffsetSeconds: round(startOffset, 3),
       peakConfidence: confidence,
       speed: round(speed, 3),
     }))
     if (play === undefined) return
     this.#current = play
+    this.#adopted = false
     this.#peak = confidence
     this.#speed = speed
     // Mark the play heard up to now at once: a crash before the first audio touch then loses nothing.
@@ -170,7 +215,9 @@ export class PlayRecorder implements StreamListener {
     if (current === undefined) return
     this.#current = undefined
     this.#touchedAt = -Infinity
-    const startSeconds = start !== undefined && start < at ? round(start, 3) : current.startStreamSeconds
+    const adopted = this.#adopted
+    this.#adopted = false
+    const startSeconds = start !== undefined && start < at && !adopted ? round(start, 3) : current.startStreamSeconds
     const endSeconds = Math.max(at, startSeconds)
     const speed = this.#speed
     const startOffset = current.startOffsetSeconds + speed * (startSeconds - current.startStreamSeconds)
@@ -227,6 +274,15 @@ export class PlayRecorder implements StreamListener {
     return new Date(ms).toISOString()
   }
 }
+
+/** Stream seconds an orphan (see adopt) waits for its track to be confirmed again: a takeover's confirmation takes 2–10. */
+const ORPHAN_WAIT_SECONDS = 30
+/**
+ * How far a new match's position may be from where an orphan had got to, in track seconds, and still be the same
+ * airing: the new node's stream time is estimated from the last lease (renewed every few seconds), and a radio
+ * server sends seconds of buffered audio at once to a new listener.
+ */
+const ADOPT_TOLERANCE_SECONDS = 15
 
 /** Stream seconds between two points of the arrival timeline. */
 const TIMELINE_STEP_SECONDS = 0.25
