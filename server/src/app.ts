@@ -36,6 +36,7 @@ import { ClusterLink } from './cluster/link.js'
 import { ClusterMonitors } from './cluster/cluster-monitors.js'
 import { PlayReplication } from './cluster/play-replication.js'
 import { SharedEvents } from './cluster/shared-events.js'
+import { IndexArtifacts, indexVersionOf } from './cluster/index-artifacts.js'
 
 export interface BuildOptions {
   index: Index
@@ -45,6 +46,11 @@ export interface BuildOptions {
   stateDir?: string
   /** The server's log (default: silent). */
   logger?: Logger
+  /**
+   * A cluster node: called when a new published index is downloaded and it is this node's turn to load it
+   * (cluster/index-artifacts.ts). Without it the node keeps the index it was given.
+   */
+  onNewIndex?: (file: string, version: string) => void
 }
 
 export interface EarshotServer {
@@ -156,6 +162,8 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   webhooks?.start()
 
   const startedAt = Date.now()
+  /** The published version this index is (cluster/index-artifacts.ts), 'local' when it was built or given here. */
+  const indexVersion = index.dir !== undefined ? indexVersionOf(index.dir) : 'local'
   // Engines need an index on disk, which each opens read-only; an in-memory index is matched on this thread.
   const engines = settings.workers > 0 && index instanceof LmdbIndex
     ? new StreamEngines(index.dir, settings, settings.workers, log.child({ component: 'engines' }), (err) => {
@@ -211,9 +219,12 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   })
   const clusterMonitors = link && new ClusterMonitors(link, localMonitors, settings, plays, log.child({ component: 'cluster' }), () => {
     const t = index.stats()
-    return { startedAt: new Date(startedAt).toISOString(), index: { tracks: t.tracks, postings: t.postings } }
+    return { startedAt: new Date(startedAt).toISOString(), index: { version: indexVersion, tracks: t.tracks, postings: t.postings } }
   })
   const monitors = clusterMonitors ?? localMonitors
+  const artifacts = link && options.onNewIndex && index.dir !== undefined
+    ? new IndexArtifacts(link, index.dir, settings.fingerprint, log.child({ component: 'cluster' }), options.onNewIndex)
+    : undefined
   const jobs = new IndexJobs(index, settings, log.child({ component: 'index-jobs' }))
   // Flushes and merges of an index on disk, in a worker thread.
   const maintainer = index instanceof LmdbIndex && !index.readOnly ? new Maintainer(index, settings.fingerprint, log.child({ component: 'maintenance' })) : undefined
@@ -268,6 +279,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
     webhooks,
     stateWrites,
     startedAt,
+    indexVersion,
     lifecycle: { draining: false },
     metrics,
     log,
@@ -319,6 +331,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
         await replication.start(plays)
         await events.start(webhooks)
         await clusterMonitors.start()
+        await artifacts?.start()
         staleSweep = setInterval(() => {
           try {
             const leased = new Set(clusterMonitors.list().filter((m) => m.node != null).map((m) => m.id))
@@ -344,6 +357,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       }
       clearInterval(sweep)
       clearInterval(staleSweep)
+      artifacts?.close()
       for (const c of ctx.connections) c.fail('EAR_ERR_SHUTTING_DOWN')
       await jobs.close() // first: a peer slow to close must not keep a job's workers running
       await maintainer?.close()

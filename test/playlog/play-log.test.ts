@@ -473,3 +473,41 @@ t.test('CSV: header and one row per play, RFC 4180 quoting', async (t) => {
   t.equal(parsed[2][header.indexOf('endedAt')], '', 'null is an empty field')
   t.equal(playsToCsv([]), `${header.join(',')}\r\n`, 'no plays: the header alone')
 })
+
+t.test('a shared log (a cluster): ids from the stream, rows of other nodes applied, stale plays closed', async (t) => {
+  const written: Array<[string, string, boolean]> = []
+  const roots = ['here', 'there'].map((name) => open({ path: path.join(t.testdir(), name), maxDbs: 8 }))
+  t.teardown(() => Promise.all(roots.map((r) => r.close())))
+  const here = new PlayLog(roots[0], { ids: 'shared', onWrite: (p, change) => written.push([p.id, change, p.open]) })
+  const there = new PlayLog(roots[1], { ids: 'shared' })
+  const start = Date.UTC(2025, 0, 2, 3, 4, 5)
+  const newPlay = { stream: 'm-1', kind: 'monitor' as const, trackId: 3, title: 't', artist: 'a', album: '', startedAt: new Date(start).toISOString(), startStreamSeconds: 0, startOffsetSeconds: 5, peakConfidence: 0.7 }
+  const a = here.open(newPlay)
+  t.equal(there.open(newPlay).id, a.id, 'the same play gets the same id on another node')
+  t.not(here.open({ ...newPlay, stream: 'm-2' }).id, a.id, 'another stream, another id')
+  t.not(here.open({ ...newPlay, kind: 'client' }).id, a.id, 'a client stream of the same name, another id')
+  here.touch(a.id, { lastStreamSeconds: 8, lastSeenAt: new Date(start + 8000).toISOString(), peakConfidence: 0.9 })
+  const closed = here.close(a.id, { endedAt: new Date(start + 9000).toISOString(), endStreamSeconds: 9, endOffsetSeconds: 14 })!
+  t.same(written.filter((w) => w[0] === a.id).map((w) => w[1]), ['open', 'touch', 'close'], 'onWrite hears every change')
+
+  // Applied on the other node: the closed row wins, a late copy of the open one changes nothing.
+  t.equal(there.apply(closed), true)
+  t.match(there.get(a.id), { open: false, endStreamSeconds: 9, peakConfidence: 0.9 })
+  t.equal(there.apply({ ...a }), false, 'an open copy does not reopen a closed play')
+  t.equal(there.apply(closed), false, 'the same row twice changes nothing')
+  t.same(there.query({ stream: 'm-1' }).plays.map((p) => p.id), [a.id], 'found through its stream')
+  t.same(there.query({ trackId: 3, limit: 10 }).plays.filter((p) => p.id === a.id).length, 1, 'and through its track, once')
+  t.equal(there.openPlays().some((p) => p.id === a.id), false)
+
+  // A row only another node had: filed with its index keys, open.
+  const other = { ...a, id: `${start + 60_000}-0000000042`, stream: 'm-9', startedAt: new Date(start + 60_000).toISOString(), lastSeenAt: new Date(start + 61_000).toISOString() }
+  t.equal(here.apply(other), true)
+  t.same(here.query({ stream: 'm-9' }).plays.map((p) => p.id), [other.id])
+  t.equal(written.some((w) => w[0] === other.id), false, 'an applied row is not written out again')
+
+  // Stale: open plays last heard before the bound are closed where they were last heard, unless kept.
+  const stale = here.closeStale(start + 120_000, (p) => p.stream === 'm-2')
+  t.same(stale.map((p) => `${p.kind}:${p.stream}`).sort(), ['client:m-1', 'monitor:m-9'], 'the stale plays are closed, the kept one is not')
+  t.match(here.get(other.id), { open: false, endedAt: other.lastSeenAt, endStreamSeconds: 0 })
+  t.equal(here.openPlays().map((p) => p.stream).includes('m-2'), true, 'a kept play stays open')
+})

@@ -271,3 +271,56 @@ t.test('speed: a crash is recovered with the latest touched speed', async (t) =>
   // Last touched at 24 s: 20 s of stream after the start, 0.97 × 20 = 19.4 s of track.
   t.match(p, { open: false, startStreamSeconds: 4, endStreamSeconds: 24, startOffsetSeconds: 20.38, endOffsetSeconds: 39.78, speed: 0.97 })
 })
+
+/** A play another node left open on stream 'radio-1': track 7 from stream second 2 (offset 12), last heard at 20. */
+function orphanOn (log: PlayLog): Play {
+  const opened = log.open({ stream: 'radio-1', kind: 'monitor', trackId: 7, title: 'title 7', artist: 'artist 7', album: 'album 7', startedAt: iso(T0 + 2000), startStreamSeconds: 2, startOffsetSeconds: 12, peakConfidence: 0.8 })
+  log.touch(opened.id, { lastStreamSeconds: 20, lastSeenAt: iso(T0 + 20_000), peakConfidence: 0.8 })
+  return log.get(opened.id) as Play
+}
+
+t.test('adopt: the same song confirmed where the orphan had got to continues its row, with no second match.confirmed', async (t) => {
+  const { log, rec, events, play, send } = setup(t)
+  const orphan = orphanOn(log)
+  // This node resumes at stream second 24 (a takeover: 4 s missed); track 7 at offset 12 + 28 = 40 at second 30.
+  rec.streamBase = 24
+  rec.adopt(orphan)
+  play(6)
+  send(match('confirmed', 7, 6, 2, 40, 0.7)) // first evidence at 24 + 2 = 26: offset 36, as the orphan predicts
+  t.equal(rec.current?.id, orphan.id, 'the orphan is the open play again')
+  t.same(events, [], 'no new match.confirmed')
+  play(16)
+  send(matchEnd(7, 2, 15))
+  const closed = log.get(orphan.id) as Play
+  t.match(closed, { open: false, startStreamSeconds: 2, startOffsetSeconds: 12, endStreamSeconds: 39, endOffsetSeconds: 49, peakConfidence: 0.8 }, 'one row from the first start to the end heard here')
+  t.same(events.map((e) => e.type), ['match.ended'])
+  t.equal(rows(log).length, 1)
+})
+
+t.test('adopt: another song, or the same song elsewhere, closes the orphan where it was last heard', async (t) => {
+  for (const [what, trackId, offset] of [['another song', 8, 50], ['the same song 60 s further', 7, 100]] as const) {
+    const { log, rec, events, play, send } = setup(t, {}, path.join(t.testdir(), `db-${trackId}`))
+    const orphan = orphanOn(log)
+    rec.streamBase = 24
+    rec.adopt(orphan)
+    play(6)
+    send(match('confirmed', trackId, 6, 2, offset, 0.7))
+    t.match(log.get(orphan.id), { open: false, endStreamSeconds: 20, endedAt: iso(T0 + 20_000), endOffsetSeconds: 30 }, `${what}: the orphan ends at its last audio`)
+    t.same(events.map((e) => e.type), ['match.ended', 'match.confirmed'], `${what}: its end, then the new play`)
+    t.not(rec.current?.id, orphan.id)
+  }
+})
+
+t.test('adopt: an orphan not confirmed again within 30 s of stream is closed where it was last heard', async (t) => {
+  const { log, rec, events, play } = setup(t)
+  const orphan = orphanOn(log)
+  rec.streamBase = 24
+  rec.adopt(orphan)
+  play(20)
+  t.equal(log.get(orphan.id)?.open, true, 'still open 24 s after its last audio')
+  play(30)
+  t.match(log.get(orphan.id), { open: false, endStreamSeconds: 20 })
+  t.same(events.map((e) => e.type), ['match.ended'])
+  rec.close(30)
+  t.equal(events.length, 1, 'closed once')
+})

@@ -460,6 +460,42 @@ const streamCommand: Command = {
   },
 }
 
+const publishCommand: Command = {
+  summary: 'Ship the index to a cluster: a consistent copy put into NATS, which every node loads, one at a time, without the cluster stopping',
+  usage: '',
+  positionals: [0, 0],
+  options: {
+    ...dbOption,
+    cluster: { type: 'string', description: 'NATS URL of the cluster (default: cluster.natsUrl, from $EARSHOT_CONFIG or $EARSHOT_CLUSTER_NATS_URL)' },
+    ...jsonOption,
+  },
+  async run (values) {
+    const settings = localSettings()
+    const natsUrl = (values.cluster as string | undefined) ?? settings.cluster.natsUrl
+    if (natsUrl === '') throw earshotError('EAR_ERR_USAGE', 'earshot publish needs the cluster: --cluster nats://HOST:4222 (or cluster.natsUrl)')
+    const db = openIndex(values, true)
+    const file = path.join(db.dir, `publish-${process.pid}.mdb`)
+    // Loaded when run: the NATS client is needed by this command and by cluster nodes only.
+    const { ClusterLink } = await import('../cluster/link.js')
+    const { publishIndex } = await import('../cluster/index-artifacts.js')
+    const { silentLogger } = await import('../log.js')
+    try {
+      const tracks = db.stats().tracks
+      await db.backup(file)
+      const link = await ClusterLink.open({ ...settings.cluster, natsUrl }, silentLogger)
+      try {
+        const version = await publishIndex(link, file, tracks)
+        if (values.json === true) outJson({ version, tracks, bytes: fs.statSync(file).size })
+        else out(`published ${tracks} tracks as index version ${version}; the nodes load it one at a time`)
+      } finally { await link.close() }
+      return 0
+    } finally {
+      fs.rmSync(file, { force: true })
+      await db.close()
+    }
+  },
+}
+
 export const commands: Record<string, Command> = {
   stream: streamCommand,
   index,
@@ -469,6 +505,7 @@ export const commands: Record<string, Command> = {
   stats,
   export: exportCommand,
   import: importCommand,
+  publish: publishCommand,
   compact: compactCommand,
   migrate: migrateCommand,
   check: checkCommand,

@@ -6,8 +6,9 @@
  * process alive: it exits anyway, with a log line. A second signal exits at once.
  */
 import type { Settings } from '../config/defaults.js'
-import type { LmdbIndex } from '../index/lmdb-index.js'
-import { build } from '../app.js'
+import { LmdbIndex } from '../index/lmdb-index.js'
+import { build, type EarshotServer } from '../app.js'
+import { IndexArtifacts } from '../cluster/index-artifacts.js'
 import type { TransportName } from '../transport/types.js'
 import { createLogger } from '../log.js'
 import type { LevelWithSilent } from 'pino'
@@ -21,20 +22,43 @@ const SHUTDOWN_DEADLINE_MS = 7_000
 
 export interface ServeOptions { port: number, host: string, transport: TransportName, settings: Settings, logLevel?: LevelWithSilent }
 
-export async function serve (db: LmdbIndex, options: ServeOptions): Promise<void> {
+export async function serve (first: LmdbIndex, options: ServeOptions): Promise<void> {
   const logger = createLogger({ level: options.logLevel })
-  const server = await build({
-    index: db,
-    settings: options.settings,
-    transport: options.transport,
-    logger,
-  })
-  const port = await server.listen(options.host, options.port)
+  let db = first
+  let server: EarshotServer
+  let port = options.port
+  let stopping = false
+  /** A cluster node loads a newly published index by building its server again on it, on the same port. */
+  const start = async (): Promise<void> => {
+    server = await build({
+      index: db,
+      settings: options.settings,
+      transport: options.transport,
+      logger,
+      onNewIndex: (file, version) => { if (!stopping) void swap(file, version) },
+    })
+    port = await server.listen(options.host, port)
+  }
+  const swap = async (file: string, version: string): Promise<void> => {
+    const started = performance.now()
+    logger.info({ version }, 'loading the published index')
+    try {
+      await server.close()
+      await db.close()
+      IndexArtifacts.install(db.dir, file, version)
+      db = LmdbIndex.open(db.dir, options.settings.fingerprint)
+      await start()
+      logger.info({ version, tracks: db.stats().tracks, ms: Math.round(performance.now() - started) }, 'serving the published index')
+    } catch (err) {
+      logger.fatal({ err, version }, 'the published index could not be loaded; exiting')
+      process.exit(1)
+    }
+  }
+  await start()
   process.stderr.write(`earshot listening on ws://${options.host}:${port}/v1/stream and http://${options.host}:${port}/ ` +
-    `(${server.transport}, index ${db.dir}, ${db.stats().tracks} tracks); open http://${options.host}:${port}/ in a browser\n`)
-  logger.info({ host: options.host, port, transport: server.transport, index: db.dir }, 'listening')
+    `(${server!.transport}, index ${db.dir}, ${db.stats().tracks} tracks); open http://${options.host}:${port}/ in a browser\n`)
+  logger.info({ host: options.host, port, transport: server!.transport, index: db.dir }, 'listening')
   await new Promise<void>((resolve) => {
-    let stopping = false
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) {
         logger.warn({ signal }, 'second signal: exiting without waiting for the shutdown')

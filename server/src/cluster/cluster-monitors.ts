@@ -40,8 +40,8 @@ export interface NodeBeat {
   startedAt: string
   /** Monitors it runs. */
   monitors: number
-  /** The catalog it serves: nodes given the same index show the same figures. */
-  index: { tracks: number, postings: number }
+  /** The catalog it serves: its published version ('local': not one published to the cluster), and its size. */
+  index: { version: string, tracks: number, postings: number }
 }
 
 export class ClusterMonitors implements MonitorDirectory {
@@ -91,11 +91,11 @@ export class ClusterMonitors implements MonitorDirectory {
   /** Read the buckets (what is there now), then take part in the rounds. */
   async start (): Promise<void> {
     await Promise.all([
-      this.#watch(this.#link.monitors, (e) => {
+      this.#watch(this.#link.monitors, '>', (e) => {
         if (e.operation === 'PUT') this.#records.set(e.key, decodeJson<MonitorRecord>(e.value))
         else this.#records.delete(e.key)
       }),
-      this.#watch(this.#link.leases, (e) => {
+      this.#watch(this.#link.leases, '>', (e) => {
         if (e.operation === 'PUT') {
           const lease = decodeJson<Lease>(e.value)
           this.#leases.set(e.key, { lease, revision: e.revision, seenAt: Date.now() })
@@ -104,7 +104,7 @@ export class ClusterMonitors implements MonitorDirectory {
           this.#leases.delete(e.key)
         }
       }),
-      this.#watch(this.#link.nodes, (e) => {
+      this.#watch(this.#link.nodes, 'node.>', (e) => {
         if (e.operation === 'PUT') this.#nodes.set(e.key, { beat: decodeJson<NodeBeat>(e.value), seenAt: Date.now() })
         else this.#nodes.delete(e.key)
       }),
@@ -116,8 +116,8 @@ export class ClusterMonitors implements MonitorDirectory {
   }
 
   /** Follow a bucket: its current entries first (resolves once they are in), then every change. */
-  async #watch (kv: ClusterLink['monitors'], apply: (e: KvEntry) => void): Promise<void> {
-    const watcher = await kv.watch({ key: '>' })
+  async #watch (kv: ClusterLink['monitors'], key: string, apply: (e: KvEntry) => void): Promise<void> {
+    const watcher = await kv.watch({ key })
     this.#watchers.push(watcher)
     let ready: () => void = () => {}
     const caughtUp = new Promise<void>((resolve) => { ready = resolve })
@@ -149,7 +149,7 @@ export class ClusterMonitors implements MonitorDirectory {
     if (this.#closed) return
     const link = this.#link
     try {
-      await link.nodes.put(link.node, encodeJson({ node: link.node, monitors: this.#held.size, ...this.#beat() } satisfies NodeBeat))
+      await link.nodes.put(`node.${link.node}`, encodeJson({ node: link.node, monitors: this.#held.size, ...this.#beat() } satisfies NodeBeat))
     } catch (err) {
       this.#log.warn({ err }, 'cluster: NATS does not answer')
     }
@@ -295,7 +295,7 @@ export class ClusterMonitors implements MonitorDirectory {
     clearInterval(this.#timer)
     await this.#round
     await Promise.all([...this.#held.keys()].map((id) => this.#letGo(id, true)))
-    try { await this.#link.nodes.delete(this.#link.node) } catch {}
+    try { await this.#link.nodes.delete(`node.${this.#link.node}`) } catch {}
     for (const w of this.#watchers) w.stop()
   }
 }

@@ -6,7 +6,8 @@
  *   <name>_leases    KV   monitor id -> Lease (JSON), entries expire after leaseMs: which node runs the monitor now.
  *                         A node creates the entry to take a monitor (create fails when it exists) and renews it
  *                         with a compare-and-set on its revision; a node that stops renewing loses it
- *   <name>_nodes     KV   node -> NodeBeat (JSON), expiring after leaseMs: the live nodes, and what each serves
+ *   <name>_nodes     KV   node.<node> -> NodeBeat (JSON), expiring after leaseMs: the live nodes, and what each
+ *                         serves; turn.index-swap -> the node loading a new index now (index-artifacts.ts)
  *   <name>_plays     KV   play id -> Play (JSON): the latest state of every play, which every node copies into its
  *                         own play log; play ids are made from the stream and start time, so a row is one key
  *   <name>_EVENTS    stream of play events for webhooks (subjects `<name>.events.<type>`), deduplicated by play id
@@ -48,7 +49,7 @@ export class ClusterLink {
     readonly nodes: KV,
     readonly plays: KV,
   ) {
-    this.node = settings.node || `${hostname()}-${process.pid}`
+    this.node = settings.node || `${hostname().replace(/[^A-Za-z0-9_.=-]/g, '-')}-${process.pid}`
     this.eventsStream = `${settings.name}_EVENTS`
     this.eventsSubject = `${settings.name}.events`
   }

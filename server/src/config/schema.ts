@@ -99,7 +99,7 @@ export const matcherSchema = Type.Object({
 
 export const clusterSchema = Type.Object({
   natsUrl: text('', 'NATS server(s) with JetStream that the nodes of a cluster share (nats://host:4222, several comma-separated); empty: this server is alone'),
-  node: text('', 'This node\'s name in the cluster, unique among its nodes (default: host name and process id)'),
+  node: Type.Optional(Type.String({ default: '', pattern: '^[A-Za-z0-9_.=-]{0,64}$', description: 'This node\'s name in the cluster, unique among its nodes: letters, digits, _ . = - (default: host name and process id)' })),
   name: Type.Optional(Type.String({ default: 'earshot', pattern: '^[A-Za-z0-9_-]{1,32}$', description: 'The cluster\'s name: the prefix of its JetStream buckets and streams, so that clusters can share a NATS' })),
   // Takeover within 15 s: a lease outlives its node by at most this, and free monitors are claimed every quarter of it.
   leaseMs: int(2000, 600_000, 10_000, 'A node holds each of its monitors by a lease it renews; a node that stops renewing loses them to another node after this, in ms'),

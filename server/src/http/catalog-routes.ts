@@ -8,9 +8,17 @@ import type { Track } from '../index/types.js'
 import { round } from '../round.js'
 import { audioUpload, readAudio } from './body.js'
 import { answer, route } from './router.js'
+import type { Services } from './services.js'
 import { dateTime, decoder, int, nullable, num, oneOf, positiveId, speed, str, text, uuid } from './schemas.js'
 
 /** Tracks a page holds at most. */
+const CLUSTER_NODE = 'EAR_ERR_CATALOG_PUBLISHED: this server is a cluster node; its catalog changes by earshot publish'
+
+/** A cluster's nodes serve one published catalog (cluster/index-artifacts.ts): none changes its own. */
+function catalogWritable (services: Services): void {
+  if (services.cluster) throw earshotError('EAR_ERR_CATALOG_PUBLISHED')
+}
+
 export const MAX_PAGE = 1000
 
 const TrackSchema = Type.Object({
@@ -182,8 +190,10 @@ export const catalogRoutes = [
       413: `EAR_ERR_AUDIO_TOO_LONG: more audio than catalog.maxTrackSeconds (${defaults.catalog.maxTrackSeconds / 3600} h); decoding stops there`,
       415: 'EAR_ERR_CONTENT_TYPE: raw PCM or another type not listed here; EAR_ERR_NOT_AUDIO: bytes that do not decode',
       422: 'EAR_ERR_AUDIO_TOO_SHORT: silence, or too short to fingerprint; EAR_ERR_AUDIO_TRUNCATED: less audio than the header declares, or damaged data',
+      409: CLUSTER_NODE,
     },
     async handle ({ services, req, query }) {
+      catalogWritable(services)
       const audio = await readAudio(req)
       if (audio.kind !== 'encoded') throw earshotError('EAR_ERR_CONTENT_TYPE', 'raw PCM', 'an audio file or a multipart form: a track needs its container to be kept as a source')
       const formFields = Object.fromEntries(Object.keys(Metadata.properties).flatMap((k) => audio.fields[k] === undefined ? [] : [[k, audio.fields[k]]]))
@@ -202,8 +212,9 @@ export const catalogRoutes = [
     description: 'Plays of the track stay in the play log.',
     params: trackIdParams,
     responses: { 204: { description: 'Done; no body' } },
-    errors: { 404: 'EAR_ERR_TRACK_NOT_FOUND' },
+    errors: { 404: 'EAR_ERR_TRACK_NOT_FOUND', 409: CLUSTER_NODE },
     handle ({ services, params: { id } }) {
+      catalogWritable(services)
       if (!services.index.removeTrack(id)) throw earshotError('EAR_ERR_TRACK_NOT_FOUND', id)
       return { status: 204, type: 'text/plain', body: '' }
     },
@@ -222,8 +233,9 @@ export const catalogRoutes = [
       paths: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { minItems: 1, maxItems: 1000, description: 'Files or folders' })),
     }, { additionalProperties: false, description: 'At least one of path and paths' }),
     responses: { 202: { description: 'Queued', json: IndexJob, headers: { Location: 'The job\'s path' } } },
-    errors: { 400: 'EAR_ERR_BAD_REQUEST: neither path nor paths', 503: `EAR_ERR_JOB_QUEUE_FULL: ${defaults.catalog.maxQueuedJobs} jobs wait already (catalog.maxQueuedJobs)` },
+    errors: { 400: 'EAR_ERR_BAD_REQUEST: neither path nor paths', 409: CLUSTER_NODE, 503: `EAR_ERR_JOB_QUEUE_FULL: ${defaults.catalog.maxQueuedJobs} jobs wait already (catalog.maxQueuedJobs)` },
     handle ({ services, body }) {
+      catalogWritable(services)
       const paths = [...(body.path ? [body.path] : []), ...(body.paths ?? [])]
       if (paths.length === 0) throw earshotError('EAR_ERR_BAD_REQUEST', 'path is required')
       const job = services.jobs.start(paths)

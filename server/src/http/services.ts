@@ -39,6 +39,8 @@ export interface Services {
   readonly stateWrites: StateWrites
   /** ms since the epoch. */
   readonly startedAt: number
+  /** The published index version served (a cluster's; see cluster/index-artifacts.ts), or 'local'. */
+  readonly indexVersion: string
   /** Set when a cluster node begins to shut down: /health answers 503 so that the load balancer sends no new work. */
   readonly lifecycle: { draining: boolean }
   readonly metrics: Metrics

@@ -64,6 +64,7 @@ const Health = Type.Object({
     sessions: int('Sessions (client streams and monitors) the engine runs'),
     restarts: int('Times the engine died and was replaced since the server started'),
   }), { description: 'Stream engines (worker threads, setting workers), one entry each; empty when the sessions run on the main thread' }),
+  indexVersion: str('The published index version served (earshot publish, in a cluster); local: an index built or given here'),
   cluster: Type.Optional(Type.Object({
     node: str('This node\'s name'),
     monitorsHere: int('Monitors this node runs'),
@@ -71,7 +72,7 @@ const Health = Type.Object({
       node: str(),
       startedAt: dateTime('When it started'),
       monitors: int('Monitors it runs'),
-      index: Type.Object({ tracks: int(), postings: int() }, { description: 'The catalog it serves: nodes given the same index show the same figures' }),
+      index: Type.Object({ version: str('The published index version it serves (earshot publish); local: an index not published to the cluster'), tracks: int(), postings: int() }, { description: 'The catalog it serves' }),
     }), { description: 'The live nodes, this one included' }),
   }, { description: 'Only on a cluster node (setting cluster.natsUrl)' })),
 }, { $id: 'Health' })
@@ -141,6 +142,7 @@ function health (services: Services) {
     maintenance,
     connectionFaults: services.stream.faults,
     engines: services.stream.engines?.stats() ?? [],
+    indexVersion: services.indexVersion,
     cluster: services.cluster && { node: services.cluster.node, monitorsHere: services.cluster.held, nodes: services.cluster.nodes() },
   }
   return status === 'unhealthy' || status === 'draining' ? answer(503, body) : answer(200, body)

@@ -123,6 +123,7 @@ export async function loadUws (): Promise<Uws | undefined> {
 export function createUwsTransport (uws: Uws, ctx: StreamContext, api: HttpHandler): Transport {
   const sockets = new Set<WebSocket<UserData>>()
   let listenSocket: us_listen_socket | undefined
+  let closed = false
   const app: TemplatedApp = uws.App()
   app.ws<UserData>(STREAM_PATH, {
     maxPayloadLength: ctx.settings.stream.maxFrameBytes,
@@ -161,7 +162,17 @@ export function createUwsTransport (uws: Uws, ctx: StreamContext, api: HttpHandl
       data.connection?.onClose()
     },
   })
-  app.any('/*', (res, req) => serveHttp(api, res, req))
+  app.any('/*', (res, req) => {
+    // uWS keeps open the HTTP connections of a closed app (kept alive by a client or a proxy), and no call closes
+    // them: each is answered 503 and closed on its next request, so that the client connects again, to the server
+    // that listens now (a cluster node that loaded a new index) or to another one.
+    if (closed) {
+      const a = replyForError(earshotError('EAR_ERR_SHUTTING_DOWN'))
+      res.cork(() => res.writeStatus(`${a.status} ${STATUS_TEXT[a.status] ?? ''}`).writeHeader('content-type', a.type).end(a.body, true))
+      return
+    }
+    serveHttp(api, res, req)
+  })
   return {
     name: 'uws',
     listen: (host, port) => new Promise((resolve, reject) => {
@@ -175,6 +186,7 @@ export function createUwsTransport (uws: Uws, ctx: StreamContext, api: HttpHandl
       })
     }),
     close: async (code, reason) => {
+      closed = true
       if (listenSocket) uws.us_listen_socket_close(listenSocket)
       listenSocket = undefined
       for (const ws of sockets) if (!ws.getUserData().closed) ws.end(code, reason)
