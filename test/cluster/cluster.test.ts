@@ -24,7 +24,7 @@ import type { Play } from '../../server/src/playlog/play-log.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { EARSHOT_MAIN, spawnNode } from '../helpers/child-env.js'
 import { startRadio } from '../helpers/radio.js'
-import { clip, song } from '../helpers/signals.js'
+import { clip } from '../helpers/signals.js'
 import { freePort, pollUntil, toS16 } from '../helpers/stream-helpers.js'
 
 const RATE = 22050
