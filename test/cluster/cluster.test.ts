@@ -28,11 +28,12 @@ import { clip } from '../helpers/signals.js'
 import { freePort, pollUntil, toS16 } from '../helpers/stream-helpers.js'
 
 const RATE = 22050
-const SONG_SECONDS = 30
+/** Shorter than the default 10 s, to keep the test short; EARSHOT_TEST_LEASE_MS measures another (bench/RESULTS.md). */
+const LEASE_MS = Number(process.env.EARSHOT_TEST_LEASE_MS ?? 5000)
+const SONG_SECONDS = 40
 /** Each station airs its first song for this long, then its second. */
-const FIRST_SECONDS = 30
+const FIRST_SECONDS = LEASE_MS > 5000 ? 40 : 30
 const SECOND_SECONDS = 24
-const LEASE_MS = 5000
 const HAPROXY_CFG = fileURLToPath(new URL('../../../deploy/haproxy.cfg', import.meta.url))
 
 const missing = ['nats-server', 'haproxy'].filter((cmd) => spawnSync(cmd, ['--help'], { stdio: 'ignore' }).error !== undefined)
@@ -154,22 +155,25 @@ t.test('three nodes, NATS and HAProxy: a node killed mid-song loses nothing but 
   t.teardown(() => clearInterval(feeder))
   await pollUntil(async () => matches.some((m) => m.match.state === 'confirmed' && m.match.id === 4), Boolean, 20_000, 'the SDK client to be matched', 100)
 
-  // Every station's first song is confirmed; then kill, with -9, the node that runs station 1.
+  // Every station's first song is confirmed; then kill, with -9, the node that holds the SDK client's stream (and
+  // runs one station: each node runs one).
   const playsOf = async (id: string, port = lbPort): Promise<Play[]> => (await json<{ plays: Play[] }>(`http://127.0.0.1:${port}/v1/plays?monitor=${id}`))?.plays ?? []
   for (const m of monitors) await pollUntil(() => playsOf(m.id), (p) => p.length === 1 && p[0].open, 20_000, `a play on ${m.label}`, 200)
-  const victimName = (await json<MonitorInfo>(`${api}/v1/monitors/${monitors[0].id}`))!.node
-  const victim = nodes.find((n) => n.name === victimName)!
-  const beforeKill = (await playsOf(monitors[0].id))[0]
-  const clientWasOn = (await Promise.all(nodes.map((n) => json<{ sessions: number }>(`http://127.0.0.1:${n.port}/health`)))).findIndex((h) => h?.sessions === 1)
+  const sessions = await Promise.all(nodes.map((n) => json<{ sessions: number }>(`http://127.0.0.1:${n.port}/health`)))
+  const victim = nodes[sessions.findIndex((h) => h?.sessions === 1)]
+  t.ok(victim, 'the SDK client\'s stream is on one node')
+  const hit = monitors.findIndex((m) => listed!.monitors.find((l) => l.id === m.id)?.node === victim.name)
+  const station = monitors[hit]
+  const beforeKill = (await playsOf(station.id))[0]
   victim.child.kill('SIGKILL')
   const killedAt = Date.now()
-  t.comment(`killed ${victim.name} at ${radios[0].position().toFixed(1)} s of station 1 (the SDK client was on ${nodes[clientWasOn]?.name})`)
+  t.comment(`killed ${victim.name}, which ran ${station.label} (at ${radios[hit].position().toFixed(1)} s of it) and the SDK client's stream`)
 
-  const takenOver = await pollUntil(() => json<MonitorInfo>(`${api}/v1/monitors/${monitors[0].id}`), (m) => m !== undefined && m.node !== victim.name && m.node !== null && m.state === 'listening', 30_000, 'station 1 to be taken over', 100)
+  const takenOver = await pollUntil(() => json<MonitorInfo>(`${api}/v1/monitors/${station.id}`), (m) => m !== undefined && m.node !== victim.name && m.node !== null && m.state === 'listening', 30_000, `${station.label} to be taken over`, 100)
   const takeoverSeconds = (Date.now() - killedAt) / 1000
-  t.ok(takeoverSeconds <= 15, `station 1 resumed on ${takenOver!.node} ${takeoverSeconds.toFixed(1)} s after the kill (at most 15)`)
+  t.ok(takeoverSeconds <= 15, `${station.label} resumed on ${takenOver!.node} ${takeoverSeconds.toFixed(1)} s after the kill (at most 15; lease ${LEASE_MS / 1000} s)`)
 
-  // The SDK client, wherever it was, streams on and is matched after the kill.
+  // The SDK client reconnects through HAProxy to a live node, and is matched again there.
   await pollUntil(async () => matches.some((m) => m.at > killedAt + 500 && m.match.state === 'confirmed' && m.match.id === 4), Boolean, 30_000, 'the SDK client to be matched again after the kill', 200)
   t.pass('the SDK client is matched after the kill')
 
@@ -186,8 +190,8 @@ t.test('three nodes, NATS and HAProxy: a node killed mid-song loses nothing but 
     t.ok(Math.abs((first.endStreamSeconds ?? 0) - FIRST_SECONDS) <= 6, `${m.label}: the first song ends near ${FIRST_SECONDS} s of stream (${first.endStreamSeconds})`)
     // At a change of song the evidence of both overlaps by a second or two, as on a lone server.
     t.ok(second.startStreamSeconds >= (first.endStreamSeconds ?? 0) - 3, `${m.label}: the second starts where it ends`)
-    if (i === 0) {
-      t.equal(first.id, beforeKill.id, 'station 1: the song that played when its node died is the same row, continued')
+    if (i === hit) {
+      t.equal(first.id, beforeKill.id, `${m.label}: the song that played when its node died is the same row, continued`)
       t.equal(first.startStreamSeconds, beforeKill.startStreamSeconds, 'from where it started on the node that died')
     }
     // Every survivor answers the same rows.
