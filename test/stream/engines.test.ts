@@ -128,3 +128,29 @@ t.test('identify runs on an engine: the same answer as on the main thread, count
   const metrics = await (await fetch(`${onEngines.http}/metrics`)).text()
   t.match(metrics, /earshot_identify_requests_total\{outcome="match"\} 7/, 'counted by the main thread')
 })
+
+t.test('/metrics answers for every engine: two sessions on two engines are counted once each, by the main thread', async (t) => {
+  const s = await startServer(t, 'uws', index, settings(2), 0, path.join(dir, 'state-metrics'))
+  const engines = s.server.context.engines as StreamEngines
+  const clients = await Promise.all([0, 1].map(async () => {
+    const c = await RawClient.open(s.url)
+    c.hello()
+    await c.next('ready')
+    return c
+  }))
+  t.same(engines.stats().map((e) => e.sessions), [1, 1], 'one session on each engine')
+  const scrape = async (): Promise<string> => await (await fetch(`${s.http}/metrics`)).text()
+  t.match(await scrape(), /earshot_sessions_active\{transport="uws",kind="client"\} 2/, 'both sessions active')
+  for (const c of clients) {
+    for (let at = 0; at < program.length; at += RATE / 10) c.audio(program.subarray(at, at + RATE / 10))
+    c.control({ type: 'flush' })
+  }
+  for (const c of clients) await c.next('flushed', 20_000)
+  const text = await scrape()
+  const value = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1])
+  t.equal(value('earshot_matches_confirmed_total'), 4, 'two songs confirmed in each session, counted once each')
+  const hashes = value('earshot_hashes_total')
+  t.ok(hashes > 0 && value('earshot_index_lookups_total') > 0, `the engines' lookups are counted (${hashes} hashes)`)
+  t.equal(value('earshot_audio_seconds_total'), 2 * program.length / RATE, 'the audio of both')
+  for (const c of clients) await c.close()
+})
