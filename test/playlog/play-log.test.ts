@@ -484,6 +484,9 @@ t.test('a shared log (a cluster): ids from the stream, rows of other nodes appli
   const newPlay = { stream: 'm-1', kind: 'monitor' as const, trackId: 3, title: 't', artist: 'a', album: '', startedAt: new Date(start).toISOString(), startStreamSeconds: 0, startOffsetSeconds: 5, peakConfidence: 0.7 }
   const a = here.open(newPlay)
   t.equal(there.open(newPlay).id, a.id, 'the same play gets the same id on another node')
+  t.equal(there.apply({ ...a, lastSeenAt: new Date(start + 5000).toISOString(), lastStreamSeconds: 5 }), true, 'a later touch of an open play is applied')
+  t.match(there.get(a.id), { open: true, lastStreamSeconds: 5 })
+  t.equal(there.apply({ ...a }), false, 'an earlier one is not')
   t.not(here.open({ ...newPlay, stream: 'm-2' }).id, a.id, 'another stream, another id')
   t.not(here.open({ ...newPlay, kind: 'client' }).id, a.id, 'a client stream of the same name, another id')
   here.touch(a.id, { lastStreamSeconds: 8, lastSeenAt: new Date(start + 8000).toISOString(), peakConfidence: 0.9 })

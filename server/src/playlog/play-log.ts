@@ -353,6 +353,13 @@ export class PlayLog {
       if (!here.open && row.open) return false
       if (here.open === row.open && here.lastSeenAt >= row.lastSeenAt && here.endedAt === row.endedAt) return false
     }
+    if (here?.open === true && row.open) {
+      // Another node's touch (every few seconds per open play): its live values only, written as a touch is.
+      const live: Live = { lastSeenAt: row.lastSeenAt, lastStreamSeconds: row.lastStreamSeconds, peakConfidence: row.peakConfidence, speed: row.speed }
+      this.#live.set(row.id, live)
+      this.#writes.background('where a play was last heard', this.#open.put(row.id, { ...live }))
+      return true
+    }
     const play = { ...row }
     this.#writes.sync('a play of another node', () => this.#plays.transactionSync(() => {
       this.#plays.putSync(play.id, play)
@@ -361,6 +368,8 @@ export class PlayLog {
       if (here === undefined) for (const key of indexKeysOf(play)) this.#index.putSync(key, 1)
     }))
     this.#live.delete(play.id)
+    // As in #writeClosed: this remove lands after any touch still queued.
+    if (!play.open) this.#writes.background('the end of a play', this.#open.remove(play.id))
     return true
   }
 
