@@ -17,6 +17,8 @@ export interface Radio {
   refuse: boolean
   /** Listeners connected so far. */
   readonly connections: number
+  /** Listeners connected now. */
+  readonly listening: number
   close (): Promise<void>
 }
 
@@ -35,12 +37,14 @@ export async function startRadio (program: Float32Array, rate: number, speed = 1
   const sampleAt = (): number => started === 0 ? 0 : Math.floor(((Date.now() - started) / 1000) * speed * rate)
   const sockets = new Set<net.Socket>()
   let connections = 0
+  let listening = 0
   const radio: Radio = {
     url: '',
     position: () => sampleAt() / rate,
     drop: () => { for (const s of sockets) s.destroy() },
     refuse: false,
     get connections () { return connections },
+    get listening () { return listening },
     close: async () => {
       for (const s of sockets) s.destroy()
       await new Promise<void>((resolve) => server.close(() => resolve()))
@@ -49,6 +53,8 @@ export async function startRadio (program: Float32Array, rate: number, speed = 1
   const server = http.createServer((req, res) => {
     if (radio.refuse) { res.writeHead(503).end(); return }
     connections++
+    listening++
+    res.on('close', () => { listening-- })
     if (started === 0) started = Date.now()
     res.writeHead(200, { 'content-type': 'audio/wav', 'cache-control': 'no-store' })
     res.write(wavHeader(rate))

@@ -62,10 +62,13 @@ export class ClusterMonitors implements MonitorDirectory {
   readonly #lastLease = new Map<string, Lease>()
   /** The nodes' beats, with when each was seen here (like leases, an entry that expires goes unannounced). */
   readonly #nodes = new Map<string, { beat: NodeBeat, seenAt: number }>()
-  /** Monitors this node runs, with the revision of its lease. */
-  readonly #held = new Map<string, number>()
-  #lastRenewal = Date.now()
+  /**
+   * Monitors this node runs, with the revision of its lease and when the request that set that revision was sent
+   * (the lease expires leaseMs after NATS stored it, which is later).
+   */
+  readonly #held = new Map<string, { revision: number, renewedAt: number }>()
   #timer: NodeJS.Timeout | undefined
+  #fence: NodeJS.Timeout | undefined
   #round: Promise<void> = Promise.resolve()
   readonly #watchers: Array<{ stop: () => void }> = []
   #closed = false
@@ -112,6 +115,9 @@ export class ClusterMonitors implements MonitorDirectory {
     const every = Math.max(250, Math.floor(this.#settings.cluster.leaseMs / 4))
     this.#timer = setInterval(() => this.#schedule(), every)
     this.#timer.unref()
+    // Apart from the rounds, which wait on NATS: a node cut off must stop in time even while its requests hang.
+    this.#fence = setInterval(() => this.#fenceOff(), Math.max(100, Math.floor(this.#settings.cluster.leaseMs / 8)))
+    this.#fence.unref()
     this.#schedule()
   }
 
@@ -154,31 +160,38 @@ export class ClusterMonitors implements MonitorDirectory {
       this.#log.warn({ err }, 'cluster: NATS does not answer')
     }
     await this.#renew()
-    if (Date.now() - this.#lastRenewal > this.#settings.cluster.leaseMs / 2) {
-      // Cut off: another node may take these monitors once their leases expire, and must not find them running here.
-      if (this.#held.size > 0) this.#log.warn({ monitors: this.#held.size }, 'cluster: leases not renewed for half their time; stopping this node\'s monitors')
-      for (const id of [...this.#held.keys()]) await this.#letGo(id, false)
-      return
-    }
     await this.#claim()
   }
 
+  /**
+   * Stop, here, every monitor whose lease was not renewed for half a lease: cut off from NATS, this node cannot know
+   * whether another has taken it once the lease expires, and must not be found running it then.
+   */
+  #fenceOff (): void {
+    const limit = Date.now() - this.#settings.cluster.leaseMs / 2
+    const lapsing = [...this.#held].filter(([, h]) => h.renewedAt < limit).map(([id]) => id)
+    if (lapsing.length === 0) return
+    this.#log.warn({ monitors: lapsing.length }, 'cluster: leases not renewed for half their time; stopping their monitors here')
+    for (const id of lapsing) {
+      this.#held.delete(id)
+      void this.#local.halt(id)
+    }
+  }
+
   async #renew (): Promise<void> {
-    let failed = false
-    for (const [id, revision] of [...this.#held]) {
+    for (const [id, held] of [...this.#held]) {
       if (!this.#records.has(id)) { await this.#letGo(id, true); continue } // removed
+      const sentAt = Date.now()
       try {
-        this.#held.set(id, await this.#link.leases.update(id, encodeJson(this.#leaseOf(id)), revision))
+        const revision = await this.#link.leases.update(id, encodeJson(this.#leaseOf(id)), held.revision)
+        if (this.#held.get(id) === held) this.#held.set(id, { revision, renewedAt: sentAt })
       } catch (err) {
-        if (isConflict(err)) { // expired and taken, or expired: either way it is not ours any more
+        if (isConflict(err) && this.#held.get(id) === held) { // expired, and perhaps taken: not ours any more
           this.#log.warn({ monitor: id }, 'cluster: lost the lease of a monitor; stopping it here')
           await this.#letGo(id, false)
-        } else {
-          failed = true
-        }
+        } // otherwise NATS does not answer: tried again next round, and #fenceOff stops it in time
       }
     }
-    if (!failed) this.#lastRenewal = Date.now()
   }
 
   async #claim (): Promise<void> {
@@ -192,13 +205,15 @@ export class ClusterMonitors implements MonitorDirectory {
     for (const record of free) {
       if (this.#held.size >= share || this.#closed) break
       const last = this.#lastLease.get(record.id)
+      const sentAt = Date.now()
       let revision: number
       try {
         revision = await this.#link.leases.create(record.id, encodeJson(this.#leaseOf(record.id, last)))
       } catch {
         continue // another node was quicker
       }
-      this.#held.set(record.id, revision)
+      if (Date.now() - sentAt > this.#settings.cluster.leaseMs / 2) continue // too late to be sure of it: it lapses
+      this.#held.set(record.id, { revision, renewedAt: sentAt })
       const streamSeconds = last ? last.streamSeconds + Math.max(0, Date.now() - last.at) / 1000 : 0
       const orphan = this.#plays.openPlays().find((p) => p.kind === 'monitor' && p.stream === record.id)
       this.#log.info({ monitor: record.id, label: record.label, from: last?.node, streamSeconds, orphan: orphan?.id }, last ? 'cluster: took over a monitor' : 'cluster: runs a monitor')
@@ -227,7 +242,7 @@ export class ClusterMonitors implements MonitorDirectory {
 
   /** Stop running a monitor here; `release` deletes its lease too, so another node may take it at once. */
   async #letGo (id: string, release: boolean): Promise<void> {
-    const revision = this.#held.get(id)
+    const revision = this.#held.get(id)?.revision
     this.#held.delete(id)
     await this.#local.halt(id)
     if (release && revision !== undefined) {
@@ -293,6 +308,7 @@ export class ClusterMonitors implements MonitorDirectory {
   async close (): Promise<void> {
     this.#closed = true
     clearInterval(this.#timer)
+    clearInterval(this.#fence)
     await this.#round
     await Promise.all([...this.#held.keys()].map((id) => this.#letGo(id, true)))
     try { await this.#link.nodes.delete(`node.${this.#link.node}`) } catch {}

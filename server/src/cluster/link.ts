@@ -72,8 +72,9 @@ export class ClusterLink {
     }
     try {
       const jsm = await jetstreamManager(nc)
-      const js = jetstream(nc)
-      const kvm = new Kvm(nc)
+      // Requests time out within a quarter lease, so that a round of a node cut off ends before its leases could.
+      const js = jetstream(nc, { timeout: Math.min(5000, Math.floor(settings.leaseMs / 4)) })
+      const kvm = new Kvm(js)
       const prefix = settings.name
       const monitors = await kvm.create(`${prefix}_monitors`, { history: 1 })
       const leases = await kvm.create(`${prefix}_leases`, { history: 1, ttl: settings.leaseMs })
