@@ -6,6 +6,8 @@
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
+import { once } from 'node:events'
+import net from 'node:net'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { buildCatalog } from '../helpers/catalog.js'
 import { EARSHOT_MAIN, childEnv, runEarshot, spawnNode } from '../helpers/child-env.js'
@@ -48,11 +50,14 @@ t.test('earshot publish ships an index that every node loads in turn', { skip: m
   next.index.close()
   const ports: number[] = []
   const logs: Array<() => string> = []
+  const children: ChildProcess[] = []
   for (const name of ['a', 'b']) {
     fs.cpSync(path.join(dir, 'old'), path.join(dir, name), { recursive: true })
     const port = await freePort()
     ports.push(port)
-    logs.push(start(t, spawnNode([EARSHOT_MAIN, 'serve', '--db', path.join(dir, name), '--port', String(port), '--cluster', nats, '--node', name], { env: childEnv({ EARSHOT_CLUSTER_NAME: 'publish' }), stdio: ['ignore', 'pipe', 'pipe'] })))
+    const child = spawnNode([EARSHOT_MAIN, 'serve', '--db', path.join(dir, name), '--port', String(port), '--cluster', nats, '--node', name], { env: childEnv({ EARSHOT_CLUSTER_NAME: 'publish' }), stdio: ['ignore', 'pipe', 'pipe'] })
+    children.push(child)
+    logs.push(start(t, child))
   }
   t.teardown(() => { if (process.env.EARSHOT_TEST_LOGS) for (const [i, log] of logs.entries()) fs.writeFileSync(`${process.env.EARSHOT_TEST_LOGS}-${i}.log`, log()) })
   for (const port of ports) await pollUntil(() => health(port), (h) => h.body?.cluster.nodes.length === 2, 20_000, 'both nodes up', 100)
@@ -100,4 +105,17 @@ t.test('earshot publish ships an index that every node loads in turn', { skip: m
   t.match(await job.json(), { error: { code: 'EAR_ERR_CATALOG_PUBLISHED' } }, 'an index job on a node is refused with the way to do it')
   const removal = await fetch(`http://127.0.0.1:${ports[0]}/v1/tracks/1`, { method: 'DELETE' })
   t.equal(removal.status, 409, 'so is a removal')
+
+  // A node stops cleanly on SIGTERM: drained, its work handed over, exit 0 well within the shutdown deadline, even
+  // with an idle keep-alive connection open (as a proxy or a scraper keeps one).
+  const idle = net.connect(ports[1], '127.0.0.1')
+  t.teardown(() => idle.destroy())
+  idle.on('error', () => {})
+  idle.write('GET /ping HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n')
+  await once(idle, 'data')
+  const stoppedAt = Date.now()
+  children[1].kill('SIGTERM')
+  const [code] = await once(children[1], 'exit') as [number | null]
+  t.equal(code, 0, `exit 0 after SIGTERM, in ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s`)
+  t.ok(Date.now() - stoppedAt < 6000, 'before the 7 s deadline')
 })

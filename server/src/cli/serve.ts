@@ -74,7 +74,9 @@ export async function serve (first: LmdbIndex, options: ServeOptions): Promise<v
       }, SHUTDOWN_DEADLINE_MS).unref()
       void server.close().then(() => db.close()).then(() => {
         logger.info({ ms: Math.round(performance.now() - started) }, 'closed')
-        resolve()
+        // Everything is written. What may still hold the process is idle keep-alive HTTP connections (a proxy's, a
+        // Prometheus scraper's) that uWS keeps after its listener closed, and closes only when their peers do.
+        process.exit(process.exitCode ?? 0)
       }, (err: unknown) => {
         logger.error({ err }, 'error while shutting down')
         process.exitCode = 1
