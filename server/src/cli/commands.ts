@@ -17,6 +17,7 @@ import { createProgress } from './progress.js'
 import { resolveLogLevel } from '../log.js'
 import { loadSettings, settingAt, settingFromText } from '../config/load.js'
 import { jobsCommand, monitorCommand, playsCommand } from './remote.js'
+import { backupCommand } from './backup.js'
 import { errLine, out, outJson, terminal } from './terminal-text.js'
 import { speedNote } from '../../../protocol/src/speed.js'
 
@@ -505,6 +506,7 @@ export const commands: Record<string, Command> = {
   stats,
   export: exportCommand,
   import: importCommand,
+  backup: backupCommand,
   publish: publishCommand,
   compact: compactCommand,
   migrate: migrateCommand,

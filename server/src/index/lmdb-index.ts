@@ -562,15 +562,7 @@ export class LmdbIndex implements Index {
 
   /** Write a consistent snapshot of the whole environment to `file` (safe while others read and write). */
   async backup (file: string): Promise<void> {
-    // LMDB copies a folder environment into a folder: copy beside the target, then move the one file into place.
-    const tmp = `${file}.partial-${process.pid}`
-    fs.mkdirSync(tmp)
-    try {
-      await this.#root.backup(tmp, true)
-      fs.renameSync(path.join(tmp, 'data.mdb'), file)
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true })
-    }
+    await backupEnvironment(this.#root, file)
   }
 
   /** Pids of other processes with the environment open (LMDB's reader table, stale entries cleared first). */
@@ -604,6 +596,22 @@ export class LmdbIndex implements Index {
 
   async close (): Promise<void> {
     await this.#root.close()
+  }
+}
+
+/**
+ * Write a consistent, compacted snapshot of an LMDB environment to `file`: one read transaction, so it is safe while
+ * other processes read and write it (the index's, and the server state's).
+ */
+export async function backupEnvironment (root: RootDatabase, file: string): Promise<void> {
+  // LMDB copies a folder environment into a folder: copy beside the target, then move the one file into place.
+  const tmp = `${file}.partial-${process.pid}`
+  fs.mkdirSync(tmp)
+  try {
+    await root.backup(tmp, true)
+    fs.renameSync(path.join(tmp, 'data.mdb'), file)
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true })
   }
 }
 
