@@ -20,6 +20,7 @@ const CHUNK_SECONDS = 0.1
 const PIPE_RATE = 44100
 
 export interface StreamOptions {
+  /** The stream protocol's WebSocket URL (ws://host:port/v1/stream). */
   server: string
   realtime: boolean
   json: boolean
@@ -46,14 +47,30 @@ async function openSession (source: string, sampleRate: number, o: StreamOptions
   } catch (err) {
     throw wrapError('EAR_ERR_CONNECT', err, o.server)
   }
+  // What the text lines need to know of earlier events: each track's name, whether it was confirmed, and the
+  // latest stream time printed (a match ends where its audio did, which can be before lines already printed).
+  const seen = new Map<number, { name: string, confirmed: boolean }>()
+  let printedAt = 0
+  const at = (seconds: number): string => {
+    printedAt = Math.max(printedAt, seconds)
+    return `[${printedAt.toFixed(1)} s]`
+  }
   const print = (event: Record<string, unknown>): void => {
     if (o.json) { o.out(jsonText({ input: source, ...event })); return }
     if (event.type === 'match') {
       const speed = speedNote(Number(event.speed))
-      o.out(`[${Number(event.streamSeconds).toFixed(1)} s] ${String(event.state)} #${String(event.id)} ${event.artist ? `${String(event.artist)} - ` : ''}${String(event.title)} ` +
+      const name = `#${String(event.id)} ${event.artist ? `${String(event.artist)} - ` : ''}${String(event.title)}`
+      const before = seen.get(Number(event.id))
+      seen.set(Number(event.id), { name, confirmed: (before?.confirmed ?? false) || event.state === 'confirmed' })
+      o.out(`${at(Number(event.streamSeconds))} ${String(event.state)} ${name} ` +
         `at ${Number(event.offsetSeconds).toFixed(1)} s${speed ? `, ${speed}` : ''} (confidence ${Number(event.confidence).toFixed(2)})`)
     } else if (event.type === 'match-end') {
-      o.out(`[${Number(event.endedAtStreamSeconds).toFixed(1)} s] ended #${String(event.id)} (played from ${Number(event.startedAtStreamSeconds).toFixed(1)} s)`)
+      const track = seen.get(Number(event.id))
+      seen.delete(Number(event.id))
+      // A candidate that was never confirmed did not start a match: its end is no news (and would come out of order).
+      if (!track?.confirmed) return
+      o.out(`${at(Number(event.endedAtStreamSeconds))} ended ${track.name} ` +
+        `(played from ${Number(event.startedAtStreamSeconds).toFixed(1)} s to ${Number(event.endedAtStreamSeconds).toFixed(1)} s)`)
     } else if (event.type === 'error') {
       o.out(`error ${String(event.code)}: ${String(event.message)}`)
     } else if (event.type === 'reconnected') {
