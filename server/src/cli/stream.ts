@@ -40,13 +40,12 @@ function toS16 (x: Float32Array, from: number, to: number, into: Int16Array): In
   return into.subarray(0, n)
 }
 
-async function openSession (source: string, sampleRate: number, o: StreamOptions): Promise<EarshotClient> {
-  let client: EarshotClient
-  try {
-    client = await connect(o.server, { sampleRate, encoding: 's16le', channels: 1, label: o.label ?? source, streamId: o.streamId })
-  } catch (err) {
-    throw wrapError('EAR_ERR_CONNECT', err, o.server)
-  }
+/**
+ * What `earshot stream` prints of a session's events: each as a JSON line (--json), or as a line for people. A text
+ * line names the track, also when it ends; the end of a candidate that was never confirmed is not printed (it was
+ * no match, and its end, where its last vote was, would come after later lines with an earlier time).
+ */
+export function eventPrinter (source: string, o: Pick<StreamOptions, 'json' | 'out'>): (event: Record<string, unknown>) => void {
   // What the text lines need to know of earlier events: each track's name, whether it was confirmed, and the
   // latest stream time printed (a match ends where its audio did, which can be before lines already printed).
   const seen = new Map<number, { name: string, confirmed: boolean }>()
@@ -55,7 +54,7 @@ async function openSession (source: string, sampleRate: number, o: StreamOptions
     printedAt = Math.max(printedAt, seconds)
     return `[${printedAt.toFixed(1)} s]`
   }
-  const print = (event: Record<string, unknown>): void => {
+  return (event: Record<string, unknown>): void => {
     if (o.json) { o.out(jsonText({ input: source, ...event })); return }
     if (event.type === 'match') {
       const speed = speedNote(Number(event.speed))
@@ -77,6 +76,16 @@ async function openSession (source: string, sampleRate: number, o: StreamOptions
       o.out('reconnected')
     }
   }
+}
+
+async function openSession (source: string, sampleRate: number, o: StreamOptions): Promise<EarshotClient> {
+  let client: EarshotClient
+  try {
+    client = await connect(o.server, { sampleRate, encoding: 's16le', channels: 1, label: o.label ?? source, streamId: o.streamId })
+  } catch (err) {
+    throw wrapError('EAR_ERR_CONNECT', err, o.server)
+  }
+  const print = eventPrinter(source, o)
   client.on('match', (m) => print({ ...m }))
   client.on('match-end', (m) => print({ ...m }))
   client.on('error', (e) => print(e instanceof Error ? { type: 'error', code: 'EAR_ERR_CONNECT', message: e.message } : { ...e }))
