@@ -1,7 +1,7 @@
 /**
- * The CLI's side of the HTTP API (`earshot monitor`, `jobs`, `plays`, `identify --server`), and the one server
- * address every command that talks to a server takes: one request, the token from --token or
- * EARSHOT_TOKEN, and the server's error turned into EAR_ERR_API with the server's code and message.
+ * The CLI's side of a server: the one address every command that talks to a server takes (--server or
+ * EARSHOT_SERVER), and requests to the HTTP API (`earshot monitor`, `jobs`, `plays`, `identify --server`): the token
+ * from --token or EARSHOT_TOKEN, and the server's error turned into EAR_ERR_API with the server's code and message.
  */
 import { earshotError, wrapError } from '../errors.js'
 

@@ -78,7 +78,7 @@ export const monitorCommand: Command = {
       if (values.label !== undefined) body.label = values.label as string
       const m = JSON.parse((await callApi(api, 'POST', '/v1/monitors', body)).text) as MonitorInfo
       if (json) outJson(m)
-      else out(`added monitor ${named(m)} (${m.state})`)
+      else out(`added monitor ${named(m)}: ${m.state}`)
       return 0
     }
     if (action === 'list' && arg === undefined) {
