@@ -288,6 +288,8 @@ t.test('help, version and usage errors', async (t) => {
     t.equal(columns.size, 1, `${command} --help: one column for the descriptions`)
     t.ok(options.every((l) => / {2}\S/.test(l.slice(2))), `${command} --help: two spaces at least between flag and text`)
   }
+  const helpIdentify = await earshot(['help', 'identify'])
+  t.same([helpIdentify.code, helpIdentify.stdout], [0, h.stdout], 'earshot help identify is earshot identify --help')
   const streamHelp = await earshot(['stream', '--help'])
   t.match(streamHelp.stdout, /--json +Print each event as it comes, one JSON object per line/, 'stream --json is one object per line, not one document')
   t.match(streamHelp.stdout, /--server VALUE +Server address, http\(s\):\/\/ or ws\(s\):\/\/host:port \(default \$EARSHOT_SERVER/)

@@ -72,6 +72,10 @@ function checkFlags (name: string, command: Command, args: readonly string[]): s
 
 export async function main (argv: string[]): Promise<number> {
   const [name, ...rest] = argv
+  if (name === 'help' && rest.length === 1 && Object.hasOwn(commands, rest[0])) {
+    outText(commandHelp(rest[0], commands[rest[0]]) + '\n') // earshot help identify
+    return 0
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     outText(helpText() + '\n')
     return name === undefined ? 2 : 0
