@@ -58,3 +58,22 @@ t.test('earshot stream lines: ends name the track, and a candidate never confirm
   t.same(json.map((l) => JSON.parse(l) as unknown), [{ input: 'clip.wav', type: 'match-end', id: 1, startedAtStreamSeconds: 0.5, endedAtStreamSeconds: 1.6 }],
     '--json prints every message of the protocol, one object per line')
 })
+
+t.test('one server address: http or ws, with or without the stream path, from --server or EARSHOT_SERVER', async (t) => {
+  const { serverAddress } = await import('../../server/src/cli/api-client.js')
+  const of = (server: string | undefined, env: NodeJS.ProcessEnv = {}) => serverAddress({ server }, env)
+  t.same(of(undefined), { http: 'http://127.0.0.1:8080', ws: 'ws://127.0.0.1:8080/v1/stream' }, 'the default')
+  t.same(of(undefined, { EARSHOT_SERVER: 'http://radio:9000' }), { http: 'http://radio:9000', ws: 'ws://radio:9000/v1/stream' }, 'EARSHOT_SERVER')
+  t.same(of('ws://a:1', { EARSHOT_SERVER: 'http://radio:9000' }), { http: 'http://a:1', ws: 'ws://a:1/v1/stream' }, '--server over EARSHOT_SERVER')
+  for (const given of ['ws://a:1', 'ws://a:1/', 'ws://a:1/v1/stream', 'http://a:1', 'http://a:1/v1/stream/']) {
+    t.same(of(given), { http: 'http://a:1', ws: 'ws://a:1/v1/stream' }, given)
+  }
+  for (const given of ['wss://a.example', 'https://a.example/']) {
+    t.same(of(given), { http: 'https://a.example', ws: 'wss://a.example/v1/stream' }, `${given}: TLS both ways`)
+  }
+  t.same(of('https://proxy.example/earshot/'), { http: 'https://proxy.example/earshot', ws: 'wss://proxy.example/earshot/v1/stream' }, 'a path is kept as a prefix')
+  for (const bad of ['ftp://a', 'a:8080', 'localhost', 'http://a:1/?x=1', 'http://u:p@a:1']) {
+    t.throws(() => of(bad), { code: 'EAR_ERR_USAGE' }, bad)
+  }
+  t.throws(() => of(undefined, { EARSHOT_SERVER: 'nope' }), /EARSHOT_SERVER must be an address like/, 'the variable is named when it is wrong')
+})
