@@ -155,6 +155,7 @@ t.test('tracks list, show and rm', async (t) => {
   t.equal(show.code, 0)
   t.same(JSON.parse(show.stdout), indexed.find((x) => x.id === two))
   t.match(showHuman.stdout, /^title\s+song-2$/m)
+  t.match(showHuman.stdout, /^durationSeconds\s+8\.0 \(0:08\)$/m, 'the length rounded, and as the track table shows it')
 
   const rm = await earshot(['tracks', 'rm', String(three), '--db', 'db'])
   t.equal(rm.code, 0)
@@ -188,6 +189,8 @@ t.test('stats --json', async (t) => {
   t.ok(s.distinctHashes > 0 && s.distinctHashes <= s.postings)
   t.ok(s.bytesOnDisk > 0)
   t.match(human.stdout, /^tracks\s+3$/m)
+  t.match(human.stdout, /^on disk\s+\d+(\.\d)? (kB|MB|GB)$/m, 'sizes with their units')
+  t.match(human.stdout, /^per audio second\s+\d+(\.\d)? (bytes|kB)$/m)
 })
 
 t.test('export, then import into a new index', async (t) => {
@@ -250,10 +253,46 @@ t.test('help, version and usage errors', async (t) => {
     fails(t, ['frobnicate'], 'EAR_ERR_USAGE', 2),
     fails(t, ['stats', 'extra', '--db', 'db'], 'EAR_ERR_USAGE', 2),
   ])
+  // Usage errors in our words, with a suggestion for a slip: never the text of Node's argument parser.
+  const usageErrors: Array<[string[], RegExp]> = [
+    [['idnetify', 'clip-2.wav'], /unknown command 'idnetify' \(did you mean identify\?\) \(see earshot --help\)$/],
+    [['identify', '--jsn', 'clip-2.wav'], /earshot identify has no option --jsn \(did you mean --json\?\) \(see earshot identify --help\)$/],
+    [['identify', '--bogus', 'clip-2.wav'], /earshot identify has no option --bogus \(see earshot identify --help\)$/],
+    [['stream', 'x.wav', '--server'], /--server needs a value \(see earshot stream --help\)$/],
+    [['index', 'music', '--threads', '--bulk'], /--threads needs a value/],
+    [['identify', 'clip-2.wav', '--json=yes'], /--json takes no value/],
+    [['identify', '-j', 'clip-2.wav'], /unknown option '-j'; options are written --name/],
+    [['tracks', 'lst', '--db', 'db'], /earshot tracks has no action 'lst' \(did you mean list\?\): earshot tracks list \| show <id> \| rm <id>$/],
+    [['jobs', 'cancle'], /earshot jobs has no action 'cancle' \(did you mean cancel\?\)/],
+    [['monitor', 'remove', 'x'], /earshot monitor has no action 'remove'/],
+    [['stream', 'x.wav', '--server', 'ftp://host'], /--server must be an address like http:\/\/host:8080 or ws:\/\/host:8080, got 'ftp:\/\/host'/],
+  ]
+  for (const [args, message] of usageErrors) {
+    const r = await fails(t, args, 'EAR_ERR_USAGE', 2)
+    t.match(r.stderr.trimEnd(), message, args.join(' '))
+    t.notMatch(r.stderr, /Option '|ERR_PARSE_ARGS|To specify an option argument|Unknown option/, `${args.join(' ')}: not the parser's text`)
+  }
+  // A value that starts with a dash is still a value.
+  await fails(t, ['identify', 'clip-2.wav', '--min-confidence', '-1', '--db', 'db'], 'EAR_ERR_USAGE', 2)
+    .then((r) => t.match(r.stderr, /--min-confidence must be a number from 0 to 1, got '-1'/))
   t.equal(help.code, 2, 'no command: usage, exit 2')
   t.match(help.stdout, /Usage: earshot <command>/)
   t.equal(h.code, 0)
   t.match(h.stdout, /^Usage: earshot identify <file>/)
+  t.match(h.stdout, /^Exit status: 0 when the clip was examined, whether or not it matched/m, 'identify --help tells its exit status')
+  // Every option's text starts in one column, however long the flag (serve has the longest).
+  for (const command of ['serve', 'identify', 'stream', 'plays', 'monitor']) {
+    const help = await earshot([command, '--help'])
+    const options = help.stdout.split('\n\n').find((p) => p.startsWith('Options:'))!.split('\n').slice(1).filter((l) => l !== '')
+    const columns = new Set(options.map((l) => /^ {2}--\S+(?: VALUE)? +/.exec(l)![0].length))
+    t.equal(columns.size, 1, `${command} --help: one column for the descriptions`)
+    t.ok(options.every((l) => / {2}\S/.test(l.slice(2))), `${command} --help: two spaces at least between flag and text`)
+  }
+  const helpIdentify = await earshot(['help', 'identify'])
+  t.same([helpIdentify.code, helpIdentify.stdout], [0, h.stdout], 'earshot help identify is earshot identify --help')
+  const streamHelp = await earshot(['stream', '--help'])
+  t.match(streamHelp.stdout, /--json +Print each event as it comes, one JSON object per line/, 'stream --json is one object per line, not one document')
+  t.match(streamHelp.stdout, /--server VALUE +Server address, http\(s\):\/\/ or ws\(s\):\/\/host:port \(default \$EARSHOT_SERVER/)
   t.equal(v.code, 0)
   t.match(v.stdout, /^earshot \d+\.\d+\.\d+\n$/)
 

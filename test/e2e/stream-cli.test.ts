@@ -79,6 +79,24 @@ t.test('earshot stream --json: one JSON object a line, a confirmed match with th
   t.match(events.at(-1), { type: 'match-end', id: confirmed[0]?.id }, 'the stream ends with the match ending')
 })
 
+t.test('earshot stream takes the server\'s address as ws:// or http://, without the stream path; text lines name the track, also at its end', async (t) => {
+  for (const server of [`ws://127.0.0.1:${port}`, `http://127.0.0.1:${port}/`]) {
+    const r = await earshot(['stream', 'clip.wav', '--server', server])
+    t.equal(r.code, 0, `${server}: ${r.stderr}`)
+    const out = lines(r.stdout)
+    t.match(out.at(-1), /^end of stream after 8\.0 s$/, `${server}: streamed to the end`)
+    t.ok(out.some((l) => /^\[\d+\.\d s\] confirmed #\d+ song-3 at /.test(l)), `${server}: song-3 confirmed`)
+    const ended = out.filter((l) => / ended /.test(l))
+    t.ok(ended.length > 0 && ended.every((l) => /^\[\d+\.\d s\] ended #\d+ song-3 \(played from [\d.]+ s to [\d.]+ s\)$/.test(l)), `${server}: the end names the track (${ended.join(' | ')})`)
+    // Lines come in the order of their times: an end is never told before a line already printed.
+    const times = out.slice(0, -1).map((l) => Number(/^\[(\d+\.\d) s\]/.exec(l)?.[1]))
+    t.same(times, [...times].sort((a, b) => a - b), `${server}: times never go back`)
+  }
+  const viaEnv = await runEarshot(dir, ['stream', 'clip.wav', '--json'], childEnv({ EARSHOT_SERVER: `http://127.0.0.1:${port}` }, ['EARSHOT_DB', 'EARSHOT_DEBUG']))
+  t.equal(viaEnv.code, 0, viaEnv.stderr)
+  t.ok(lines(viaEnv.stdout).some((l) => (JSON.parse(l) as { state?: string }).state === 'confirmed'), 'EARSHOT_SERVER names the server for earshot stream too')
+})
+
 t.test('earshot stream of a URL decodes it with ffmpeg; an unreadable one is EAR_ERR_SOURCE with ffmpeg\'s reason', { skip: !haveFfmpeg && 'ffmpeg is not installed' }, async (t) => {
   const url = pathToFileURL(path.join(dir, 'clip.wav')).href
   const r = await earshot(['stream', url, '--json', '--server', `ws://127.0.0.1:${port}/v1/stream`])

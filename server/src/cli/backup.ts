@@ -16,6 +16,7 @@ import { LmdbIndex, backupEnvironment } from '../index/lmdb-index.js'
 import { openChecked } from '../index/lmdb-check.js'
 import { stateDirOf } from '../state/state-store.js'
 import { out, outJson } from './terminal-text.js'
+import { count } from './format.js'
 
 export const backupCommand: Command = {
   summary: 'Copy the index and the server state (monitors, play log, webhook queue) into a new folder, consistently, while a server runs',
@@ -56,7 +57,7 @@ export const backupCommand: Command = {
     const bytes = fs.statSync(path.join(target, 'data.mdb')).size + (state ? fs.statSync(path.join(stateDirOf(target), 'data.mdb')).size : 0)
     const seconds = (performance.now() - started) / 1000
     if (values.json === true) outJson({ folder: target, tracks, state, bytes, seconds: Math.round(seconds * 100) / 100 })
-    else out(`backed up ${tracks} ${tracks === 1 ? 'track' : 'tracks'}${state ? ' and the server state' : ' (no server state yet)'} to ${target} (${(bytes / 1024 / 1024).toFixed(1)} MB in ${seconds.toFixed(1)} s); serve it with earshot serve --db ${target}`)
+    else out(`backed up ${count(tracks, 'track')}${state ? ' and the server state' : ' (no server state yet)'} to ${target} (${(bytes / 1024 / 1024).toFixed(1)} MB in ${seconds.toFixed(1)} s); serve it with earshot serve --db ${target}`)
     return 0
   },
 }

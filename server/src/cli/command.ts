@@ -8,5 +8,9 @@ export interface Command {
   options: Record<string, { type: 'string' | 'boolean', description: string }>
   /** Positional arguments: [min, max]. */
   positionals: [number, number]
+  /** The actions a command takes as its first argument (`tracks list`): a mistyped one is a usage error with a suggestion. */
+  actions?: readonly string[]
+  /** Lines printed after the options in --help (exit status, output formats). */
+  notes?: readonly string[]
   run (values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>
 }

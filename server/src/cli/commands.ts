@@ -16,7 +16,9 @@ import { FingerprintWriter, checkFingerprintFile, isFingerprintFile, readFingerp
 import { createProgress } from './progress.js'
 import { resolveLogLevel } from '../log.js'
 import { loadSettings, settingAt, settingFromText } from '../config/load.js'
-import { jobsCommand, monitorCommand, playsCommand } from './remote.js'
+import { apiFlags, jobsCommand, monitorCommand, playsCommand } from './remote.js'
+import { apiOptions, callApi, serverAddress, serverFlag } from './api-client.js'
+import { clock, count, formatBytes } from './format.js'
 import { backupCommand } from './backup.js'
 import { errLine, out, outJson, terminal } from './terminal-text.js'
 import { speedNote } from '../../../protocol/src/speed.js'
@@ -51,13 +53,6 @@ function parseTrackId (value: string): number {
   const id = Number(value)
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(id) || id < 1) throw earshotError('EAR_ERR_USAGE', `a track id is a positive integer, got '${value}'`)
   return id
-}
-
-function formatDuration (seconds: number): string {
-  const h = Math.floor(seconds / 3600)
-  const m = Math.floor((seconds % 3600) / 60)
-  const s = Math.round(seconds % 60)
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${m}:${String(s).padStart(2, '0')}`
 }
 
 const index: Command = {
@@ -95,7 +90,7 @@ const index: Command = {
       out(`indexed ${summary.indexed}, already present ${summary.present}, skipped ${summary.skipped}; ` +
         `${(summary.audioSeconds / 3600).toFixed(2)} h of audio in ${summary.seconds.toFixed(1)} s${rate}` +
         (summary.truncated > 0 ? `; ${summary.truncated} truncated or damaged (still being copied?), not indexed` : '') +
-        (summary.symlinks > 0 ? `; ${summary.symlinks} symbolic links in folders not followed` : ''))
+        (summary.symlinks > 0 ? `; ${count(summary.symlinks, 'symbolic link')} in folders not followed` : ''))
       if (summary.indexed > 0) maintainIndex(db)
       if (summary.indexed + summary.present > 0) return 0
       errLine(`earshot: ${firstSkip ?? 'EAR_ERR_NOT_AUDIO: nothing to index'}`)
@@ -113,7 +108,7 @@ function maintainIndex (db: LmdbIndex, compact = false): Maintenance {
   const done = db.maintain({ compact })
   const seconds = (performance.now() - started) / 1000
   if (done.merges > 0 || done.flushed > 0 || compact) {
-    out(`index maintained in ${seconds.toFixed(1)} s: ${done.flushed} postings flushed, ${done.merges} merges, ${db.stats().segments} segments`)
+    out(`index maintained in ${seconds.toFixed(1)} s: ${count(done.flushed, 'posting')} flushed, ${count(done.merges, 'merge')}, ${count(db.stats().segments ?? 0, 'segment')}`)
   }
   return done
 }
@@ -155,7 +150,7 @@ const fingerprintCommand: Command = {
       out(`fingerprinted ${summary.indexed}, skipped ${summary.skipped}; ` +
         `${(summary.audioSeconds / 3600).toFixed(2)} h of audio in ${summary.seconds.toFixed(1)} s to ${file}` +
         (summary.truncated > 0 ? `; ${summary.truncated} truncated or damaged (still being copied?), not fingerprinted` : '') +
-        (summary.symlinks > 0 ? `; ${summary.symlinks} symbolic links in folders not followed` : ''))
+        (summary.symlinks > 0 ? `; ${count(summary.symlinks, 'symbolic link')} in folders not followed` : ''))
       written = summary.indexed > 0
       if (written) return 0
       errLine(`earshot: ${firstSkip ?? 'EAR_ERR_NOT_AUDIO: nothing to fingerprint'}`)
@@ -169,33 +164,66 @@ const fingerprintCommand: Command = {
   },
 }
 
+/** What `identify` prints for people: one line per match, best first, or "no match". */
+function printIdentified (result: IdentifyResult): void {
+  if (result.matches.length === 0) {
+    out(`no match (${(result.queryDurationMs / 1000).toFixed(1)} s of audio, ${result.processingTimeMs} ms)`)
+    return
+  }
+  for (const m of result.matches) {
+    const speed = speedNote(m.speed)
+    out(`#${m.id} ${m.artist ? `${m.artist} - ` : ''}${m.title}${m.album ? ` [${m.album}]` : ''} at ${m.offsetSeconds.toFixed(1)} s, ${speed ? `${speed}, ` : ''}confidence ${m.confidence.toFixed(2)}`)
+  }
+}
+
+type IdentifyResult = ReturnType<Identifier['identify']>
+
+/** The clip sent to a server's POST /v1/identify as a file upload (the server decodes it, by its name too). */
+async function identifyRemote (values: Values, file: string): Promise<IdentifyResult> {
+  let bytes: Buffer
+  try { bytes = await fs.promises.readFile(file) } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw earshotError(code === 'ENOENT' ? 'EAR_ERR_FILE_NOT_FOUND' : 'EAR_ERR_NOT_AUDIO', file)
+  }
+  const form = new FormData()
+  form.append('audio', new Blob([bytes as Uint8Array<ArrayBuffer>]), path.basename(file))
+  return JSON.parse((await callApi(apiOptions(values), 'POST', '/v1/identify', form)).text) as IdentifyResult
+}
+
 const identify: Command = {
-  summary: 'Identify an audio clip against the index',
+  summary: 'Identify an audio clip against the index, or against a running server\'s with --server',
   usage: '<file>',
   positionals: [1, 1],
-  options: { ...dbOption, ...jsonOption, 'min-confidence': { type: 'string', description: `Report matches at or above this confidence, 0..1 (default ${defaults.minConfidence})` } },
+  options: {
+    ...dbOption,
+    ...jsonOption,
+    'min-confidence': { type: 'string', description: `Report matches at or above this confidence, 0..1 (default ${defaults.minConfidence}; with --server, the server's setting, which this can only raise)` },
+    server: { type: 'string', description: 'Ask this server (its POST /v1/identify, with its catalog) instead of the local index: http(s)://host:port' },
+    token: apiFlags.token,
+  },
+  notes: ['Exit status: 0 when the clip was examined, whether or not it matched ("no match", or `"matches":[]` with --json);',
+    '1 when it could not be (a file that is missing or not audio, an index that cannot be read, a server that cannot be',
+    'reached or refuses); 2 for a usage error.'],
   async run (values, [file]) {
     const local = localSettings()
     const minConfidence = parseNumber('min-confidence', values['min-confidence'], 0, 1, false) ?? local.minConfidence
-    const audio = await decodeFile(file, local.http.maxIdentifySeconds, local.ffmpegPath) // as the API: the start of a long file
-    const db = openIndex(values, true)
-    try {
-      const settings: Settings = { ...local, minConfidence }
-      const result = new Identifier(db, settings).identify(audio.samples, audio.sampleRate)
-      if (values.json) {
-        outJson(result)
-      } else if (result.matches.length === 0) {
-        out(`no match (${(result.queryDurationMs / 1000).toFixed(1)} s of audio, ${result.processingTimeMs} ms)`)
-      } else {
-        for (const m of result.matches) {
-          const speed = speedNote(m.speed)
-          out(`#${m.id} ${m.artist ? `${m.artist} - ` : ''}${m.title}${m.album ? ` [${m.album}]` : ''} at ${m.offsetSeconds.toFixed(1)} s, ${speed ? `${speed}, ` : ''}confidence ${m.confidence.toFixed(2)}`)
-        }
+    let result: IdentifyResult
+    if (values.server !== undefined) {
+      const remote = await identifyRemote(values, file)
+      const floor = values['min-confidence'] === undefined ? 0 : minConfidence
+      result = { ...remote, matches: remote.matches.filter((m) => m.confidence >= floor) }
+    } else {
+      const audio = await decodeFile(file, local.http.maxIdentifySeconds, local.ffmpegPath) // as the API: the start of a long file
+      const db = openIndex(values, true)
+      try {
+        result = new Identifier(db, { ...local, minConfidence }).identify(audio.samples, audio.sampleRate)
+      } finally {
+        await db.close()
       }
-      return 0
-    } finally {
-      await db.close()
     }
+    if (values.json) outJson(result)
+    else printIdentified(result)
+    return 0
   },
 }
 
@@ -203,6 +231,7 @@ const tracks: Command = {
   summary: 'List, show or remove tracks: tracks list | show <id> | rm <id>',
   usage: 'list | show <id> | rm <id>',
   positionals: [1, 2],
+  actions: ['list', 'show', 'rm'],
   options: { ...dbOption, ...jsonOption },
   async run (values, [action, arg]) {
     if (action === 'list' && arg === undefined) {
@@ -211,7 +240,7 @@ const tracks: Command = {
         const all = [...db.listTracks()]
         if (values.json) outJson({ tracks: all })
         else if (all.length === 0) out('no tracks')
-        else for (const t of all) out(`#${t.id}\t${formatDuration(t.durationSeconds)}\t${t.artist ? `${t.artist} - ` : ''}${t.title}\t${t.source}`)
+        else for (const t of all) out(`#${t.id}\t${clock(t.durationSeconds)}\t${t.artist ? `${t.artist} - ` : ''}${t.title}\t${t.source}`)
         return 0
       } finally { await db.close() }
     }
@@ -228,12 +257,15 @@ const tracks: Command = {
         } else if (values.json) {
           outJson(t)
         } else {
-          for (const [k, v] of Object.entries(t)) out(`${k.padEnd(16)}${String(v)}`)
+          for (const [k, v] of Object.entries(t)) {
+            // The length as the track table and the web page show it, with the seconds to a tenth.
+            out(`${k.padEnd(16)}${k === 'durationSeconds' ? `${(v as number).toFixed(1)} (${clock(v as number)})` : String(v)}`)
+          }
         }
         return 0
       } finally { await db.close() }
     }
-    throw earshotError('EAR_ERR_USAGE', 'earshot tracks list | show <id> | rm <id>')
+    throw earshotError('EAR_ERR_USAGE', `earshot tracks ${this.usage}`)
   },
 }
 
@@ -254,9 +286,9 @@ const stats: Command = {
       out(`segments            ${s.segments ?? 0}`)
       out(`live postings       ${s.livePostings ?? 0}`)
       out(`removed, unmerged   ${s.tombstones ?? 0}`)
-      out(`bytes on disk       ${s.bytesOnDisk}`)
-      out(`bytes in use        ${s.bytesInUse ?? s.bytesOnDisk}`)
-      out(`bytes per second    ${s.bytesPerAudioSecond.toFixed(0)}`)
+      out(`on disk             ${formatBytes(s.bytesOnDisk)}`)
+      out(`in use              ${formatBytes(s.bytesInUse ?? s.bytesOnDisk)}`)
+      out(`per audio second    ${formatBytes(s.bytesPerAudioSecond)}`)
       return 0
     } finally { await db.close() }
   },
@@ -274,7 +306,7 @@ const exportCommand: Command = {
     const db = openIndex(values, true)
     try {
       await db.backup(file)
-      out(`exported ${db.stats().tracks} tracks to ${file}`)
+      out(`exported ${count(db.stats().tracks, 'track')} to ${file}`)
       return 0
     } finally { await db.close() }
   },
@@ -300,7 +332,7 @@ const importCommand: Command = {
           else present++
         }
         bulk.finish()
-        out(`imported ${added} tracks, ${present} already present`)
+        out(`imported ${count(added, 'track')}, ${present} already present`)
         maintainIndex(db)
         return 0
       } finally { await db.close() }
@@ -318,7 +350,7 @@ const importCommand: Command = {
           else present++
         }
         bulk.finish()
-        out(`imported ${added} tracks, ${present} already present`)
+        out(`imported ${count(added, 'track')}, ${present} already present`)
         maintainIndex(db)
         return 0
       } finally { await db.close() }
@@ -340,9 +372,9 @@ const compactCommand: Command = {
       open = false
       if ('busy' in shrunk) {
         open = true
-        out(`the file keeps its free pages: processes ${shrunk.busy.join(', ')} have the index open (run earshot compact again when they are stopped)`)
+        out(`the file keeps its free pages: ${shrunk.busy.length === 1 ? 'process' : 'processes'} ${shrunk.busy.join(', ')} ${shrunk.busy.length === 1 ? 'has' : 'have'} the index open (run earshot compact again when they are stopped)`)
       } else {
-        out(`file rewritten without free pages: ${shrunk.before} -> ${shrunk.after} bytes`)
+        out(`file rewritten without free pages: ${formatBytes(shrunk.before)} -> ${formatBytes(shrunk.after)}`)
       }
       return 0
     } finally { if (open) await db.close() }
@@ -359,7 +391,7 @@ const checkCommand: Command = {
     const db = openIndex(values, true)
     try {
       const s = db.stats()
-      out(`${db.dir}: no damage found in ${s.bytesOnDisk} bytes (${s.tracks} tracks, ${s.segments ?? 0} segments) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+      out(`${db.dir}: no damage found in ${formatBytes(s.bytesOnDisk)} (${count(s.tracks, 'track')}, ${count(s.segments ?? 0, 'segment')}) in ${((performance.now() - started) / 1000).toFixed(1)} s`)
       return 0
     } finally { await db.close() }
   },
@@ -375,7 +407,7 @@ const migrateCommand: Command = {
     const result = LmdbIndex.migrate(dir, defaults.fingerprint)
     out(result.from === result.to
       ? `${dir} is already format ${result.to}; nothing to do`
-      : `${dir} upgraded from format ${result.from} to ${result.to}: ${result.tracks} tracks, ${result.postings} postings in ${result.seconds.toFixed(1)} s`)
+      : `${dir} upgraded from format ${result.from} to ${result.to}: ${count(result.tracks, 'track')}, ${count(result.postings, 'posting')} in ${result.seconds.toFixed(1)} s`)
     return 0
   },
 }
@@ -439,15 +471,17 @@ const streamCommand: Command = {
   usage: '<file | folder | URL | -> [more...]',
   positionals: [1, Infinity],
   options: {
-    server: { type: 'string', description: 'Server URL (default ws://127.0.0.1:8080/v1/stream)' },
+    ...serverFlag,
     realtime: { type: 'boolean', description: 'Send at real-time pace (default: as fast as the server takes it)' },
     label: { type: 'string', description: 'Label of the stream (default: the source name)' },
     'stream-id': { type: 'string', description: 'Stream id to report with the session' },
-    ...jsonOption,
+    json: { type: 'boolean', description: 'Print each event as it comes, one JSON object per line (the protocol\'s messages, with the input\'s name)' },
   },
+  notes: ['The stream path /v1/stream is added to the server\'s address (http:// becomes ws://, https:// wss://); an address',
+    'that already ends in it is taken as it is. Exit status: 0 when every input was streamed, 1 when one could not be',
+    '(it is skipped with a line on stderr) or the server cannot be reached, 2 for a usage error.'],
   async run (values, sources) {
-    const server = (values.server as string | undefined) ?? 'ws://127.0.0.1:8080/v1/stream'
-    if (!/^wss?:\/\/[^/]+/.test(server)) throw earshotError('EAR_ERR_USAGE', `--server must be a ws:// or wss:// URL, got '${server}'`)
+    const server = serverAddress(values).ws
     const { streamSources } = await import('./stream.js')
     return streamSources(sources, {
       server,
@@ -487,7 +521,7 @@ const publishCommand: Command = {
       try {
         const version = await publishIndex(link, file, tracks)
         if (values.json === true) outJson({ version, tracks, bytes: fs.statSync(file).size })
-        else out(`published ${tracks} tracks as index version ${version}; the nodes load it one at a time`)
+        else out(`published ${count(tracks, 'track')} as index version ${version}; the nodes load it one at a time`)
       } finally { await link.close() }
       return 0
     } finally {

@@ -3,6 +3,7 @@
  * name files and titles, so they go through terminalText like every other line the CLI prints.
  */
 import cliProgress from 'cli-progress'
+import { count } from './format.js'
 import { terminalText, type Terminal } from './terminal-text.js'
 
 export interface Progress {
@@ -15,7 +16,7 @@ export interface Progress {
 export function createProgress (stream: Terminal['stderr']): Progress {
   if (!stream.isTTY) {
     return {
-      start: (total) => stream.write(`found ${total} audio files\n`),
+      start: (total) => stream.write(`found ${count(total, 'audio file')}\n`),
       tick: (line) => stream.write(terminalText(line) + '\n'),
       skip: (line) => stream.write(terminalText(line) + '\n'),
       stop: () => {},

@@ -11,6 +11,7 @@ import { build, type EarshotServer } from '../app.js'
 import { IndexArtifacts } from '../cluster/index-artifacts.js'
 import type { TransportName } from '../transport/types.js'
 import { createLogger } from '../log.js'
+import { count } from './format.js'
 import type { LevelWithSilent } from 'pino'
 
 /**
@@ -56,7 +57,7 @@ export async function serve (first: LmdbIndex, options: ServeOptions): Promise<v
   }
   await start()
   process.stderr.write(`earshot listening on ws://${options.host}:${port}/v1/stream and http://${options.host}:${port}/ ` +
-    `(${server!.transport}, index ${db.dir}, ${db.stats().tracks} tracks); open http://${options.host}:${port}/ in a browser\n`)
+    `(${server!.transport}, index ${db.dir}, ${count(db.stats().tracks, 'track')}); open http://${options.host}:${port}/ in a browser\n`)
   logger.info({ host: options.host, port, transport: server!.transport, index: db.dir }, 'listening')
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {

@@ -20,6 +20,7 @@ const CHUNK_SECONDS = 0.1
 const PIPE_RATE = 44100
 
 export interface StreamOptions {
+  /** The stream protocol's WebSocket URL (ws://host:port/v1/stream). */
   server: string
   realtime: boolean
   json: boolean
@@ -39,6 +40,44 @@ function toS16 (x: Float32Array, from: number, to: number, into: Int16Array): In
   return into.subarray(0, n)
 }
 
+/**
+ * What `earshot stream` prints of a session's events: each as a JSON line (--json), or as a line for people. A text
+ * line names the track, also when it ends; the end of a candidate that was never confirmed is not printed (it was
+ * no match, and its end, where its last vote was, would come after later lines with an earlier time).
+ */
+export function eventPrinter (source: string, o: Pick<StreamOptions, 'json' | 'out'>): (event: Record<string, unknown>) => void {
+  // What the text lines need to know of earlier events: each track's name, whether it was confirmed, and the
+  // latest stream time printed (a match ends where its audio did, which can be before lines already printed).
+  const seen = new Map<number, { name: string, confirmed: boolean }>()
+  let printedAt = 0
+  const at = (seconds: number): string => {
+    printedAt = Math.max(printedAt, seconds)
+    return `[${printedAt.toFixed(1)} s]`
+  }
+  return (event: Record<string, unknown>): void => {
+    if (o.json) { o.out(jsonText({ input: source, ...event })); return }
+    if (event.type === 'match') {
+      const speed = speedNote(Number(event.speed))
+      const name = `#${String(event.id)} ${event.artist ? `${String(event.artist)} - ` : ''}${String(event.title)}`
+      const before = seen.get(Number(event.id))
+      seen.set(Number(event.id), { name, confirmed: (before?.confirmed ?? false) || event.state === 'confirmed' })
+      o.out(`${at(Number(event.streamSeconds))} ${String(event.state)} ${name} ` +
+        `at ${Number(event.offsetSeconds).toFixed(1)} s${speed ? `, ${speed}` : ''} (confidence ${Number(event.confidence).toFixed(2)})`)
+    } else if (event.type === 'match-end') {
+      const track = seen.get(Number(event.id))
+      seen.delete(Number(event.id))
+      // A candidate that was never confirmed did not start a match: its end is no news (and would come out of order).
+      if (!track?.confirmed) return
+      o.out(`${at(Number(event.endedAtStreamSeconds))} ended ${track.name} ` +
+        `(played from ${Number(event.startedAtStreamSeconds).toFixed(1)} s to ${Number(event.endedAtStreamSeconds).toFixed(1)} s)`)
+    } else if (event.type === 'error') {
+      o.out(`error ${String(event.code)}: ${String(event.message)}`)
+    } else if (event.type === 'reconnected') {
+      o.out('reconnected')
+    }
+  }
+}
+
 async function openSession (source: string, sampleRate: number, o: StreamOptions): Promise<EarshotClient> {
   let client: EarshotClient
   try {
@@ -46,20 +85,7 @@ async function openSession (source: string, sampleRate: number, o: StreamOptions
   } catch (err) {
     throw wrapError('EAR_ERR_CONNECT', err, o.server)
   }
-  const print = (event: Record<string, unknown>): void => {
-    if (o.json) { o.out(jsonText({ input: source, ...event })); return }
-    if (event.type === 'match') {
-      const speed = speedNote(Number(event.speed))
-      o.out(`[${Number(event.streamSeconds).toFixed(1)} s] ${String(event.state)} #${String(event.id)} ${event.artist ? `${String(event.artist)} - ` : ''}${String(event.title)} ` +
-        `at ${Number(event.offsetSeconds).toFixed(1)} s${speed ? `, ${speed}` : ''} (confidence ${Number(event.confidence).toFixed(2)})`)
-    } else if (event.type === 'match-end') {
-      o.out(`[${Number(event.endedAtStreamSeconds).toFixed(1)} s] ended #${String(event.id)} (played from ${Number(event.startedAtStreamSeconds).toFixed(1)} s)`)
-    } else if (event.type === 'error') {
-      o.out(`error ${String(event.code)}: ${String(event.message)}`)
-    } else if (event.type === 'reconnected') {
-      o.out('reconnected')
-    }
-  }
+  const print = eventPrinter(source, o)
   client.on('match', (m) => print({ ...m }))
   client.on('match-end', (m) => print({ ...m }))
   client.on('error', (e) => print(e instanceof Error ? { type: 'error', code: 'EAR_ERR_CONNECT', message: e.message } : { ...e }))
