@@ -29,6 +29,8 @@ const WITHIN_MS = 25_000
 /** A title and an artist as long as real ones get. */
 const LONG_TITLE = 'Concerto for Orchestra in Five Movements: Introduzione, Andante non troppo'
 const LONG_ARTIST = 'The Philharmonic Orchestra of the Extraordinarily Long Name'
+/** Its length: 0:08 rounded to the nearest second, as `earshot tracks list` shows it (0:07 counted down). */
+const LONG_SECONDS = 7.6
 
 const catalog = buildCatalog(path.join(t.testdir(), 'db'), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], 30, RATE)
 t.teardown(() => catalog.index.close())
@@ -74,7 +76,7 @@ t.test('every view at phone and desktop sizes: nothing scrolls sideways; screens
 
   // A track with a long title and artist, uploaded as a user would (no tokens configured: loopback may upload).
   const form = new FormData()
-  form.append('audio', new Blob([new Uint8Array(wavBytes(song(70, 8, RATE), RATE))], { type: 'audio/wav' }), 'long.wav')
+  form.append('audio', new Blob([new Uint8Array(wavBytes(song(70, LONG_SECONDS, RATE), RATE))], { type: 'audio/wav' }), 'long.wav')
   form.append('title', LONG_TITLE)
   form.append('artist', LONG_ARTIST)
   t.equal((await fetch(`${running.http}/v1/tracks`, { method: 'POST', body: form })).status, 201, 'a long-titled track is added')
@@ -139,6 +141,7 @@ t.test('every view at phone and desktop sizes: nothing scrolls sideways; screens
   // The long title breaks between words only: every line of its cell starts with a word of the title.
   const row = page.locator('#catalog-rows tr[data-track-id="13"]')
   t.ok(await row.getByRole('button', { name: `Remove ${LONG_TITLE}` }).isVisible(), 'the Remove button of a long-titled track is on screen')
+  t.equal(await row.locator('td.c-length').textContent(), '0:08', 'its length (7.6 s) is rounded to the nearest second, as the command line rounds it')
   const lines = await row.locator('td.c-title').evaluate((td) => {
     const text = td.firstChild as Text
     const range = document.createRange()
