@@ -33,7 +33,8 @@ let memoryToken = ''
 
 function token (): string { return getToken() || memoryToken }
 
-function authHeaders (): Record<string, string> {
+/** The Authorization header of this tab's token, or none. */
+export function authHeaders (): Record<string, string> {
   const t = token()
   return t ? { authorization: `Bearer ${t}` } : {}
 }

@@ -15,12 +15,13 @@ type Section = typeof SECTIONS[number]
 interface Stats { tracks: number, monitors: { total: number } }
 
 // Each view lives on through the listeners it sets up.
-new ListenView()
+const listenView = new ListenView()
 new IdentifyView()
 const catalog = new CatalogView()
 const monitors = new MonitorsView()
 catalog.onChange = () => { void showServerInfo() }
 monitors.onChange = () => { void showServerInfo() }
+listenView.trackCount = showServerInfo
 
 function current (): Section {
   const h = location.hash.slice(1)
@@ -44,13 +45,20 @@ function showSection (moveFocus: boolean): void {
   }
 }
 
-async function showServerInfo (): Promise<void> {
+/**
+ * Show the server's figures in the header, and the Listen panel's notice while the catalog is empty; resolves with the
+ * number of tracks (undefined when the stats cannot be read, e.g. without a token the server asks for).
+ */
+async function showServerInfo (): Promise<number | undefined> {
   const info = byId('server-info')
   try {
     const s = await api<Stats>('/v1/stats')
     info.textContent = `${s.tracks} ${s.tracks === 1 ? 'track' : 'tracks'} in the catalog · ${s.monitors.total} ${s.monitors.total === 1 ? 'monitor' : 'monitors'}`
+    byId('catalog-empty').hidden = s.tracks > 0
+    return s.tracks
   } catch (err) {
     info.textContent = describe(err)
+    return undefined
   }
 }
 

@@ -3,7 +3,7 @@
  * folder to POST /v1/tracks with progress, and start index jobs of a folder on the server's disk.
  */
 import { api, describe, upload, type UploadProgress } from './api.js'
-import { byId, clock, el } from './dom.js'
+import { byId, el, length, setAlert } from './dom.js'
 
 interface Track { id: number, title: string, artist: string, album: string, durationSeconds: number, source: string }
 interface TrackPage { tracks: Track[], nextCursor: string | null }
@@ -60,11 +60,12 @@ export class CatalogView {
     try {
       page = await api<TrackPage>(`/v1/tracks?${params.toString()}`)
     } catch (err) {
-      this.#status.textContent = describe(err)
+      setAlert('catalog-alert', describe(err))
       return
     }
     this.#loaded = true // a failed load is tried again the next time the panel is shown
     this.#status.textContent = ''
+    setAlert('catalog-alert', '')
     // A removal can empty the last page: step back to one with tracks.
     if (page.tracks.length === 0 && this.#cursors.length > 1) { this.#cursors.pop(); return await this.load() }
     this.#nextCursor = page.nextCursor
@@ -81,8 +82,8 @@ export class CatalogView {
     const remove = el('button', { type: 'button', class: 'danger', 'aria-label': `Remove ${t.title}` }, 'Remove')
     remove.addEventListener('click', () => { void this.#remove(t) })
     return el('tr', { 'data-track-id': t.id },
-      el('td', { class: 'num' }, t.id), el('td', {}, t.title), el('td', {}, t.artist), el('td', {}, t.album),
-      el('td', { class: 'num' }, clock(t.durationSeconds)), el('td', {}, remove))
+      el('td', { class: 'num c-id' }, t.id), el('td', { class: 'c-title' }, t.title), el('td', { class: 'c-artist' }, t.artist),
+      el('td', { class: 'c-album' }, t.album), el('td', { class: 'num c-length' }, length(t.durationSeconds)), el('td', { class: 'c-action' }, remove))
   }
 
   async #remove (t: Track): Promise<void> {
@@ -93,7 +94,7 @@ export class CatalogView {
       await this.load()
       this.#status.textContent = `Removed "${t.title}".`
     } catch (err) {
-      this.#status.textContent = `Could not remove "${t.title}": ${describe(err)}`
+      setAlert('catalog-alert', `Could not remove "${t.title}": ${describe(err)}`)
     }
   }
 
@@ -157,9 +158,10 @@ export class CatalogView {
     try {
       job = await api<IndexJob>('/v1/index-jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path }) })
     } catch (err) {
-      status.textContent = describe(err)
+      setAlert('job-alert', describe(err))
       return
     }
+    setAlert('job-alert', '')
     status.textContent = `Indexing ${path}…`
     bar.removeAttribute('value') // indeterminate until the walk has counted the files
     for (;;) {
@@ -167,7 +169,7 @@ export class CatalogView {
       try {
         job = await api<IndexJob>(`/v1/index-jobs/${job.id}`)
       } catch (err) {
-        status.textContent = `Lost track of the job: ${describe(err)}`
+        setAlert('job-alert', `Lost track of the job: ${describe(err)}`)
         return
       }
       const skipped = job.skippedCount ?? job.skipped.length
@@ -181,7 +183,7 @@ export class CatalogView {
         await this.load()
         return
       }
-      if (job.state === 'failed') { status.textContent = `The job failed: ${job.error ?? 'no reason given'} (${counts}).`; return }
+      if (job.state === 'failed') { status.textContent = ''; setAlert('job-alert', `The job failed: ${job.error ?? 'no reason given'} (${counts}).`); return }
       status.textContent = job.state === 'queued' ? 'Waiting for the job before it…' : `Indexing: ${done} of ${job.total ?? '?'} files (${counts})…`
     }
   }

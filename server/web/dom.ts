@@ -31,6 +31,14 @@ export function clock (seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`
 }
 
+/**
+ * A length (a track's, a play's) as m:ss, rounded to the nearest second as the command line rounds it (`earshot
+ * tracks`): 113.6 s is 1:54 in both. Positions in a track use clock(), which counts whole seconds passed.
+ */
+export function length (seconds: number): string {
+  return clock(Math.round(Math.max(0, seconds)))
+}
+
 /** Seconds as a short duration for people: "45 s", "12 min", "2 h 5 min". */
 export function duration (seconds: number): string {
   if (seconds < 60) return `${Math.round(seconds)} s`
@@ -44,10 +52,20 @@ export function percent (fraction: number): string {
   return `${Math.round(Math.max(0, Math.min(1, fraction)) * 100)}%`
 }
 
-/** An ISO time as the local time of day (with the date when it is not today). */
-export function timeOfDay (iso: string): string {
+/** An ISO time as the local date and time to the second ("Dec 1, 14:03:27" in the browser's language). */
+export function dateTime (iso: string): string {
   const d = new Date(iso)
-  const today = new Date().toDateString() === d.toDateString()
-  const time = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-  return today ? time : `${d.toLocaleDateString([], { month: 'short', day: 'numeric' })} ${time}`
+  return `${d.toLocaleDateString([], { month: 'short', day: 'numeric' })}, ${d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })}`
+}
+
+/**
+ * Show `text` in a view's alert (an element of class "alert" with role="alert" and a <p> for the text), or hide the
+ * alert when `text` is empty: every view tells its errors the same way, in the same box.
+ */
+export function setAlert (id: string, text: string, notice = false): void {
+  const box = byId(id)
+  const p = box.querySelector('p')
+  if (p) p.textContent = text
+  box.classList.toggle('notice', notice)
+  box.hidden = text === ''
 }

@@ -3,7 +3,7 @@
  * come back best first, each with its confidence.
  */
 import { api, describe } from './api.js'
-import { byId, clock, el, percent } from './dom.js'
+import { byId, clock, el, percent, setAlert } from './dom.js'
 import { speedNote } from '../../protocol/src/speed.js'
 
 interface IdentifyMatch { id: number, title: string, artist: string, album: string, confidence: number, offsetSeconds: number, speed: number }
@@ -37,6 +37,7 @@ export class IdentifyView {
     if (this.#busy) return
     this.#busy = true
     this.#results.replaceChildren()
+    setAlert('identify-alert', '')
     this.#status.textContent = `Identifying ${file.name}…`
     const form = new FormData()
     form.append('audio', file, file.name)
@@ -49,7 +50,8 @@ export class IdentifyView {
       this.#status.textContent = `${file.name}: ${r.matches.length === 1 ? 'one match' : `${r.matches.length} matches`}, best first (${(r.queryDurationMs / 1000).toFixed(1)} s examined).`
       for (const m of r.matches) this.#results.append(matchItem(m))
     } catch (err) {
-      this.#status.textContent = `${file.name}: ${describe(err)}`
+      this.#status.textContent = ''
+      setAlert('identify-alert', `${file.name}: ${describe(err)}`)
     } finally {
       this.#busy = false
     }

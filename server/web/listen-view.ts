@@ -1,7 +1,8 @@
 /**
  * The Listen panel: one button streams the microphone through the browser SDK; the panel shows the level, the
  * current candidate with a confidence bar that fills as it converges, then the confirmed song and its position in
- * the track, and says so plainly when nothing matches, the microphone is refused or the connection drops.
+ * the track, and says so plainly when nothing matches, the catalog is empty, the microphone is refused or the connection
+ * drops.
  */
 import { listen, ListenError, ListenErrorCode, type Listener, type Match } from '../../client-sdk/src/browser/index.js'
 import { streamToken, streamUrl } from './api.js'
@@ -11,6 +12,16 @@ import { round } from '../src/round.js'
 
 /** Listening without a confirmed song stops after this long, with a "no match" message, in ms. */
 const NO_MATCH_AFTER_MS = 12_000
+/**
+ * A tentative candidate is shown from this confidence on: the server's own answer threshold, settings.minConfidence
+ * (default 0.5; server/src/config/schema.ts), at which /v1/identify answers and a stream confirms once the candidate
+ * holds for matcher.confirmTicks ticks. The server reports a stream's leader as tentative from a much lower
+ * confidence (matcher.tentativeConfidence, 0.2), and below minConfidence that leader is often a wrong song when the
+ * music is not in the catalog: the page said "Sounds like… 20 %" naming unrelated tracks. From minConfidence on, a
+ * candidate is one the server would itself give as an answer; it only awaits the ticks that confirm it. The page
+ * cannot read the server's value (neither the stream's ready message nor /v1/stats carries it), so it uses the default.
+ */
+export const CANDIDATE_MIN_CONFIDENCE = 0.5
 /** How often the position in the track moves on screen, in ms. */
 const POSITION_TICK_MS = 250
 /** The level meter shows this range of dBFS: -60 dB at empty, 0 dB full. */
@@ -35,6 +46,8 @@ export class ListenView {
   #shown: { match: Match, at: number, ended: boolean } | undefined
   /** The server's last error message of this session, told when the connection then drops. */
   #lastServerError: string | undefined
+  /** How many tracks the catalog holds (GET /v1/stats, also showing it), undefined when that cannot be read. */
+  trackCount: () => Promise<number | undefined> = async () => undefined
 
   constructor () {
     this.#button.addEventListener('click', () => { if (this.#state === 'idle') void this.start(); else if (this.#state === 'listening') void this.stop('Stopped.') })
@@ -48,6 +61,13 @@ export class ListenView {
     this.#candidate.hidden = true
     this.#result.hidden = true
     this.#shown = undefined
+    // An empty catalog recognises nothing: say so now rather than after NO_MATCH_AFTER_MS of listening.
+    if (await this.trackCount() === 0) {
+      this.#setState('idle')
+      this.#setStatus('Not listening: the catalog is empty.')
+      byId('catalog-empty').hidden = false
+      return
+    }
     this.#setStatus('Asking for the microphone…')
     let listener: Listener
     try {
@@ -111,8 +131,13 @@ export class ListenView {
 
   #onMatch (m: Match): void {
     if (m.state === 'tentative') {
-      // A candidate is shown only while nothing is confirmed, or when another song starts to lead.
+      // A candidate is shown only while nothing is confirmed, or when another song starts to lead; and only once it
+      // is likely right (CANDIDATE_MIN_CONFIDENCE). A weaker one hides the card: the leader changed or faded.
       if (this.#shown && !this.#shown.ended && this.#shown.match.id === m.id) return
+      if (m.confidence < CANDIDATE_MIN_CONFIDENCE) {
+        this.#candidate.hidden = true
+        return
+      }
       this.#candidate.hidden = false
       this.#candidate.dataset.trackId = String(m.id)
       byId('candidate-title').textContent = m.title
@@ -150,8 +175,9 @@ export class ListenView {
   #armNoMatch (): void {
     this.#clearNoMatch()
     this.#noMatchTimer = setTimeout(() => {
-      void this.stop('Not listening.').then(() => {
+      void this.stop('Not listening.').then(async () => {
         this.#candidate.hidden = true
+        if (await this.trackCount() === 0) { byId('catalog-empty').hidden = false; return }
         this.#showAlert('No match. This song is not in the catalog, or the music was too quiet or too noisy. Move closer to it and try again.', true)
       })
     }, NO_MATCH_AFTER_MS)

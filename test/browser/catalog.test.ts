@@ -69,7 +69,7 @@ t.test('catalog: with the admin token, search, page, upload with progress, remov
   await page.goto(`${running.http}/#catalog`)
   await page.locator('body[data-ready="true"]').waitFor()
   // Tokens are configured: without one, the page says what to do.
-  await page.locator('#catalog-status', { hasText: /needs a token/ }).waitFor()
+  await page.locator('#catalog-alert', { hasText: /needs a token/ }).waitFor()
   t.pass('without a token, the page asks for one')
   await page.getByText('Access token', { exact: true }).click()
   await page.getByLabel('Token (admin or client)').fill(ADMIN_TOKEN)

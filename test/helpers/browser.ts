@@ -32,6 +32,8 @@ export interface BrowserOptions {
   /** Let getUserMedia through without a prompt (default true); false refuses every permission prompt. */
   grantMicrophone?: boolean
   viewport?: { width: number, height: number }
+  /** A phone's touch screen: touch events, a mobile viewport, and the media queries (pointer: coarse) of one. */
+  touch?: boolean
   /** More command-line flags (`--host-resolver-rules=…` to give loopback servers names of other sites). */
   args?: readonly string[]
 }
@@ -72,6 +74,8 @@ export async function openBrowser (t: Test, options: BrowserOptions = {}): Promi
     headless: true,
     args,
     viewport: options.viewport ?? { width: 1280, height: 900 },
+    hasTouch: options.touch === true,
+    isMobile: options.touch === true,
     timeout: LAUNCH_TIMEOUT_MS,
   })
   t.teardown(async () => {
