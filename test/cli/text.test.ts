@@ -3,7 +3,7 @@
  * the lines `earshot stream` prints of a session's events (stream.ts).
  */
 import t from 'tap'
-import { clock, count, formatBytes } from '../../server/src/cli/format.js'
+import { clock, count, formatBytes, length } from '../../server/src/cli/format.js'
 import { closest, didYouMean, editDistance } from '../../server/src/cli/suggest.js'
 import { eventPrinter } from '../../server/src/cli/stream.js'
 
@@ -13,7 +13,9 @@ t.test('counts, sizes and durations', async (t) => {
   t.same([0, 1, 999, 1000, 1234, 99_949, 123_456, 999_499, 999_500, 1_200_000_000, 3.4e12].map(formatBytes),
     ['0 bytes', '1 byte', '999 bytes', '1.0 kB', '1.2 kB', '99.9 kB', '123 kB', '999 kB', '1.0 MB', '1.2 GB', '3.4 TB'])
   t.same([0, 8, 59.99, 60, 113.6, 119.6, 3599.9, 3600, 3725.2].map(clock),
-    ['0:00', '0:08', '0:59', '1:00', '1:53', '1:59', '59:59', '1:00:00', '1:02:05'], 'whole seconds cut, as the web page does; never 1:60')
+    ['0:00', '0:08', '0:59', '1:00', '1:53', '1:59', '59:59', '1:00:00', '1:02:05'], 'positions: whole seconds cut, as the web page counts them; never 1:60')
+  t.same([0, 7.6, 59.6, 113.4, 113.6, 3599.6].map(length),
+    ['0:00', '0:08', '1:00', '1:53', '1:54', '1:00:00'], 'lengths: rounded to the nearest second, as the web page shows them; never 0:60')
 })
 
 t.test('did you mean', async (t) => {

@@ -18,7 +18,7 @@ import { resolveLogLevel } from '../log.js'
 import { loadSettings, settingAt, settingFromText } from '../config/load.js'
 import { apiFlags, jobsCommand, monitorCommand, playsCommand } from './remote.js'
 import { apiOptions, callApi, serverAddress, serverFlag } from './api-client.js'
-import { clock, count, formatBytes } from './format.js'
+import { count, formatBytes, length } from './format.js'
 import { backupCommand } from './backup.js'
 import { errLine, out, outJson, terminal } from './terminal-text.js'
 import { speedNote } from '../../../protocol/src/speed.js'
@@ -240,7 +240,7 @@ const tracks: Command = {
         const all = [...db.listTracks()]
         if (values.json) outJson({ tracks: all })
         else if (all.length === 0) out('no tracks')
-        else for (const t of all) out(`#${t.id}\t${clock(t.durationSeconds)}\t${t.artist ? `${t.artist} - ` : ''}${t.title}\t${t.source}`)
+        else for (const t of all) out(`#${t.id}\t${length(t.durationSeconds)}\t${t.artist ? `${t.artist} - ` : ''}${t.title}\t${t.source}`)
         return 0
       } finally { await db.close() }
     }
@@ -259,7 +259,7 @@ const tracks: Command = {
         } else {
           for (const [k, v] of Object.entries(t)) {
             // The length as the track table and the web page show it, with the seconds to a tenth.
-            out(`${k.padEnd(16)}${k === 'durationSeconds' ? `${(v as number).toFixed(1)} (${clock(v as number)})` : String(v)}`)
+            out(`${k.padEnd(16)}${k === 'durationSeconds' ? `${(v as number).toFixed(1)} (${length(v as number)})` : String(v)}`)
           }
         }
         return 0

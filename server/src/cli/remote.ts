@@ -9,7 +9,7 @@ import type { IndexJob } from '../catalog/index-jobs.js'
 import { playsToCsv, type Play, type PlayPage } from '../playlog/play-log.js'
 import { toCsv } from '../playlog/csv.js'
 import { apiOptions, callApi, serverFlag, type ApiOptions } from './api-client.js'
-import { clock, count } from './format.js'
+import { count, length as lengthOf } from './format.js'
 import { out, outJson, outText } from './terminal-text.js'
 import { speedNote } from '../../../protocol/src/speed.js'
 
@@ -149,7 +149,7 @@ async function printDaily (api: ApiOptions, values: Record<string, string | bool
     return 0
   }
   if (days.length === 0) out('no plays')
-  for (const d of days) out(`${d.day}  ${count(d.plays, 'play').padStart(9)}  ${clock(d.seconds).padStart(7)}  ${d.title || `track ${d.trackId}`}${d.artist ? ` — ${d.artist}` : ''}`)
+  for (const d of days) out(`${d.day}  ${count(d.plays, 'play').padStart(9)}  ${lengthOf(d.seconds).padStart(7)}  ${d.title || `track ${d.trackId}`}${d.artist ? ` — ${d.artist}` : ''}`)
   return 0
 }
 
@@ -221,7 +221,7 @@ export const playsCommand: Command = {
     for (const p of all) {
       const span = `${p.startedAt} → ${p.endedAt ?? 'playing'}`
       const speed = speedNote(p.speed)
-      out(`${span}  ${station(p)}  ${p.title || `track ${p.trackId}`}${p.artist ? ` — ${p.artist}` : ''}  ${clock(playSeconds(p))}  (${p.peakConfidence}${speed ? `, ${speed}` : ''})`)
+      out(`${span}  ${station(p)}  ${p.title || `track ${p.trackId}`}${p.artist ? ` — ${p.artist}` : ''}  ${lengthOf(playSeconds(p))}  (${p.peakConfidence}${speed ? `, ${speed}` : ''})`)
     }
     return 0
   },
