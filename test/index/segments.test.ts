@@ -327,7 +327,7 @@ t.test('earshot compact rewrites the file without free pages, unless another pro
   await until(out, (l) => l.startsWith('reads'))
   const busy = await earshotInProcess(path.dirname(dir), ['compact', '--db', dir])
   t.equal(busy.code, 0, busy.stderr)
-  t.match(busy.stdout, `processes ${child.pid} have the index open`)
+  t.match(busy.stdout, `process ${child.pid} has the index open`, 'one process, in the singular')
   const merged = fs.statSync(file).size
   child.stdin!.end()
   const summary = JSON.parse(await until(out, (l) => l.startsWith('{'))) as { errors: string[] }
