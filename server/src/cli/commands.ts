@@ -20,6 +20,7 @@ import { apiFlags, jobsCommand, monitorCommand, playsCommand } from './remote.js
 import { apiOptions, callApi, serverAddress, serverFlag } from './api-client.js'
 import { count, formatBytes, length } from './format.js'
 import { backupCommand } from './backup.js'
+import { demoCommand } from './demo.js'
 import { errLine, out, outJson, terminal } from './terminal-text.js'
 import { speedNote } from '../../../protocol/src/speed.js'
 
@@ -532,6 +533,7 @@ const publishCommand: Command = {
 }
 
 export const commands: Record<string, Command> = {
+  demo: demoCommand,
   stream: streamCommand,
   index,
   fingerprint: fingerprintCommand,
