@@ -12,7 +12,7 @@ import { MonitorsView } from './monitors-view.js'
 const SECTIONS = ['listen', 'identify', 'catalog', 'monitors'] as const
 type Section = typeof SECTIONS[number]
 
-interface Stats { tracks: number, monitors: { total: number } }
+interface Stats { tracks: number, monitors: { total: number }, minConfidence: number }
 
 // Each view lives on through the listeners it sets up.
 const listenView = new ListenView()
@@ -55,6 +55,7 @@ async function showServerInfo (): Promise<number | undefined> {
     const s = await api<Stats>('/v1/stats')
     info.textContent = `${s.tracks} ${s.tracks === 1 ? 'track' : 'tracks'} in the catalog · ${s.monitors.total} ${s.monitors.total === 1 ? 'monitor' : 'monitors'}`
     byId('catalog-empty').hidden = s.tracks > 0
+    listenView.minConfidence = s.minConfidence
     return s.tracks
   } catch (err) {
     info.textContent = describe(err)

@@ -18,8 +18,8 @@ const NO_MATCH_AFTER_MS = 12_000
  * holds for matcher.confirmTicks ticks. The server reports a stream's leader as tentative from a much lower
  * confidence (matcher.tentativeConfidence, 0.2), and below minConfidence that leader is often a wrong song when the
  * music is not in the catalog: the page said "Sounds like… 20 %" naming unrelated tracks. From minConfidence on, a
- * candidate is one the server would itself give as an answer; it only awaits the ticks that confirm it. The page
- * cannot read the server's value (neither the stream's ready message nor /v1/stats carries it), so it uses the default.
+ * candidate is one the server would itself give as an answer; it only awaits the ticks that confirm it. The page reads
+ * the server's value from /v1/stats (ListenView.minConfidence); this default holds until it has.
  */
 export const CANDIDATE_MIN_CONFIDENCE = 0.5
 /** How often the position in the track moves on screen, in ms. */
@@ -30,6 +30,8 @@ const METER_FLOOR_DB = -60
 type State = 'idle' | 'starting' | 'listening' | 'stopping'
 
 export class ListenView {
+  /** The server's minConfidence (from /v1/stats): a tentative candidate is shown from it. */
+  minConfidence = CANDIDATE_MIN_CONFIDENCE
   readonly #button = byId<HTMLButtonElement>('listen-button')
   readonly #status = byId('listen-status')
   readonly #meter = byId<HTMLMeterElement>('level-meter')
@@ -134,7 +136,7 @@ export class ListenView {
       // A candidate is shown only while nothing is confirmed, or when another song starts to lead; and only once it
       // is likely right (CANDIDATE_MIN_CONFIDENCE). A weaker one hides the card: the leader changed or faded.
       if (this.#shown && !this.#shown.ended && this.#shown.match.id === m.id) return
-      if (m.confidence < CANDIDATE_MIN_CONFIDENCE) {
+      if (m.confidence < this.minConfidence) {
         this.#candidate.hidden = true
         return
       }

@@ -208,7 +208,7 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
   t.test('GET /v1/stats and /health report the index', async (t) => {
     const s = catalog.index.stats()
     const stats = bodyOf(await call(base, 'GET', '/v1/stats'))
-    t.match(stats, { tracks: s.tracks, postings: s.postings, distinctHashes: s.distinctHashes, audioSeconds: Math.round(s.audioSeconds), sessions: 0, webhooks: null })
+    t.match(stats, { tracks: s.tracks, postings: s.postings, distinctHashes: s.distinctHashes, audioSeconds: Math.round(s.audioSeconds), sessions: 0, webhooks: null, minConfidence: 0.5 })
     t.ok(stats.indexBytes > 0 && stats.uptimeSeconds >= 0)
     t.same(stats.monitors, { total: 0, connecting: 0, listening: 0, down: 0, finished: 0 })
     const health = await call(base, 'GET', '/health')

@@ -215,6 +215,7 @@ export const systemRoutes = [
           sessions: int('Stream sessions open now'),
           monitors: MonitorCounts,
           webhooks: WebhookStats,
+          minConfidence: num('The confidence (0..1) from which this server answers and a stream confirms (setting minConfidence): pages show a candidate from it'),
         }, { $id: 'Stats' }),
       },
     },
@@ -230,6 +231,7 @@ export const systemRoutes = [
         sessions: services.stream.sessions,
         monitors: monitorSummary(services),
         webhooks: services.webhooks?.stats ?? null,
+        minConfidence: services.settings.minConfidence,
       })
     },
   }),
