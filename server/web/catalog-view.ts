@@ -183,7 +183,7 @@ export class CatalogView {
         await this.load()
         return
       }
-      if (job.state === 'failed') { status.textContent = ''; setAlert('job-alert', `The job failed: ${job.error ?? 'no reason given'} (${counts}).`); return }
+      if (job.state === 'failed') { bar.value = 0; status.textContent = ''; setAlert('job-alert', `The job failed: ${job.error ?? 'no reason given'} (${counts}).`); return }
       status.textContent = job.state === 'queued' ? 'Waiting for the job before it…' : `Indexing: ${done} of ${job.total ?? '?'} files (${counts})…`
     }
   }

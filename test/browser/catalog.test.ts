@@ -135,4 +135,11 @@ t.test('catalog: with the admin token, search, page, upload with progress, remov
   t.same(tracks.map((x) => x.title), ['Morning Light'], 'the folder\'s file is a track, titled after its name')
   await page.locator('#server-info', { hasText: '13 tracks in the catalog' }).waitFor()
   await screenshot('catalog-folder-indexed')
+
+  // A folder that does not exist: a failed job, said in the alert box, the progress bar empty.
+  await page.getByLabel('A folder or file on the server\'s disk').fill(`${folder}-missing`)
+  await page.getByRole('button', { name: 'Index it' }).click()
+  await page.locator('#job-alert', { hasText: /The job failed: EAR_ERR_FILE_NOT_FOUND/ }).waitFor({ timeout: 20_000 })
+  t.equal(await page.locator('#job-progress').evaluate((p) => (p as HTMLProgressElement).value), 0, 'no full bar for a job that indexed nothing')
+  t.equal(await page.locator('#job-status').textContent(), '', 'and no "Done"')
 })

@@ -200,6 +200,14 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
     t.match(again.skipped.map((s: { reason: string }) => s.reason).sort(), [/^EAR_ERR_FILE_NOT_FOUND/, /^EAR_ERR_NOT_AUDIO/])
     t.equal(catalog.index.stats().tracks, before + 2)
 
+    // Nothing to index: a missing folder, or one without audio, fails the job with the reason (not "done").
+    fs.mkdirSync(path.join(dir, 'no-audio'))
+    fs.writeFileSync(path.join(dir, 'no-audio', 'notes.txt'), 'text')
+    for (const [what, where, code] of [['a missing folder', path.join(dir, 'nowhere'), /^EAR_ERR_FILE_NOT_FOUND/], ['a folder without audio', path.join(dir, 'no-audio'), /^EAR_ERR_NOT_AUDIO/]] as const) {
+      const failed = await run({ path: where })
+      t.match(failed, { state: 'failed', total: 0, indexed: 0, error: code }, `${what}: failed, with the reason`)
+    }
+
     for (const bad of [{ paths: [] }, { paths: [''] }, { paths: 'x' }, { path: 5 }, { path: '' }, { path: 'x'.repeat(4097) }]) {
       assertError(t, await call(base, 'POST', '/v1/index-jobs', { headers: { 'content-type': 'application/json' }, body: JSON.stringify(bad) }), 'EAR_ERR_BAD_REQUEST', JSON.stringify(bad).slice(0, 40))
     }

@@ -17,8 +17,24 @@ export interface Headers {
   declaredSeconds: number | undefined
 }
 
+/**
+ * Title and artist from a file name, for files without tags, in the common layouts: `NN - Artist - Title`,
+ * `Artist - Title`, `NN - Title`, `NN. Title`, `0N Title`, words joined by underscores. A leading number is a track
+ * number when a separator follows it, or when it is zero-padded ("99 Luftballons" keeps its number); " - " (spaced)
+ * separates the artist from the title, the first one only.
+ */
+export function namesFromFileName (file: string): { title: string, artist: string } {
+  let name = path.basename(file, path.extname(file)).trim()
+  if (!name.includes(' ') && name.includes('_')) name = name.replace(/_+/g, ' ').trim()
+  const numbered = /^(?:\d{1,3}\s*[-.)]\s*|0\d\s+)(.+)$/.exec(name)
+  if (numbered) name = numbered[1].trim()
+  const cut = name.indexOf(' - ')
+  if (cut > 0 && cut < name.length - 3) return { artist: name.slice(0, cut).trim(), title: name.slice(cut + 3).trim() }
+  return { artist: '', title: name }
+}
+
 export async function readHeaders (bytes: Uint8Array | undefined, file: string): Promise<Headers> {
-  const fallback = path.basename(file, path.extname(file))
+  const fallback = namesFromFileName(file)
   let common: { title?: string, artist?: string, album?: string } = {}
   let declaredSeconds: number | undefined
   if (bytes) {
@@ -32,8 +48,9 @@ export async function readHeaders (bytes: Uint8Array | undefined, file: string):
   }
   return {
     tags: {
-      title: common.title?.trim() || fallback,
-      artist: common.artist?.trim() ?? '',
+      title: common.title?.trim() || fallback.title,
+      // The file name's artist only with its title: tags that name a title without an artist keep the artist empty.
+      artist: common.artist?.trim() || (common.title?.trim() ? '' : fallback.artist),
       album: common.album?.trim() ?? '',
     },
     declaredSeconds,

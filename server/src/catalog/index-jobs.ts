@@ -165,6 +165,11 @@ export class IndexJobs {
           }
         },
       })
+      // Nothing to index at all (a folder that is missing, empty, or holds no audio): the job failed, it did not finish.
+      if (job.total === 0) {
+        state = 'failed'
+        job.error = job.skipped[0]?.reason ?? 'no audio files in the paths given'
+      }
     } catch (err) {
       if (signal.aborted) {
         state = 'cancelled'
