@@ -149,6 +149,11 @@ export async function indexFiles (index: Index | undefined, inputs: readonly str
   const { signal } = options
   const files = await collectFiles(inputs, { skip, symlink }, signal)
   emit({ type: 'found', total: files.length })
+  // Files indexed before, by path: one unchanged since (same size and modification time) is not decoded again.
+  const known = new Map<string, Track>()
+  if (index !== undefined && options.keep === undefined && files.length > 0) {
+    for (const t of index.listTracks()) if (t.fileBytes !== undefined) known.set(path.resolve(t.source), t)
+  }
   if (files.length > 0) {
     const threads = Math.max(1, Math.min(options.threads ?? os.availableParallelism(), files.length))
     const pool = new Piscina({
@@ -162,9 +167,18 @@ export async function indexFiles (index: Index | undefined, inputs: readonly str
     try {
       // Keep a few tasks per thread in flight, writing results in the order they finish.
       await Promise.all(files.map(async (file) => {
+        let stat: { size: number, mtime: Date } | undefined
+        try { stat = await fs.stat(file) } catch {} // the worker's read says why, if it fails too
+        const before = known.get(path.resolve(file))
+        if (before !== undefined && stat !== undefined && before.fileBytes === stat.size && before.fileModified === stat.mtime.toISOString()) {
+          summary.present++
+          emit({ type: 'present', file, track: before, reason: 'unchanged since it was indexed (the same path, size and modification time)' })
+          return
+        }
         const result = await pool.run({ file, params: options.params, limits: options.limits }, { signal }) as ({ ok: true } & Analysis) | { ok: false, error: string }
         signal?.throwIfAborted()
         if (!result.ok) { skip(file, result.error); return }
+        if (stat !== undefined && options.keep === undefined) Object.assign(result.meta, { fileBytes: stat.size, fileModified: stat.mtime.toISOString() })
         summary.decodeSeconds += result.decodeMs / 1000
         summary.fingerprintSeconds += result.fingerprintMs / 1000
         try {

@@ -20,6 +20,12 @@ export interface Track {
   hashCount: number
   /** Spectrum frames the track spans. */
   frameCount: number
+  /**
+   * The indexed file's size and modification time (ISO 8601) when it was read, for files on disk: indexing the
+   * folder again skips the file, before decoding it, while both are the same.
+   */
+  fileBytes?: number
+  fileModified?: string
 }
 
 export type NewTrack = Omit<Track, 'id' | 'indexedAt' | 'hashCount' | 'frameCount'>
