@@ -113,7 +113,7 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
       const a = await call(base, 'GET', '/v1/stats')
       t.equal(a.status, 200)
       const s = bodyOf(a)
-      t.same(keys(s), ['audioSeconds', 'distinctHashes', 'indexBytes', 'monitors', 'postings', 'sessions', 'tracks', 'uptimeSeconds', 'webhooks'])
+      t.same(keys(s), ['audioSeconds', 'distinctHashes', 'indexBytes', 'minConfidence', 'monitors', 'postings', 'sessions', 'tracks', 'uptimeSeconds', 'webhooks'])
       t.equal(s.tracks, catalog.index.stats().tracks)
       t.ok(s.postings > 0 && s.distinctHashes > 0 && s.indexBytes > 0)
       t.equal(s.webhooks, null, 'no webhooks configured')

@@ -31,8 +31,8 @@ async function postJob (http: string, p: string): Promise<string> {
   return (await r.json() as { id: string }).id
 }
 
-const jobState = (http: string, id: string): Promise<{ state: string, skipped: Array<{ reason: string }> }> =>
-  fetch(`${http}/v1/index-jobs/${id}`).then((r) => r.json() as Promise<{ state: string, skipped: Array<{ reason: string }> }>)
+const jobState = (http: string, id: string): Promise<{ state: string, error: string | null, skipped: Array<{ reason: string }> }> =>
+  fetch(`${http}/v1/index-jobs/${id}`).then((r) => r.json() as Promise<{ state: string, error: string | null, skipped: Array<{ reason: string }> }>)
 
 /** A job on a FIFO, then SIGTERM during a running job. */
 function jobCase (transport: TransportName): void {
@@ -41,7 +41,7 @@ function jobCase (transport: TransportName): void {
     const onFifo = await postJob(serve.http, fifo)
     const long = await postJob(serve.http, path.join(dir, 'big'))
     const fifoJob = await pollUntil(() => jobState(serve.http, onFifo), (j) => j.state !== 'queued' && j.state !== 'running', 10_000, 'the FIFO job to end')
-    t.match(fifoJob, { state: 'done' }, 'the job on the FIFO ends')
+    t.match(fifoJob, { state: 'failed', error: /^EAR_ERR_FILE_NOT_REGULAR/ }, 'the job on the FIFO ends, failed: it had nothing it could index')
     t.match(fifoJob.skipped[0]?.reason, /^EAR_ERR_FILE_NOT_REGULAR: .*a FIFO/, 'the FIFO is refused with its code')
     await pollUntil(() => jobState(serve.http, long), (j) => j.state === 'running', 10_000, 'the next job to run')
 

@@ -57,8 +57,11 @@ export interface WalkSink {
   symlink (file: string): void
 }
 
-/** Expand files and folders into the list of files to try, reporting what cannot be read. */
-export async function collectFiles (inputs: readonly string[], sink: WalkSink, signal?: AbortSignal): Promise<string[]> {
+/**
+ * Expand files and folders into the list of files to try, reporting what cannot be read. In folders, only files with
+ * one of `extensions` (lower case, with the dot) are taken; files named directly are always tried.
+ */
+export async function collectFiles (inputs: readonly string[], sink: WalkSink, signal?: AbortSignal, extensions: ReadonlySet<string> = AUDIO_EXTENSIONS): Promise<string[]> {
   const files: string[] = []
   const skipError = (file: string, err: unknown): void => sink.skip(file, describeError(fileError(err, file)))
   async function walk (dir: string): Promise<void> {
@@ -76,7 +79,7 @@ export async function collectFiles (inputs: readonly string[], sink: WalkSink, s
       // Dirent types come from the folder listing (lstat-like): a link is a link, whatever it points to.
       if (e.isSymbolicLink()) sink.symlink(full)
       else if (e.isDirectory()) await walk(full)
-      else if (!AUDIO_EXTENSIONS.has(path.extname(e.name).toLowerCase())) continue
+      else if (!extensions.has(path.extname(e.name).toLowerCase())) continue
       else if (e.isFile()) files.push(full)
       else sink.skip(full, describeError(earshotError('EAR_ERR_FILE_NOT_REGULAR', full, 'a FIFO, socket or device')))
     }
@@ -127,6 +130,8 @@ export interface IndexOptions {
    * Called on the main thread, one track at a time.
    */
   keep?: (meta: NewTrack, hashes: HashList, file: string) => void
+  /** Extensions taken from folders (lower case, with the dot); default AUDIO_EXTENSIONS. */
+  extensions?: ReadonlySet<string>
   /**
    * Write through the index's bulk path: sorted runs straight into segments, each run one transaction. Much faster
    * for big folders; a copy of a recording is then recognised only against runs already written, not within its own.
@@ -147,7 +152,7 @@ export async function indexFiles (index: Index | undefined, inputs: readonly str
   }
   const symlink = (file: string): void => { summary.symlinks++; emit({ type: 'symlink', file }) }
   const { signal } = options
-  const files = await collectFiles(inputs, { skip, symlink }, signal)
+  const files = await collectFiles(inputs, { skip, symlink }, signal, options.extensions)
   emit({ type: 'found', total: files.length })
   // Files indexed before, by path: one unchanged since (same size and modification time) is not decoded again.
   const known = new Map<string, Track>()

@@ -41,6 +41,15 @@ function localSettings (): Settings {
   return loadSettings(defaults, undefined, process.env)
 }
 
+/** `--ext mp3,.FLAC` as a set of lower-case extensions with their dot; undefined when not given. */
+function parseExtensions (value: string | boolean | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined
+  const list = String(value).split(',').map((e) => e.trim().toLowerCase().replace(/^\./, '')).filter(Boolean)
+  const bad = list.find((e) => !/^[a-z0-9]{1,10}$/.test(e))
+  if (list.length === 0 || bad !== undefined) throw earshotError('EAR_ERR_USAGE', `--ext must be extensions separated by commas, like mp3,flac; got '${String(value)}'`)
+  return new Set(list.map((e) => `.${e}`))
+}
+
 function parseNumber (name: string, value: string | boolean | undefined, min: number, max: number, integer: boolean): number | undefined {
   if (value === undefined) return undefined
   const n = Number(value)
@@ -64,9 +73,11 @@ const index: Command = {
     ...dbOption,
     threads: { type: 'string', description: 'Worker threads (default: one per core)' },
     bulk: { type: 'boolean', description: 'Write sorted runs straight into segments: for big folders (copies of one recording within a run are both kept)' },
+    ext: { type: 'string', description: 'Extensions taken from folders, comma-separated (e.g. mp3,flac; default: every audio extension the decoders and ffmpeg take)' },
   },
   async run (values, inputs) {
     const threads = parseNumber('threads', values.threads, 1, 256, true)
+    const extensions = parseExtensions(values.ext)
     const db = openIndex(values, false)
     const progress = createProgress(terminal().stderr)
     let firstSkip: string | undefined
@@ -76,6 +87,7 @@ const index: Command = {
         limits: analyzeLimits(localSettings()),
         threads,
         bulk: values.bulk === true,
+        extensions,
         onEvent: (e: IndexEvent) => {
           switch (e.type) {
             case 'found': progress.start(e.total); break
