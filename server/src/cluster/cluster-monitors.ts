@@ -129,6 +129,9 @@ export class ClusterMonitors implements MonitorDirectory {
     const caughtUp = new Promise<void>((resolve) => { ready = resolve })
     const status = await kv.status()
     if (status.values === 0) ready()
+    // The bucket's count includes keys this watch filters out (turn.*): never wait on them for long.
+    const fallback = setTimeout(ready, WATCH_READY_MS)
+    void caughtUp.then(() => clearTimeout(fallback))
     void (async () => {
       for await (const e of watcher) {
         try { apply(e) } catch (err) { this.#log.error({ err, key: e.key }, 'cluster: an entry could not be read') }
@@ -315,6 +318,9 @@ export class ClusterMonitors implements MonitorDirectory {
     for (const w of this.#watchers) w.stop()
   }
 }
+
+/** At most this long is waited for a bucket's current entries at start, in ms. */
+const WATCH_READY_MS = 5000
 
 /** A compare-and-set that failed because the entry is not at the revision given (or no longer there). */
 function isConflict (err: unknown): boolean {
