@@ -22,22 +22,8 @@ export function byId<T extends HTMLElement = HTMLElement> (id: string): T {
   return e as T
 }
 
-/** Seconds as m:ss, or h:mm:ss from an hour on. */
-export function clock (seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds))
-  const h = Math.floor(s / 3600)
-  const m = Math.floor((s % 3600) / 60)
-  const ss = String(s % 60).padStart(2, '0')
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`
-}
-
-/**
- * A length (a track's, a play's) as m:ss, rounded to the nearest second as the command line rounds it (`earshot
- * tracks`): 113.6 s is 1:54 in both. Positions in a track use clock(), which counts whole seconds passed.
- */
-export function length (seconds: number): string {
-  return clock(Math.round(Math.max(0, seconds)))
-}
+/** Positions (clock) and lengths (length), as the CLI writes them too. */
+export { clock, length } from '../src/clock.js'
 
 /** Seconds as a short duration for people: "45 s", "12 min", "2 h 5 min". */
 export function duration (seconds: number): string {
