@@ -22,7 +22,7 @@ import type { Match } from '../../protocol/src/index.js'
 import type { MonitorInfo } from '../../server/src/monitor/monitors.js'
 import type { Play } from '../../server/src/playlog/play-log.js'
 import { buildCatalog } from '../helpers/catalog.js'
-import { EARSHOT_MAIN, spawnNode } from '../helpers/child-env.js'
+import { EARSHOT_MAIN, keepOutput, spawnNode } from '../helpers/child-env.js'
 import { startRadio } from '../helpers/radio.js'
 import { clip } from '../helpers/signals.js'
 import { freePort, pollUntil, toS16 } from '../helpers/stream-helpers.js'
@@ -52,11 +52,7 @@ async function json<T> (url: string, init?: RequestInit): Promise<T | undefined>
 /** A child process whose stderr is kept; killed with -9 in teardown. */
 function start (t: Test, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): { child: ChildProcess, log: () => string } {
   const child = cmd === 'node' ? spawnNode(args, { env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let log = ''
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => { log += s })
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => { log += s })
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
-  return { child, log: () => log }
+  return { child, log: keepOutput(t, child) }
 }
 
 t.test('three nodes, NATS and HAProxy: a node killed mid-song loses nothing but the seconds it held', { skip: missing.length > 0 ? `${missing.join(' and ')} not installed (Debian: apt-get install nats-server haproxy)` : false, timeout: 240_000 }, async (t) => {

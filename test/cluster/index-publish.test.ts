@@ -3,27 +3,20 @@
  * (real nats-server, real `earshot serve --cluster` processes) load it one at a time while the other serves: /health
  * shows the version, identify finds the new catalog's songs on both, and at no moment were both out of service.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { once } from 'node:events'
 import net from 'node:net'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { buildCatalog } from '../helpers/catalog.js'
-import { EARSHOT_MAIN, childEnv, runEarshot, spawnNode } from '../helpers/child-env.js'
+import { EARSHOT_MAIN, childEnv, runEarshot, keepOutput, spawnNode } from '../helpers/child-env.js'
 import { clip, wavBytes } from '../helpers/signals.js'
 import { freePort, pollUntil } from '../helpers/stream-helpers.js'
 
 const RATE = 22050
 const missing = spawnSync('nats-server', ['--help'], { stdio: 'ignore' }).error !== undefined
 
-function start (t: Test, child: ChildProcess): () => string {
-  let log = ''
-  child.stdout?.setEncoding('utf8').on('data', (s: string) => { log += s })
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => { log += s })
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
-  return () => log
-}
 
 interface Health { indexVersion: string, index: { tracks: number }, cluster: { nodes: Array<{ node: string, index: { version: string } }> } }
 
@@ -39,7 +32,7 @@ async function health (port: number): Promise<{ status: number, body?: Health }>
 t.test('earshot publish ships an index that every node loads in turn', { skip: missing ? 'nats-server not installed (Debian: apt-get install nats-server)' : false, timeout: 120_000 }, async (t) => {
   const dir = t.testdir()
   const natsPort = await freePort()
-  const natsLog = start(t, spawn('nats-server', ['-js', '-sd', path.join(dir, 'nats'), '-a', '127.0.0.1', '-p', String(natsPort)]))
+  const natsLog = keepOutput(t, spawn('nats-server', ['-js', '-sd', path.join(dir, 'nats'), '-a', '127.0.0.1', '-p', String(natsPort)]))
   await pollUntil(async () => natsLog(), (l) => /Server is ready/.test(l), 10_000, 'nats-server to start', 50)
   const nats = `nats://127.0.0.1:${natsPort}`
 
@@ -57,7 +50,7 @@ t.test('earshot publish ships an index that every node loads in turn', { skip: m
     ports.push(port)
     const child = spawnNode([EARSHOT_MAIN, 'serve', '--db', path.join(dir, name), '--port', String(port), '--cluster', nats, '--node', name], { env: childEnv({ EARSHOT_CLUSTER_NAME: 'publish' }), stdio: ['ignore', 'pipe', 'pipe'] })
     children.push(child)
-    logs.push(start(t, child))
+    logs.push(keepOutput(t, child))
   }
   t.teardown(() => { if (process.env.EARSHOT_TEST_LOGS) for (const [i, log] of logs.entries()) fs.writeFileSync(`${process.env.EARSHOT_TEST_LOGS}-${i}.log`, log()) })
   for (const port of ports) await pollUntil(() => health(port), (h) => h.body?.cluster.nodes.length === 2, 20_000, 'both nodes up', 100)

@@ -4,14 +4,14 @@
  * takes it once the lease has expired. The station (a live radio) counts its listeners: never two at once. When the
  * proxy lets B through again, B rejoins without taking the station back twice.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import type { MonitorInfo } from '../../server/src/monitor/monitors.js'
 import { buildCatalog } from '../helpers/catalog.js'
-import { EARSHOT_MAIN, childEnv, spawnNode } from '../helpers/child-env.js'
+import { EARSHOT_MAIN, childEnv, keepOutput, spawnNode } from '../helpers/child-env.js'
 import { startRadio } from '../helpers/radio.js'
 import { clip } from '../helpers/signals.js'
 import { freePort, pollUntil } from '../helpers/stream-helpers.js'
@@ -20,13 +20,6 @@ const RATE = 22050
 const LEASE_MS = 4000
 const missing = spawnSync('nats-server', ['--help'], { stdio: 'ignore' }).error !== undefined
 
-function keep (t: Test, child: ChildProcess): () => string {
-  let log = ''
-  child.stdout?.setEncoding('utf8').on('data', (s: string) => { log += s })
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => { log += s })
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
-  return () => log
-}
 
 /** A TCP proxy to `port` that can cut every connection and refuse new ones until healed. */
 async function proxy (port: number): Promise<{ port: number, cut: () => void, heal: () => void, close: () => void }> {
@@ -53,7 +46,7 @@ async function proxy (port: number): Promise<{ port: number, cut: () => void, he
 t.test('a node cut off from NATS stops its monitor before another node takes it', { skip: missing ? 'nats-server not installed (Debian: apt-get install nats-server)' : false, timeout: 120_000 }, async (t) => {
   const dir = t.testdir()
   const natsPort = await freePort()
-  const natsLog = keep(t, spawn('nats-server', ['-js', '-sd', path.join(dir, 'nats'), '-a', '127.0.0.1', '-p', String(natsPort)]))
+  const natsLog = keepOutput(t, spawn('nats-server', ['-js', '-sd', path.join(dir, 'nats'), '-a', '127.0.0.1', '-p', String(natsPort)]))
   await pollUntil(async () => natsLog(), (l) => /Server is ready/.test(l), 10_000, 'nats-server to start', 50)
   const cutter = await proxy(natsPort)
   t.teardown(() => cutter.close())
@@ -67,7 +60,7 @@ t.test('a node cut off from NATS stops its monitor before another node takes it'
   const startNode = async (name: string, nats: number): Promise<number> => {
     fs.cpSync(path.join(dir, 'built'), path.join(dir, name), { recursive: true })
     const port = await freePort()
-    keep(t, spawnNode([EARSHOT_MAIN, 'serve', '--db', path.join(dir, name), '--port', String(port), '--node', name, '--cluster', `nats://127.0.0.1:${nats}`, '--config', config, '--workers', '0'], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] }))
+    keepOutput(t, spawnNode([EARSHOT_MAIN, 'serve', '--db', path.join(dir, name), '--port', String(port), '--node', name, '--cluster', `nats://127.0.0.1:${nats}`, '--config', config, '--workers', '0'], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] }))
     await pollUntil(() => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false), Boolean, 20_000, `node ${name} to start`, 100)
     return port
   }

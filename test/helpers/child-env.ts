@@ -78,3 +78,12 @@ export async function startServe (t: Test, cwd: string, args: readonly string[],
   })
   return { child, port, stderr: () => stderr, exited }
 }
+
+/** Keep a child's output (stdout and stderr, in the order they come), and kill it with -9 in t's teardown if it runs. */
+export function keepOutput (t: Test, child: ChildProcess): () => string {
+  let log = ''
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => { log += s })
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => { log += s })
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  return () => log
+}

@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Command } from './command.js'
+import { dbOption, jsonOption, type Command } from './command.js'
 import { defaults, resolveDb } from '../config/defaults.js'
 import { earshotError, wrapError } from '../errors.js'
 import { LmdbIndex, backupEnvironment } from '../index/lmdb-index.js'
@@ -23,8 +23,8 @@ export const backupCommand: Command = {
   usage: '<folder>',
   positionals: [1, 1],
   options: {
-    db: { type: 'string', description: 'Index folder (default $EARSHOT_DB or ./data)' },
-    json: { type: 'boolean', description: 'Print one JSON document' },
+    ...dbOption,
+    ...jsonOption,
   },
   async run (values, [target]) {
     if (fs.existsSync(target) && fs.readdirSync(target).length > 0) throw earshotError('EAR_ERR_USAGE', `${target} exists and is not empty; earshot backup writes a new folder`)

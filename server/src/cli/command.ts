@@ -14,3 +14,7 @@ export interface Command {
   notes?: readonly string[]
   run (values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>
 }
+
+/** Options many commands share. */
+export const dbOption = { db: { type: 'string', description: 'Index folder (default: $EARSHOT_DB or ./data)' } } as const
+export const jsonOption = { json: { type: 'boolean', description: 'Print one JSON document' } } as const

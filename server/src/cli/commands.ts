@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
-import type { Command } from './command.js'
+import { dbOption, jsonOption, type Command } from './command.js'
 import { defaults, resolveDb, type Settings } from '../config/defaults.js'
 import { LmdbIndex, type Maintenance } from '../index/lmdb-index.js'
 import { indexFiles, type IndexEvent } from '../catalog/indexer.js'
@@ -26,8 +26,6 @@ import { speedNote } from '../../../protocol/src/speed.js'
 
 type Values = Record<string, string | boolean | undefined>
 
-const dbOption = { db: { type: 'string', description: 'Index folder (default: $EARSHOT_DB or ./data)' } } as const
-const jsonOption = { json: { type: 'boolean', description: 'Print one JSON document' } } as const
 
 function openIndex (values: Values, readOnly: boolean): LmdbIndex {
   return LmdbIndex.open(resolveDb(values.db as string | undefined), defaults.fingerprint, { readOnly })

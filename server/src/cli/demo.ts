@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Command } from './command.js'
+import { dbOption, jsonOption, type Command } from './command.js'
 import { defaults, resolveDb } from '../config/defaults.js'
 import { earshotError } from '../errors.js'
 import { LmdbIndex } from '../index/lmdb-index.js'
@@ -47,9 +47,9 @@ export const demoCommand: Command = {
   usage: '',
   positionals: [0, 0],
   options: {
-    db: { type: 'string', description: 'Index folder (default $EARSHOT_DB or ./data)' },
+    ...dbOption,
     out: { type: 'string', description: 'Folder for the songs and the clip (default ./earshot-demo)' },
-    json: { type: 'boolean', description: 'Print one JSON document' },
+    ...jsonOption,
   },
   async run (values) {
     const folder = (values.out as string | undefined) ?? 'earshot-demo'
