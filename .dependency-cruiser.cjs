@@ -2,7 +2,7 @@
 // protocol and dsp import nothing of the project above them, the engine (index, match) knows no stream or server,
 // the session knows no transport or HTTP, and nothing imports the process entry. A rule that must bend says why here.
 const SERVER = '^server/src/'
-const SERVICES = `${SERVER}(stream|transport|http|catalog|monitor|playlog|webhooks|cli|state|net|metrics)/|${SERVER}app\\.ts$`
+const SERVICES = `${SERVER}(stream|transport|http|catalog|monitor|playlog|webhooks|cli|state|net|metrics|jobs|recordings)/|${SERVER}app\\.ts$`
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -61,7 +61,7 @@ module.exports = {
       severity: 'error',
       comment: 'A session never touches a socket or an HTTP request; consumers (play log, monitors) listen to it.',
       from: { path: `${SERVER}stream/` },
-      to: { path: `${SERVER}(transport|http|catalog|monitor|playlog|webhooks|cli)/|${SERVER}app\\.ts$` },
+      to: { path: `${SERVER}(transport|http|catalog|monitor|playlog|webhooks|cli|recordings)/|${SERVER}app\\.ts$` },
     },
     {
       name: 'metrics-only-prom-client',

@@ -8,6 +8,7 @@
 import { CloseCode } from '../../protocol/src/index.js'
 import { Identifier, type IdentifyResult } from './match/identify.js'
 import { IndexJobs } from './catalog/index-jobs.js'
+import { IdentifyJobs } from './recordings/identify-jobs.js'
 import { TrackUploads } from './catalog/uploads.js'
 import type { Settings } from './config/defaults.js'
 import { Access } from './http/access.js'
@@ -228,6 +229,8 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   const jobs = new IndexJobs(index, settings, log.child({ component: 'index-jobs' }))
   // Flushes and merges of an index on disk, in a worker thread.
   const maintainer = index instanceof LmdbIndex && !index.readOnly ? new Maintainer(index, settings.fingerprint, log.child({ component: 'maintenance' })) : undefined
+  const identifyJobs = new IdentifyJobs(index, settings, log.child({ component: 'identify-jobs' }))
+  identifyJobs.onFinished = (job) => metrics.identifyJobs.labels({ state: job.state }).inc()
   jobs.onFinished = (job) => {
     metrics.indexJobs.labels({ state: job.state }).inc()
     metrics.lastIndexJob.set(Date.parse(job.finishedAt ?? '') / 1000)
@@ -273,6 +276,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       : async (samples, rate) => identifier.identify(samples, rate),
     uploads: new TrackUploads(index, settings),
     jobs,
+    identifyJobs,
     monitors,
     cluster: clusterMonitors,
     plays,
@@ -359,7 +363,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       clearInterval(staleSweep)
       artifacts?.close()
       for (const c of ctx.connections) c.fail('EAR_ERR_SHUTTING_DOWN')
-      await jobs.close() // first: a peer slow to close must not keep a job's workers running
+      await Promise.all([jobs.close(), identifyJobs.close()]) // first: a peer slow to close must not keep a job's workers running
       await maintainer?.close()
       await transport.close(CloseCode.GOING_AWAY, 'EAR_ERR_SHUTTING_DOWN')
       await clusterMonitors?.close() // hands this node's monitors over to the others

@@ -12,7 +12,7 @@ import {
 // Request bodies on every route that takes one (the routes with a bodyLimit): JSON errors, content types, unknown
 // and missing fields, bodies over the limit (declared, or chunked and growing), a body exactly at the limit, and a
 // body that stalls. Small limits, all different, so a route's limit tells which kind of body it takes.
-const settings = apiSettings({ http: { maxIdentifyBytes: 2048, maxUploadBytes: 3072, maxJsonBytes: 1024, bodyTimeoutMs: 300 } })
+const settings = apiSettings({ http: { maxIdentifyBytes: 2048, maxRecordingBytes: 2560, maxUploadBytes: 3072, maxJsonBytes: 1024, bodyTimeoutMs: 300 } })
 const bodyRoutes = router.routes.filter((r) => r.bodyLimit)
 const isJson = (r: Route): boolean => r.bodyLimit!(settings) === settings.http.maxJsonBytes
 const jsonRoutes = bodyRoutes.filter(isJson)
@@ -35,7 +35,7 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
 
   t.test('the route table has JSON and audio body routes', async (t) => {
     t.same(jsonRoutes.map(routeKey).sort(), ['POST /v1/index-jobs', 'POST /v1/monitors', 'POST /v1/webhooks/replay'])
-    t.same(audioRoutes.map(routeKey).sort(), ['POST /v1/identify', 'POST /v1/tracks'])
+    t.same(audioRoutes.map(routeKey).sort(), ['POST /v1/identify', 'POST /v1/identify-jobs', 'POST /v1/tracks'])
   })
 
   t.test('JSON routes: bad JSON 400, wrong content type 415, unknown or missing field 400', async (t) => {

@@ -8,9 +8,9 @@ import type { ErrorCode } from '../../server/src/errors.js'
 import type { TransportName } from '../../server/src/transport/types.js'
 import { buildCatalog } from '../helpers/catalog.js'
 import { clip, song, wavBytes, whiteNoise, writeWav } from '../helpers/signals.js'
-import { LOOPBACK_ADDRESSES, RawClient, startServer, TRANSPORTS } from '../helpers/stream-helpers.js'
+import { crossfade, LOOPBACK_ADDRESSES, RawClient, startServer, TRANSPORTS } from '../helpers/stream-helpers.js'
 import {
-  apiSettings, assertError, auditErrorAnswers, bodyOf, call, fillPath, PROBES, pollUntil, routeKey, sendProbe, serveBytes,
+  apiSettings, assertError, auditErrorAnswers, bodyOf, call, fillPath, multipart, PROBES, pollUntil, routeKey, sendProbe, serveBytes,
   UNKNOWN_TRACK_ID, UNKNOWN_UUID, type Answer,
 } from '../helpers/api-helpers.js'
 
@@ -25,6 +25,8 @@ const SONG_SECONDS = 20
 const TRACK_KEYS = ['album', 'artist', 'durationSeconds', 'hashCount', 'id', 'indexedAt', 'source', 'title']
 const MONITOR_KEYS = ['createdAt', 'current', 'id', 'label', 'lastError', 'reconnects', 'since', 'state', 'streamSeconds', 'unmatchedSeconds', 'url']
 const JOB_KEYS = ['audioSeconds', 'createdAt', 'error', 'finishedAt', 'id', 'indexed', 'paths', 'present', 'skipped', 'skippedCount', 'startedAt', 'state', 'symlinks', 'total', 'truncated']
+const IDENTIFY_JOB_KEYS = ['audioSeconds', 'bytes', 'createdAt', 'cut', 'damaged', 'durationSeconds', 'error', 'finishedAt', 'id', 'name', 'progress', 'segments', 'startedAt', 'state']
+const SEGMENT_KEYS = ['album', 'artist', 'confidence', 'endSeconds', 'offsetSeconds', 'speed', 'startSeconds', 'title', 'trackId']
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /** The error of an unknown id, per route pattern; a new route with an id needs an entry. */
@@ -32,6 +34,7 @@ const UNKNOWN_ID: Readonly<Record<string, { id: string, code: ErrorCode }>> = {
   '/v1/tracks/:id': { id: UNKNOWN_TRACK_ID, code: 'EAR_ERR_TRACK_NOT_FOUND' },
   '/v1/monitors/:id': { id: UNKNOWN_UUID, code: 'EAR_ERR_MONITOR_NOT_FOUND' },
   '/v1/index-jobs/:id': { id: UNKNOWN_UUID, code: 'EAR_ERR_JOB_NOT_FOUND' },
+  '/v1/identify-jobs/:id': { id: UNKNOWN_UUID, code: 'EAR_ERR_JOB_NOT_FOUND' },
 }
 /** Malformed for every id kind (positive integers, UUIDs); `%ZZ` is not even valid percent-encoding. */
 const MALFORMED_IDS = ['abc', '0', '-1', '1.5', '99999999999999999999', 'x'.repeat(80), '%ZZ', UNKNOWN_UUID.slice(1), '1%2F2']
@@ -62,6 +65,13 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
     fs.mkdirSync(folder)
     writeWav(path.join(folder, 'a.wav'), song(40 + uploads, 6, RATE), RATE)
     return folder
+  }
+
+  /** A recording of two catalog songs with a crossfade: song 1's first 14 s, then song 3's first 14 s. */
+  const recording = wavBytes(crossfade([clip(catalog.songs.get(1)!, RATE, 0, 14), clip(catalog.songs.get(3)!, RATE, 0, 14)], RATE, 2).pcm, RATE)
+  const startRecording = async (): Promise<Answer> => {
+    const form = await multipart({}, { name: 'air.wav', bytes: recording, type: 'audio/wav' })
+    return call(base, 'POST', '/v1/identify-jobs', { headers: { 'content-type': form.type }, body: form.body })
   }
 
   /** A built file of the web page: 200, its type, not sniffed, revalidated. */
@@ -212,6 +222,49 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
       t.same(keys(job), JOB_KEYS)
       t.ok(job.state === 'cancelled' || job.state === 'done', `cancelled, or done had it finished first (${job.state})`)
       t.equal(bodyOf(await call(base, 'GET', `/v1/index-jobs/${id}`)).state, job.state, 'the job keeps that state')
+    },
+    async 'POST /v1/identify-jobs' (t) {
+      const a = await startRecording()
+      t.equal(a.status, 202)
+      const job = bodyOf(a)
+      t.same(keys(job), IDENTIFY_JOB_KEYS)
+      t.match(job.id, UUID)
+      t.equal(a.headers.location, `/v1/identify-jobs/${job.id}`)
+      t.match(job, { name: 'air.wav', bytes: recording.length, durationSeconds: 26, segments: [], error: null })
+      const done = await pollUntil(() => call(base, 'GET', `/v1/identify-jobs/${job.id}`).then(bodyOf), (j) => j.state === 'done', 20_000, 'the job to finish')
+      t.same(done.segments.map((s: { trackId: number }) => s.trackId), [1, 3], 'song 1, then song 3')
+      t.same(keys(done.segments[0]), SEGMENT_KEYS)
+      t.match(done, { progress: 1, audioSeconds: 26, cut: false, damaged: null })
+    },
+    async 'GET /v1/identify-jobs/:id' (t) {
+      const id = bodyOf(await startRecording()).id
+      const done = await pollUntil(() => call(base, 'GET', `/v1/identify-jobs/${id}`).then(bodyOf), (j) => j.state === 'done', 20_000, 'the job to finish')
+      t.same(keys(done), IDENTIFY_JOB_KEYS)
+      for (const asked of [{ path: `/v1/identify-jobs/${id}?format=csv` }, { path: `/v1/identify-jobs/${id}`, accept: 'text/csv' }]) {
+        const a = await call(base, 'GET', asked.path, { headers: asked.accept ? { accept: asked.accept } : {} })
+        t.equal(a.status, 200)
+        t.match(a.headers['content-type'], /^text\/csv/)
+        t.equal(a.headers['content-disposition'], 'attachment; filename="segments.csv"')
+        const lines = a.text.trimEnd().split('\r\n')
+        t.equal(lines[0], 'startSeconds,endSeconds,trackId,title,artist,album,offsetSeconds,confidence,speed')
+        t.same(lines.slice(1).map((l) => l.split(',')[2]), ['1', '3'], 'a row per segment')
+      }
+    },
+    async 'GET /v1/identify-jobs' (t) {
+      const id = bodyOf(await startRecording()).id
+      const a = await call(base, 'GET', '/v1/identify-jobs')
+      t.equal(a.status, 200)
+      t.same(keys(bodyOf(a)), ['jobs'])
+      t.ok(bodyOf(a).jobs.some((j: { id: string }) => j.id === id), 'the new job is listed')
+      await pollUntil(() => call(base, 'GET', `/v1/identify-jobs/${id}`).then(bodyOf), (j) => j.state === 'done', 20_000, 'the job to finish')
+    },
+    async 'DELETE /v1/identify-jobs/:id' (t) {
+      const id = bodyOf(await startRecording()).id
+      const a = await call(base, 'DELETE', `/v1/identify-jobs/${id}`)
+      t.equal(a.status, 200)
+      const job = bodyOf(a)
+      t.ok(['cancelled', 'done'].includes(job.state), `cancelled, or done before the request: ${job.state}`)
+      t.equal(bodyOf(await call(base, 'GET', `/v1/identify-jobs/${id}`)).state, job.state, 'the job keeps that state')
     },
     async 'POST /v1/monitors' (t) {
       const a = await addMonitor()

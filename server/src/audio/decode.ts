@@ -80,6 +80,11 @@ export interface DecodeOptions {
   maxRate?: number
   /** [settings' ffmpegPath] the ffmpeg executable, for formats the in-process decoders do not know. */
   ffmpegPath?: string
+  /**
+   * Awaited between two pieces of input: a long decode gives the event loop its turns here, and stops when it
+   * rejects (a cancelled job). Decoding a whole file otherwise runs from start to end on microtasks alone.
+   */
+  pace?: () => Promise<void>
 }
 
 /**
@@ -88,17 +93,19 @@ export interface DecodeOptions {
  */
 export async function decodeStream (bytes: Uint8Array, name: string, maxSeconds: number, sink: PcmSink, options: DecodeOptions = {}): Promise<DecodeSummary> {
   if (bytes.length === 0) throw earshotError('EAR_ERR_FILE_EMPTY', name)
-  const limit = { maxSeconds, maxRate: options.maxRate ?? Infinity, ffmpegPath: options.ffmpegPath ?? defaults.ffmpegPath }
+  const limit = { maxSeconds, maxRate: options.maxRate ?? Infinity, ffmpegPath: options.ffmpegPath ?? defaults.ffmpegPath, pace: options.pace }
   let firstError: unknown
   try {
     const summary = await decodeWasm(bytes, limit, sink)
     if (summary && summary.samples > 0) return summary
   } catch (err) {
+    if (err instanceof Stopped) throw err.reason
     firstError = err
   }
   try {
     return await decodeWithFfmpeg(bytes, limit, sink)
   } catch (err) {
+    if (err instanceof Stopped) throw err.reason
     if (err instanceof EarshotError) throw err
     throw wrapError('EAR_ERR_NOT_AUDIO', firstError ?? err, name)
   }
@@ -120,7 +127,18 @@ export async function decodeFile (file: string, maxSeconds: number = defaults.ca
   return decodeBytes(await readFileBytes(file, defaults.catalog.maxFileBytes), file, maxSeconds, ffmpegPath)
 }
 
-interface Limit { maxSeconds: number, maxRate: number, ffmpegPath: string }
+interface Limit { maxSeconds: number, maxRate: number, ffmpegPath: string, pace: (() => Promise<void>) | undefined }
+
+/** The caller's pace stopped the decoding (its reason is rethrown as it is, not taken for damaged audio). */
+class Stopped {
+  constructor (readonly reason: unknown) {}
+}
+
+/** The caller's pace, its rejection marked as a stop. */
+async function paced (limit: Limit): Promise<void> {
+  if (limit.pace === undefined) return
+  try { await limit.pace() } catch (err) { throw new Stopped(err) }
+}
 
 /**
  * The in-process decoders. Undefined when no decoder knows the format or it gave no audio; throws when the decoder
@@ -138,6 +156,7 @@ async function decodeWasm (bytes: Uint8Array, limit: Limit, sink: PcmSink): Prom
       const end = Math.min(bytes.length, offset + INPUT_CHUNK)
       out.push(await dec(bytes.subarray(offset, end)), end < bytes.length)
       offset = end
+      await paced(limit)
     }
     if (out.full) {
       dec.free()
@@ -146,7 +165,7 @@ async function decodeWasm (bytes: Uint8Array, limit: Limit, sink: PcmSink): Prom
     }
   } catch (err) {
     dec.free()
-    if (out.samples === 0) throw err
+    if (out.samples === 0 || err instanceof Stopped) throw err
     out.damaged = (err as Error).message || String(err)
   }
   return out.summary()
@@ -209,6 +228,7 @@ function decodeWithFfmpeg (bytes: Uint8Array, limit: Limit, sink: PcmSink): Prom
     const ffmpeg = new FfmpegDecoder({ ffmpegPath: limit.ffmpegPath, input: STDIN_INPUT, sampleRate: FFMPEG_RATE, encoding: FFMPEG_LAYOUT.encoding, maxSeconds: limit.maxSeconds + 1 })
     const out = new BlockLimiter(limit, sink)
     out.setRate(FFMPEG_RATE)
+    let stopped: Stopped | undefined
     const framer = new PcmFramer((frames) => {
       // A block of its own: the sink keeps it, and node reuses the pipe's buffer.
       const block = new Float32Array(frames.length / FFMPEG_FRAME_BYTES)
@@ -218,11 +238,17 @@ function decodeWithFfmpeg (bytes: Uint8Array, limit: Limit, sink: PcmSink): Prom
     })
     framer.reset(FFMPEG_FRAME_BYTES)
     ffmpeg.stdout.on('data', (c: Buffer) => {
+      if (stopped !== undefined) return
       if (out.full) { out.cut = true; return }
       framer.push(c)
+      if (limit.pace === undefined) return
+      // The caller's turn: ffmpeg waits on a full pipe meanwhile.
+      ffmpeg.stdout.pause()
+      paced(limit).then(() => ffmpeg.stdout.resume(), (err: Stopped) => { stopped = err; ffmpeg.kill(); ffmpeg.stdout.resume() })
     })
     ffmpeg.process.on('error', (err) => reject(new Error(ffmpeg.startFailure(err))))
     ffmpeg.process.on('close', (code, signal) => {
+      if (stopped !== undefined) { reject(stopped); return }
       if (out.full) { resolve(out.summary()); return }
       if (code === 0 && out.samples === 0) {
         // ffmpeg read the container fine and found no samples in it.

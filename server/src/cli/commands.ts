@@ -21,6 +21,7 @@ import { apiOptions, callApi, serverAddress, serverFlag } from './api-client.js'
 import { count, formatBytes, length } from './format.js'
 import { backupCommand } from './backup.js'
 import { demoCommand } from './demo.js'
+import { readRecording, segmentsHere, segmentsOnServer, showSegments } from './segments.js'
 import { errLine, out, outJson, terminal } from './terminal-text.js'
 import { speedNote } from '../../../protocol/src/speed.js'
 
@@ -202,21 +203,41 @@ async function identifyRemote (values: Values, file: string): Promise<IdentifyRe
 }
 
 const identify: Command = {
-  summary: 'Identify an audio clip against the index, or against a running server\'s with --server',
+  summary: 'Identify an audio clip against the index, or against a running server\'s with --server; --segments: every song of a long recording',
   usage: '<file>',
   positionals: [1, 1],
   options: {
     ...dbOption,
     ...jsonOption,
+    segments: { type: 'boolean', description: 'List every recognised segment of a long recording (an hour of air, a DJ set): start, end, track, offset, confidence' },
+    csv: { type: 'boolean', description: 'With --segments: the segments as CSV' },
     'min-confidence': { type: 'string', description: `Report matches at or above this confidence, 0..1 (default ${defaults.minConfidence}; with --server, the server's setting, which this can only raise)` },
     server: { type: 'string', description: 'Ask this server (its POST /v1/identify, with its catalog) instead of the local index: http(s)://host:port' },
     token: apiFlags.token,
   },
-  notes: ['Exit status: 0 when the clip was examined, whether or not it matched ("no match", or `"matches":[]` with --json);',
+  notes: ['Without --segments only the start of a file is examined (http.maxIdentifySeconds, 60 s); with it, up to http.maxRecordingSeconds (8 h).',
+    'Exit status: 0 when the clip was examined, whether or not it matched ("no match", or `"matches":[]` with --json);',
     '1 when it could not be (a file that is missing or not audio, an index that cannot be read, a server that cannot be',
     'reached or refuses); 2 for a usage error.'],
   async run (values, [file]) {
     const local = localSettings()
+    if (values.csv && !values.segments) throw earshotError('EAR_ERR_USAGE', '--csv goes with --segments')
+    if (values.csv && values.json) throw earshotError('EAR_ERR_USAGE', '--csv and --json: choose one')
+    if (values.segments) {
+      if (values['min-confidence'] !== undefined) throw earshotError('EAR_ERR_USAGE', '--min-confidence does not go with --segments: a segment is a confirmed match')
+      if (values.server !== undefined) {
+        showSegments(await segmentsOnServer(values, file), values)
+        return 0
+      }
+      const bytes = await readRecording(local, file)
+      const db = openIndex(values, true)
+      try {
+        showSegments(await segmentsHere(db, local, bytes, file), values)
+      } finally {
+        await db.close()
+      }
+      return 0
+    }
     const minConfidence = parseNumber('min-confidence', values['min-confidence'], 0, 1, false) ?? local.minConfidence
     let result: IdentifyResult
     if (values.server !== undefined) {

@@ -42,6 +42,12 @@ export const httpSchema = Type.Object({
   maxJsonBytes: int(256, 64 * MiB, 64 * 1024, 'Largest JSON body, in bytes'),
   bodyTimeoutMs: int(100, MS_DAY, 120_000, 'A request body must arrive whole within this, in ms (slow uploads hold memory and a socket)'),
   maxIdentifySeconds: number(1, 3600, 60, 'Identify fingerprints at most this much of a long upload, in seconds (its start)'),
+  // An hour of 44.1 kHz stereo WAV, as a track upload.
+  maxRecordingBytes: int(1024, 64 * 1024 * MiB, 512 * MiB, 'Largest recording uploaded to POST /v1/identify-jobs, in bytes'),
+  // A working day of a station's air.
+  maxRecordingSeconds: number(1, 7 * 24 * 3600, 8 * 3600, 'An identify job examines at most this much of a recording, in seconds (its start)'),
+  // Each waiting job holds its upload in memory.
+  maxQueuedIdentifyJobs: int(0, 1000, 4, 'Identify jobs waiting behind the running one at most (each holds its upload in memory); more are refused with EAR_ERR_JOB_QUEUE_FULL'),
 }, { additionalProperties: false, description: 'Limits of the HTTP API' })
 
 export const accessSchema = Type.Object({

@@ -51,7 +51,7 @@ export function answer<S extends number, T> (status: S, json: T, headers?: Recor
 }
 
 /** The HTTP limits that may bound a request body. */
-export type BodySetting = 'maxIdentifyBytes' | 'maxUploadBytes' | 'maxJsonBytes'
+export type BodySetting = 'maxIdentifyBytes' | 'maxRecordingBytes' | 'maxUploadBytes' | 'maxJsonBytes'
 
 /** The validated, converted input of a handler. */
 export interface Call<P extends TObject, Q extends TObject, B extends TObject> extends Omit<RouteCall, 'params'> {

@@ -6,6 +6,7 @@ import type { MaintenanceStats } from '../index/maintainer.js'
 import type { Index } from '../index/types.js'
 import type { IdentifyResult } from '../match/identify.js'
 import type { IndexJobs } from '../catalog/index-jobs.js'
+import type { IdentifyJobs } from '../recordings/identify-jobs.js'
 import type { TrackUploads } from '../catalog/uploads.js'
 import type { MonitorDirectory } from '../monitor/monitors.js'
 import type { ClusterMonitors } from '../cluster/cluster-monitors.js'
@@ -29,6 +30,8 @@ export interface Services {
   identify (samples: Float32Array, sampleRate: number): Promise<IdentifyResult>
   readonly uploads: TrackUploads
   readonly jobs: IndexJobs
+  /** Long recordings, their segments found in the background. */
+  readonly identifyJobs: IdentifyJobs
   readonly monitors: MonitorDirectory
   /** This node's view of its cluster; absent on a lone server. */
   readonly cluster?: ClusterMonitors

@@ -88,6 +88,7 @@ export class Metrics {
   // Index jobs
   readonly indexJobs = this.#counter('earshot_index_jobs_total', 'Index jobs finished, by state (done, failed or cancelled)', ['state'])
   readonly lastIndexJob = this.#gauge('earshot_index_job_last_finished_timestamp_seconds', 'When the last index job finished, in seconds since 1970', [])
+  readonly identifyJobs = this.#counter('earshot_identify_jobs_total', 'Identify jobs (long recordings) finished, by state (done, failed or cancelled)', ['state'])
   readonly lastIndexJobTracks = this.#gauge('earshot_index_job_last_indexed_tracks', 'Tracks added by the last index job', [])
 
   constructor () {
