@@ -55,3 +55,12 @@ export function setAlert (id: string, text: string, notice = false): void {
   box.classList.toggle('notice', notice)
   box.hidden = text === ''
 }
+
+/** Offer `blob` to the user as a download named `name` (a CSV built from the API's answers). */
+export function saveFile (name: string, blob: Blob): void {
+  const a = el('a', { href: URL.createObjectURL(blob), download: name, hidden: true })
+  document.body.append(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(a.href), 60_000)
+}

@@ -5,7 +5,7 @@
  */
 import { api, authHeaders, describe } from './api.js'
 import { DEFAULT_AIRTIME, airtimeChart } from './airtime-chart.js'
-import { byId, clock, dateTime, duration, el, length, percent, setAlert } from './dom.js'
+import { byId, clock, dateTime, duration, el, length, percent, saveFile, setAlert } from './dom.js'
 import { speedNote } from '../../protocol/src/speed.js'
 import type { MatchState } from '../../protocol/src/messages.js'
 
@@ -179,11 +179,7 @@ export class MonitorsView {
       next = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1] ?? null
     }
     const name = `plays-${(m.label || m.id).replace(/[^\p{L}\p{N}._-]+/gu, '-')}${from ? `-from-${from}` : ''}${to ? `-to-${to}` : ''}.csv`
-    const a = el('a', { href: URL.createObjectURL(new Blob(parts, { type: 'text/csv' })), download: name, hidden: true })
-    document.body.append(a)
-    a.click()
-    a.remove()
-    setTimeout(() => URL.revokeObjectURL(a.href), 60_000)
+    saveFile(name, new Blob(parts, { type: 'text/csv' }))
     return `${name}: ${rows} ${rows === 1 ? 'play' : 'plays'}.`
   }
 }

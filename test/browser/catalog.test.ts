@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { buildCatalog } from '../helpers/catalog.js'
 import { addNoise, clip, song, wavBytes, writeWav } from '../helpers/signals.js'
-import { startServer } from '../helpers/stream-helpers.js'
+import { crossfade, startServer } from '../helpers/stream-helpers.js'
 import { ADMIN_TOKEN, apiSettings, guardedSettings } from '../helpers/api-helpers.js'
 import { openBrowser } from '../helpers/browser.js'
 
@@ -52,6 +52,37 @@ t.test('identify a file: picked with the file button, or dropped on the zone', a
   await page.locator('#identify-status', { hasText: 'No match for unknown.wav' }).waitFor()
   t.equal(await page.locator('#identify-results li').count(), 0, 'an unknown file: no results, and a message saying so')
   await screenshot('identify-dropped-no-match')
+  t.same(pageErrors, [], 'no script errors')
+})
+
+t.test('a long recording: every song on a timeline, listed, and downloaded as CSV', async (t) => {
+  const dir = t.testdir()
+  // Song 3, a song nobody indexed, then song 7, back to back: 54 s of air.
+  const air = path.join(dir, 'an hour of air.wav')
+  writeWav(air, crossfade([catalog.songs.get(3)!, song(93, 14, RATE), catalog.songs.get(7)!], RATE, 0).pcm, RATE)
+  const running = await startServer(t, 'ws', catalog.index, apiSettings())
+  const { page, pageErrors, screenshot } = await openBrowser(t)
+  await page.goto(`${running.http}/#identify`)
+  await page.locator('body[data-ready="true"]').waitFor()
+  await page.getByLabel('A long recording').check()
+  await page.setInputFiles('#identify-file', air)
+  await page.locator('#identify-status', { hasText: 'an hour of air.wav: 2 songs in 0:54.' }).waitFor()
+  t.same(await page.locator('#identify-segments li').evaluateAll((li) => li.map((e) => e.getAttribute('data-track-id'))), ['3', '7'], 'songs 3 and 7, in order; not the unknown one')
+  t.match(await page.locator('#identify-segments li').first().textContent(), /^0:00–0:[12]\dsong 3from 0:00 in the track, confidence \d+%$/)
+  t.match(await page.locator('#identify-segments li').nth(1).textContent(), /^0:3\d–0:5\dsong 7/)
+  const blocks = await page.locator('#identify-timeline-bar .seg').evaluateAll((spans) => spans.map((s) => ({ left: parseFloat((s as HTMLElement).style.left), width: parseFloat((s as HTMLElement).style.width) })))
+  t.equal(blocks.length, 2, 'two blocks on the timeline')
+  t.ok(blocks[0].left < 2 && blocks[0].width > 30 && blocks[0].width < 40, `song 3 from the start, about a third of the length: ${JSON.stringify(blocks[0])}`)
+  t.ok(blocks[1].left > 60 && blocks[1].left < 70 && blocks[1].left + blocks[1].width > 95, `song 7 in the last third, to the end: ${JSON.stringify(blocks[1])}`)
+  t.equal(await page.locator('#identify-timeline-end').textContent(), '0:54')
+  t.equal(await page.locator('#identify-progress').isHidden(), true, 'the progress bar goes once the job is done')
+  await screenshot('identify-recording')
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download as CSV' }).click()])
+  t.equal(download.suggestedFilename(), 'segments-an-hour-of-air.csv')
+  const csv = fs.readFileSync(await download.path(), 'utf8').trimEnd().split('\r\n')
+  t.equal(csv[0], 'startSeconds,endSeconds,trackId,title,artist,album,offsetSeconds,confidence,speed')
+  t.same(csv.slice(1).map((row) => row.split(',')[3]), ['song 3', 'song 7'])
   t.same(pageErrors, [], 'no script errors')
 })
 

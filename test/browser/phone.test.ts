@@ -14,7 +14,7 @@ import { once } from 'node:events'
 import type { Page } from 'playwright-core'
 import { buildCatalog } from '../helpers/catalog.js'
 import { addNoise, clip, song, wavBytes, writeWav } from '../helpers/signals.js'
-import { allowLoopback, startServer } from '../helpers/stream-helpers.js'
+import { allowLoopback, crossfade, startServer } from '../helpers/stream-helpers.js'
 import { apiSettings } from '../helpers/api-helpers.js'
 import { startRadio } from '../helpers/radio.js'
 import { openBrowser } from '../helpers/browser.js'
@@ -70,6 +70,8 @@ t.test('every view at phone and desktop sizes: nothing scrolls sideways; screens
   writeWav(room, addNoise(clip(catalog.songs.get(2) as Float32Array, RATE, 4, 20), 10, 7), RATE)
   const known = path.join(dir, 'clip of song 4.wav')
   writeWav(known, clip(catalog.songs.get(4) as Float32Array, RATE, 6, 8), RATE)
+  const recording = path.join(dir, 'Saturday night, the whole show, recorded off air.wav')
+  writeWav(recording, crossfade([catalog.songs.get(8)!, catalog.songs.get(9)!], RATE, 2).pcm, RATE)
   const radio = await startRadio(clip(song(5, 30, RATE), RATE, 3, 25), RATE, 2)
   t.teardown(() => radio.close())
   const running = await startServer(t, 'uws', catalog.index, allowLoopback(apiSettings({ stream: { helloTimeoutMs: 5000, idleTimeoutMs: 60_000 } })))
@@ -101,6 +103,11 @@ t.test('every view at phone and desktop sizes: nothing scrolls sideways; screens
   await page.setInputFiles('#identify-file', known)
   await page.locator('#identify-results li[data-track-id="4"]').waitFor()
   t.pass('Identify: the file is identified on the phone')
+  // A long recording too, so that its timeline and segment list are on the views measured below.
+  await page.getByLabel('A long recording').check()
+  await page.setInputFiles('#identify-file', recording)
+  await page.locator('#identify-segments li[data-track-id="9"]').waitFor()
+  t.pass('Identify: a long recording\'s songs are listed on the phone')
 
   const views: Array<{ hash: string, ready: () => Promise<void> }> = [
     { hash: 'listen', ready: async () => {} },
