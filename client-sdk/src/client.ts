@@ -35,6 +35,11 @@ export interface ConnectOptions {
   maxReconnectAttempts?: number
   /** Bytes queued before write() returns false (default 256 KiB). */
   highWaterMark?: number
+  /**
+   * For a wss:// server: the certificate authorities (PEM) its certificate must chain to, instead of Node's usual
+   * ones; a self-signed certificate is its own. NODE_EXTRA_CA_CERTS=FILE adds to the usual ones for a whole process.
+   */
+  ca?: string | Buffer | ReadonlyArray<string | Buffer>
 }
 
 /**
@@ -58,7 +63,7 @@ export interface EarshotClientEvents {
 
 export class EarshotClient extends EventEmitter<EarshotClientEvents> {
   readonly url: string
-  readonly options: Required<Omit<ConnectOptions, 'streamId' | 'label' | 'token' | 'playLog'>> & Pick<ConnectOptions, 'streamId' | 'label' | 'token' | 'playLog'>
+  readonly options: Required<Omit<ConnectOptions, 'streamId' | 'label' | 'token' | 'playLog' | 'ca'>> & Pick<ConnectOptions, 'streamId' | 'label' | 'token' | 'playLog' | 'ca'>
   #ws: WebSocket | undefined
   #queued = 0 // bytes handed to ws and not yet written to the socket
   #closing = false
@@ -93,7 +98,8 @@ export class EarshotClient extends EventEmitter<EarshotClientEvents> {
   /** Open the socket and wait for `ready`. */
   open (): Promise<Ready> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url, { perMessageDeflate: false })
+      // `ca` undefined: Node's usual certificate authorities.
+      const ws = new WebSocket(this.url, { perMessageDeflate: false, ca: this.options.ca as string | Buffer | Array<string | Buffer> | undefined })
       ws.binaryType = 'nodebuffer'
       this.#ws = ws
       let settled = false

@@ -66,6 +66,7 @@ export const errorCatalogue = {
   EAR_ERR_INTERNAL: { message: 'Internal error: %s', class: 'Error', status: 500, close: CloseCode.INTERNAL },
   EAR_ERR_DATA_LOCKED: { message: 'The data folder %s is in use by another earshot server (pid %s, port %s, started %s)', class: 'Error', status: 409 },
   EAR_ERR_LISTEN: { message: 'Cannot listen on %s: %s', class: 'Error', status: 500 },
+  EAR_ERR_TLS: { message: 'Cannot serve TLS: %s', class: 'Error', status: 500 },
   EAR_ERR_HEADERS_TOO_LARGE: { message: 'The request headers are larger than the limit of %s bytes', class: 'RangeError', status: 431 },
   EAR_ERR_ABORTED: { message: 'The client closed the connection before the whole body arrived', class: 'Error', status: 499 },
   EAR_ERR_FILE_NOT_REGULAR: { message: 'Not a regular file: %s is %s', class: 'TypeError', status: 400 },

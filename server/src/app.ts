@@ -28,6 +28,7 @@ import type { StreamContext } from './stream/connection.js'
 import { createWsTransport } from './transport/ws.js'
 import { createUwsTransport, loadUws } from './transport/uws.js'
 import type { HttpHandler, Transport, TransportName } from './transport/types.js'
+import { loadTls } from './transport/tls.js'
 import { WebhookDispatcher } from './webhooks/webhooks.js'
 import { playEvent } from './webhooks/play-events.js'
 import { silentLogger, type Logger } from './log.js'
@@ -56,6 +57,8 @@ export interface BuildOptions {
 
 export interface EarshotServer {
   readonly transport: TransportName
+  /** Serving https and wss (settings tls.*), not http and ws. */
+  readonly secure: boolean
   readonly context: StreamContext
   readonly services: Services
   /** Listen, then start the stored monitors. */
@@ -101,14 +104,22 @@ const DRAIN_MS = 1500
 export async function build (options: BuildOptions): Promise<EarshotServer> {
   const { index, settings } = options
   const log = options.logger ?? silentLogger
+  // Before anything opens: a certificate or key that cannot be served is EAR_ERR_TLS.
+  const tls = loadTls(settings.tls)
   let name: TransportName = options.transport ?? 'uws'
-  const uws = name === 'uws' ? await loadUws() : undefined
+  let uws = name === 'uws' ? await loadUws() : undefined
   if (name === 'uws' && !uws) {
     log.warn('uWebSockets.js did not load on this platform; serving with ws')
     name = 'ws'
   }
+  // A build of uWebSockets.js without TLS (its package's JavaScript fallback has no SSLApp).
+  if (tls && uws && typeof uws.SSLApp !== 'function') {
+    log.warn('this uWebSockets.js cannot serve TLS; serving with ws')
+    uws = undefined
+    name = 'ws'
+  }
 
-  // Before anything opens: a bad allowance is EAR_ERR_CONFIG, a webhook URL to a refused address EAR_ERR_ADDRESS_NOT_ALLOWED.
+  // A bad allowance is EAR_ERR_CONFIG, a webhook URL to a refused address EAR_ERR_ADDRESS_NOT_ALLOWED.
   const addressPolicy = new AddressPolicy(settings.network.allowedAddresses)
   for (const url of settings.webhooks.urls) await addressPolicy.checkUrl(url)
   const metrics = new Metrics()
@@ -308,13 +319,14 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
       return reply
     },
   }
-  const transport: Transport = uws ? createUwsTransport(uws, ctx, api) : createWsTransport(ctx, api)
+  const transport: Transport = uws ? createUwsTransport(uws, ctx, api, tls) : createWsTransport(ctx, api, tls)
 
   let sweep: NodeJS.Timeout | undefined
   let staleSweep: NodeJS.Timeout | undefined
   let closed = false
   const server: EarshotServer = {
     transport: name,
+    secure: tls !== undefined,
     context: ctx,
     services,
     async listen (host, port) {

@@ -71,7 +71,7 @@ export async function startServe (t: Test, cwd: string, args: readonly string[],
     const timer = setTimeout(() => reject(new Error(`earshot serve did not listen within ${ms} ms: ${stderr}`)), ms)
     child.stderr!.setEncoding('utf8').on('data', (s: string) => {
       stderr += s
-      const m = /^earshot listening on ws:\/\/[^:]+:(\d+)\//m.exec(stderr)
+      const m = /^earshot listening on wss?:\/\/[^:]+:(\d+)\//m.exec(stderr)
       if (m) { clearTimeout(timer); resolve(Number(m[1])) }
     })
     void exited.then((code) => { clearTimeout(timer); reject(new Error(`earshot serve exited (${code}) before listening: ${stderr}`)) })

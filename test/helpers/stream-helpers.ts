@@ -11,7 +11,7 @@ import { build, type EarshotServer } from '../../server/src/app.js'
 import { defaults, type Settings, type StreamLimits } from '../../server/src/config/defaults.js'
 import type { Index } from '../../server/src/index/types.js'
 import type { TransportName } from '../../server/src/transport/types.js'
-import { connect, type EarshotClient } from '../../client-sdk/src/index.js'
+import { connect, type ConnectOptions, type EarshotClient } from '../../client-sdk/src/index.js'
 import { prng } from './signals.js'
 import { decodeControl, encodeControl, FrameTag, type ClientMessage } from '../../protocol/src/index.js'
 
@@ -307,9 +307,13 @@ export async function addMonitor (t: Test, http: string, source: string, label =
   return (await created.json() as { id: string }).id
 }
 
-/** Stream `pcm` (mono) through the SDK as fast as the server takes it, flush, and count the confirmed matches seen. */
-export async function streamThroughSdk (url: string, pcm: Float32Array, rate: number, seed = 7): Promise<{ client: EarshotClient, confirmed: number }> {
-  const client = await connect(url, { sampleRate: rate, reconnect: false })
+/**
+ * Stream `pcm` (mono) through the SDK as fast as the server takes it, flush, and count the confirmed matches seen.
+ * `options` go to connect (`ca` for a wss:// server with a test certificate).
+ */
+export async function streamThroughSdk (url: string, pcm: Float32Array, rate: number, seed = 7,
+  options: Partial<ConnectOptions> = {}): Promise<{ client: EarshotClient, confirmed: number }> {
+  const client = await connect(url, { sampleRate: rate, reconnect: false, ...options })
   let confirmed = 0
   client.on('match', (m) => { if (m.state === 'confirmed') confirmed++ })
   await writeChunks(client, toS16(pcm), 1, prng(seed))

@@ -455,11 +455,14 @@ const SETTING_FLAGS: Readonly<Record<string, string>> = Object.freeze({
   workers: 'workers',
   cluster: 'cluster.natsUrl',
   node: 'cluster.node',
+  // No flag for tls.passphrase: a command line is visible to every user of the machine (ps).
+  'tls-cert': 'tls.cert',
+  'tls-key': 'tls.key',
 })
 
 const settingFlags: Command['options'] = Object.fromEntries(Object.entries(SETTING_FLAGS).map(([flag, path]) => {
   const { schema } = settingAt(path)
-  return [flag, { type: 'string', description: `${String(schema.description)} (${path}; default ${String(schema.default)})` }]
+  return [flag, { type: 'string', description: `${String(schema.description)} (${path}; default ${schema.default === '' ? 'none' : String(schema.default)})` }]
 }))
 
 const serveCommand: Command = {

@@ -12,6 +12,7 @@ import { IndexArtifacts } from '../cluster/index-artifacts.js'
 import type { TransportName } from '../transport/types.js'
 import { createLogger } from '../log.js'
 import { count } from './format.js'
+import { STREAM_PATH } from '../../../protocol/src/index.js'
 import type { LevelWithSilent } from 'pino'
 
 /**
@@ -56,9 +57,11 @@ export async function serve (first: LmdbIndex, options: ServeOptions): Promise<v
     }
   }
   await start()
-  process.stderr.write(`earshot listening on ws://${options.host}:${port}/v1/stream and http://${options.host}:${port}/ ` +
-    `(${server!.transport}, index ${db.dir}, ${count(db.stats().tracks, 'track')}); open http://${options.host}:${port}/ in a browser\n`)
-  logger.info({ host: options.host, port, transport: server!.transport, index: db.dir }, 'listening')
+  const [ws, web] = server!.secure ? ['wss', 'https'] : ['ws', 'http']
+  const at = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`
+  process.stderr.write(`earshot listening on ${ws}://${at}${STREAM_PATH} and ${web}://${at}/ ` +
+    `(${server!.transport}, index ${db.dir}, ${count(db.stats().tracks, 'track')}); open ${web}://${at}/ in a browser\n`)
+  logger.info({ host: options.host, port, transport: server!.transport, tls: server!.secure, index: db.dir }, 'listening')
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) {

@@ -7,12 +7,12 @@ import { defaultFingerprint, type FingerprintParams } from './fingerprint.js'
 import { deepFreeze } from './freeze.js'
 import {
   defaultsOf, settingsFileSchema, type AccessSettings, type CatalogLimits, type ClusterSettings, type HttpLimits, type MatcherSettings, type MonitorSettings,
-  type NetworkSettings, type SettingsFile, type StreamLimits, type WebhookConfig,
+  type NetworkSettings, type SettingsFile, type StreamLimits, type TlsSettings, type WebhookConfig,
 } from './schema.js'
 
-export type { AccessSettings, CatalogLimits, ClusterSettings, HttpLimits, MatcherSettings, MonitorSettings, NetworkSettings, StreamLimits, WebhookConfig }
+export type { AccessSettings, CatalogLimits, ClusterSettings, HttpLimits, MatcherSettings, MonitorSettings, NetworkSettings, StreamLimits, TlsSettings, WebhookConfig }
 
-type Sections = 'stream' | 'http' | 'access' | 'monitors' | 'webhooks' | 'catalog' | 'network' | 'matcher' | 'cluster'
+type Sections = 'stream' | 'http' | 'access' | 'monitors' | 'webhooks' | 'catalog' | 'network' | 'matcher' | 'cluster' | 'tls'
 
 export type Settings = { -readonly [K in Exclude<keyof SettingsFile, Sections>]-?: NonNullable<SettingsFile[K]> } & {
   /** Folder of the LMDB index. */
@@ -28,6 +28,7 @@ export type Settings = { -readonly [K in Exclude<keyof SettingsFile, Sections>]-
   network: NetworkSettings
   matcher: MatcherSettings
   cluster: ClusterSettings
+  tls: TlsSettings
 }
 
 export const defaults: Readonly<Settings> = deepFreeze({

@@ -111,6 +111,13 @@ export const clusterSchema = Type.Object({
   leaseMs: int(2000, 600_000, 10_000, 'A node holds each of its monitors by a lease it renews; a node that stops renewing loses them to another node after this, in ms'),
 }, { additionalProperties: false, description: 'Many servers as one: monitors spread over the nodes and taken over when one dies, one play log, webhooks sent once' })
 
+export const tlsSchema = Type.Object({
+  cert: text('', 'PEM file of the server\'s certificate, followed by its chain: with tls.key, the server speaks https and wss instead of http and ws; empty: no TLS'),
+  key: text('', 'PEM file of the certificate\'s private key (needs tls.cert)'),
+  // Better in the variable than in a file or on the command line, where other users may read it.
+  passphrase: text('', 'Passphrase of an encrypted tls.key'),
+}, { additionalProperties: false, description: 'TLS served by earshot itself (a phone on the LAN needs https for its microphone); behind a reverse proxy the proxy does it (docs/DEPLOY.md)' })
+
 /** What a --config file may hold: any part of the settings. */
 export const settingsFileSchema = Type.Object({
   minConfidence: number(0, 1, 0.5, 'Answers below this confidence (0..1) are "no match"; a stream confirms at it'),
@@ -135,6 +142,7 @@ export const settingsFileSchema = Type.Object({
   network: Type.Optional(networkSchema),
   matcher: Type.Optional(matcherSchema),
   cluster: Type.Optional(clusterSchema),
+  tls: Type.Optional(tlsSchema),
 }, { additionalProperties: false })
 
 export type SettingsFile = Static<typeof settingsFileSchema>
@@ -150,6 +158,7 @@ export type CatalogLimits = Whole<Static<typeof catalogSchema>>
 export type NetworkSettings = Whole<Static<typeof networkSchema>>
 export type MatcherSettings = Whole<Static<typeof matcherSchema>>
 export type ClusterSettings = Whole<Static<typeof clusterSchema>>
+export type TlsSettings = Whole<Static<typeof tlsSchema>>
 
 /** The default of every field of an object schema, recursively (a section's defaults are its fields'). */
 export function defaultsOf (schema: TSchema): unknown {

@@ -10,6 +10,7 @@ import { requestToken } from '../http/access.js'
 import { EarshotError, earshotError } from '../errors.js'
 import { replyForError, STATUS_TEXT, type HttpReply, type HttpRequest } from '../http/request.js'
 import { listenError, type HttpHandler, type Transport } from './types.js'
+import type { TlsFiles } from './tls.js'
 
 interface UserData { connection?: StreamConnection, closed: boolean, peer: Peer, token: string | undefined }
 
@@ -120,11 +121,15 @@ export async function loadUws (): Promise<Uws | undefined> {
   }
 }
 
-export function createUwsTransport (uws: Uws, ctx: StreamContext, api: HttpHandler): Transport {
+/** @param tls a checked certificate and key (tls.ts): https and wss (SSLApp); without, http and ws */
+export function createUwsTransport (uws: Uws, ctx: StreamContext, api: HttpHandler, tls?: TlsFiles): Transport {
   const sockets = new Set<WebSocket<UserData>>()
   let listenSocket: us_listen_socket | undefined
   let closed = false
-  const app: TemplatedApp = uws.App()
+  // SSLApp reads the files itself, by name; tls.ts has read and checked the same files.
+  const app: TemplatedApp = tls
+    ? uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile, ...(tls.passphrase === undefined ? {} : { passphrase: tls.passphrase }) })
+    : uws.App()
   app.ws<UserData>(STREAM_PATH, {
     maxPayloadLength: ctx.settings.stream.maxFrameBytes,
     maxBackpressure: ctx.settings.stream.maxOutgoingBytes * 2, // the connection closes slow consumers first

@@ -1,7 +1,9 @@
 /**
- * The `ws` transport: node:http for plain routes, ws (noServer) for /v1/stream upgrades.
+ * The `ws` transport: node:http (node:https with a certificate) for plain routes, ws (noServer) for /v1/stream
+ * upgrades.
  */
 import http from 'node:http'
+import https from 'node:https'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket, type RawData } from 'ws'
 import { StreamConnection, type StreamContext } from '../stream/connection.js'
@@ -10,6 +12,7 @@ import { requestToken } from '../http/access.js'
 import { EarshotError, earshotError } from '../errors.js'
 import { errorReply, replyForError, STATUS_TEXT, type HttpReply, type HttpRequest } from '../http/request.js'
 import { listenError, splitUrl, type HttpHandler, type Transport } from './types.js'
+import type { TlsFiles } from './tls.js'
 
 const kConnection = Symbol('earshot.connection')
 type Socket = WebSocket & { [kConnection]: StreamConnection }
@@ -101,12 +104,16 @@ function writeReply (req: http.IncomingMessage, res: http.ServerResponse, a: Htt
   res.end(req.method === 'HEAD' ? undefined : a.body)
 }
 
-export function createWsTransport (ctx: StreamContext, api: HttpHandler): Transport {
-  const server = http.createServer((req, res) => {
+/** @param tls a checked certificate and key (tls.ts): https and wss; without, http and ws */
+export function createWsTransport (ctx: StreamContext, api: HttpHandler, tls?: TlsFiles): Transport {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     // Origin-form only (a path): uWS never serves absolute-form or `*` targets, and a route must not see a URL.
     if (!req.url?.startsWith('/')) { writeReply(req, res, errorReply('EAR_ERR_BAD_REQUEST', 'the request target must be a path')); return }
     api.handle(toRequest(req, res, api)).catch(replyForError).then((a) => writeReply(req, res, a), () => {})
-  })
+  }
+  const server = tls
+    ? https.createServer({ cert: tls.cert, key: tls.key, passphrase: tls.passphrase }, onRequest)
+    : http.createServer(onRequest)
   const wss = new WebSocketServer({ noServer: true, maxPayload: ctx.settings.stream.maxFrameBytes, perMessageDeflate: false })
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if ((req.url ?? '').split('?')[0] !== STREAM_PATH) {
