@@ -40,9 +40,12 @@ const missing = ['nats-server', 'haproxy'].filter((cmd) => spawnSync(cmd, ['--he
 
 interface Node { name: string, port: number, child: ChildProcess, log: () => string }
 
-async function json<T> (url: string, init?: RequestInit): Promise<T | undefined> {
+/** Behind HAProxy a request is forwarded, so it is never the local administrator: every call brings the admin token. */
+const ADMIN_TOKEN = 'cluster-admin-token-0123456789'
+
+async function json<T> (url: string, init: RequestInit = {}): Promise<T | undefined> {
   try {
-    const res = await fetch(url, init)
+    const res = await fetch(url, { ...init, headers: { ...init.headers as Record<string, string>, authorization: `Bearer ${ADMIN_TOKEN}` } })
     return res.ok ? await res.json() as T : undefined
   } catch {
     return undefined
@@ -88,6 +91,8 @@ t.test('three nodes, NATS and HAProxy: a node killed mid-song loses nothing but 
   fs.writeFileSync(config, JSON.stringify({
     monitors: { initialBackoffMs: 200, maxBackoffMs: 1000 },
     network: { allowedAddresses: ['127.0.0.0/8'] },
+    // HAProxy adds X-Forwarded-For (option forwardfor): each client's own address counts for its limits.
+    access: { adminTokens: [ADMIN_TOKEN], trustedProxies: ['127.0.0.1'] },
     webhooks: { urls: [hook], secret: 'a-secret-long-enough-for-webhooks', initialBackoffMs: 100, maxBackoffMs: 400 },
     cluster: { natsUrl: `nats://127.0.0.1:${natsPort}`, leaseMs: LEASE_MS, name: 'test' },
   }))
@@ -135,7 +140,7 @@ t.test('three nodes, NATS and HAProxy: a node killed mid-song loses nothing but 
   t.same(new Set(listed!.monitors.map((m) => m.node)).size, 3, 'one station per node')
 
   // An SDK client streams song 9 on a loop through HAProxy.
-  const client = await connect(`ws://127.0.0.1:${lbPort}/v1/stream`, { sampleRate: RATE, minReconnectDelayMs: 100, maxReconnectDelayMs: 500 })
+  const client = await connect(`ws://127.0.0.1:${lbPort}/v1/stream`, { sampleRate: RATE, token: ADMIN_TOKEN, minReconnectDelayMs: 100, maxReconnectDelayMs: 500 })
   t.teardown(() => client.close())
   const matches: Array<{ at: number, match: Match }> = []
   client.on('match', (m) => matches.push({ at: Date.now(), match: m }))

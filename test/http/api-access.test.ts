@@ -113,6 +113,36 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
     t.equal(c.all('ready').length, 0, 'no session')
   })
 
+  t.test('behind a trusted proxy, each client of X-Forwarded-For has limits of its own; elsewhere the header is not believed', async (t) => {
+    const behind = await startServer(t, transport, catalog.index, apiSettings({ access: { identifyPerMinute: 1, trustedProxies: ['127.0.0.1', '::1'], streamOpensPerMinute: 1 } }))
+    const identify = (base: string, forwardedFor: string): Promise<Answer> =>
+      call(base, 'POST', '/v1/identify', { headers: { 'content-type': 'audio/wav', 'x-forwarded-for': forwardedFor }, body: identifyBody })
+    t.equal((await identify(behind.http, '203.0.113.5')).status, 200, 'a first client')
+    assertError(t, await identify(behind.http, '203.0.113.5'), 'EAR_ERR_RATE_LIMITED', 'the same client again')
+    t.equal((await identify(behind.http, '203.0.113.6')).status, 200, 'another client has its own limit')
+    // A client may send any X-Forwarded-For: only what the trusted proxy added, the right end, names it.
+    assertError(t, await identify(behind.http, '198.51.100.1, 203.0.113.6'), 'EAR_ERR_RATE_LIMITED', 'a made-up first entry changes nothing')
+    t.equal((await identify(behind.http, '203.0.113.7, 127.0.0.1')).status, 200, 'trusted hops on the right are passed over')
+    // Streams are counted the same way.
+    const first = await RawClient.open(behind.url, { 'x-forwarded-for': '203.0.113.8' })
+    first.hello()
+    await first.next('ready')
+    await first.close()
+    const again = await RawClient.open(behind.url, { 'x-forwarded-for': '203.0.113.8' })
+    again.hello()
+    t.equal((await again.next('error')).code, 'EAR_ERR_RATE_LIMITED', 'a second stream open of that client is refused')
+    await again.waitClosed()
+    const other = await RawClient.open(behind.url, { 'x-forwarded-for': '203.0.113.9' })
+    other.hello()
+    await other.next('ready')
+    await other.close()
+
+    // A server that trusts no proxy counts the connecting address, whatever the header says.
+    const direct = await startServer(t, transport, catalog.index, apiSettings({ access: { identifyPerMinute: 1 } }), 0, path.join(t.testdir(), 'direct-state'))
+    t.equal((await identify(direct.http, '203.0.113.5')).status, 200)
+    assertError(t, await identify(direct.http, '203.0.113.6'), 'EAR_ERR_RATE_LIMITED', 'X-Forwarded-For from an untrusted peer is not believed')
+  })
+
   t.test('WebSocket with tokens configured', async (t) => {
     const { url } = await startServer(t, transport, catalog.index, guardedSettings())
     const refused = async (client: RawClient, what: string): Promise<void> => {
@@ -196,6 +226,26 @@ t.test('Access: the loopback rule for a server without tokens (requests cannot c
   t.equal(requestToken('bearer   abc  ', new URLSearchParams()), 'abc', 'the scheme is case-insensitive')
   t.equal(requestToken(undefined, new URLSearchParams('token=def')), 'def')
   t.equal(requestToken(undefined, new URLSearchParams()), undefined)
+})
+
+t.test('Access: the client behind trusted proxies', async (t) => {
+  const access = new Access({ ...defaults.access, trustedProxies: ['10.0.0.0/8', '::1', '192.0.2.1'] })
+  const xff = (value: string) => (name: string): string | undefined => name === 'x-forwarded-for' ? value : undefined
+  const cases: Array<[string, string, string, string]> = [
+    ['10.1.2.3', '203.0.113.5', '203.0.113.5', 'one client behind one proxy'],
+    ['10.1.2.3', '198.51.100.1, 203.0.113.5', '203.0.113.5', 'the rightmost untrusted entry, not what the client wrote first'],
+    ['10.1.2.3', '203.0.113.5, 10.9.9.9, 192.0.2.1', '203.0.113.5', 'past every trusted hop'],
+    ['10.1.2.3', '10.0.0.1, 10.0.0.2', '10.0.0.1', 'only trusted hops: the first of them'],
+    ['10.1.2.3', 'garbage, 203.0.113.5', '203.0.113.5', 'an entry left of the client is not read'],
+    ['10.1.2.3', '203.0.113.5, not-an-address', '10.1.2.3', 'an entry that is no address ends the chain at the proxy'],
+    ['10.1.2.3', '', '10.1.2.3', 'no header: the proxy itself'],
+    ['::ffff:10.1.2.3', '2001:db8::7', '2001:db8::7', 'an IPv4-mapped proxy address is trusted as IPv4'],
+    ['::1', '::ffff:203.0.113.5', '203.0.113.5', 'an IPv4-mapped client is named as IPv4'],
+    ['203.0.113.9', '198.51.100.1', '203.0.113.9', 'an untrusted peer is the client, whatever it sends'],
+  ]
+  for (const [peer, header, client, what] of cases) t.equal(access.peerOf(peer, xff(header)).address, client, what)
+  t.equal(access.peerOf('::1', xff('127.0.0.1')).local, false, 'a forwarded request is never local, even from loopback')
+  t.throws(() => new Access({ ...defaults.access, trustedProxies: ['nginx.lan'] }), { code: 'EAR_ERR_CONFIG' }, 'a name is refused: a proxy is an address')
 })
 
 t.test('Access.limit: each token and each address has a bucket of its own', async (t) => {

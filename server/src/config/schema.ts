@@ -62,6 +62,7 @@ export const accessSchema = Type.Object({
   playLogTokens: list('Tokens whose streams may write the play log (hello.playLog), besides admin tokens; they may do what client tokens may'),
   // A song lasts minutes; a stream confirming more is replaying or lying.
   playsPerMinute: int(1, PER_MINUTE_MAX, 30, 'Plays a client stream may open per minute, for each token and for each client address apart'),
+  trustedProxies: list('Addresses or ranges (\'127.0.0.1\', \'10.0.0.0/8\') of reverse proxies whose X-Forwarded-For names the client: its address then counts for the limits per address and in the logs (a forwarded request is still never the local administrator)'),
 }, { additionalProperties: false, description: 'Who may do what. With no token at all configured, writes are allowed from loopback only' })
 
 export const monitorsSchema = Type.Object({

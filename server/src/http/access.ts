@@ -13,8 +13,14 @@
  * and a write from another site's page, whatever the token.
  *
  * A token comes as `Authorization: Bearer TOKEN` or `?token=` (browsers cannot set headers on a WebSocket or a link).
+ *
+ * Behind a reverse proxy every request comes from the proxy's address. When that address is one of
+ * access.trustedProxies, the client is the last address of X-Forwarded-For that is not a trusted proxy (read from the
+ * right: only the proxies' own additions can be believed, a client may send any header it likes). That address is
+ * the peer's for the limits per address and for the logs; it never makes a request local.
  */
 import { timingSafeEqual, createHash } from 'node:crypto'
+import ipaddr from 'ipaddr.js'
 import type { AccessSettings } from '../config/defaults.js'
 import { earshotError, type EarshotError } from '../errors.js'
 import type { Peer } from '../stream/connection.js'
@@ -38,7 +44,9 @@ export class Access {
   readonly #limits: Record<Limited, RateLimiter>
   readonly #origins: OriginPolicy
   readonly #loopbackIsAdmin: boolean
+  readonly #proxies: Array<[ipaddr.IPv4 | ipaddr.IPv6, number]>
 
+  /** @throws EAR_ERR_CONFIG for a trusted proxy that is neither an address nor a range */
   constructor (settings: AccessSettings) {
     this.#admin = settings.adminTokens.map(digest)
     this.#client = settings.clientTokens.map(digest)
@@ -50,6 +58,12 @@ export class Access {
     }
     this.#origins = new OriginPolicy(settings)
     this.#loopbackIsAdmin = settings.loopbackIsAdmin
+    this.#proxies = settings.trustedProxies.map((entry) => {
+      const e = entry.trim()
+      if (ipaddr.isValidCIDR(e)) return ipaddr.parseCIDR(e)
+      if (ipaddr.isValid(e)) { const a = ipaddr.process(e); return [a, a.kind() === 'ipv4' ? 32 : 128] }
+      throw earshotError('EAR_ERR_CONFIG', `access.trustedProxies: ${JSON.stringify(entry)} is not an address or a range (a.b.c.d/n)`)
+    })
   }
 
   /** True when any token is configured. */
@@ -64,11 +78,31 @@ export class Access {
     return undefined
   }
 
-  /** The peer of a request from `address`: whether it is local (the header comment says when). */
+  /** The peer of a request from `address`: the client's address, and whether it is local (the header comment says when). */
   peerOf (address: string, header: HeaderOf): Peer {
     const local = this.#loopbackIsAdmin && isLoopback(address) && PROXY_HEADERS.every((h) => header(h) === undefined) &&
       this.#origins.foreign(header) === undefined
-    return { address, local }
+    return { address: this.#clientOf(address, header), local }
+  }
+
+  /** The client behind trusted proxies: X-Forwarded-For read from the right, past every trusted hop (header comment). */
+  #clientOf (address: string, header: HeaderOf): string {
+    if (this.#proxies.length === 0 || !this.#trusted(address)) return address
+    const hops = (header('x-forwarded-for') ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '')
+    let client = address
+    for (let i = hops.length - 1; i >= 0; i--) {
+      // An entry that is not an address ends the chain: the hop that added it is the last one known.
+      if (!ipaddr.isValid(hops[i])) break
+      client = ipaddr.process(hops[i]).toString()
+      if (!this.#trusted(client)) break
+    }
+    return client
+  }
+
+  #trusted (address: string): boolean {
+    if (!ipaddr.isValid(address)) return false
+    const a = ipaddr.process(address) // an IPv4-mapped IPv6 address is the IPv4 address it is
+    return this.#proxies.some(([net, bits]) => net.kind() === a.kind() && a.match(net, bits))
   }
 
   /** Refusals before tokens: a Host the server does not answer to; a write sent by a page of another site. */

@@ -167,10 +167,11 @@ export class Router {
     const { route, params } = found
     try {
       const token = requestToken(req.header('authorization'), req.query)
-      const denied = services.access.check(route.access, token, services.access.peerOf(req.remoteAddress, req.header))
+      const peer = services.access.peerOf(req.remoteAddress, req.header)
+      const denied = services.access.check(route.access, token, peer)
       if (denied) throw denied
       if (route.limited) {
-        const wait = services.access.limit(route.limited, token, req.remoteAddress)
+        const wait = services.access.limit(route.limited, token, peer.address)
         if (wait > 0) throw withHeaders(earshotError('EAR_ERR_RATE_LIMITED', wait), { 'retry-after': String(wait) })
       }
       return await route.handle({ services, req, params, token, routes: this.routes })
