@@ -266,6 +266,7 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   metrics.gaugeFrom('earshot_webhook_queue_depth', 'Webhook deliveries waiting, persisted', () => webhooks?.stats.queueDepth ?? 0)
   metrics.gaugeFrom('earshot_monitors', 'Monitors configured', () => monitors.size)
   metrics.gaugeFrom('earshot_index_jobs_queued', 'Index jobs waiting behind the running one', () => jobs.queued)
+  metrics.gaugeFrom('earshot_identify_jobs_queued', 'Identify jobs (long recordings) waiting behind the running one', () => identifyJobs.queued)
   metrics.gaugeFrom('earshot_state_disk_full', '1 while the server state cannot be written for want of space, else 0', () => stateWrites.diskFull ? 1 : 0)
   metrics.gaugeFrom('earshot_uptime_seconds', 'Seconds since the server started', () => (Date.now() - startedAt) / 1000)
   const counted = (result: IdentifyResult, lookupSeconds: number): IdentifyResult => {

@@ -235,6 +235,7 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
       t.same(done.segments.map((s: { trackId: number }) => s.trackId), [1, 3], 'song 1, then song 3')
       t.same(keys(done.segments[0]), SEGMENT_KEYS)
       t.match(done, { progress: 1, audioSeconds: 26, cut: false, damaged: null })
+      t.match((await call(base, 'GET', '/metrics')).text, /^earshot_identify_jobs_total\{state="done"\} [1-9]/m, 'counted in the metrics')
     },
     async 'GET /v1/identify-jobs/:id' (t) {
       const id = bodyOf(await startRecording()).id
