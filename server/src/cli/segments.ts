@@ -8,22 +8,14 @@ import { readFileBytes } from '../audio/file-bytes.js'
 import type { Settings } from '../config/defaults.js'
 import { earshotError } from '../errors.js'
 import type { Index } from '../index/types.js'
-import { segmentsToCsv, type IdentifyJob, type Segment } from '../recordings/identify-jobs.js'
-import { findSegments } from '../recordings/segments.js'
+import { segmentsToCsv, type IdentifyJob } from '../recordings/identify-jobs.js'
+import { findSegments, type SegmentResult } from '../recordings/segments.js'
 import { speedNote } from '../../../protocol/src/speed.js'
 import { apiOptions, callApi } from './api-client.js'
 import { clock, count, length } from './format.js'
 import { errLine, out, outJson, outText, terminal } from './terminal-text.js'
 
 type Values = Record<string, string | boolean | undefined>
-
-/** What a segment search reports, here or from a server's job. */
-export interface SegmentReport {
-  segments: Segment[]
-  audioSeconds: number
-  cut: boolean
-  damaged: string | null
-}
 
 /** A server's job is polled this often. */
 const POLL_MS = 500
@@ -50,17 +42,17 @@ export function readRecording (settings: Settings, file: string): Promise<Uint8A
 }
 
 /** Segments of a recording (`file`'s bytes) on the local index, examining at most `http.maxRecordingSeconds` of it. */
-export async function segmentsHere (index: Index, settings: Settings, bytes: Uint8Array, file: string): Promise<SegmentReport> {
+export async function segmentsHere (index: Index, settings: Settings, bytes: Uint8Array, file: string): Promise<SegmentResult> {
   const show = progressLine()
   const result = await findSegments(index, settings, { bytes, name: file }, settings.http.maxRecordingSeconds, {
     onProgress: (s) => show(s, null),
   })
   if (terminal().stderr.isTTY) terminal().stderr.write('\r\x1b[K')
-  return { ...result, damaged: result.damaged ?? null }
+  return result
 }
 
 /** Segments of `file` by a server's identify job: upload, then poll until it finishes. Ctrl-C cancels the job. */
-export async function segmentsOnServer (values: Values, file: string): Promise<SegmentReport> {
+export async function segmentsOnServer (values: Values, file: string): Promise<SegmentResult> {
   let bytes: Buffer
   try { bytes = await fs.promises.readFile(file) } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
@@ -92,7 +84,7 @@ export async function segmentsOnServer (values: Values, file: string): Promise<S
 }
 
 /** One line per segment for people, then what was examined. */
-function printSegments (r: SegmentReport): void {
+function printSegments (r: SegmentResult): void {
   for (const s of r.segments) {
     const speed = speedNote(s.speed)
     out(`${clock(s.startSeconds)}–${clock(s.endSeconds)}  #${s.trackId} ${s.artist ? `${s.artist} - ` : ''}${s.title}` +
@@ -105,7 +97,7 @@ function printSegments (r: SegmentReport): void {
 }
 
 /** Print a report as asked: JSON, CSV, or lines. */
-export function showSegments (r: SegmentReport, values: Values): void {
+export function showSegments (r: SegmentResult, values: Values): void {
   if (values.json) outJson({ segments: r.segments, audioSeconds: r.audioSeconds, cut: r.cut, damaged: r.damaged })
   else if (values.csv) outText(segmentsToCsv(r.segments))
   else printSegments(r)

@@ -65,7 +65,7 @@ export class IdentifyJobs {
         job.audioSeconds = result.audioSeconds
         job.progress = 1
         job.cut = result.cut
-        job.damaged = result.damaged ?? null
+        job.damaged = result.damaged
       },
     })
   }

@@ -57,8 +57,8 @@ export interface SegmentResult {
   audioSeconds: number
   /** The recording goes on past `maxSeconds`: only its start was examined. */
   cut: boolean
-  /** Why decoding stopped early on damaged data, after the audio it gave. */
-  damaged: string | undefined
+  /** Why decoding stopped early on damaged data, after the audio it gave; null when it ran to its end. */
+  damaged: string | null
 }
 
 /** Work done between two turns of the event loop, in ms. */
@@ -151,7 +151,7 @@ export async function findSegments (index: Index, settings: Settings, recording:
   }
   o.signal?.throwIfAborted()
   let cut = false
-  let damaged: string | undefined
+  let damaged: string | null = null
   if ('samples' in recording) {
     const max = Math.min(recording.samples.length, Math.round(maxSeconds * recording.sampleRate))
     cut = max < recording.samples.length
@@ -162,7 +162,7 @@ export async function findSegments (index: Index, settings: Settings, recording:
   } else {
     const summary = await decodeStream(recording.bytes, recording.name, maxSeconds, write, { ffmpegPath: settings.ffmpegPath, pace })
     cut = summary.cut
-    damaged = summary.damaged
+    damaged = summary.damaged ?? null
   }
   if (session === undefined) throw earshotError('EAR_ERR_AUDIO_TOO_SHORT', '0 s of audio')
   session.flush()
