@@ -11,6 +11,7 @@ import { describeError, earshotError } from '../errors.js'
 import { silentLogger, type Logger } from '../log.js'
 import { analyzeLimits } from './analyze-limits.js'
 import { indexFiles, isTruncated } from './indexer.js'
+import type { Sidecar } from './sidecar.js'
 import { round } from '../round.js'
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled'
@@ -36,6 +37,8 @@ export interface IndexJob {
   symlinks: number
   audioSeconds: number
   error: string | null
+  /** The metadata file applied, as given (catalog/sidecar.ts). */
+  metadata?: string
 }
 
 /** Finished jobs kept for GET /v1/index-jobs/:id. */
@@ -56,6 +59,8 @@ export class IndexJobs {
   readonly #settings: Settings
   readonly #log: Logger
   readonly #jobs = new Map<string, IndexJob>()
+  /** The metadata of each job that has a metadata file, read when it was started. */
+  readonly #metadata = new Map<string, Sidecar>()
   readonly #waiting: IndexJob[] = []
   #running: { job: IndexJob, abort: AbortController, done: Promise<void> } | undefined
   #closed = false
@@ -69,13 +74,18 @@ export class IndexJobs {
     this.#log = log
   }
 
-  /** Queue a job; throws EAR_ERR_JOB_QUEUE_FULL when `catalog.maxQueuedJobs` wait already. */
-  start (paths: string[]): IndexJob {
+  /**
+   * Queue a job; throws EAR_ERR_JOB_QUEUE_FULL when `catalog.maxQueuedJobs` wait already. `metadata`: a metadata file
+   * read and checked already (catalog/sidecar.ts), and its name.
+   */
+  start (paths: string[], metadata?: { file: string, entries: Sidecar }): IndexJob {
     if (this.#waiting.length >= this.#settings.catalog.maxQueuedJobs) throw earshotError('EAR_ERR_JOB_QUEUE_FULL', this.#settings.catalog.maxQueuedJobs)
     const job: IndexJob = {
       id: randomUUID(), paths, state: 'queued', createdAt: new Date().toISOString(), startedAt: null, finishedAt: null,
       total: null, indexed: 0, present: 0, skipped: [], skippedCount: 0, truncated: 0, symlinks: 0, audioSeconds: 0, error: null,
+      ...(metadata ? { metadata: metadata.file } : {}),
     }
+    if (metadata) this.#metadata.set(job.id, metadata.entries)
     this.#jobs.set(job.id, job)
     this.#forgetOld()
     if (this.#closed) this.#finish(job, 'cancelled') // the server is shutting down
@@ -153,11 +163,13 @@ export class IndexJobs {
         params: this.#settings.fingerprint,
         limits: analyzeLimits(this.#settings),
         signal,
+        metadata: this.#metadata.get(job.id),
         onEvent: (e) => {
           if (e.type === 'found') job.total = e.total
           else if (e.type === 'indexed') { job.indexed++; job.audioSeconds += e.audioSeconds }
           else if (e.type === 'present') job.present++
           else if (e.type === 'symlink') job.symlinks++
+          else if (e.type === 'warning') this.#log.warn({ job: job.id, file: e.file }, e.message)
           else if (e.type === 'skipped') {
             job.skippedCount++
             if (isTruncated(e.reason)) job.truncated++
@@ -185,6 +197,7 @@ export class IndexJobs {
   }
 
   #finish (job: IndexJob, state: JobState): void {
+    this.#metadata.delete(job.id)
     job.state = state
     job.audioSeconds = round(job.audioSeconds, 2)
     job.finishedAt = new Date().toISOString()
