@@ -296,7 +296,7 @@ function editFromFlags (values: Values, labelFlags: readonly string[]): Metadata
 
 const tracks: Command = {
   summary: 'List (and search), show, edit or remove tracks: tracks list | show <id> | edit <id> | rm <id>',
-  usage: 'list [--search TEXT] [--isrc I] [--external-id E] [--label KEY[:VALUE]] | show <id> | edit <id> [--isrc I] [--label KEY=VALUE...] | rm <id>',
+  usage: 'list | show <id> | edit <id> | rm <id>',
   positionals: [1, 2],
   actions: ['list', 'show', 'edit', 'rm'],
   options: {
@@ -313,6 +313,11 @@ const tracks: Command = {
   notes: ['An edit is made by hand: indexing the file again, a metadata file or a changed file replacing the track keep',
     'what it set. A running server on the same index sees the change at once.'],
   async run (values, [action, arg], lists) {
+    // A flag of another action would be silently ignored: say so instead.
+    const given = [...Object.keys(values).filter((k) => values[k] !== undefined), ...(lists.label.length > 0 ? ['label'] : [])]
+    const own: Record<string, readonly string[]> = { list: ['search', 'isrc', 'external-id', 'label'], edit: ['title', 'artist', 'album', 'isrc', 'external-id', 'label'] }
+    const stray = given.find((k) => k !== 'db' && k !== 'json' && !(own[action] ?? []).includes(k))
+    if (stray !== undefined) throw earshotError('EAR_ERR_USAGE', `earshot tracks ${action} takes no --${stray} (see earshot tracks --help)`)
     if (action === 'list' && arg === undefined) {
       if (lists.label.length > 1) throw earshotError('EAR_ERR_USAGE', 'tracks list takes one --label filter')
       const filter = trackFilter({ q: values.search as string | undefined, isrc: values.isrc as string | undefined, externalId: values['external-id'] as string | undefined, label: lists.label[0] })
