@@ -45,6 +45,9 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
   const rx = await receiver(t)
   const settings = allowLoopback(apiSettings())
   settings.webhooks = { ...settings.webhooks, urls: [rx.url], secret: 'test-secret-with-enough-length', initialBackoffMs: 20, maxBackoffMs: 100 }
+  // Over uWS, streams and identify run on a stream engine (a worker thread with its own read-only view of the
+  // index), as in production: it must see the edits the main thread makes.
+  settings.workers = transport === 'uws' ? 1 : 0
   const { http: base, url } = await startServer(t, transport, catalog.index, settings)
   const patch = (id: number | string, body: unknown, type = 'application/json'): Promise<Answer> =>
     call(base, 'PATCH', `/v1/tracks/${id}`, { headers: { 'content-type': type }, body: JSON.stringify(body) })
