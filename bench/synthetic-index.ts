@@ -144,6 +144,8 @@ export class SyntheticIndex implements Index {
 
   addTrack (): AddResult { throw new Error('the synthetic index is read-only') }
   removeTrack (): boolean { throw new Error('the synthetic index is read-only') }
+  updateTrack (): Track | undefined { throw new Error('the synthetic index is read-only') }
+  tracksWith (): Track[] { return [] }
   getTrack (): Track | undefined { return undefined }
   findByDigest (): Track | undefined { return undefined }
   listTracks (): Iterable<Track> { return [] }

@@ -43,6 +43,7 @@ export const errorCatalogue = {
   EAR_ERR_CLUSTER: { message: 'Cluster: %s', class: 'Error', status: 503 },
   EAR_ERR_CATALOG_PUBLISHED: { message: 'This server is a node of a cluster, whose catalog changes only by earshot publish: build the index on one machine, then publish it', class: 'Error', status: 409 },
   EAR_ERR_TRACK_NOT_FOUND: { message: 'No track with id %s', class: 'RangeError', status: 404 },
+  EAR_ERR_BAD_METADATA: { message: 'Bad track metadata: %s', class: 'TypeError', status: 400 },
   EAR_ERR_IMPORT: { message: 'Cannot import %s', class: 'Error', status: 400 },
   EAR_ERR_CONNECT: { message: 'Cannot reach the server at %s', class: 'Error', status: 502 },
   EAR_ERR_SOURCE: { message: 'Cannot read the audio source %s', class: 'Error', status: 502 },

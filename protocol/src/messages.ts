@@ -75,6 +75,12 @@ export interface Match {
   artist: string
   album: string
   source: string
+  /** The track's ISRC (12 characters, upper case, no dashes), when it has one. */
+  isrc?: string
+  /** The catalog's own id for the track, when it has one. */
+  externalId?: string
+  /** The track's labels, key to value, when it has any. */
+  labels?: Record<string, string>
   /** 0..1 */
   confidence: number
   /** Position in the track now, in seconds. */

@@ -5,7 +5,10 @@
 import { api, describe, upload, type UploadProgress } from './api.js'
 import { byId, el, length, setAlert } from './dom.js'
 
-interface Track { id: number, title: string, artist: string, album: string, durationSeconds: number, source: string }
+interface Track {
+  id: number, title: string, artist: string, album: string, durationSeconds: number, source: string,
+  isrc?: string, externalId?: string, labels?: Record<string, string>
+}
 interface TrackPage { tracks: Track[], nextCursor: string | null }
 interface TrackAdded { added: boolean, track: Track }
 interface IndexJob {
@@ -81,8 +84,10 @@ export class CatalogView {
   #row (t: Track): HTMLTableRowElement {
     const remove = el('button', { type: 'button', class: 'danger', 'aria-label': `Remove ${t.title}` }, 'Remove')
     remove.addEventListener('click', () => { void this.#remove(t) })
+    // ISRC, the catalog's id and labels on one small line under the title: no column of their own to widen the table.
+    const codes = [t.isrc && `ISRC ${t.isrc}`, t.externalId && `ID ${t.externalId}`, ...Object.entries(t.labels ?? {}).map(([k, v]) => `${k}: ${v}`)].filter(Boolean).join(' · ')
     return el('tr', { 'data-track-id': t.id },
-      el('td', { class: 'num c-id' }, t.id), el('td', { class: 'c-title' }, t.title), el('td', { class: 'c-artist' }, t.artist),
+      el('td', { class: 'num c-id' }, t.id), el('td', { class: 'c-title' }, t.title, codes && el('small', { class: 'track-codes' }, codes)), el('td', { class: 'c-artist' }, t.artist),
       el('td', { class: 'c-album' }, t.album), el('td', { class: 'num c-length' }, length(t.durationSeconds)), el('td', { class: 'c-action' }, remove))
   }
 

@@ -1,5 +1,8 @@
 import t from 'tap'
-import { namesFromFileName } from '../../server/src/audio/tags.js'
+import fs from 'node:fs'
+import path from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { namesFromFileName, readHeaders } from '../../server/src/audio/tags.js'
 
 t.test('titles and artists from file names without tags', async (t) => {
   const cases: Array<[string, string, string]> = [
@@ -16,4 +19,28 @@ t.test('titles and artists from file names without tags', async (t) => {
     ['aztec.ogg', '', 'aztec'],
   ]
   for (const [file, artist, title] of cases) t.same(namesFromFileName(file), { artist, title }, file)
+})
+
+const haveFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0
+
+t.test('the ISRC from tags: FLAC\'s Vorbis comment and MP3\'s TSRC, normalised; one that is not an ISRC is skipped with a warning', { skip: haveFfmpeg ? false : 'needs ffmpeg' }, async (t) => {
+  const dir = t.testdir()
+  const make = (name: string, tags: string[]): Uint8Array => {
+    const file = path.join(dir, name)
+    const r = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=1', ...tags.flatMap((x) => ['-metadata', x]), file])
+    if (r.status !== 0) throw new Error(`ffmpeg: ${r.stderr.toString()}`)
+    return fs.readFileSync(file)
+  }
+  const flac = await readHeaders(make('a.flac', ['ISRC=us-rc1-76-07839', 'title=Harbour Lights']), 'a.flac')
+  t.equal(flac.tags.isrc, 'USRC17607839', 'FLAC: dashes and case normalised')
+  t.equal(flac.tags.title, 'Harbour Lights')
+  t.same(flac.warnings, [])
+  const mp3 = await readHeaders(make('b.mp3', ['TSRC=GBAYE0601498']), 'b.mp3')
+  t.equal(mp3.tags.isrc, 'GBAYE0601498', 'MP3: ID3 TSRC')
+  const bad = await readHeaders(make('c.flac', ['ISRC=not-an-isrc']), 'c.flac')
+  t.equal(bad.tags.isrc, undefined, 'a tag that is not an ISRC gives none')
+  t.match(bad.warnings, [/the ISRC tag: "not-an-isrc" is not an ISRC/], 'and says why')
+  const none = await readHeaders(make('d.flac', []), '01 - Example Artist - Salt Roads.flac')
+  t.equal(none.tags.isrc, undefined, 'no tag, no ISRC')
+  t.same(none.warnings, [])
 })

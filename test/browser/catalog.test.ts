@@ -81,7 +81,7 @@ t.test('a long recording: every song on a timeline, listed, and downloaded as CS
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download as CSV' }).click()])
   t.equal(download.suggestedFilename(), 'segments-an-hour-of-air.csv')
   const csv = fs.readFileSync(await download.path(), 'utf8').trimEnd().split('\r\n')
-  t.equal(csv[0], 'startSeconds,endSeconds,trackId,title,artist,album,offsetSeconds,confidence,speed')
+  t.equal(csv[0], 'startSeconds,endSeconds,trackId,title,artist,album,offsetSeconds,confidence,speed,isrc,externalId,labels')
   t.same(csv.slice(1).map((row) => row.split(',')[3]), ['song 3', 'song 7'])
   t.same(pageErrors, [], 'no script errors')
 })
@@ -119,8 +119,20 @@ t.test('catalog: with the admin token, search, page, upload with progress, remov
   await page.getByRole('button', { name: 'Previous page' }).click()
   await page.locator('#catalog-caption', { hasText: 'Tracks, page 1' }).waitFor()
 
+  // A track's catalog metadata shows under its title, and the search finds it.
+  catalog.index.updateTrack(3, (x) => ({ ...x, isrc: 'USRC17607839', externalId: 'cat-3', labels: { genre: 'ambient' } }))
+  await page.getByLabel('Search title, artist, album, ISRC or label').fill('genre:ambient')
+  await page.getByRole('button', { name: 'Search' }).click()
+  await page.locator('#catalog-caption', { hasText: 'Tracks matching "genre:ambient"' }).waitFor()
+  t.same(await page.locator('#catalog-rows tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-track-id'))), ['3'], 'a label finds its track')
+  t.equal(await page.locator('#catalog-rows tr[data-track-id="3"] .track-codes').textContent(), 'ISRC USRC17607839 · ID cat-3 · genre: ambient', 'its ISRC, id and labels under the title')
+  await page.getByLabel('Search title, artist, album, ISRC or label').fill('US-RC1-76-07839')
+  await page.getByRole('button', { name: 'Search' }).click()
+  await page.locator('#catalog-caption', { hasText: 'Tracks matching "US-RC1-76-07839"' }).waitFor()
+  t.same(await page.locator('#catalog-rows tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-track-id'))), ['3'], 'so does its ISRC, written with dashes')
+
   // Search.
-  await page.getByLabel('Search title, artist or album').fill('song 1')
+  await page.getByLabel('Search title, artist, album, ISRC or label').fill('song 1')
   await page.getByRole('button', { name: 'Search' }).click()
   await page.locator('#catalog-caption', { hasText: 'Tracks matching "song 1"' }).waitFor()
   t.same(await page.locator('#catalog-rows tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-track-id'))), ['1', '10', '11', '12'], 'search finds songs 1, 10, 11, 12')
@@ -149,7 +161,7 @@ t.test('catalog: with the admin token, search, page, upload with progress, remov
   await screenshot('catalog-uploaded')
 
   // Remove it from its row, confirming the dialog.
-  await page.getByLabel('Search title, artist or album').fill('Night')
+  await page.getByLabel('Search title, artist, album, ISRC or label').fill('Night')
   await page.getByRole('button', { name: 'Search' }).click()
   await page.locator('#catalog-rows tr[data-track-id="13"]').waitFor()
   page.once('dialog', (d) => { void d.accept() })

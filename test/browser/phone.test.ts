@@ -81,6 +81,10 @@ t.test('every view at phone and desktop sizes: nothing scrolls sideways; screens
   form.append('audio', new Blob([new Uint8Array(wavBytes(song(70, LONG_SECONDS, RATE), RATE))], { type: 'audio/wav' }), 'long.wav')
   form.append('title', LONG_TITLE)
   form.append('artist', LONG_ARTIST)
+  // Its catalog metadata, shown under the title: long values must wrap, not widen the card.
+  form.append('isrc', 'GB-XYZ-26-00001')
+  form.append('externalId', 'orchestral-catalogue-0000000000000000000000000000000001')
+  form.append('labels', JSON.stringify({ genre: 'Orchestral', 'rights-holder': 'The Extraordinarily Long Name of a Rights Holder Incorporated' }))
   t.equal((await fetch(`${running.http}/v1/tracks`, { method: 'POST', body: form })).status, 201, 'a long-titled track is added')
   const addMonitor = async (url: string, label: string): Promise<void> => {
     const res = await fetch(`${running.http}/v1/monitors`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url, label }) })

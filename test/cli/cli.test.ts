@@ -262,7 +262,7 @@ t.test('help, version and usage errors', async (t) => {
     [['index', 'music', '--threads', '--bulk'], /--threads needs a value/],
     [['identify', 'clip-2.wav', '--json=yes'], /--json takes no value/],
     [['identify', '-j', 'clip-2.wav'], /unknown option '-j'; options are written --name/],
-    [['tracks', 'lst', '--db', 'db'], /earshot tracks has no action 'lst' \(did you mean list\?\): earshot tracks list \| show <id> \| rm <id>$/],
+    [['tracks', 'lst', '--db', 'db'], /earshot tracks has no action 'lst' \(did you mean list\?\): earshot tracks list \| show <id> \| edit <id> \| rm <id>$/],
     [['jobs', 'cancle'], /earshot jobs has no action 'cancle' \(did you mean cancel\?\)/],
     [['monitor', 'remove', 'x'], /earshot monitor has no action 'remove'/],
     [['stream', 'x.wav', '--server', 'ftp://host'], /--server must be an address like http:\/\/host:8080 or ws:\/\/host:8080, got 'ftp:\/\/host'/],

@@ -29,7 +29,7 @@ t.test('monitor and plays over the HTTP API', async (t) => {
   const speeds = [1.021, 0.982, 1.002]
   for (let i = 0; i < 25; i++) {
     const startedAt = new Date(day + i * 600_000).toISOString()
-    const p = log.open({ stream: i % 2 ? 'radio-b' : 'radio-a', kind: 'monitor', trackId: 1, title: 'song 3, "live"', artist: 'x', album: '', startedAt, startStreamSeconds: i * 600, startOffsetSeconds: 0, peakConfidence: 0.9, speed: speeds[i % 3] })
+    const p = log.open({ stream: i % 2 ? 'radio-b' : 'radio-a', kind: 'monitor', trackId: 1, title: 'song 3, "live"', artist: 'x', album: '', startedAt, startStreamSeconds: i * 600, startOffsetSeconds: 0, peakConfidence: 0.9, speed: speeds[i % 3], ...(i === 23 ? { isrc: 'USRC17607839', labels: { genre: 'jazz' } } : {}) })
     log.close(p.id, { endedAt: new Date(day + i * 600_000 + 180_000).toISOString(), endStreamSeconds: i * 600 + 180, endOffsetSeconds: 180 })
   }
   await log.flushed()
@@ -53,8 +53,8 @@ t.test('monitor and plays over the HTTP API', async (t) => {
   t.equal(lines.length, 13, 'one header and 12 rows')
   t.match(lines[0], /^id,stream,/)
   t.match(lines[1], /"song 3, ""live"""/, 'commas and quotes in titles are quoted')
-  t.match(lines[0], /,open,speed,label,durationSeconds$/, 'the server\'s columns, speed last of them, then the station\'s label and the play\'s length')
-  t.match(lines[1], /,false,1\.002,,180$/, 'play 23 (the newest of radio-b): 1.002; no label (a client stream); 180 s')
+  t.match(lines[0], /,open,speed,isrc,externalId,labels,label,durationSeconds$/, 'the server\'s columns, the track\'s metadata last of them, then the station\'s label and the play\'s length')
+  t.match(lines[1], /,false,1\.002,USRC17607839,,"\{""genre"":""jazz""\}",,180$/, 'play 23 (the newest of radio-b): 1.002; its ISRC and labels (one JSON object); no label (a client stream); 180 s')
 
   const human = await run(['plays', '--from', '2026-11-20T03:00:00Z', '--to', '2026-11-20T03:30:00Z'])
   t.equal(human.stdout.trim().split('\n').length, 3, '--from and --to bound the range (3 plays in 30 min)')

@@ -38,7 +38,7 @@ t.test('identify --segments lists every song of a recording, here and on a serve
   const csv = await run(['--db', 'db', '--csv'])
   t.equal(csv.code, 0, csv.stderr)
   const rows = csv.stdout.trimEnd().split('\r\n')
-  t.equal(rows[0], 'startSeconds,endSeconds,trackId,title,artist,album,offsetSeconds,confidence,speed')
+  t.equal(rows[0], 'startSeconds,endSeconds,trackId,title,artist,album,offsetSeconds,confidence,speed,isrc,externalId,labels')
   t.same(rows.slice(1).map((r) => r.split(',')[3]), ['song 21', 'song 22'])
 
   const { http } = await startServer(t, 'ws', cat.index, testSettings())

@@ -63,6 +63,9 @@ t.test('three nodes, NATS and HAProxy: a node killed mid-song loses nothing but 
   // The index is built once and copied to each node, as an operator ships it.
   const seeds = [3, 5, 7, 9]
   const catalog = buildCatalog(path.join(dir, 'built'), seeds, SONG_SECONDS, RATE)
+  // Each track with an ISRC: every node's copy of a play, and its webhook events, must carry it.
+  const isrcOf = (trackId: number): string => `GBAYE06${String(trackId).padStart(5, '0')}`
+  for (const id of catalog.songs.keys()) catalog.index.updateTrack(id, (x) => ({ ...x, isrc: isrcOf(id) }))
   catalog.index.close()
   const songOf = (seed: number): Float32Array => catalog.songs.get(seeds.indexOf(seed) + 1)!
 
@@ -196,7 +199,11 @@ t.test('three nodes, NATS and HAProxy: a node killed mid-song loses nothing but 
       t.equal(first.startStreamSeconds, beforeKill.startStreamSeconds, 'from where it started on the node that died')
     }
     // Every survivor answers the same rows.
-    for (const n of survivors) t.same((await playsOf(m.id, n.port)).map((p) => p.id).sort(), plays.map((p) => p.id).sort(), `${m.label}: ${n.name} answers the same plays`)
+    for (const n of survivors) {
+      const copies = await playsOf(m.id, n.port)
+      t.same(copies.map((p) => p.id).sort(), plays.map((p) => p.id).sort(), `${m.label}: ${n.name} answers the same plays`)
+      t.ok(copies.every((p) => p.isrc === isrcOf(p.trackId)), `${m.label}: ${n.name}'s copies carry their track's ISRC`)
+    }
   }
 
   // Webhooks: each event once, whichever node filed it.
@@ -206,4 +213,5 @@ t.test('three nodes, NATS and HAProxy: a node killed mid-song loses nothing but 
   const monitorPlays = deliveries.filter((d) => d.play.kind === 'monitor')
   t.equal(monitorPlays.filter((d) => d.type === 'match.confirmed').length, 6, 'one match.confirmed per play of a station')
   t.equal(monitorPlays.filter((d) => d.type === 'match.ended').length, 6, 'one match.ended per play of a station')
+  t.ok(monitorPlays.every((d) => d.play.isrc === isrcOf(d.play.trackId)), 'every event carries its track\'s ISRC')
 })

@@ -252,6 +252,7 @@ export const PROBES: Readonly<Record<string, Probe>> = {
   'GET /v1/tracks/:id': { path: `/v1/tracks/${UNKNOWN_TRACK_ID}`, status: 404, code: 'EAR_ERR_TRACK_NOT_FOUND' },
   'POST /v1/tracks': { path: '/v1/tracks', headers: TEXT, body: 'x', status: 415, code: 'EAR_ERR_CONTENT_TYPE' },
   'DELETE /v1/tracks/:id': { path: `/v1/tracks/${UNKNOWN_TRACK_ID}`, status: 404, code: 'EAR_ERR_TRACK_NOT_FOUND' },
+  'PATCH /v1/tracks/:id': { path: `/v1/tracks/${UNKNOWN_TRACK_ID}`, headers: JSON_TYPE, body: '{}', status: 404, code: 'EAR_ERR_TRACK_NOT_FOUND' },
   'POST /v1/index-jobs': { path: '/v1/index-jobs', headers: JSON_TYPE, body: '{}', status: 400, code: 'EAR_ERR_BAD_REQUEST' },
   'GET /v1/index-jobs/:id': { path: `/v1/index-jobs/${UNKNOWN_UUID}`, status: 404, code: 'EAR_ERR_JOB_NOT_FOUND' },
   'GET /v1/index-jobs': { path: '/v1/index-jobs', status: 200 },

@@ -176,6 +176,15 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
       t.match(r.track, { title: 'upload 10', artist: 'tester' })
       t.ok(r.track.id > SEEDS.length, 'a new id')
     },
+    async 'PATCH /v1/tracks/:id' (t) {
+      const id = bodyOf(await upload(12)).track.id
+      const a = await call(base, 'PATCH', `/v1/tracks/${id}`, { headers: { 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ isrc: 'US-RC1-76-07839', externalId: 'cat-12', labels: { genre: 'jazz' } }) })
+      t.equal(a.status, 200)
+      const r = bodyOf(a)
+      t.same(keys(r), [...TRACK_KEYS, 'editedFields', 'externalId', 'isrc', 'labels'].sort(), 'the track, with its catalog metadata')
+      t.match(r, { id, isrc: 'USRC17607839', externalId: 'cat-12', labels: { genre: 'jazz' }, editedFields: ['externalId', 'isrc', 'labels'] })
+      t.equal((await call(base, 'DELETE', `/v1/tracks/${id}`)).status, 204)
+    },
     async 'DELETE /v1/tracks/:id' (t) {
       const id = bodyOf(await upload(11)).track.id
       const a = await call(base, 'DELETE', `/v1/tracks/${id}`)
@@ -247,7 +256,7 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
         t.match(a.headers['content-type'], /^text\/csv/)
         t.equal(a.headers['content-disposition'], 'attachment; filename="segments.csv"')
         const lines = a.text.trimEnd().split('\r\n')
-        t.equal(lines[0], 'startSeconds,endSeconds,trackId,title,artist,album,offsetSeconds,confidence,speed')
+        t.equal(lines[0], 'startSeconds,endSeconds,trackId,title,artist,album,offsetSeconds,confidence,speed,isrc,externalId,labels')
         t.same(lines.slice(1).map((l) => l.split(',')[2]), ['1', '3'], 'a row per segment')
       }
     },

@@ -241,6 +241,11 @@ t.test('the schemas fit what the server answers', async (t) => {
   fits('stats', await request('GET', `${base}/v1/stats`), '/v1/stats', 'get', 200)
   fits('track list', await request('GET', `${base}/v1/tracks?limit=1`), '/v1/tracks', 'get', 200)
   fits('one track', await request('GET', `${base}/v1/tracks/1`), '/v1/tracks/{id}', 'get', 200)
+  // Catalog metadata on track 1: the answers below (the track, identify's match) carry it.
+  const metadata = { isrc: 'US-RC1-76-07839', externalId: 'cat-1', labels: { genre: 'jazz' } }
+  fits('edit a track', await request('PATCH', `${base}/v1/tracks/1`, JSON.stringify(metadata), { 'content-type': 'application/json' }), '/v1/tracks/{id}', 'patch', 200)
+  fits('one track with metadata', await request('GET', `${base}/v1/tracks/1`), '/v1/tracks/{id}', 'get', 200)
+  fits('a bad ISRC', await request('PATCH', `${base}/v1/tracks/1`, '{"isrc":"x"}', { 'content-type': 'application/json' }), '/v1/tracks/{id}', 'patch', 400)
   fits('no such track', await request('GET', `${base}/v1/tracks/99`), '/v1/tracks/{id}', 'get', 404)
   fits('bad limit', await request('GET', `${base}/v1/tracks?limit=0`), '/v1/tracks', 'get', 400)
 

@@ -148,4 +148,45 @@ for (const [name, make] of implementations) {
     t.equal(again.id, 4)
     t.equal(checkTrackPostings(index, 4, again.list), undefined)
   })
+
+  t.test(`${name}: catalog metadata: updateTrack, tracksWith, a track replaced in the transaction that adds the next`, async (t) => {
+    const index = make(t)
+    const a = add(index, 1)
+    add(index, 2)
+    const list = syntheticList(3)
+    const withCodes = index.addTrack({ ...syntheticMeta(3, list), isrc: 'USRC17607839', externalId: 'cat-3', labels: { genre: 'jazz' } }, list).track
+    t.match(index.getTrack(withCodes.id), { isrc: 'USRC17607839', externalId: 'cat-3', labels: { genre: 'jazz' } }, 'stored with the row')
+    t.same(index.tracksWith('isrc', 'USRC17607839').map((x) => x.id), [withCodes.id], 'found by ISRC')
+    t.same(index.tracksWith('externalId', 'cat-3').map((x) => x.id), [withCodes.id], 'found by external id')
+    t.same(index.tracksWith('isrc', 'GBAYE0601498'), [], 'an ISRC nobody has')
+
+    const edited = index.updateTrack(a.id, (x) => ({ ...x, isrc: 'USRC17607839', externalId: 'cat-1', labels: { mood: 'calm' }, editedFields: ['isrc'], id: 99, digest: 'forged', hashCount: 0 }))
+    t.match(edited, { id: a.id, digest: 'digest-1', hashCount: a.list.count, isrc: 'USRC17607839', labels: { mood: 'calm' }, editedFields: ['isrc'] }, 'the row changes; id, digest and counts do not')
+    t.same(index.getTrack(a.id), edited, 'as stored')
+    t.same(index.tracksWith('isrc', 'USRC17607839').map((x) => x.id), [a.id, withCodes.id], 'two tracks with one ISRC, in id order')
+    t.equal(index.findByDigest('digest-1')?.id, a.id, 'the digest still finds it')
+    const moved = index.updateTrack(a.id, (x) => { const { isrc: _, ...rest } = x; return { ...rest, externalId: 'cat-1b' } })
+    t.equal(moved?.isrc, undefined, 'a field left out of the new row is gone')
+    t.same(index.tracksWith('isrc', 'USRC17607839').map((x) => x.id), [withCodes.id], 'and its lookup with it')
+    t.same(index.tracksWith('externalId', 'cat-1'), [], 'the old external id finds nothing')
+    t.same(index.tracksWith('externalId', 'cat-1b').map((x) => x.id), [a.id])
+    t.equal(index.updateTrack(999, (x) => x), undefined, 'an unknown id: undefined')
+    t.throws(() => index.updateTrack(a.id, () => { throw new Error('refused') }), /refused/, 'a change that throws')
+    t.equal(index.getTrack(a.id)?.externalId, 'cat-1b', 'leaves the row as it was')
+
+    // A changed file: its new track replaces the old one, both in one step.
+    const next = syntheticList(4)
+    const replaced = index.addTrack({ ...syntheticMeta(4, next), externalId: 'cat-3' }, next, withCodes.id)
+    t.equal(replaced.added, true)
+    t.equal(index.getTrack(withCodes.id), undefined, 'the old track is gone')
+    t.same(index.tracksWith('isrc', 'USRC17607839'), [], 'with its codes')
+    t.same(index.tracksWith('externalId', 'cat-3').map((x) => x.id), [replaced.track.id], 'the new track holds the external id now')
+    let stray = 0
+    for (let i = 0; i < list.count; i++) index.lookup(list.hashes[i], (track) => { if (track === withCodes.id) stray++ }, Infinity)
+    t.equal(stray, 0, 'no posting of the old track left')
+    t.equal(index.stats().tracks, 3)
+    const same = index.addTrack(syntheticMeta(4, next), next, a.id)
+    t.equal(same.added, false, 'audio indexed already: nothing added')
+    t.ok(index.getTrack(a.id), 'so nothing is replaced')
+  })
 }

@@ -9,7 +9,7 @@ import { EarshotError } from '../../server/src/errors.js'
 import { INDEX_FORMAT_VERSION, LmdbIndex } from '../../server/src/index/lmdb-index.js'
 import { childEnv, spawnNode } from '../helpers/child-env.js'
 import { lines, until } from '../helpers/child-lines.js'
-import { addSynthetic, checkTrackPostings, freshIndex, syntheticList, throwsCode } from '../helpers/index-data.js'
+import { addSynthetic, checkTrackPostings, freshIndex, syntheticList, syntheticMeta, throwsCode } from '../helpers/index-data.js'
 
 const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url))
 
@@ -163,4 +163,47 @@ t.test('a writer killed with SIGKILL mid-way leaves every track complete', async
   const more = add(index, 5000, 100)
   t.equal(more.id, tracks.length + 1)
   t.equal(checkTrackPostings(index, more.id, more.list), undefined)
+})
+
+t.test('catalog metadata: an index written without it opens as it is, gains it, and keeps it across a reopen', async (t) => {
+  const dir = path.join(t.testdir(), 'db')
+  // Rows as every earshot before catalog metadata wrote them: no isrc, externalId, labels, and no code keys.
+  const old = LmdbIndex.open(dir, params)
+  add(old, 1)
+  add(old, 2)
+  await old.close()
+  const index = LmdbIndex.open(dir, params)
+  t.equal(index.getTrack(1)?.isrc, undefined, 'an old row reads without the fields')
+  t.same(index.tracksWith('isrc', 'USRC17607839'), [])
+  index.updateTrack(1, (x) => ({ ...x, isrc: 'USRC17607839', labels: { genre: 'jazz' } }))
+  index.updateTrack(2, (x) => ({ ...x, isrc: 'USRC17607839', externalId: 'cat-2' }))
+  await index.close()
+  const reader = LmdbIndex.open(dir, params, { readOnly: true })
+  t.same(reader.tracksWith('isrc', 'USRC17607839').map((x) => x.id), [1, 2], 'the lookup is stored with the rows')
+  t.same(reader.getTrack(1)?.labels, { genre: 'jazz' })
+  await reader.close()
+
+  // An earshot from before the lookups removes a track: its row goes, its code key stays. It is skipped.
+  const raw = open({ path: dir, maxDbs: 10_000 })
+  raw.openDB<unknown, number>('tracks', { keyEncoding: 'uint32', encoding: 'msgpack' }).removeSync(2)
+  await raw.close()
+  const after = LmdbIndex.open(dir, params)
+  t.teardown(() => after.close())
+  t.same(after.tracksWith('isrc', 'USRC17607839').map((x) => x.id), [1], 'a code key of a removed row is skipped')
+  t.same(after.tracksWith('externalId', 'cat-2'), [])
+})
+
+t.test('catalog metadata: a bulk load writes the code keys and removes the tracks it replaces in its commit', async (t) => {
+  const { index } = freshIndex(t)
+  const first = add(index, 1)
+  const bulk = index.bulkWriter()
+  const list = syntheticList(5)
+  const r = bulk.add({ ...syntheticMeta(5, list), isrc: 'GBAYE0601498' }, list, first.id)
+  t.ok(r.added)
+  t.ok(index.getTrack(first.id), 'the old track stays until the run is committed')
+  bulk.finish()
+  t.equal(index.getTrack(first.id), undefined, 'the commit removes it')
+  t.same(index.tracksWith('isrc', 'GBAYE0601498').map((x) => x.id), [r.track.id])
+  t.equal(checkTrackPostings(index, r.track.id, list), undefined)
+  t.equal(index.stats().tracks, 1)
 })

@@ -193,8 +193,8 @@ t.test('speed: kept at open, updated by touch and close; the start correction an
   t.match(log.recover(), [{ id: q.id, speed: 0.97, endStreamSeconds: 150, endOffsetSeconds: 61 }], 'recovered at its last touch: 12.5 + 0.97 × 50 s')
   t.equal(log.get(p.id)?.speed, 1.02)
   const csv = playsToCsv([log.get(p.id) as Play]).split('\r\n')
-  t.equal(csv[0].split(',').at(-1), 'speed', 'the CSV has speed as its last column (older columns keep their place)')
-  t.equal(csv[1].split(',').at(-1), '1.02')
+  t.same(csv[0].split(',').slice(-4), ['speed', 'isrc', 'externalId', 'labels'], 'the CSV has speed after the older columns, then the track\'s metadata (older columns keep their place)')
+  t.equal(csv[1].split(',').at(-4), '1.02')
 })
 
 t.test('a format 2 log is moved over on open: its plays read speed 1', async (t) => {
@@ -465,13 +465,38 @@ t.test('CSV: header and one row per play, RFC 4180 quoting', async (t) => {
     const got = Object.fromEntries(header.map((h, i) => [h, parsed[r + 1][i]]))
     const want = Object.fromEntries(header.map((h) => {
       const v = rows[r][h as keyof Play]
-      return [h, v === null ? '' : String(v)]
+      return [h, v === null || v === undefined ? '' : String(v)]
     }))
     t.same(got, want, `row ${r} (${JSON.stringify(rows[r].title)})`)
   }
   t.equal(parsed[1][header.indexOf('endStreamSeconds')], '160.25')
   t.equal(parsed[2][header.indexOf('endedAt')], '', 'null is an empty field')
   t.equal(playsToCsv([]), `${header.join(',')}\r\n`, 'no plays: the header alone')
+  const tagged = log.open(newPlay({ isrc: 'USRC17607839', externalId: 'cat, "7"', labels: { genre: 'jazz', mood: 'calm' }, startedAt: new Date(T0 + 99).toISOString() }))
+  const [head, row] = parseCsv(playsToCsv([tagged]))
+  const cell = (name: string): string => row[head.indexOf(name)]
+  t.equal(cell('isrc'), 'USRC17607839')
+  t.equal(cell('externalId'), 'cat, "7"', 'an external id quoted as any text')
+  t.same(JSON.parse(cell('labels')), { genre: 'jazz', mood: 'calm' }, 'labels: one cell, a JSON object')
+})
+
+t.test('a play keeps its track\'s catalog metadata through open, close, reopen, recover, and a cluster\'s copy (apply)', async (t) => {
+  const f = fresh(t)
+  const meta = { isrc: 'USRC17607839', externalId: 'cat-7', labels: { genre: 'jazz' } }
+  const p = f.env.log.open(newPlay(meta))
+  t.match(p, meta, 'at open')
+  const q = f.env.log.open(newPlay({ stream: 'radio-2' }))
+  t.notOk('isrc' in q || 'externalId' in q || 'labels' in q, 'a track without metadata: no such fields')
+  t.match(f.env.log.close(p.id, { endedAt: new Date(T0 + 60_000).toISOString(), endStreamSeconds: 160, endOffsetSeconds: 60 }), meta, 'at close')
+  const { log } = await f.reopen()
+  t.match(log.recover(), [{ id: q.id }], 'the open one recovered')
+  t.match(log.get(p.id), meta, 'after a reopen')
+  // A cluster's nodes copy rows as JSON (cluster/play-replication.ts): the metadata goes with them.
+  const other = new PlayLog(open({ path: path.join(t.testdir(), 'other'), maxDbs: 8 }), { ids: 'shared' })
+  const copy = JSON.parse(JSON.stringify(log.get(p.id))) as Play
+  t.equal(other.apply(copy), true)
+  t.match(other.get(p.id), meta, 'in another node\'s copy')
+  t.same(other.query({ trackId: 7 }).plays.map((x) => x.labels), [meta.labels])
 })
 
 t.test('a shared log (a cluster): ids from the stream, rows of other nodes applied, stale plays closed', async (t) => {

@@ -24,6 +24,7 @@ function airing (songs: Map<number, Float32Array>): { pcm: Float32Array, spans: 
 t.test('every song of a recording is one segment at its place, the unknown song none', async (t) => {
   const cat = buildCatalog(path.join(t.testdir(), 'db'), SEEDS, 30, RATE)
   t.teardown(() => cat.index.close())
+  cat.index.updateTrack(3, (track) => ({ ...track, isrc: 'USRC17607839', externalId: 'cat-13', labels: { genre: 'test' } }))
   const { pcm, spans } = airing(cat.songs)
   const seen: Segment[] = []
   const progress: number[] = []
@@ -52,6 +53,8 @@ t.test('every song of a recording is one segment at its place, the unknown song 
   // At 3 % fast the track runs 1.03 s per recording second: its offset scales with the time since its start.
   near(c.offsetSeconds, (c.startSeconds - spans[3][0]) * 1.03, 1.5, 'track 3 offset, in track seconds')
   near(c.endSeconds, spans[3][1], 1, 'track 3 ends where the recording ends')
+  t.same([c.isrc, c.externalId, c.labels], ['USRC17607839', 'cat-13', { genre: 'test' }], 'a segment carries its track\'s catalog fields')
+  t.equal(a.isrc, undefined, 'and a track without them none')
   for (const s of result.segments) {
     t.ok(s.confidence >= defaults.minConfidence && s.confidence <= 1, `confidence ${s.confidence}`)
     t.equal(s.title, `song ${SEEDS[s.trackId - 1]}`)

@@ -1,20 +1,26 @@
 /**
- * Tags: title, artist and album from the file's metadata, falling back to the file name without its extension, and
- * the length the headers declare (for the truncation check).
+ * Tags: title, artist and album from the file's metadata, falling back to the file name without its extension, its
+ * ISRC (ID3 TSRC, Vorbis comment ISRC, MP4 ----:com.apple.iTunes:ISRC, as music-metadata reads them), and the length
+ * the headers declare (for the truncation check).
  */
 import path from 'node:path'
 import { parseBuffer } from 'music-metadata'
+import { isrcFromTag } from '../index/track-metadata.js'
 
 export interface Tags {
   title: string
   artist: string
   album: string
+  /** Normalised (index/track-metadata.ts); absent when the file has none, or none that is an ISRC. */
+  isrc?: string
 }
 
 export interface Headers {
   tags: Tags
   /** Seconds of audio the headers declare, when they say (music-metadata's format.duration, read without a scan). */
   declaredSeconds: number | undefined
+  /** Tag values that were skipped, with why (an ISRC tag that is not one): the file is indexed without them. */
+  warnings: string[]
 }
 
 /**
@@ -35,7 +41,7 @@ export function namesFromFileName (file: string): { title: string, artist: strin
 
 export async function readHeaders (bytes: Uint8Array | undefined, file: string): Promise<Headers> {
   const fallback = namesFromFileName(file)
-  let common: { title?: string, artist?: string, album?: string } = {}
+  let common: { title?: string, artist?: string, album?: string, isrc?: string[] } = {}
   let declaredSeconds: number | undefined
   if (bytes) {
     try {
@@ -46,13 +52,18 @@ export async function readHeaders (bytes: Uint8Array | undefined, file: string):
       // Unreadable tags are not an error: the file name stands in.
     }
   }
-  return {
-    tags: {
-      title: common.title?.trim() || fallback.title,
-      // The file name's artist only with its title: tags that name a title without an artist keep the artist empty.
-      artist: common.artist?.trim() || (common.title?.trim() ? '' : fallback.artist),
-      album: common.album?.trim() ?? '',
-    },
-    declaredSeconds,
+  const tags: Tags = {
+    title: common.title?.trim() || fallback.title,
+    // The file name's artist only with its title: tags that name a title without an artist keep the artist empty.
+    artist: common.artist?.trim() || (common.title?.trim() ? '' : fallback.artist),
+    album: common.album?.trim() ?? '',
   }
+  const warnings: string[] = []
+  // The first tag that is an ISRC; one that is not is skipped with a warning, never a reason to refuse the file.
+  for (const text of common.isrc ?? []) {
+    const read = isrcFromTag(text)
+    if ('isrc' in read) { tags.isrc ??= read.isrc; continue }
+    warnings.push(read.problem)
+  }
+  return { tags, declaredSeconds, warnings }
 }

@@ -19,6 +19,8 @@ import { earshotError } from '../errors.js'
 export interface Analysis {
   meta: NewTrack
   hashes: HashList
+  /** Tag values skipped, with why (an ISRC tag that is not one); the track is good without them. */
+  warnings: string[]
   /** Time spent decoding (with the tags) and fingerprinting, in ms; the two interleave block by block. */
   decodeMs: number
   fingerprintMs: number
@@ -38,7 +40,7 @@ export async function analyzeBytes (bytes: Uint8Array, source: string, params: F
     fingerprintMs += performance.now() - t
   }, { ffmpegPath: limits.ffmpegPath })
   fp?.end()
-  const { tags, declaredSeconds } = await headers
+  const { tags, declaredSeconds, warnings } = await headers
   const durationSeconds = decoded.samples / decoded.sampleRate
   if (decoded.cut) throw earshotError('EAR_ERR_AUDIO_TOO_LONG', `${source}: longer than the limit of ${limits.maxTrackSeconds} s`)
   if (decoded.damaged !== undefined) throw earshotError('EAR_ERR_AUDIO_TRUNCATED', `${source}: the decoder stopped after ${durationSeconds.toFixed(1)} s (${decoded.damaged})`)
@@ -49,6 +51,7 @@ export async function analyzeBytes (bytes: Uint8Array, source: string, params: F
   return {
     meta: { ...tags, durationSeconds, source, digest: fingerprintDigest(list) },
     hashes: { hashes: list.hashes.slice(0, list.count), frames: list.frames.slice(0, list.count), count: list.count, frameCount: list.frameCount },
+    warnings,
     decodeMs: performance.now() - t0 - fingerprintMs,
     fingerprintMs,
   }

@@ -10,6 +10,7 @@ import { JobQueue, type Job } from '../jobs/job-queue.js'
 import { silentLogger, type Logger } from '../log.js'
 import { analyzeLimits } from './analyze-limits.js'
 import { indexFiles, isTruncated } from './indexer.js'
+import type { Sidecar } from './sidecar.js'
 import { round } from '../round.js'
 
 export type { JobState } from '../jobs/job-queue.js'
@@ -29,32 +30,37 @@ export interface IndexJob extends Job {
   /** Symbolic links met in folders and not followed. */
   symlinks: number
   audioSeconds: number
+  /** The metadata file applied, as given (catalog/sidecar.ts). */
+  metadata?: string
 }
 
 /** Skipped files listed per job at most (the count goes on). */
 const MAX_SKIPPED_LISTED = 1000
 
 export class IndexJobs {
-  readonly #queue: JobQueue<IndexJob>
+  /** A job's input: the metadata of its metadata file, read and checked when it was started. */
+  readonly #queue: JobQueue<IndexJob, Sidecar | undefined>
 
   /** @param log the jobs' log: start, end and cancellation of each job */
   constructor (index: Index, settings: Settings, log: Logger = silentLogger) {
-    this.#queue = new JobQueue<IndexJob>({
+    this.#queue = new JobQueue<IndexJob, Sidecar | undefined>({
       kind: 'index',
       maxQueued: settings.catalog.maxQueuedJobs,
       log,
       summary: (job) => ({ paths: job.paths.length, indexed: job.indexed, present: job.present, skipped: job.skippedCount, truncated: job.truncated, symlinks: job.symlinks }),
-      run: async (job, _, signal) => {
+      run: async (job, metadata, signal) => {
         try {
           await indexFiles(index, job.paths, {
             params: settings.fingerprint,
             limits: analyzeLimits(settings),
             signal,
+            metadata,
             onEvent: (e) => {
               if (e.type === 'found') job.total = e.total
               else if (e.type === 'indexed') { job.indexed++; job.audioSeconds += e.audioSeconds }
               else if (e.type === 'present') job.present++
               else if (e.type === 'symlink') job.symlinks++
+              else if (e.type === 'warning') log.warn({ job: job.id, file: e.file }, e.message)
               else if (e.type === 'skipped') {
                 job.skippedCount++
                 if (isTruncated(e.reason)) job.truncated++
@@ -74,9 +80,15 @@ export class IndexJobs {
   /** Told when a job finishes, whatever its end (metrics). */
   set onFinished (f: ((job: IndexJob) => void) | undefined) { this.#queue.onFinished = f }
 
-  /** Queue a job; throws EAR_ERR_JOB_QUEUE_FULL when `catalog.maxQueuedJobs` wait already. */
-  start (paths: string[]): IndexJob {
-    return this.#queue.start({ paths, total: null, indexed: 0, present: 0, skipped: [], skippedCount: 0, truncated: 0, symlinks: 0, audioSeconds: 0 }, undefined)
+  /**
+   * Queue a job; throws EAR_ERR_JOB_QUEUE_FULL when `catalog.maxQueuedJobs` wait already. `metadata`: a metadata file
+   * read and checked already (catalog/sidecar.ts), and its name.
+   */
+  start (paths: string[], metadata?: { file: string, entries: Sidecar }): IndexJob {
+    return this.#queue.start({
+      paths, total: null, indexed: 0, present: 0, skipped: [], skippedCount: 0, truncated: 0, symlinks: 0, audioSeconds: 0,
+      ...(metadata ? { metadata: metadata.file } : {}),
+    }, metadata?.entries)
   }
 
   get (id: string): IndexJob | undefined { return this.#queue.get(id) }

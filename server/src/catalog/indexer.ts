@@ -6,6 +6,13 @@
  * regular files are read: devices, FIFOs and sockets are skipped with EAR_ERR_FILE_NOT_REGULAR. Decoding and
  * fingerprinting run on every core in a worker pool; the main thread writes each track in its own transaction. An
  * abort signal stops the walk and terminates the workers.
+ *
+ * A file indexed before from the same path is skipped while its size and modification time are the same. One that
+ * changed is read again: the same audio (its tags edited) updates its track in place; other audio replaces its old
+ * track in the transaction that stores the new one, so a file that fails to read leaves the old track as it was.
+ * A metadata file (catalog/sidecar.ts) gives tracks their ISRC, external id and labels; for a file skipped as
+ * unchanged, its values are applied to the track as it is. Metadata edited by hand survives both
+ * (index/track-metadata.ts says who wins).
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -21,6 +28,8 @@ import { describeError, earshotError } from '../errors.js'
 import { defaults } from '../config/defaults.js'
 import { addTrackOnce, describePresent } from '../match/duplicate-finder.js'
 import { fileError, fileKind } from '../audio/file-bytes.js'
+import { applyEdit, carryOver, metadataDiffers } from '../index/track-metadata.js'
+import type { Sidecar } from './sidecar.js'
 
 /** Extensions taken from folders (lower case, with the dot). */
 export const AUDIO_EXTENSIONS = new Set(['.wav', '.wave', '.mp3', '.flac', '.ogg', '.oga', '.opus', '.m4a', '.aac',
@@ -28,8 +37,12 @@ export const AUDIO_EXTENSIONS = new Set(['.wav', '.wave', '.mp3', '.flac', '.ogg
 
 export type IndexEvent =
   | { type: 'found', total: number }
-  | { type: 'indexed', file: string, track: Track, audioSeconds: number }
-  | { type: 'present', file: string, track: Track, reason: string }
+  /** `replaced`: the old track of a changed file, removed in the transaction that stored `track`. */
+  | { type: 'indexed', file: string, track: Track, audioSeconds: number, replaced?: Track }
+  /** `updated`: the track's metadata or file details were brought up to date (metadata file, tags edited in the file). */
+  | { type: 'present', file: string, track: Track, reason: string, updated?: boolean }
+  /** A value skipped with a reason (an ISRC tag that is not one); the file is indexed without it. */
+  | { type: 'warning', file: string, message: string }
   /** A track handed to `IndexOptions.keep` instead of the index. */
   | { type: 'kept', file: string, meta: NewTrack }
   /** `reason` starts with its code: `EAR_ERR_…: message`. */
@@ -38,7 +51,13 @@ export type IndexEvent =
 
 export interface IndexSummary {
   indexed: number
+  /** Of the indexed, changed files whose new track replaced the old one. */
+  replaced: number
   present: number
+  /** Of the present, tracks whose metadata or file details were brought up to date. */
+  updated: number
+  /** Values skipped with a warning (IndexEvent 'warning'). */
+  warnings: number
   skipped: number
   /** Of the skipped, files refused as truncated or damaged (EAR_ERR_AUDIO_TRUNCATED). */
   truncated: number
@@ -132,6 +151,8 @@ export interface IndexOptions {
   keep?: (meta: NewTrack, hashes: HashList, file: string) => void
   /** Extensions taken from folders (lower case, with the dot); default AUDIO_EXTENSIONS. */
   extensions?: ReadonlySet<string>
+  /** Files' catalog metadata from a metadata file (catalog/sidecar.ts), by resolved path; over the files' tags. */
+  metadata?: Sidecar
   /**
    * Write through the index's bulk path: sorted runs straight into segments, each run one transaction. Much faster
    * for big folders; a copy of a recording is then recognised only against runs already written, not within its own.
@@ -144,7 +165,7 @@ export async function indexFiles (index: Index | undefined, inputs: readonly str
   if (index === undefined && options.keep === undefined) throw new TypeError('indexFiles needs an index or options.keep')
   const started = performance.now()
   const emit = options.onEvent ?? (() => {})
-  const summary: IndexSummary = { indexed: 0, present: 0, skipped: 0, truncated: 0, symlinks: 0, audioSeconds: 0, seconds: 0, decodeSeconds: 0, fingerprintSeconds: 0 }
+  const summary: IndexSummary = { indexed: 0, replaced: 0, present: 0, updated: 0, warnings: 0, skipped: 0, truncated: 0, symlinks: 0, audioSeconds: 0, seconds: 0, decodeSeconds: 0, fingerprintSeconds: 0 }
   const skip = (file: string, reason: string): void => {
     summary.skipped++
     if (isTruncated(reason)) summary.truncated++
@@ -167,6 +188,34 @@ export async function indexFiles (index: Index | undefined, inputs: readonly str
       maxThreads: threads,
     })
     const bulk = options.bulk === true && index?.bulkWriter ? index.bulkWriter() : undefined
+    const minConfidence = options.minConfidence ?? defaults.minConfidence
+    /** Add a track unless its audio is there already; `replaced`: the changed file's old track it replaces. */
+    const add = (meta: NewTrack, hashes: HashList, file: string, replaced?: Track): void => {
+      const added = addTrackOnce(index!, options.params, meta, hashes, minConfidence, { bulk, replaces: replaced?.id })
+      const { track } = added
+      if (added.added) {
+        summary.indexed++
+        if (replaced) summary.replaced++
+        summary.audioSeconds += track.durationSeconds
+        emit({ type: 'indexed', file, track, audioSeconds: track.durationSeconds, ...(replaced ? { replaced } : {}) })
+      } else {
+        // Held by another track already: the old track of a changed file stays (it is what this path was).
+        summary.present++
+        emit({ type: 'present', file, track, reason: describePresent(added) })
+      }
+    }
+    /**
+     * A changed file (same path, another size or time) read again: the same audio updates its track in place (its tags
+     * may have been edited), other audio replaces it. `meta` is what the old track's row becomes (carryOver).
+     */
+    const replaceChanged = (index: Index, before: Track, meta: NewTrack, hashes: HashList, file: string): void => {
+      if (meta.digest !== before.digest) return add(meta, hashes, file, before)
+      // The whole row anew, as a new track would be: a field the file no longer says is gone.
+      const track = index.updateTrack(before.id, (t) => ({ id: t.id, indexedAt: t.indexedAt, hashCount: t.hashCount, frameCount: t.frameCount, ...meta })) ?? before
+      summary.present++
+      summary.updated++
+      emit({ type: 'present', file, track, reason: 'the same audio as when it was indexed; its tags and file details are read again', updated: true })
+    }
     // Every queued task listens to the signal (piscina terminates the worker of a running one on abort).
     if (signal) setMaxListeners(files.length + 10, signal)
     try {
@@ -174,10 +223,22 @@ export async function indexFiles (index: Index | undefined, inputs: readonly str
       await Promise.all(files.map(async (file) => {
         let stat: { size: number, mtime: Date } | undefined
         try { stat = await fs.stat(file) } catch {} // the worker's read says why, if it fails too
+        const edit = options.metadata?.get(path.resolve(file)) ?? {}
         const before = known.get(path.resolve(file))
         if (before !== undefined && stat !== undefined && before.fileBytes === stat.size && before.fileModified === stat.mtime.toISOString()) {
+          // Not read again; what the metadata file says of it still applies (fields edited by hand are kept). A
+          // write only when it changes something: indexing a big folder again costs no transaction per file.
+          let track = before
+          try {
+            if (metadataDiffers(before, applyEdit(before, edit, false))) track = index!.updateTrack(before.id, (t) => applyEdit(t, edit, false)) ?? before
+          } catch (err) {
+            skip(file, describeError(err))
+            return
+          }
+          const updated = track !== before
           summary.present++
-          emit({ type: 'present', file, track: before, reason: 'unchanged since it was indexed (the same path, size and modification time)' })
+          if (updated) summary.updated++
+          emit({ type: 'present', file, track, reason: `unchanged since it was indexed (the same path, size and modification time)${updated ? '; its metadata is updated' : ''}`, updated })
           return
         }
         const result = await pool.run({ file, params: options.params, limits: options.limits }, { signal }) as ({ ok: true } & Analysis) | { ok: false, error: string }
@@ -186,24 +247,18 @@ export async function indexFiles (index: Index | undefined, inputs: readonly str
         if (stat !== undefined && options.keep === undefined) Object.assign(result.meta, { fileBytes: stat.size, fileModified: stat.mtime.toISOString() })
         summary.decodeSeconds += result.decodeMs / 1000
         summary.fingerprintSeconds += result.fingerprintMs / 1000
+        for (const message of result.warnings) { summary.warnings++; emit({ type: 'warning', file, message }) }
         try {
+          const meta = applyEdit(result.meta, edit, false)
           if (options.keep) {
-            options.keep(result.meta, result.hashes, file)
+            options.keep(meta, result.hashes, file)
             summary.indexed++
-            summary.audioSeconds += result.meta.durationSeconds
-            emit({ type: 'kept', file, meta: result.meta })
+            summary.audioSeconds += meta.durationSeconds
+            emit({ type: 'kept', file, meta })
             return
           }
-          const added = addTrackOnce(index!, options.params, result.meta, result.hashes, options.minConfidence ?? defaults.minConfidence, bulk)
-          const { track } = added
-          if (added.added) {
-            summary.indexed++
-            summary.audioSeconds += track.durationSeconds
-            emit({ type: 'indexed', file, track, audioSeconds: track.durationSeconds })
-          } else {
-            summary.present++
-            emit({ type: 'present', file, track, reason: describePresent(added) })
-          }
+          if (before !== undefined) replaceChanged(index!, before, carryOver(before, meta), result.hashes, file)
+          else add(meta, result.hashes, file)
         } catch (err) {
           skip(file, describeError(err))
         }

@@ -10,6 +10,7 @@ import type { Analysis } from './analyze.js'
 import { analyzeLimits } from './analyze-limits.js'
 import type { AnalyzeTask } from './analyze-worker.js'
 import { addTrackOnce } from '../match/duplicate-finder.js'
+import { applyEdit, type MetadataEdit } from '../index/track-metadata.js'
 
 type WorkerResult<T> = ({ ok: true } & T) | { ok: false, error: string, code: string }
 
@@ -35,11 +36,14 @@ export class TrackUploads {
     return this.#run<DecodedUpload>({ mode: 'decode', bytes, source, maxSeconds: this.#settings.http.maxIdentifySeconds, ffmpegPath: this.#settings.ffmpegPath })
   }
 
-  /** Analyse an upload and add it to the index; `meta` overrides the tags read from the file. */
-  async add (bytes: Uint8Array, source: string, meta: { title?: string, artist?: string, album?: string }): Promise<AddResult> {
+  /**
+   * Analyse an upload and add it to the index; `edit` (checked: index/track-metadata.ts checkEdit) goes over the tags
+   * read from the file. `warnings`: tag values skipped (an ISRC tag that is not one).
+   */
+  async add (bytes: Uint8Array, source: string, edit: MetadataEdit): Promise<AddResult & { warnings: string[] }> {
     const a = await this.#run<Analysis>({ mode: 'analyze-bytes', bytes, source, params: this.#settings.fingerprint, limits: analyzeLimits(this.#settings) })
-    const given = Object.fromEntries(Object.entries(meta).filter(([, v]) => typeof v === 'string' && v !== ''))
-    return addTrackOnce(this.#index, this.#settings.fingerprint, { ...a.meta, ...given }, a.hashes, this.#settings.minConfidence)
+    const added = addTrackOnce(this.#index, this.#settings.fingerprint, applyEdit(a.meta, edit, false), a.hashes, this.#settings.minConfidence)
+    return { ...added, warnings: a.warnings }
   }
 
   async close (): Promise<void> {

@@ -5,14 +5,16 @@
 export interface Command {
   summary: string
   usage: string
-  options: Record<string, { type: 'string' | 'boolean', description: string }>
+  /** `multiple`: a string option that may be given several times (`--label a=1 --label b=2`). */
+  options: Record<string, { type: 'string' | 'boolean', description: string, multiple?: true }>
   /** Positional arguments: [min, max]. */
   positionals: [number, number]
   /** The actions a command takes as its first argument (`tracks list`): a mistyped one is a usage error with a suggestion. */
   actions?: readonly string[]
   /** Lines printed after the options in --help (exit status, output formats). */
   notes?: readonly string[]
-  run (values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>
+  /** `lists`: the values of each `multiple` option given, in order (absent from `values`). */
+  run (values: Record<string, string | boolean | undefined>, positionals: string[], lists: Record<string, string[]>): Promise<number>
 }
 
 /** Options many commands share. */

@@ -24,6 +24,10 @@ import { demoCommand } from './demo.js'
 import { readRecording, segmentsHere, segmentsOnServer, showSegments } from './segments.js'
 import { errLine, out, outJson, terminal } from './terminal-text.js'
 import { speedNote } from '../../../protocol/src/speed.js'
+import { readSidecar, type Sidecar } from '../catalog/sidecar.js'
+import { applyEdit, checkEdit, labelsText, splitLabel, type MetadataEdit } from '../index/track-metadata.js'
+import { findTracks, trackFilter } from '../index/track-filter.js'
+import type { Track } from '../index/types.js'
 
 type Values = Record<string, string | boolean | undefined>
 
@@ -58,6 +62,17 @@ function parseNumber (name: string, value: string | boolean | undefined, min: nu
   return n
 }
 
+/** The metadata file of --metadata, read and checked whole before anything is indexed; undefined when not given. */
+async function metadataOption (value: string | boolean | undefined): Promise<Sidecar | undefined> {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value === '') throw earshotError('EAR_ERR_USAGE', '--metadata needs a .csv or .json file')
+  return readSidecar(value)
+}
+
+const metadataFlag = {
+  metadata: { type: 'string', description: 'A metadata file (.csv or .json) giving files their ISRC, external id, labels (and title, artist, album); paths relative to its folder (docs/API.md, "Metadata files")' },
+} as const
+
 function parseTrackId (value: string): number {
   const id = Number(value)
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(id) || id < 1) throw earshotError('EAR_ERR_USAGE', `a track id is a positive integer, got '${value}'`)
@@ -73,10 +88,12 @@ const index: Command = {
     threads: { type: 'string', description: 'Worker threads (default: one per core)' },
     bulk: { type: 'boolean', description: 'Write sorted runs straight into segments: for big folders (copies of one recording within a run are both kept)' },
     ext: { type: 'string', description: 'Extensions taken from folders, comma-separated (e.g. mp3,flac; default: every audio extension the decoders and ffmpeg take)' },
+    ...metadataFlag,
   },
   async run (values, inputs) {
     const threads = parseNumber('threads', values.threads, 1, 256, true)
     const extensions = parseExtensions(values.ext)
+    const metadata = await metadataOption(values.metadata)
     const db = openIndex(values, false)
     const progress = createProgress(terminal().stderr)
     let firstSkip: string | undefined
@@ -87,12 +104,14 @@ const index: Command = {
         threads,
         bulk: values.bulk === true,
         extensions,
+        metadata,
         onEvent: (e: IndexEvent) => {
           switch (e.type) {
             case 'found': progress.start(e.total); break
-            case 'indexed': progress.tick(`indexed ${e.file} -> #${e.track.id} ${e.track.title}`); break
+            case 'indexed': progress.tick(`indexed ${e.file} -> #${e.track.id} ${e.track.title}${e.replaced ? ` (replacing #${e.replaced.id}, the file changed)` : ''}`); break
             case 'present': progress.tick(`already present ${e.file} ${e.reason}`); break
             case 'skipped': firstSkip ??= e.reason; progress.skip(`skipped ${e.file}: ${e.reason}`); break
+            case 'warning': progress.note(`warning ${e.file}: ${e.message}`); break
             case 'symlink': break // counted in the summary
           }
         },
@@ -101,6 +120,9 @@ const index: Command = {
       const rate = summary.fingerprintSeconds > 0 ? ` (fingerprinting ${(summary.audioSeconds / summary.fingerprintSeconds).toFixed(0)}x real time per core)` : ''
       out(`indexed ${summary.indexed}, already present ${summary.present}, skipped ${summary.skipped}; ` +
         `${(summary.audioSeconds / 3600).toFixed(2)} h of audio in ${summary.seconds.toFixed(1)} s${rate}` +
+        (summary.replaced > 0 ? `; ${count(summary.replaced, 'changed file')} replaced ${summary.replaced === 1 ? 'its' : 'their'} old track` : '') +
+        (summary.updated > 0 ? `; ${count(summary.updated, 'track')} brought up to date` : '') +
+        (summary.warnings > 0 ? `; ${count(summary.warnings, 'tag value')} skipped with a warning` : '') +
         (summary.truncated > 0 ? `; ${summary.truncated} truncated or damaged (still being copied?), not indexed` : '') +
         (summary.symlinks > 0 ? `; ${count(summary.symlinks, 'symbolic link')} in folders not followed` : ''))
       if (summary.indexed > 0) maintainIndex(db)
@@ -132,11 +154,13 @@ const fingerprintCommand: Command = {
   options: {
     out: { type: 'string', description: 'The fingerprint file to write (must not exist)' },
     threads: { type: 'string', description: 'Worker threads (default: one per core)' },
+    ...metadataFlag,
   },
   async run (values, inputs) {
     const file = values.out
     if (typeof file !== 'string' || file === '') throw earshotError('EAR_ERR_USAGE', '--out FILE is required')
     const threads = parseNumber('threads', values.threads, 1, 256, true)
+    const metadata = await metadataOption(values.metadata)
     const dir = path.dirname(path.resolve(file))
     if (!fs.existsSync(dir)) throw earshotError('EAR_ERR_FILE_NOT_FOUND', dir)
     const writer = new FingerprintWriter(file, defaults.fingerprint)
@@ -148,12 +172,14 @@ const fingerprintCommand: Command = {
         params: defaults.fingerprint,
         limits: analyzeLimits(localSettings()),
         threads,
+        metadata,
         keep: (meta, hashes) => writer.write(meta, hashes),
         onEvent: (e: IndexEvent) => {
           switch (e.type) {
             case 'found': progress.start(e.total); break
             case 'kept': progress.tick(`fingerprinted ${e.file} ${e.meta.title}`); break
             case 'skipped': firstSkip ??= e.reason; progress.skip(`skipped ${e.file}: ${e.reason}`); break
+            case 'warning': progress.note(`warning ${e.file}: ${e.message}`); break
             default: break // counted in the summary
           }
         },
@@ -259,25 +285,76 @@ const identify: Command = {
   },
 }
 
+/** A track's fields, one a line, as `tracks show` and `tracks edit` print them. */
+function printTrack (t: Track): void {
+  for (const [k, v] of Object.entries(t)) {
+    // The length as the track table and the web page show it, with the seconds to a tenth.
+    const text = k === 'durationSeconds' ? `${(v as number).toFixed(1)} (${length(v as number)})`
+      : k === 'labels' ? labelsText(v as Record<string, string>)
+        : Array.isArray(v) ? v.join(', ') : String(v)
+    out(`${k.padEnd(16)}${text}`)
+  }
+}
+
+/** The edit `tracks edit` flags make: an empty --isrc or --external-id removes it, --label KEY= removes a label. */
+function editFromFlags (values: Values, labelFlags: readonly string[]): MetadataEdit {
+  const edit: MetadataEdit = {}
+  for (const f of ['title', 'artist', 'album'] as const) if (typeof values[f] === 'string') edit[f] = values[f] as string
+  if (typeof values.isrc === 'string') edit.isrc = values.isrc === '' ? null : values.isrc
+  if (typeof values['external-id'] === 'string') edit.externalId = values['external-id'] === '' ? null : values['external-id'] as string
+  if (labelFlags.length > 0) {
+    const labels: Record<string, string | null> = {}
+    for (const flag of labelFlags) {
+      const [key, value] = splitLabel(flag)
+      if (value === undefined) throw earshotError('EAR_ERR_USAGE', `--label takes KEY=VALUE (KEY= removes the label), got '${flag}'`)
+      labels[key] = value === '' ? null : value
+    }
+    edit.labels = labels
+  }
+  if (Object.keys(edit).length === 0) throw earshotError('EAR_ERR_USAGE', 'earshot tracks edit <id> needs a change: --title, --artist, --album, --isrc, --external-id or --label KEY=VALUE')
+  return checkEdit(edit)
+}
+
 const tracks: Command = {
-  summary: 'List, show or remove tracks: tracks list | show <id> | rm <id>',
-  usage: 'list | show <id> | rm <id>',
+  summary: 'List (and search), show, edit or remove tracks: tracks list | show <id> | edit <id> | rm <id>',
+  usage: 'list | show <id> | edit <id> | rm <id>',
   positionals: [1, 2],
-  actions: ['list', 'show', 'rm'],
-  options: { ...dbOption, ...jsonOption },
-  async run (values, [action, arg]) {
+  actions: ['list', 'show', 'edit', 'rm'],
+  options: {
+    ...dbOption,
+    ...jsonOption,
+    search: { type: 'string', description: 'list: only tracks whose title, artist, album, ISRC, external id or a label holds this text (any case)' },
+    title: { type: 'string', description: 'edit: the title' },
+    artist: { type: 'string', description: 'edit: the artist' },
+    album: { type: 'string', description: 'edit: the album' },
+    isrc: { type: 'string', description: 'list: only tracks with this ISRC; edit: set it (12 characters, CC-XXX-YY-NNNNN; \'\' removes it)' },
+    'external-id': { type: 'string', description: 'list: only tracks with this external id; edit: set it (\'\' removes it)' },
+    label: { type: 'string', multiple: true, description: 'list: only tracks with this label, KEY or KEY:VALUE; edit: set one, KEY=VALUE (KEY= removes it), as often as needed' },
+  },
+  notes: ['An edit is made by hand: indexing the file again, a metadata file or a changed file replacing the track keep',
+    'what it set. A running server on the same index sees the change at once.'],
+  async run (values, [action, arg], lists) {
+    // A flag of another action would be silently ignored: say so instead.
+    const given = [...Object.keys(values).filter((k) => values[k] !== undefined), ...(lists.label.length > 0 ? ['label'] : [])]
+    const own: Record<string, readonly string[]> = { list: ['search', 'isrc', 'external-id', 'label'], edit: ['title', 'artist', 'album', 'isrc', 'external-id', 'label'] }
+    const stray = given.find((k) => k !== 'db' && k !== 'json' && !(own[action] ?? []).includes(k))
+    if (stray !== undefined) throw earshotError('EAR_ERR_USAGE', `earshot tracks ${action} takes no --${stray} (see earshot tracks --help)`)
     if (action === 'list' && arg === undefined) {
+      if (lists.label.length > 1) throw earshotError('EAR_ERR_USAGE', 'tracks list takes one --label filter')
+      const filter = trackFilter({ q: values.search as string | undefined, isrc: values.isrc as string | undefined, externalId: values['external-id'] as string | undefined, label: lists.label[0] })
       const db = openIndex(values, true)
       try {
-        const all = [...db.listTracks()]
+        const all = [...findTracks(db, filter)]
         if (values.json) outJson({ tracks: all })
         else if (all.length === 0) out('no tracks')
         else for (const t of all) out(`#${t.id}\t${length(t.durationSeconds)}\t${t.artist ? `${t.artist} - ` : ''}${t.title}\t${t.source}`)
         return 0
       } finally { await db.close() }
     }
-    if ((action === 'show' || action === 'rm') && arg !== undefined) {
+    if ((action === 'show' || action === 'rm' || action === 'edit') && arg !== undefined) {
       const id = parseTrackId(arg)
+      // Checked before the index is opened for writing: a bad value changes nothing.
+      const edit = action === 'edit' ? editFromFlags(values, lists.label) : undefined
       const db = openIndex(values, action === 'show')
       try {
         const t = db.getTrack(id)
@@ -286,13 +363,15 @@ const tracks: Command = {
           db.removeTrack(id)
           if (values.json) outJson({ removed: t })
           else out(`removed #${id} ${t.title}`)
+        } else if (edit !== undefined) {
+          const edited = db.updateTrack(id, (track) => applyEdit(track, edit, true))
+          if (!edited) throw earshotError('EAR_ERR_TRACK_NOT_FOUND', id)
+          if (values.json) outJson(edited)
+          else printTrack(edited)
         } else if (values.json) {
           outJson(t)
         } else {
-          for (const [k, v] of Object.entries(t)) {
-            // The length as the track table and the web page show it, with the seconds to a tenth.
-            out(`${k.padEnd(16)}${k === 'durationSeconds' ? `${(v as number).toFixed(1)} (${length(v as number)})` : String(v)}`)
-          }
+          printTrack(t)
         }
         return 0
       } finally { await db.close() }
@@ -377,8 +456,9 @@ const importCommand: Command = {
         let added = 0
         let present = 0
         for (const { track: t, list } of source.fingerprints()) {
-          const { title, artist, album, durationSeconds, source: src, digest } = t
-          if (bulk.add({ title, artist, album, durationSeconds, source: src, digest }, list).added) added++
+          // Everything of the row but what the index gives a track, and the file details of another machine's disk.
+          const { id: _id, indexedAt: _at, hashCount: _hashes, frameCount: _frames, fileBytes: _bytes, fileModified: _modified, ...meta } = t
+          if (bulk.add(meta, list).added) added++
           else present++
         }
         bulk.finish()

@@ -10,6 +10,8 @@ export interface Progress {
   start (total: number): void
   tick (line: string): void
   skip (line: string): void
+  /** A line that stays on screen and counts no file (a warning about one). */
+  note (line: string): void
   stop (): void
 }
 
@@ -19,6 +21,7 @@ export function createProgress (stream: Terminal['stderr']): Progress {
       start: (total) => stream.write(`found ${count(total, 'audio file')}\n`),
       tick: (line) => stream.write(terminalText(line) + '\n'),
       skip: (line) => stream.write(terminalText(line) + '\n'),
+      note: (line) => stream.write(terminalText(line) + '\n'),
       stop: () => {},
     }
   }
@@ -29,11 +32,19 @@ export function createProgress (stream: Terminal['stderr']): Progress {
     clearOnComplete: true,
   }, cliProgress.Presets.shades_classic)
   let running = false
+  /** A line written above the bar, which is drawn again below it. */
+  const above = (line: string): void => {
+    if (!running) { stream.write(terminalText(line) + '\n'); return }
+    bar.stop()
+    stream.write(terminalText(line) + '\n')
+    bar.start(bar.getTotal(), bar.getProgress() * bar.getTotal())
+  }
   return {
     start: (total) => { if (total > 0) { bar.start(total, 0); running = true } },
     tick: () => { if (running) bar.increment() },
     // Skips stay on screen above the bar: each is one clear line the user may need to act on.
-    skip: (line) => { if (running) { bar.increment(); bar.stop(); stream.write(terminalText(line) + '\n'); bar.start(bar.getTotal(), bar.getProgress() * bar.getTotal()) } else stream.write(terminalText(line) + '\n') },
+    skip: (line) => { if (running) bar.increment(); above(line) },
+    note: (line) => above(line),
     stop: () => { if (running) { bar.stop(); running = false } },
   }
 }

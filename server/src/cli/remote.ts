@@ -6,7 +6,7 @@ import type { Command } from './command.js'
 import { earshotError, EarshotError } from '../errors.js'
 import type { MonitorInfo } from '../monitor/monitors.js'
 import type { IndexJob } from '../catalog/index-jobs.js'
-import { playsToCsv, type Play, type PlayPage } from '../playlog/play-log.js'
+import { PLAY_CSV_COLUMNS, playCsvCells, type Play, type PlayPage } from '../playlog/play-log.js'
 import { toCsv } from '../playlog/csv.js'
 import { apiOptions, callApi, serverFlag, type ApiOptions } from './api-client.js'
 import { count, length as lengthOf } from './format.js'
@@ -131,7 +131,7 @@ export const jobsCommand: Command = {
   },
 }
 
-interface TrackDay { day: string, trackId: number, title: string, artist: string, plays: number, seconds: number }
+interface TrackDay { day: string, trackId: number, title: string, artist: string, isrc?: string, externalId?: string, plays: number, seconds: number }
 
 function filterQuery (values: Record<string, string | boolean | undefined>, monitorId: string | undefined, keys: readonly string[]): URLSearchParams {
   const query = new URLSearchParams()
@@ -145,7 +145,7 @@ async function printDaily (api: ApiOptions, values: Record<string, string | bool
   const { days } = JSON.parse((await callApi(api, 'GET', `/v1/plays/daily?${query.toString()}`)).text) as { days: TrackDay[] }
   if (values.json === true) { outJson({ days }); return 0 }
   if (values.csv === true) {
-    outText(toCsv(['day', 'trackId', 'title', 'artist', 'plays', 'seconds'], days.map((d) => [d.day, d.trackId, d.title, d.artist, d.plays, d.seconds])))
+    outText(toCsv(['day', 'trackId', 'title', 'artist', 'plays', 'seconds', 'isrc', 'externalId'], days.map((d) => [d.day, d.trackId, d.title, d.artist, d.plays, d.seconds, d.isrc, d.externalId])))
     return 0
   }
   if (days.length === 0) out('no plays')
@@ -212,9 +212,8 @@ export const playsCommand: Command = {
     // CSV is made here from the JSON pages, with the server's own writer and columns (one header, rows quoted the
     // same way), and two more at the end: the station's label and the play's length.
     if (values.csv === true) {
-      const columns = playsToCsv([]).trimEnd().split(',') as Array<keyof Play>
-      const rows = all.map((p) => [...columns.map((c) => p[c]), p.kind === 'monitor' ? (labels.get(p.stream) ?? '') : '', Math.round(playSeconds(p) * 10) / 10])
-      outText(toCsv([...columns, 'label', 'durationSeconds'], rows))
+      const rows = all.map((p) => [...playCsvCells(p), p.kind === 'monitor' ? (labels.get(p.stream) ?? '') : '', Math.round(playSeconds(p) * 10) / 10])
+      outText(toCsv([...PLAY_CSV_COLUMNS, 'label', 'durationSeconds'], rows))
       return 0
     }
     if (all.length === 0) out('no plays')

@@ -94,7 +94,7 @@ export async function main (argv: string[]): Promise<number> {
   let parsed
   try {
     const options: NonNullable<ParseArgsConfig['options']> = {}
-    for (const [flag, o] of Object.entries(command.options)) options[flag] = { type: o.type }
+    for (const [flag, o] of Object.entries(command.options)) options[flag] = { type: o.type, multiple: o.multiple === true }
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true })
   } catch {
     // checkFlags has said what it could; the parser's own text names Node's internals, not ours.
@@ -108,7 +108,14 @@ export async function main (argv: string[]): Promise<number> {
   if (parsed.positionals.length < min || parsed.positionals.length > max) {
     throw earshotError('EAR_ERR_USAGE', `earshot ${name} ${command.usage} ${see(name)}`)
   }
-  return command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals)
+  const values = { ...parsed.values } as Record<string, string | boolean | string[] | undefined>
+  const lists: Record<string, string[]> = {}
+  for (const [flag, o] of Object.entries(command.options)) {
+    if (o.multiple !== true) continue
+    lists[flag] = (values[flag] as string[] | undefined) ?? []
+    delete values[flag]
+  }
+  return command.run(values as Record<string, string | boolean | undefined>, parsed.positionals, lists)
 }
 
 /** Run one command line: its exit code (0, 1, or 2 for a usage error), an error printed as one line. */

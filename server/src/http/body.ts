@@ -9,10 +9,12 @@ import { parseContentType, rawPcmType, type RawPcmType } from '../net/content-ty
 import type { HttpRequest } from './request.js'
 import { Type, type TObject } from '@sinclair/typebox'
 
-/** The body as a JSON object. */
-export async function readJson (req: HttpRequest): Promise<Record<string, unknown>> {
+/** The body as a JSON object; `mergePatch`: `application/merge-patch+json` (RFC 7396) is taken too. */
+export async function readJson (req: HttpRequest, mergePatch = false): Promise<Record<string, unknown>> {
   const ct = parseContentType(req.header('content-type'))
-  if (ct.type !== 'application/json') throw earshotError('EAR_ERR_CONTENT_TYPE', JSON.stringify(ct.type || 'none'), 'application/json')
+  if (ct.type !== 'application/json' && !(mergePatch && ct.type === 'application/merge-patch+json')) {
+    throw earshotError('EAR_ERR_CONTENT_TYPE', JSON.stringify(ct.type || 'none'), mergePatch ? 'application/json or application/merge-patch+json' : 'application/json')
+  }
   const bytes = await req.body()
   let value: unknown
   try {

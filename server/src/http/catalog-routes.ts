@@ -1,15 +1,18 @@
 /**
- * The catalog and identify routes: one-shot identify, tracks (list, search, show, upload, remove) and index jobs.
+ * The catalog and identify routes: one-shot identify, tracks (list, search, show, upload, edit, remove) and index jobs.
  */
 import { Type, type Static } from '@sinclair/typebox'
 import { defaults } from '../config/defaults.js'
 import { earshotError } from '../errors.js'
 import type { Track } from '../index/types.js'
+import { applyEdit, catalogFields, checkEdit, EDITABLE_FIELDS, LIMITS_TEXT, MAX_TAG_TEXT, type MetadataEdit } from '../index/track-metadata.js'
+import { findTracks, trackFilter } from '../index/track-filter.js'
+import { readSidecar } from '../catalog/sidecar.js'
 import { round } from '../round.js'
 import { audioUpload, readAudio } from './body.js'
 import { answer, route } from './router.js'
 import type { Services } from './services.js'
-import { dateTime, decoder, int, nullable, num, oneOf, positiveId, speed, str, text, uuid } from './schemas.js'
+import { catalogProperties, dateTime, decoder, int, nullable, num, oneOf, positiveId, speed, str, text, uuid } from './schemas.js'
 
 /** Tracks a page holds at most. */
 const CLUSTER_NODE = 'EAR_ERR_CATALOG_PUBLISHED: this server is a cluster node; its catalog changes by earshot publish'
@@ -30,12 +33,15 @@ const TrackSchema = Type.Object({
   source: str('The indexed file\'s path, or the upload\'s name'),
   indexedAt: dateTime('When it was indexed'),
   hashCount: int('Fingerprint hashes stored for it'),
+  ...catalogProperties,
+  editedFields: Type.Optional(Type.Array(oneOf([...EDITABLE_FIELDS]), { description: 'Fields set by hand (PATCH /v1/tracks/:id, earshot tracks edit): indexing the file again keeps them. Absent when none is' })),
 }, { $id: 'Track' })
 
 const IdentifyResult = Type.Object({
   matches: Type.Array(Type.Object({
     id: int('Track id'),
     title: str(), artist: str(), album: str(), source: str(),
+    ...catalogProperties,
     confidence: num('0..1, rounded to 0.001', { minimum: 0, maximum: 1 }),
     offsetSeconds: num('Where in the track the clip starts, in seconds'),
     speed: speed('clip'),
@@ -47,6 +53,7 @@ const IdentifyResult = Type.Object({
 const TrackAdded = Type.Object({
   added: Type.Boolean({ description: 'False when the same audio was indexed already (the existing track is returned)' }),
   track: TrackSchema,
+  warnings: Type.Optional(Type.Array(str(), { description: 'Tag values skipped, with why (an ISRC tag that is not one); absent when none was' })),
 }, { $id: 'TrackAdded' })
 
 const IndexJob = Type.Object({
@@ -65,23 +72,48 @@ const IndexJob = Type.Object({
   symlinks: int('Symbolic links met in folders and not followed'),
   audioSeconds: num('Seconds of audio added'),
   error: nullable(str(), 'Why the job failed'),
+  metadata: Type.Optional(str('The metadata file the job applies (its `metadata`), as given')),
 }, { $id: 'IndexJob' })
 
-/** Tags of an upload: form fields, or query parameters for a raw body (a form field wins). */
+/** Tags of an upload: form fields, or query parameters for a raw body (a form field wins). An empty one is not given. */
 const Metadata = Type.Object({
-  title: Type.Optional(text(500, 'Overrides the title read from the file')),
-  artist: Type.Optional(text(500, 'Overrides the artist')),
-  album: Type.Optional(text(500, 'Overrides the album')),
-  source: Type.Optional(text(500, 'The name kept as the track\'s source (default: the file name)')),
+  title: Type.Optional(text(MAX_TAG_TEXT, 'Overrides the title read from the file')),
+  artist: Type.Optional(text(MAX_TAG_TEXT, 'Overrides the artist')),
+  album: Type.Optional(text(MAX_TAG_TEXT, 'Overrides the album')),
+  source: Type.Optional(text(MAX_TAG_TEXT, 'The name kept as the track\'s source (default: the file name)')),
+  isrc: Type.Optional(text(MAX_TAG_TEXT, `Overrides the ISRC tag. ${LIMITS_TEXT.isrc}`)),
+  externalId: Type.Optional(text(MAX_TAG_TEXT, LIMITS_TEXT.externalId)),
+  labels: Type.Optional(text(64 * 1024, `Labels as a JSON object, e.g. {"genre":"jazz"}. ${LIMITS_TEXT.labels}`)),
 })
 const checkMetadata = decoder(Metadata)
+
+const BAD_METADATA = 'EAR_ERR_BAD_METADATA: an ISRC that is not one, an external id or label out of bounds (docs/API.md, "Catalog metadata")'
+
+/** An upload's metadata fields as an edit: empty ones left out, labels read from their JSON text. */
+function uploadEdit (given: Omit<Static<typeof Metadata>, 'source'>): MetadataEdit {
+  const { labels, ...fields } = given
+  const edit: MetadataEdit = Object.fromEntries(Object.entries(fields).filter(([, v]) => v.trim() !== ''))
+  if (labels !== undefined && labels.trim() !== '') {
+    let parsed: unknown
+    try { parsed = JSON.parse(labels) } catch {}
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string')) {
+      throw earshotError('EAR_ERR_BAD_METADATA', 'labels: not a JSON object of strings ({"genre":"jazz"})')
+    }
+    edit.labels = parsed as Record<string, string>
+  }
+  return checkEdit(edit)
+}
 
 const trackIdParams = Type.Object({ id: positiveId('Track id') })
 const jobIdParams = Type.Object({ id: uuid('Index job id') })
 const JOB_NOT_FOUND = { 404: 'EAR_ERR_JOB_NOT_FOUND: unknown, forgotten (the last 100 finished jobs are kept) or from before a restart' }
 
 function trackJson (t: Track): Static<typeof TrackSchema> {
-  return { id: t.id, title: t.title, artist: t.artist, album: t.album, durationSeconds: round(t.durationSeconds, 2), source: t.source, indexedAt: t.indexedAt, hashCount: t.hashCount }
+  return {
+    id: t.id, title: t.title, artist: t.artist, album: t.album, durationSeconds: round(t.durationSeconds, 2), source: t.source, indexedAt: t.indexedAt, hashCount: t.hashCount,
+    ...catalogFields(t),
+    ...(t.editedFields?.length ? { editedFields: t.editedFields as Array<typeof EDITABLE_FIELDS[number]> } : {}),
+  }
 }
 
 export const catalogRoutes = [
@@ -120,9 +152,13 @@ export const catalogRoutes = [
     access: 'client',
     operationId: 'listTracks',
     tag: 'catalog',
-    summary: 'List tracks in id order, optionally searching title, artist and album',
+    summary: 'List tracks in id order, optionally searching their text, or by ISRC, external id or label',
+    description: 'The filters combine: a track must pass each one given. An ISRC or external id is one lookup; the others scan the track table from the cursor.',
     query: Type.Object({
-      q: Type.String({ default: '', description: 'Only tracks whose title, artist or album contains this text (case-insensitive)' }),
+      q: Type.String({ default: '', description: 'Only tracks whose title, artist, album, ISRC, external id or a label (as `key:value`) contains this text (case-insensitive)' }),
+      isrc: Type.Optional(str('Only tracks with this ISRC (dashes and case do not matter)', { example: 'US-RC1-76-07839' })),
+      externalId: Type.Optional(str('Only tracks with this external id, exactly')),
+      label: Type.Optional(str('Only tracks with this label: `key`, or `key:value` (the value in any case)', { example: 'genre:jazz' })),
       limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 50, description: 'Tracks per page' }),
       cursor: Type.Integer({ minimum: 0, maximum: 2 ** 32, default: 0, description: 'The `nextCursor` of the previous page: tracks after this id' }),
     }),
@@ -135,14 +171,13 @@ export const catalogRoutes = [
         }, { $id: 'TrackPage' }),
       },
     },
-    handle ({ services, query: { limit, cursor, q } }) {
-      const search = q.trim().toLowerCase()
+    errors: { 400: 'EAR_ERR_BAD_METADATA: an isrc that cannot be an ISRC, a label key of other characters' },
+    handle ({ services, query: { limit, cursor, q, isrc, externalId, label } }) {
+      const filter = trackFilter({ q, isrc, externalId, label })
       const tracks: Array<Static<typeof TrackSchema>> = []
       let last = 0
       let more = false
-      // Search scans the track table from the cursor; it stops at a full page, so a page costs at most one scan.
-      for (const t of services.index.listTracks(cursor)) {
-        if (search && !`${t.title}\n${t.artist}\n${t.album}`.toLowerCase().includes(search)) continue
+      for (const t of findTracks(services.index, filter, cursor)) {
         if (tracks.length === limit) { more = true; break }
         tracks.push(trackJson(t))
         last = t.id
@@ -174,8 +209,8 @@ export const catalogRoutes = [
     operationId: 'addTrack',
     tag: 'catalog',
     summary: 'Upload audio with metadata; it is fingerprinted and indexed',
-    description: 'Tags are read from the file; `title`, `artist`, `album` and `source` (form fields, or query parameters for a raw body) override them. ' +
-      'The same audio uploaded again (in any container, with any tags) is not added twice: the answer is 200 with `added: false` and the existing track.',
+    description: 'Tags are read from the file (the ISRC too); `title`, `artist`, `album`, `isrc`, `externalId`, `labels` and `source` (form fields, or query parameters for a raw body) override them. ' +
+      'The same audio uploaded again (in any container, with any tags) is not added twice: the answer is 200 with `added: false` and the existing track, unchanged (PATCH changes it).',
     query: Metadata,
     upload: audioUpload(false, Type.Object({
       audio: Type.String({ format: 'binary', description: 'The audio file (the field `file`, or the first file of the form, also works)' }),
@@ -197,9 +232,43 @@ export const catalogRoutes = [
       const audio = await readAudio(req)
       if (audio.kind !== 'encoded') throw earshotError('EAR_ERR_CONTENT_TYPE', 'raw PCM', 'an audio file or a multipart form: a track needs its container to be kept as a source')
       const formFields = Object.fromEntries(Object.keys(Metadata.properties).flatMap((k) => audio.fields[k] === undefined ? [] : [[k, audio.fields[k]]]))
-      const { source, ...meta } = checkMetadata({ ...query, ...formFields })
-      const { track, added } = await services.uploads.add(audio.bytes, source ?? audio.name, meta)
-      return added ? answer(201, { added, track: trackJson(track) }) : answer(200, { added, track: trackJson(track) })
+      const { source, ...given } = checkMetadata({ ...query, ...formFields })
+      // Checked before the upload is decoded: a bad ISRC costs no analysis.
+      const edit = uploadEdit(given)
+      const { track, added, warnings } = await services.uploads.add(audio.bytes, source || audio.name, edit)
+      const body = { added, track: trackJson(track), ...(warnings.length > 0 ? { warnings } : {}) }
+      return added ? answer(201, body) : answer(200, body)
+    },
+  }),
+  route({
+    method: 'PATCH',
+    path: '/v1/tracks/:id',
+    access: 'admin',
+    operationId: 'editTrack',
+    tag: 'catalog',
+    summary: 'Change a track\'s title, artist, album, ISRC, external id or labels',
+    description: 'A JSON merge patch (RFC 7396): a field left out stays as it is, `null` removes an ISRC, an external id or a label; labels merge key by key ' +
+      '(`{"labels": {"mood": null}}` removes one, `{"labels": null}` all). Every field the patch names is set by hand: indexing the file again, ' +
+      'a metadata file or a changed file replacing the track keep it (listed in `editedFields`). Matches, plays and webhooks carry the new values from then on; ' +
+      'plays filed before keep what they were filed with.',
+    params: trackIdParams,
+    mergePatch: true,
+    body: Type.Object({
+      title: Type.Optional(text(MAX_TAG_TEXT, 'The title')),
+      artist: Type.Optional(text(MAX_TAG_TEXT, 'The artist')),
+      album: Type.Optional(text(MAX_TAG_TEXT, 'The album')),
+      isrc: Type.Optional(nullable(str(), `${LIMITS_TEXT.isrc}; null removes it`)),
+      externalId: Type.Optional(nullable(str(), `${LIMITS_TEXT.externalId}; null removes it`)),
+      labels: Type.Optional(nullable(Type.Record(Type.String(), nullable(str())), `${LIMITS_TEXT.labels}. Merged into the track's labels; a key set to null is removed, and null removes them all`)),
+    }, { additionalProperties: false, example: { isrc: 'US-RC1-76-07839', labels: { genre: 'jazz', mood: null } } }),
+    responses: { 200: { description: 'The track as it is now', json: TrackSchema } },
+    errors: { 400: BAD_METADATA, 404: 'EAR_ERR_TRACK_NOT_FOUND', 409: CLUSTER_NODE },
+    handle ({ services, params: { id }, body }) {
+      catalogWritable(services)
+      const edit = checkEdit(body)
+      const t = services.index.updateTrack(id, (track) => applyEdit(track, edit, true))
+      if (!t) throw earshotError('EAR_ERR_TRACK_NOT_FOUND', id)
+      return answer(200, trackJson(t))
     },
   }),
   route({
@@ -231,14 +300,21 @@ export const catalogRoutes = [
     body: Type.Object({
       path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'One file or folder' })),
       paths: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { minItems: 1, maxItems: 1000, description: 'Files or folders' })),
+      metadata: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'A metadata file on the server\'s disk (.csv or .json: docs/API.md, "Metadata files") giving files their ISRC, external id and labels; read and checked before the job is queued' })),
     }, { additionalProperties: false, description: 'At least one of path and paths' }),
     responses: { 202: { description: 'Queued', json: IndexJob, headers: { Location: 'The job\'s path' } } },
-    errors: { 400: 'EAR_ERR_BAD_REQUEST: neither path nor paths', 409: CLUSTER_NODE, 503: `EAR_ERR_JOB_QUEUE_FULL: ${defaults.catalog.maxQueuedJobs} jobs wait already (catalog.maxQueuedJobs)` },
-    handle ({ services, body }) {
+    errors: {
+      400: `EAR_ERR_BAD_REQUEST: neither path nor paths; ${BAD_METADATA}, or a bad row of the metadata file (its line or entry named); EAR_ERR_FILE_NOT_FOUND and the other file errors: a metadata file that cannot be read`,
+      409: CLUSTER_NODE,
+      413: 'EAR_ERR_FILE_TOO_LARGE: a metadata file over 256 MiB',
+      503: `EAR_ERR_JOB_QUEUE_FULL: ${defaults.catalog.maxQueuedJobs} jobs wait already (catalog.maxQueuedJobs)`,
+    },
+    async handle ({ services, body }) {
       catalogWritable(services)
       const paths = [...(body.path ? [body.path] : []), ...(body.paths ?? [])]
       if (paths.length === 0) throw earshotError('EAR_ERR_BAD_REQUEST', 'path is required')
-      const job = services.jobs.start(paths)
+      const metadata = body.metadata === undefined ? undefined : { file: body.metadata, entries: await readSidecar(body.metadata) }
+      const job = services.jobs.start(paths, metadata)
       return answer(202, job, { location: `/v1/index-jobs/${job.id}` })
     },
   }),

@@ -107,7 +107,7 @@ function operation (r: Route, c: Components): Json {
   for (const [status, why] of Object.entries(ACCESS_ERRORS[r.access])) add(Number(status), why)
   if (r.body) {
     add(400, 'EAR_ERR_BAD_JSON: not a JSON object')
-    add(415, 'EAR_ERR_CONTENT_TYPE: not application/json')
+    add(415, `EAR_ERR_CONTENT_TYPE: not application/json${r.mergePatch === true ? ' nor application/merge-patch+json' : ''}`)
   }
   if (r.params || r.query || r.body) add(400, `EAR_ERR_BAD_REQUEST: a ${r.body ? 'field' : 'parameter'} missing, unknown, out of range or unreadable (the message names it)`)
   if (r.bodySetting) {
@@ -143,10 +143,16 @@ function operation (r: Route, c: Components): Json {
     'x-earshot-access': r.access,
     security: r.access === 'public' ? [] : [{ bearer: [] }, { tokenQuery: [] }],
     ...(params.length > 0 ? { parameters: params } : {}),
-    ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: c.use(r.body) } } } } : {}),
+    ...(r.body ? { requestBody: { required: true, content: bodyContent(r, c) } } : {}),
     ...(upload ? { requestBody: upload } : {}),
     responses,
   }
+}
+
+/** The media types of a JSON body: one schema, and a merge patch's own type beside application/json. */
+function bodyContent (r: Route, c: Components): Json {
+  const schema = { schema: c.use(r.body as TObject) }
+  return r.mergePatch === true ? { 'application/json': schema, 'application/merge-patch+json': schema } : { 'application/json': schema }
 }
 
 const documents = new WeakMap<readonly Route[], Json>()
@@ -170,7 +176,7 @@ export function openApiDocument (routes: readonly Route[]): Json {
         'A guide with examples is docs/API.md; error codes are in docs/ERRORS.md; the WebSocket stream protocol is protocol/README.md. ' +
         'Every error answer is `{"error": {"code": "EAR_ERR_...", "message": "..."}}`. Any route may answer 500 EAR_ERR_INTERNAL (a bug to report); ' +
         'an unknown path answers 404 EAR_ERR_NOT_FOUND, a known path with another method 405 EAR_ERR_METHOD with an Allow header. ' +
-        'Any route answers 403 EAR_ERR_HOST_NOT_ALLOWED to a Host the server does not answer to (setting access.publicNames), and a POST or DELETE ' +
+        'Any route answers 403 EAR_ERR_HOST_NOT_ALLOWED to a Host the server does not answer to (setting access.publicNames), and a POST, PATCH or DELETE ' +
         'sent by a page of another site 403 EAR_ERR_CROSS_ORIGIN (setting access.allowedOrigins). ' +
         'HEAD is answered like GET, without a body.',
     },

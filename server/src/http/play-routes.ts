@@ -21,6 +21,9 @@ const Play = Type.Object({
   title: str('Copied when the play opened: readable after the track is removed'),
   artist: str(),
   album: str(),
+  isrc: Type.Optional(str('The track\'s ISRC when the play opened; absent when it had none', { example: 'USRC17607839' })),
+  externalId: Type.Optional(str('The track\'s external id when the play opened; absent when it had none')),
+  labels: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'The track\'s labels when the play opened; absent when it had none. In CSV, one JSON object' })),
   startedAt: dateTime('Wall clock of the start'),
   endedAt: nullable(dateTime('Null while the play is open')),
   startStreamSeconds: num('Position in the stream at the start'),
@@ -75,8 +78,8 @@ export const playRoutes = [
           nextCursor: nullable(str(), 'Pass as `cursor` for the next page; null on the last page'),
         }, { $id: 'PlayPage' }),
         content: {
-          'text/csv': str('RFC 4180, CRLF line ends, a header line, then one row per play with the columns of Play in its order; null is an empty field', {
-            example: 'id,stream,kind,trackId,title,artist,album,startedAt,endedAt,startStreamSeconds,endStreamSeconds,startOffsetSeconds,endOffsetSeconds,peakConfidence,lastSeenAt,lastStreamSeconds,open,speed\r\n',
+          'text/csv': str('RFC 4180, CRLF line ends, a header line, then one row per play with the columns of Play in its order; null and absent fields are empty, labels one JSON object', {
+            example: 'id,stream,kind,trackId,title,artist,album,startedAt,endedAt,startStreamSeconds,endStreamSeconds,startOffsetSeconds,endOffsetSeconds,peakConfidence,lastSeenAt,lastStreamSeconds,open,speed,isrc,externalId,labels\r\n',
           }),
         },
         headers: {
@@ -122,6 +125,8 @@ export const playRoutes = [
           days: Type.Array(Type.Object({
             day: str('UTC day the plays started', { format: 'date', example: '2026-11-21' }),
             trackId: int(), title: str(), artist: str(),
+            isrc: Type.Optional(str('The track\'s ISRC, as the day\'s first play of it holds it')),
+            externalId: Type.Optional(str('The track\'s external id, likewise')),
             plays: int(),
             seconds: num('Seconds heard, summed over the plays'),
           }, { $id: 'TrackDay' }), { description: 'By day, then most played first' }),

@@ -11,7 +11,7 @@ import { earshotError } from '../errors.js'
 import { segmentsToCsv, SEGMENT_COLUMNS } from '../recordings/identify-jobs.js'
 import { audioUpload, readAudio } from './body.js'
 import { answer, route } from './router.js'
-import { dateTime, int, nullable, num, oneOf, speed, str, uuid } from './schemas.js'
+import { catalogProperties, dateTime, int, nullable, num, oneOf, speed, str, uuid } from './schemas.js'
 
 const MiB = 1024 * 1024
 
@@ -20,6 +20,7 @@ const Segment = Type.Object({
   endSeconds: num('Seconds into the recording where it is last heard'),
   trackId: int('Track id'),
   title: str(), artist: str(), album: str(),
+  ...catalogProperties,
   offsetSeconds: num('Where in the track the segment starts, in track seconds'),
   confidence: num('The highest confidence its matches reached, 0..1, rounded to 0.001', { minimum: 0, maximum: 1 }),
   speed: speed('recording'),

@@ -13,7 +13,7 @@ import { errorReply, json, replyForError, type HttpReply, type HttpRequest } fro
 import { decoder, fromText, withoutNulls } from './schemas.js'
 import type { Services } from './services.js'
 
-export type Method = 'GET' | 'POST' | 'DELETE'
+export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
 /** The groups of /openapi.json. */
 export type Tag = 'system' | 'catalog' | 'monitors' | 'plays' | 'webhooks' | 'web'
 
@@ -77,6 +77,11 @@ export interface RouteSpec<P extends TObject, Q extends TObject, B extends TObje
   readonly query?: Q
   /** A JSON object body; the router reads and checks it. */
   readonly body?: B
+  /**
+   * The body is a JSON merge patch (RFC 7396, PATCH): a null field is kept (it removes what it names) rather than taken
+   * for an absent one, and `application/merge-patch+json` is accepted beside `application/json`.
+   */
+  readonly mergePatch?: boolean
   /** A body the handler reads itself (audio, body.ts): its OpenAPI request body. */
   readonly upload?: Readonly<Record<string, unknown>>
   /** The setting that limits the body (a JSON body: maxJsonBytes); routes without one take no body. */
@@ -113,7 +118,7 @@ export function route<P extends TObject = Empty, Q extends TObject = Empty, B ex
         ...call,
         params: (params ? params(fromText(spec.params!, (n) => call.params[n], true)) : {}) as StaticDecode<P>,
         query: (query ? query(fromText(spec.query!, (n) => call.req.query.get(n), false)) : {}) as StaticDecode<Q>,
-        body: (body ? body(withoutNulls(await readJson(call.req))) : {}) as StaticDecode<B>,
+        body: (body ? body(spec.mergePatch === true ? await readJson(call.req, true) : withoutNulls(await readJson(call.req))) : {}) as StaticDecode<B>,
       })
       return 'json' in out ? json(out.status as number, out.json, out.headers) : out
     },

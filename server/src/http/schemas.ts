@@ -14,6 +14,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors'
 import { Value } from '@sinclair/typebox/value'
 import { earshotError, type EarshotError } from '../errors.js'
+import { LIMITS_TEXT } from '../index/track-metadata.js'
 
 /** The latest time a parameter may name: the end of year 9999 UTC, in ms since 1970. */
 const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
@@ -79,6 +80,13 @@ export const oneOf = <const V extends string[]> (values: V, description?: string
   Type.Union(values.map((v) => Type.Literal(v)), description ? { description } : {}) as never
 
 /** A match's playback speed: `per` is what the track's seconds are counted against (clip or stream seconds). */
+/** A track's catalog fields as answers carry them (a track's, a match's, a segment's): each only when the track has it. */
+export const catalogProperties = {
+  isrc: Type.Optional(str(`${LIMITS_TEXT.isrc}. Absent when the track has none`, { pattern: '^[A-Z]{2}[A-Z0-9]{3}[0-9]{7}$', example: 'USRC17607839' })),
+  externalId: Type.Optional(str(`${LIMITS_TEXT.externalId}. Absent when the track has none`)),
+  labels: Type.Optional(Type.Record(Type.String(), Type.String(), { description: `${LIMITS_TEXT.labels}; in key order. Absent when the track has none`, example: { genre: 'jazz' } })),
+}
+
 export const speed = (per: string, extra = '') =>
   num(`Playback speed against the track, rounded to 0.001: track seconds per ${per} second (1.021: played 2.1 % fast; 0.982: 1.8 % slow)${extra}`, { minimum: 0, example: 1.021 })
 

@@ -26,6 +26,8 @@ export interface PendingTrack {
   meta: NewTrack
   hashCount: number
   frameCount: number
+  /** A track to remove in the transaction that commits this one (a changed file's old track). */
+  replaces?: number
 }
 
 /** Fills a new segment with the run's buckets, leaving out tracks not in `keep`. */
@@ -36,7 +38,10 @@ export interface BulkStore {
   findByDigest: (digest: string) => Track | undefined
   /** Reserve `n` consecutive track ids; returns the first. */
   reserveIds: (n: number) => number
-  /** In one transaction: write the run as a segment and the rows of the tracks still absent; returns those rows. */
+  /**
+   * In one transaction: write the run as a segment and the rows of the tracks still absent, and remove the tracks
+   * those replace; returns the rows written.
+   */
   commit: (tracks: PendingTrack[], fill: RunFill) => Track[]
 }
 
@@ -67,7 +72,7 @@ export class BulkWriter {
   }
 
   /** Buffer a track. `added` is false when the same audio is indexed or buffered already. */
-  add (meta: NewTrack, list: HashList): AddResult {
+  add (meta: NewTrack, list: HashList, replaces?: number): AddResult {
     const existing = this.#digests.get(meta.digest) ?? this.#store.findByDigest(meta.digest)
     if (existing) return { track: existing, added: false }
     if (list.frameCount >= MAX_FRAMES) throw new RangeError(`track of ${list.frameCount} frames is too long`)
@@ -93,7 +98,7 @@ export class BulkWriter {
       this.#frames[n++] = keys[i] % MAX_FRAMES
     }
     this.#n = n
-    const pending: PendingTrack = { id, meta, hashCount: keys.length, frameCount: list.frameCount }
+    const pending: PendingTrack = { id, meta, hashCount: keys.length, frameCount: list.frameCount, ...(replaces === undefined ? {} : { replaces }) }
     this.#pending.push(pending)
     const track: Track = { ...meta, id, indexedAt: new Date().toISOString(), hashCount: keys.length, frameCount: list.frameCount }
     this.#digests.set(meta.digest, track)

@@ -14,6 +14,7 @@ import type { FingerprintParams } from '../config/fingerprint.js'
 import type { HashList } from '../dsp/pipeline.js'
 import type { NewTrack } from './types.js'
 import { earshotError } from '../errors.js'
+import { catalogFields } from './track-metadata.js'
 
 export const FINGERPRINT_FORMAT = 'earshot-fingerprints'
 /** Record and hash layout version; a file of another version is refused. */
@@ -99,6 +100,7 @@ export class FingerprintWriter {
     // Synchronous on purpose: the record goes out before the next one is made, so memory stays at one track.
     fs.writeSync(this.#fd, frame({
       title, artist, album, source, durationSeconds, digest,
+      ...catalogFields(meta),
       frameCount: list.frameCount,
       hashes: bytesOf(list.hashes, list.count),
       frames: bytesOf(list.frames, list.count),
@@ -173,8 +175,14 @@ function track (file: string, v: unknown): FingerprintRecord {
   const hashes = uint32s(file, 'hashes', v.hashes)
   const frames = uint32s(file, 'frames', v.frames)
   if (hashes.length !== frames.length || hashes.length === 0) throw refuse(file, `track '${String(title)}' has ${hashes.length} hashes and ${frames.length} frames`)
+  // Catalog fields are optional (files written before them have none); taken as written, only when of their type.
+  const { isrc, externalId, labels } = v
+  for (const [k, x] of Object.entries({ isrc, externalId })) {
+    if (x !== undefined && typeof x !== 'string') throw refuse(file, `track '${String(title)}': its ${k} is not a string`)
+  }
+  if (labels !== undefined && (!isMap(labels) || Object.values(labels).some((x) => typeof x !== 'string'))) throw refuse(file, `track '${String(title)}': its labels are not a map of strings`)
   return {
-    meta: { title, artist, album, source, digest, durationSeconds } as NewTrack,
+    meta: { title, artist, album, source, digest, durationSeconds, ...catalogFields({ isrc, externalId, labels } as NewTrack) } as NewTrack,
     hashes: { hashes, frames, count: hashes.length, frameCount },
   }
 }

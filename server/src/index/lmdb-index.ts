@@ -7,7 +7,8 @@
  *   hashes      uint32 id -> the distinct hashes of a track of the live part (to remove its postings without a scan)
  *   tracks      uint32 id -> Track (msgpack)
  *   tombstones, generation   removed tracks whose postings are still in segments; the segment list's version
- *   meta        string -> format version, fingerprint parameters, id counter, totals, segment list
+ *   meta        string -> format version, fingerprint parameters, id counter, totals, segment list; and per track
+ *               `digest:<digest>` -> id, `isrc:<ISRC>` and `xid:<external id>` -> [ids] (lookups by catalog code)
  *
  * Lookups read every segment and the live part. Tracks added one at a time go to the live part; maintenance
  * (`maintain`) writes it into a segment once it holds LIVE_POSTINGS, and merges segments tier by tier. Bulk loads
@@ -17,6 +18,10 @@
  *
  * The map is not given a size: lmdb-js grows it as the file grows, so the catalog is bounded by the disk only.
  * Format 1 (everything in the live part) is format 2 with no segments: `earshot migrate` upgrades it in place.
+ * Catalog metadata (ISRC, external id, labels) came within format 2: rows are msgpack maps, and a row written before
+ * has none of those fields and no `isrc:`/`xid:` keys, which is what a track without them has, so no step is needed.
+ * An earshot from before reads such an index too (it ignores the fields; one that removes a track leaves its code
+ * keys behind, which `tracksWith` skips).
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -30,7 +35,10 @@ import { appendByHash, MAX_FRAMES, MAX_LIVE_BUCKET, sortedKeys } from './posting
 
 export { MAX_LIVE_BUCKET }
 import { BulkWriter, type BulkOptions } from './bulk-writer.js'
-import type { AddResult, Index, IndexStats, NewTrack, PostingVisitor, ReadFailure, Track } from './types.js'
+import type { AddResult, CodeField, Index, IndexStats, NewTrack, PostingVisitor, ReadFailure, Track } from './types.js'
+
+/** The meta key prefix of each catalog code's lookup: `isrc:USRC17607839` -> [ids]. */
+const CODE_KEY: Readonly<Record<CodeField, string>> = { isrc: 'isrc:', externalId: 'xid:' }
 
 /** Bump when the stored layout changes; an index with another version is refused (see MIGRATABLE_VERSIONS). */
 export const INDEX_FORMAT_VERSION = 2
@@ -200,12 +208,12 @@ export class LmdbIndex implements Index {
     } catch (err) { this.#readFailed(err) }
   }
 
-  addTrack (meta: NewTrack, list: HashList): AddResult {
+  addTrack (meta: NewTrack, list: HashList, replaces?: number): AddResult {
     if (list.frameCount >= MAX_FRAMES) throw earshotError('EAR_ERR_AUDIO_TOO_LONG', `${meta.durationSeconds.toFixed(0)} s`)
     const keys = sortedKeys(list)
     let result: AddResult
     try {
-      result = this.#addSorted(meta, list, keys)
+      result = this.#addSorted(meta, list, keys, replaces)
     } catch (err) {
       if (isPageError(err)) this.#readFailed(err)
       throw err
@@ -215,7 +223,7 @@ export class LmdbIndex implements Index {
     return result
   }
 
-  #addSorted (meta: NewTrack, list: HashList, keys: Float64Array): AddResult {
+  #addSorted (meta: NewTrack, list: HashList, keys: Float64Array, replaces: number | undefined): AddResult {
     return this.#root.transactionSync(() => {
       const existing = this.findByDigest(meta.digest)
       if (existing) return { track: existing, added: false }
@@ -225,16 +233,58 @@ export class LmdbIndex implements Index {
       this.#hashes.putSync(id, Buffer.from(Uint32Array.from(distinct).buffer))
       this.#meta.putSync('nextTrackId', id + 1)
       this.#addTotals(stored, list.frameCount, 1, stored)
+      // In the same transaction: a crash leaves the old track or the new one, never both nor neither.
+      if (replaces !== undefined) this.#removeTrack(replaces)
       return { track, added: true }
     })
   }
 
-  /** Inside a write transaction: the track's row and digest. */
+  /** Inside a write transaction: the track's row, its digest and its catalog codes. */
   #putTrack (meta: NewTrack, id: number, hashCount: number, frameCount: number): Track {
     const track: Track = { ...meta, id, indexedAt: new Date().toISOString(), hashCount, frameCount }
     this.#tracks.putSync(id, track)
     this.#meta.putSync(`digest:${meta.digest}`, id)
+    this.#putCodes(track, true)
     return track
+  }
+
+  /** Inside a write transaction: add (or drop) the track's id under each catalog code it has. */
+  #putCodes (track: Track, add: boolean): void {
+    for (const field of Object.keys(CODE_KEY) as CodeField[]) {
+      const value = track[field]
+      if (value === undefined) continue
+      const key = CODE_KEY[field] + value
+      const ids = ((this.#meta.get(key) as number[] | undefined) ?? []).filter((x) => x !== track.id)
+      if (add) ids.push(track.id)
+      if (ids.length === 0) this.#meta.removeSync(key)
+      else this.#meta.putSync(key, ids.sort((a, b) => a - b))
+    }
+  }
+
+  updateTrack (id: number, change: (track: Track) => Track): Track | undefined {
+    try {
+      return this.#root.transactionSync(() => {
+        const old = this.#tracks.get(id)
+        if (!old) return undefined
+        const { id: _, digest, durationSeconds, indexedAt, hashCount, frameCount } = old
+        const track: Track = { ...change({ ...old }), id, digest, durationSeconds, indexedAt, hashCount, frameCount }
+        this.#putCodes(old, false)
+        this.#tracks.putSync(id, track)
+        this.#putCodes(track, true)
+        return track
+      })
+    } catch (err) {
+      if (isPageError(err)) this.#readFailed(err)
+      throw err
+    }
+  }
+
+  tracksWith (field: CodeField, value: string): Track[] {
+    try {
+      const ids = (this.#meta.get(CODE_KEY[field] + value) as number[] | undefined) ?? []
+      // An earshot from before the codes may have removed a track and left its id here: only rows that still say so.
+      return ids.map((id) => this.#tracks.get(id)).filter((t): t is Track => t !== undefined && t[field] === value)
+    } catch (err) { this.#readFailed(err) }
   }
 
   #addTotals (postings: number, frames: number, tracks: number, live: number): void {
@@ -297,6 +347,7 @@ export class LmdbIndex implements Index {
       }
       this.#tracks.removeSync(id)
       this.#meta.removeSync(`digest:${track.digest}`)
+      this.#putCodes(track, false)
       this.#addTotals(-track.hashCount, -track.frameCount, -1, -live)
       return true
     })
@@ -384,6 +435,7 @@ export class LmdbIndex implements Index {
           return this.#putTrack(t.meta, t.id, t.hashCount, t.frameCount)
         })
         this.#addTotals(postings, frames, rows.length, 0)
+        for (const t of fresh) if (t.replaces !== undefined) this.#removeTrack(t.replaces)
         return rows
       }),
     }, options)

@@ -12,7 +12,7 @@ import type { HashList } from '../dsp/pipeline.js'
 import { earshotError } from '../errors.js'
 import { DepthProfile } from './depth-profile.js'
 import { appendByHash, MAX_FRAMES, MAX_LIVE_BUCKET, sortedKeys } from './posting-keys.js'
-import type { AddResult, Index, IndexStats, NewTrack, PostingVisitor, Track } from './types.js'
+import type { AddResult, CodeField, Index, IndexStats, NewTrack, PostingVisitor, Track } from './types.js'
 
 /** One hash's postings: (track id, frame) pairs, interleaved, in a buffer that doubles as it fills. */
 interface Bucket { pairs: Uint32Array, length: number }
@@ -35,7 +35,7 @@ export class MemoryIndex implements Index {
     this.params = params
   }
 
-  addTrack (meta: NewTrack, list: HashList): AddResult {
+  addTrack (meta: NewTrack, list: HashList, replaces?: number): AddResult {
     if (list.frameCount >= MAX_FRAMES) throw earshotError('EAR_ERR_AUDIO_TOO_LONG', `${meta.durationSeconds.toFixed(0)} s`)
     const existing = this.findByDigest(meta.digest)
     if (existing) return { track: existing, added: false }
@@ -49,7 +49,22 @@ export class MemoryIndex implements Index {
     this.#postings += stored
     this.#frames += list.frameCount
     this.#profile = undefined
-    return { track: { ...track }, added: true }
+    if (replaces !== undefined) this.removeTrack(replaces)
+    return { track: copyOf(track), added: true }
+  }
+
+  updateTrack (id: number, change: (track: Track) => Track): Track | undefined {
+    const old = this.#tracks.get(id)
+    if (!old) return undefined
+    const { digest, durationSeconds, indexedAt, hashCount, frameCount } = old
+    const track: Track = { ...change(copyOf(old)), id, digest, durationSeconds, indexedAt, hashCount, frameCount }
+    this.#tracks.set(id, track)
+    return copyOf(track)
+  }
+
+  tracksWith (field: CodeField, value: string): Track[] {
+    // A scan: this index serves tests and tools, whose catalogs are small.
+    return [...this.#tracks.values()].filter((t) => t[field] === value).map(copyOf)
   }
 
   /** One track's postings of one hash (keys[from..to)), up to the bucket's limit; returns how many were stored. */
@@ -101,7 +116,7 @@ export class MemoryIndex implements Index {
 
   getTrack (id: number): Track | undefined {
     const track = this.#tracks.get(id)
-    return track && { ...track }
+    return track && copyOf(track)
   }
 
   findByDigest (digest: string): Track | undefined {
@@ -111,7 +126,7 @@ export class MemoryIndex implements Index {
 
   * listTracks (afterId = 0): Iterable<Track> {
     // Ids only grow, and a Map iterates in insertion order: this is id order.
-    for (const track of this.#tracks.values()) if (track.id > afterId) yield { ...track }
+    for (const track of this.#tracks.values()) if (track.id > afterId) yield copyOf(track)
   }
 
   lookup (hash: number, visit: PostingVisitor, limit = Infinity): number {
@@ -154,4 +169,12 @@ export class MemoryIndex implements Index {
     this.#buckets.clear()
     this.#trackHashes.clear()
   }
+}
+
+/** A copy a caller may change without changing the stored row (as a row read from LMDB is). */
+function copyOf (t: Track): Track {
+  const copy = { ...t }
+  if (t.labels) copy.labels = { ...t.labels }
+  if (t.editedFields) copy.editedFields = [...t.editedFields]
+  return copy
 }

@@ -26,9 +26,23 @@ export interface Track {
    */
   fileBytes?: number
   fileModified?: string
+  /**
+   * Catalog metadata (index/track-metadata.ts), absent when unknown: tracks indexed before these fields existed
+   * simply lack them. The ISRC is normalised (12 characters, upper case, no dashes).
+   */
+  isrc?: string
+  /** The catalog's own id for the track. */
+  externalId?: string
+  /** Free labels, key (lower case) to value, in key order. */
+  labels?: Record<string, string>
+  /** Fields set by hand (PATCH /v1/tracks/:id, earshot tracks edit), in name order: indexing again keeps them. */
+  editedFields?: string[]
 }
 
 export type NewTrack = Omit<Track, 'id' | 'indexedAt' | 'hashCount' | 'frameCount'>
+
+/** The fields of a track that have a lookup of their own (`Index.tracksWith`). */
+export type CodeField = 'isrc' | 'externalId'
 
 export interface AddResult {
   track: Track
@@ -83,8 +97,11 @@ export interface ReadFailure {
 
 /** A bulk load (lmdb-index.ts): tracks are buffered and written in sorted runs. */
 export interface BulkAdder {
-  /** Buffer a track; `added` is false when the same audio is indexed or buffered already. */
-  add (meta: NewTrack, hashes: HashList): AddResult
+  /**
+   * Buffer a track; `added` is false when the same audio is indexed or buffered already. `replaces`: a track removed
+   * in the transaction that commits this one.
+   */
+  add (meta: NewTrack, hashes: HashList, replaces?: number): AddResult
   /** Write what is buffered; returns the rows committed. */
   finish (): Track[]
 }
@@ -96,8 +113,19 @@ export interface Index {
   readonly readFailures?: number
   /** The last of them; undefined while every read succeeds. */
   readonly lastReadFailure?: ReadFailure
-  /** Add a track and its hashes in one transaction: all in or all out. */
-  addTrack (meta: NewTrack, hashes: HashList): AddResult
+  /**
+   * Add a track and its hashes in one transaction: all in or all out. `replaces`: a track removed in the same
+   * transaction once this one is stored (a changed file's old track); left alone when nothing is added.
+   */
+  addTrack (meta: NewTrack, hashes: HashList, replaces?: number): AddResult
+  /**
+   * Change a track's row in one transaction: `change` gets the stored row and returns the new one, whose id, digest,
+   * durationSeconds, indexedAt, hashCount and frameCount are kept as they were whatever it says. Undefined when there
+   * is no such track. `change` may throw: nothing is written then.
+   */
+  updateTrack (id: number, change: (track: Track) => Track): Track | undefined
+  /** Tracks whose ISRC or external id is `value` exactly, in id order. */
+  tracksWith (field: CodeField, value: string): Track[]
   /** Start a bulk load, for indexes that have one. */
   bulkWriter? (): BulkAdder
   /** Remove a track and its postings; false when there was no such track. */

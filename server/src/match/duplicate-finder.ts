@@ -25,13 +25,14 @@ const COVERED_SHARE = 0.8
 /**
  * The indexed track holding the same recording as `list`, if any.
  * @param minConfidence the identify threshold (settings.minConfidence)
+ * @param replaces a track the new one is to replace (a changed file's old track): being it is no reason to keep out
  */
-export function findSameRecording (index: Index, params: FingerprintParams, list: HashList, minConfidence: number): SameRecording | undefined {
+export function findSameRecording (index: Index, params: FingerprintParams, list: HashList, minConfidence: number, replaces?: number): SameRecording | undefined {
   if (list.count === 0) return undefined
   const hits: number[] = []
   const { candidates } = new ClipMatcher(index, params).match(list, { maxCandidates: 1, onBestHit: (frame) => hits.push(frame), speedTolerance: 0 })
   const best = candidates[0]
-  if (!best || best.confidence < minConfidence) return undefined
+  if (!best || best.confidence < minConfidence || best.trackId === replaces) return undefined
   const track = index.getTrack(best.trackId)
   if (!track) return undefined
   // The overlap in the new track's frames: its frame f is the indexed track's frame f + offset.
@@ -55,17 +56,25 @@ export function findSameRecording (index: Index, params: FingerprintParams, list
   }
 }
 
+export interface AddOnceOptions {
+  /** Write through this bulk load instead of one transaction per track. */
+  bulk?: BulkAdder
+  /** A track removed once the new one is stored, in the same transaction (a changed file's old track). */
+  replaces?: number
+}
+
 /**
  * Add a track unless the index holds it already, exactly (same digest) or as another copy of the same recording;
  * then nothing is written and the indexed track is returned with `added: false`.
  */
-export function addTrackOnce (index: Index, params: FingerprintParams, meta: NewTrack, list: HashList, minConfidence: number, bulk?: BulkAdder): AddResult {
+export function addTrackOnce (index: Index, params: FingerprintParams, meta: NewTrack, list: HashList, minConfidence: number, options: AddOnceOptions = {}): AddResult {
+  const { bulk, replaces } = options
   const exact = index.findByDigest(meta.digest)
   if (exact) return { track: exact, added: false }
-  const same = findSameRecording(index, params, list, minConfidence)
+  const same = findSameRecording(index, params, list, minConfidence, replaces)
   const track = same && index.getTrack(same.trackId)
   if (same && track) return { track, added: false, sameRecording: same }
-  return bulk ? bulk.add(meta, list) : index.addTrack(meta, list)
+  return bulk ? bulk.add(meta, list, replaces) : index.addTrack(meta, list, replaces)
 }
 
 /** "as #N (why)" for the lines that report a copy not indexed again. */

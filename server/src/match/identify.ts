@@ -7,12 +7,13 @@ import { fingerprint } from '../dsp/pipeline.js'
 import type { Index } from '../index/types.js'
 import { ClipMatcher, type ClipMatch } from './clip-matcher.js'
 import { round } from '../round.js'
+import { catalogFields } from '../index/track-metadata.js'
 
 /**
  * A match of a clip: the track fields of a stream's `match` message, its confidence, where in the track the clip
  * starts, and the clip's playback speed against the track (track seconds per clip second, rounded to 0.001).
  */
-export type IdentifiedMatch = Pick<Match, 'id' | 'title' | 'artist' | 'album' | 'source' | 'confidence' | 'offsetSeconds' | 'speed'>
+export type IdentifiedMatch = Pick<Match, 'id' | 'title' | 'artist' | 'album' | 'source' | 'isrc' | 'externalId' | 'labels' | 'confidence' | 'offsetSeconds' | 'speed'>
 
 export interface IdentifyResult {
   matches: IdentifiedMatch[]
@@ -53,6 +54,7 @@ export class Identifier {
         artist: t.artist,
         album: t.album,
         source: t.source,
+        ...catalogFields(t),
         confidence: round(c.confidence, 3),
         offsetSeconds: round(c.offsetSeconds, 2),
         speed: round(c.speed, 3),

@@ -22,6 +22,8 @@
  *   2 -> 3  rows gain `speed` (the playback speed, track seconds per stream second): rows filed before it get 1, the
  *           speed earshot assumed when it filed them (their end offsets are start offset + stream seconds); open
  *           plays' Live records of format 2 have none and read the row's.
+ * Rows may carry the track's ISRC, external id and labels (copied at open, like its title); rows filed before have
+ * none, as plays of a track without them: optional fields, no step of their own.
  *
  * Why touch writes a separate record: an async `put` queued before a `putSync` commits after it (lmdb-js runs async
  * writes on its own thread), so a touch of the row itself could land after the close and reopen the play. A stale
@@ -37,6 +39,7 @@ import type { Database, RootDatabase } from 'lmdb'
 import { toCsv } from './csv.js'
 import { StateWrites } from '../state/state-writes.js'
 import { round } from '../round.js'
+import { catalogFields } from '../index/track-metadata.js'
 
 /** Bump when the stored layout changes; a log of an older version is moved over on open, a newer one is refused. */
 export const PLAYLOG_FORMAT_VERSION = 3
@@ -60,6 +63,10 @@ export interface Play {
   title: string
   artist: string
   album: string
+  /** The track's catalog metadata when the play opened, each only when it had it (index/track-metadata.ts). */
+  isrc?: string
+  externalId?: string
+  labels?: Record<string, string>
   /** ISO 8601 wall clock. */
   startedAt: string
   /** Null while open. */
@@ -83,8 +90,8 @@ export interface Play {
   speed: number
 }
 
-export type NewPlay = Pick<Play, 'stream' | 'kind' | 'trackId' | 'title' | 'artist' | 'album' | 'startedAt' |
-'startStreamSeconds' | 'startOffsetSeconds' | 'peakConfidence'> & {
+export type NewPlay = Pick<Play, 'stream' | 'kind' | 'trackId' | 'title' | 'artist' | 'album' | 'isrc' | 'externalId' | 'labels' |
+'startedAt' | 'startStreamSeconds' | 'startOffsetSeconds' | 'peakConfidence'> & {
   /** [speed=1] playback speed at the confirmation. */
   speed?: number
 }
@@ -137,6 +144,9 @@ export interface TrackDay {
   trackId: number
   title: string
   artist: string
+  /** As the day's first play of the track holds them, when it does. */
+  isrc?: string
+  externalId?: string
   plays: number
   seconds: number
 }
@@ -271,6 +281,7 @@ export class PlayLog {
         title: p.title,
         artist: p.artist,
         album: p.album,
+        ...catalogFields(p),
         startedAt: new Date(startMs).toISOString(),
         endedAt: null,
         startStreamSeconds: p.startStreamSeconds,
@@ -480,7 +491,7 @@ export class PlayLog {
       const key = `${day}/${play.trackId}`
       let row = days.get(key)
       if (row === undefined) {
-        row = { day, trackId: play.trackId, title: play.title, artist: play.artist, plays: 0, seconds: 0 }
+        row = { day, trackId: play.trackId, title: play.title, artist: play.artist, ...codesOf(play), plays: 0, seconds: 0 }
         days.set(key, row)
       }
       row.plays++
@@ -629,14 +640,28 @@ function decodeCursor (cursor: string): string {
 }
 
 
-/** The CSV columns, in order: every field of a Play (`speed`, added in format 3, last: older columns keep their place). */
-const CSV_COLUMNS: ReadonlyArray<keyof Play> = [
+/** A play's ISRC and external id, only those it has (a day's totals carry them). */
+function codesOf (p: Play): Pick<Play, 'isrc' | 'externalId'> {
+  const { isrc, externalId } = catalogFields(p)
+  return { ...(isrc === undefined ? {} : { isrc }), ...(externalId === undefined ? {} : { externalId }) }
+}
+
+/**
+ * The CSV columns, in order: every field of a Play. Later fields come last, so older columns keep their place:
+ * `speed` (format 3), then the track's `isrc`, `externalId` and `labels` (a JSON object, empty when none).
+ */
+export const PLAY_CSV_COLUMNS: ReadonlyArray<keyof Play> = [
   'id', 'stream', 'kind', 'trackId', 'title', 'artist', 'album', 'startedAt', 'endedAt', 'startStreamSeconds',
   'endStreamSeconds', 'startOffsetSeconds', 'endOffsetSeconds', 'peakConfidence', 'lastSeenAt', 'lastStreamSeconds', 'open',
-  'speed',
+  'speed', 'isrc', 'externalId', 'labels',
 ]
 
-/** Plays as CSV (the one writer, csv.ts): a header line of CSV_COLUMNS, then one row per play. */
+/** A play's cells for PLAY_CSV_COLUMNS: labels as one JSON object, so that every row has the same columns. */
+export function playCsvCells (play: Play): unknown[] {
+  return PLAY_CSV_COLUMNS.map((c) => c === 'labels' ? (play.labels === undefined ? '' : JSON.stringify(play.labels)) : play[c])
+}
+
+/** Plays as CSV (the one writer, csv.ts): a header line of PLAY_CSV_COLUMNS, then one row per play. */
 export function playsToCsv (plays: readonly Play[]): string {
-  return toCsv(CSV_COLUMNS, plays.map((play) => CSV_COLUMNS.map((c) => play[c])))
+  return toCsv(PLAY_CSV_COLUMNS, plays.map(playCsvCells))
 }

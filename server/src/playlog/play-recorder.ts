@@ -30,6 +30,7 @@
  */
 import { EarshotError } from '../errors.js'
 import { round } from '../round.js'
+import { catalogFields } from '../index/track-metadata.js'
 import type { SessionMatch, SessionMatchEnd } from '../stream/session.js'
 import type { StreamListener } from '../stream/stream.js'
 import type { Play, PlayLog } from './play-log.js'
@@ -187,6 +188,7 @@ export class PlayRecorder implements StreamListener {
       title: m.track.title,
       artist: m.track.artist,
       album: m.track.album,
+      ...catalogFields(m.track),
       startedAt: this.#wallClock(start),
       startStreamSeconds: round(start, 3),
       startOffsetSeconds: round(startOffset, 3),

@@ -105,10 +105,10 @@ export class IdentifyJobs {
   async close (): Promise<void> { return this.#queue.close() }
 }
 
-/** The columns of a segment list as CSV, in Segment's order: where in the recording first. */
-export const SEGMENT_COLUMNS = ['startSeconds', 'endSeconds', 'trackId', 'title', 'artist', 'album', 'offsetSeconds', 'confidence', 'speed'] as const
+/** The columns of a segment list as CSV: where in the recording first, the track's catalog fields last (as plays have them). */
+export const SEGMENT_COLUMNS = ['startSeconds', 'endSeconds', 'trackId', 'title', 'artist', 'album', 'offsetSeconds', 'confidence', 'speed', 'isrc', 'externalId', 'labels'] as const
 
-/** A segment list as CSV (RFC 4180, a header line): what `identify --segments --csv` and the API give. */
+/** A segment list as CSV (RFC 4180, a header line; labels as one JSON object): what `identify --segments --csv` and the API give. */
 export function segmentsToCsv (segments: readonly Segment[]): string {
-  return toCsv(SEGMENT_COLUMNS, segments.map((s) => SEGMENT_COLUMNS.map((c) => s[c])))
+  return toCsv(SEGMENT_COLUMNS, segments.map((s) => SEGMENT_COLUMNS.map((c) => c === 'labels' ? (s.labels === undefined ? '' : JSON.stringify(s.labels)) : s[c])))
 }

@@ -16,6 +16,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import { decodeStream } from '../audio/decode.js'
 import type { Settings } from '../config/defaults.js'
 import { earshotError } from '../errors.js'
+import { catalogFields } from '../index/track-metadata.js'
 import type { Index, Track } from '../index/types.js'
 import { round } from '../round.js'
 import { StreamSession, type SessionListener, type SessionMatch, type SessionMatchEnd } from '../stream/session.js'
@@ -29,6 +30,10 @@ export interface Segment {
   title: string
   artist: string
   album: string
+  /** The track's ISRC, external id and labels, when it has them. */
+  isrc?: string
+  externalId?: string
+  labels?: Record<string, string>
   /** Where in the track the segment starts, in track seconds. */
   offsetSeconds: number
   /** The highest confidence its matches reached, 0..1. */
@@ -112,6 +117,7 @@ export class SegmentList implements SessionListener {
       title: t.title,
       artist: t.artist,
       album: t.album,
+      ...catalogFields(t),
       offsetSeconds: round(open.startOffset + open.speed * (start - open.start), 2),
       confidence: round(open.peak, 3),
       speed: round(open.speed, 3),

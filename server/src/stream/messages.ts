@@ -1,6 +1,7 @@
 /** A session's results as protocol messages: the one place that rounds them for the wire. */
 import type { Match, MatchEnd } from '../../../protocol/src/index.js'
 import { round } from '../round.js'
+import { catalogFields } from '../index/track-metadata.js'
 import type { SessionMatch, SessionMatchEnd } from './session.js'
 
 export function matchMessage (e: SessionMatch): Match {
@@ -13,6 +14,7 @@ export function matchMessage (e: SessionMatch): Match {
     artist: t.artist,
     album: t.album,
     source: t.source,
+    ...catalogFields(t),
     confidence: round(e.confidence, 3),
     offsetSeconds: round(e.offsetSeconds, 2),
     speed: round(e.speed, 3),
