@@ -218,6 +218,26 @@ export async function decodeToMono(file: string, sampleRate: number): Promise<Fl
   return toFloat32(r.chunks, r.bytes);
 }
 
+/**
+ * Resamples mono PCM from `fromRate` to `toRate` (ffmpeg's soxr, as changeSpeed
+ * uses). Output length is round(n * toRate / fromRate).
+ */
+export async function resample(x: Float32Array, fromRate: number, toRate: number): Promise<Float32Array> {
+  const n = Math.round((x.length * toRate) / fromRate);
+  if (x.length === 0 || fromRate === toRate) return fitLength(x.slice(), n);
+  return fitLength(await filterPcm(x, fromRate, `aresample=${toRate}:resampler=soxr:precision=28`, toRate), n);
+}
+
+/**
+ * Writes mono PCM to `file` with ffmpeg, encoded by `codec` (ffmpeg output
+ * options, e.g. ['-c:a', 'pcm_s16le'] or ['-c:a', 'libmp3lame', '-b:a', '128k']);
+ * the container follows the file's extension. An MP3 written to a file gets its
+ * LAME header, unlike the piped ones of mp3RoundTrip.
+ */
+export async function writeAudioFile(x: Float32Array, sampleRate: number, file: string, codec: string[]): Promise<void> {
+  await ffmpeg([...rawIn(sampleRate), ...codec, '-y', file], bytesOf(x));
+}
+
 // ---------------------------------------------------------------- mp3
 
 /**
