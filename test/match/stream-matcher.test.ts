@@ -145,3 +145,45 @@ t.test('a track that stops: its match ends after the silence, not before', async
   const last = heard.matches.at(-1)!
   t.ok(last.streamFrame <= seconds(15) + seconds(5), 'no update long after it stopped')
 })
+
+t.test('a song that repeats a section: the match may move to the repeat and back, and is one match from start to end', async (t) => {
+  // Track 41 holds a chorus twice: all of it at 20–30 s, and at 60–70 s a rendition that shares 60 % of its hashes
+  // (a chorus sung again is never the same twice). The stream plays the song through, but its second chorus is the
+  // first one's rendition, so the repeat at 20 s matches it better than the song's own 60 s: the match moves there,
+  // and when the chorus ends it must come back to the song, without an end nor a later first vote.
+  const base = randomTrack(2041)
+  const chorus = (f: number): boolean => f >= seconds(20) && f < seconds(30)
+  const hashes: number[] = []
+  const frames: number[] = []
+  const rand = prng(41)
+  for (let i = 0; i < base.count; i++) {
+    const f = base.frames[i]
+    if (f >= seconds(60) && f < seconds(70)) continue
+    hashes.push(base.hashes[i]); frames.push(f)
+    if (chorus(f) && rand() < 0.6) { hashes.push(base.hashes[i]); frames.push(f + seconds(40)) }
+  }
+  for (let i = 0; i < base.count; i++) { // the rest of the second rendition: hashes of its own
+    const f = base.frames[i]
+    if (chorus(f) && rand() < 0.4) { hashes.push(Math.floor(rand() * HASH_LIMIT)); frames.push(f + seconds(40)) }
+  }
+  const order = frames.map((_, i) => i).sort((a, b) => frames[a] - frames[b])
+  const song: HashList = { hashes: Uint32Array.from(order.map((i) => hashes[i])), frames: Uint32Array.from(order.map((i) => frames[i])), count: order.length, frameCount: TRACK_FRAMES }
+  const repeats = new MemoryIndex(params)
+  for (const [i, list] of tracks.entries()) repeats.addTrack({ title: `t${i + 1}`, artist: '', album: '', durationSeconds: 0, source: '', digest: `d${i + 1}` }, list)
+  repeats.addTrack({ title: 'repeats', artist: '', album: '', durationSeconds: 0, source: '', digest: 'd41' }, song)
+  const all = [...tracks, song]
+  const heard = play(repeats, all, [
+    { track: 41, from: 0, frames: seconds(60) },
+    { track: 41, from: seconds(20), frames: seconds(10) }, // the stream's second chorus: the first's rendition
+    { track: 41, from: seconds(70), frames: seconds(30) },
+  ])
+  const moved = heard.matches.some((m) => m.trackId === 41 && Math.abs(m.offsetFrames + seconds(40)) <= 2)
+  t.ok(moved, 'the match moved to the repeat at 20 s while the second chorus played (what this test is about)')
+  t.same(heard.ends.map((e) => e.trackId), [41], `one end, with the stream: ${JSON.stringify(heard.ends)}`)
+  t.ok(heard.ends[0].startFrame <= seconds(1), `from the song's first vote (${heard.ends[0].startFrame})`)
+  t.ok(heard.ends[0].endFrame >= seconds(99), `to its last (${heard.ends[0].endFrame})`)
+  const confirmed = heard.matches.filter((m) => m.state === 'confirmed')
+  const first = heard.matches.findIndex((m) => m.state === 'confirmed')
+  t.same(heard.matches.slice(first).filter((m) => m.state !== 'confirmed'), [], 'confirmed once, never tentative again')
+  t.ok(confirmed.every((m) => m.startFrame <= seconds(1)), 'every report names the song\'s first vote')
+})

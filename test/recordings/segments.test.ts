@@ -4,6 +4,10 @@ import { defaults } from '../../server/src/config/defaults.js'
 import { findSegments, SegmentList, type Segment } from '../../server/src/recordings/segments.js'
 import type { Track } from '../../server/src/index/types.js'
 import { buildCatalog } from '../helpers/catalog.js'
+import { defaultFingerprint as params } from '../../server/src/config/fingerprint.js'
+import { fingerprint } from '../../server/src/dsp/pipeline.js'
+import { fingerprintDigest } from '../../server/src/index/digest.js'
+import { LmdbIndex } from '../../server/src/index/lmdb-index.js'
 import { addNoise, song, wavBytes } from '../helpers/signals.js'
 import { crossfade } from '../helpers/stream-helpers.js'
 
@@ -59,6 +63,28 @@ t.test('every song of a recording is one segment at its place, the unknown song 
     t.ok(s.confidence >= defaults.minConfidence && s.confidence <= 1, `confidence ${s.confidence}`)
     t.equal(s.title, `song ${SEEDS[s.trackId - 1]}`)
   }
+})
+
+t.test('a song that repeats a section is one segment from its start to its end', async (t) => {
+  // Verse, a chorus heard three times, outro: the chorus matches the track at three offsets, 12 s apart. A match
+  // that moved to another offset of the same track and faded there must not end the song (nor start it later).
+  const verse = song(31, 12, RATE)
+  const chorus = song(32, 12, RATE)
+  const outro = song(33, 12, RATE)
+  const track = new Float32Array(5 * 12 * RATE)
+  for (const [i, part] of [verse, chorus, chorus, chorus, outro].entries()) track.set(part, i * 12 * RATE)
+  const index = LmdbIndex.open(path.join(t.testdir(), 'db'), params)
+  t.teardown(() => index.close())
+  const list = fingerprint(params, track, RATE)
+  index.addTrack({ title: 'repeats', artist: '', album: '', durationSeconds: 60, source: 'repeats.wav', digest: fingerprintDigest(list) }, list)
+  const air = new Float32Array((60 + 10) * RATE)
+  air.set(track)
+  air.set(song(34, 10, RATE), 60 * RATE) // then something nobody indexed
+  const result = await findSegments(index, defaults, { samples: addNoise(air, 10), sampleRate: RATE }, 3600)
+  t.equal(result.segments.length, 1, `one segment: ${JSON.stringify(result.segments.map((s) => [s.startSeconds, s.endSeconds, s.offsetSeconds]))}`)
+  const [s] = result.segments
+  t.ok(s.startSeconds < 2 && Math.abs(s.offsetSeconds - s.startSeconds) < 1, `from the start: ${s.startSeconds} s, at ${s.offsetSeconds} s in the track`)
+  t.ok(s.endSeconds > 55, `to the end: ${s.endSeconds} s`)
 })
 
 t.test('PCM already decoded gives the segments encoded audio gives', async (t) => {

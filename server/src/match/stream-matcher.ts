@@ -134,6 +134,9 @@ export class StreamMatcher {
   #activeSpeed = 1
   #activeOffset = 0
   #activeFrame = 0 // the stream frame of the last report
+  /** The match's first and last votes, over every offset of its track it has been at. */
+  #activeFirst = 0
+  #activeLast = 0
   #strongTicks = 0
 
   constructor (index: Index, params: FingerprintParams, sink: StreamMatchSink, options: StreamMatcherOptions = {}) {
@@ -415,14 +418,23 @@ export class StreamMatcher {
     }
     // The active match first: does it hold?
     if (this.#active >= 0) {
-      const c = this.#active
-      const k = conf(c)
+      let c = this.#active
+      let k = conf(c)
       // The track stopped: either its evidence has faded, or nothing has voted for it for a while (a song change
-      // should not wait for the whole window to drain).
-      const silentTicks = this.#tick - this.#candLastTick[c]
-      if (k < o.endConfidence || silentTicks >= o.endSilentTicks) {
-        this.#endActive()
-      } else {
+      // should not wait for the whole window to drain). Unless the track is still heard at another offset: a tick
+      // keeps one key per track, so while a repeated section plays its votes may go to the repeat's offset, and the
+      // song goes on there (and back) as one match.
+      if (k < o.endConfidence || this.#tick - this.#candLastTick[c] >= o.endSilentTicks) {
+        const other = this.#heardElsewhere(c, conf)
+        if (other >= 0) {
+          this.#moveTo(other)
+          c = other
+          k = conf(c)
+        } else {
+          this.#endActive()
+        }
+      }
+      if (this.#active >= 0) {
         if (this.#activeState === 'tentative' && k >= o.confirmConfidence) this.#strongTicks++
         else if (k < o.confirmConfidence) this.#strongTicks = 0
         // Another track confirmed takes over; a stronger candidate of the same track is the same match moved.
@@ -430,8 +442,7 @@ export class StreamMatcher {
           const bestTrack = Math.floor(this.#candKey[best] / TRACK_SCALE)
           if (bestTrack === this.#activeTrack) {
             // The same track at another offset: confirmation needs the new offset to hold for its own ticks.
-            this.#active = best
-            if (this.#activeState !== 'confirmed') this.#strongTicks = 0
+            this.#moveTo(best)
           } else if (this.#same(best, c)) {
             // Another copy of the recording that is playing: the match goes on as it is.
           } else if (conf(best) >= o.confirmConfidence) {
@@ -447,6 +458,8 @@ export class StreamMatcher {
     const k = conf(best)
     if (k >= o.tentativeConfidence) {
       this.#active = best
+      this.#activeFirst = this.#candFirst[best]
+      this.#activeLast = this.#candLast[best]
       this.#activeTrack = Math.floor(this.#candKey[best] / TRACK_SCALE)
       this.#activeState = undefined
       this.#strongTicks = k >= o.confirmConfidence ? 1 : 0
@@ -474,13 +487,33 @@ export class StreamMatcher {
     this.#activeFrame = streamFrame
     this.#activeConfidence = k
     this.#activeSpeed = speed
-    this.#sink.match({ state, trackId: this.#activeTrack, confidence: k, offsetFrames: offset, speed, streamFrame, startFrame: this.#candFirst[c] })
+    this.#sink.match({ state, trackId: this.#activeTrack, confidence: k, offsetFrames: offset, speed, streamFrame, startFrame: this.#activeFirst })
+  }
+
+  /** Another candidate of the active track that has voted within endSilentTicks and holds endConfidence, or -1. */
+  #heardElsewhere (c: number, conf: (d: number) => number): number {
+    let found = -1
+    for (let d = 0; d < this.#o.candidates; d++) {
+      if (d === c || this.#candKey[d] < 0 || Math.floor(this.#candKey[d] / TRACK_SCALE) !== this.#activeTrack) continue
+      if (this.#tick - this.#candLastTick[d] >= this.#o.endSilentTicks || conf(d) < this.#o.endConfidence) continue
+      if (found < 0 || this.#candTotal[d] > this.#candTotal[found]) found = d
+    }
+    return found
+  }
+
+  /** The active match goes on at candidate d, another offset of its track: its first and last votes span both. */
+  #moveTo (d: number): void {
+    const c = this.#active
+    this.#activeFirst = Math.min(this.#activeFirst, this.#candFirst[d])
+    this.#activeLast = Math.max(this.#activeLast, this.#candLast[c])
+    this.#active = d
+    if (this.#activeState !== 'confirmed') this.#strongTicks = 0
   }
 
   #endActive (): void {
     const c = this.#active
     if (this.#activeState !== undefined) {
-      this.#sink.end({ trackId: this.#activeTrack, startFrame: this.#candFirst[c], endFrame: this.#candLast[c] })
+      this.#sink.end({ trackId: this.#activeTrack, startFrame: this.#activeFirst, endFrame: Math.max(this.#activeLast, this.#candLast[c]) })
     }
     this.#active = -1
     this.#activeTrack = -1
