@@ -60,7 +60,7 @@ export class IdentifyView {
     const hint = byId('identify-hint')
     const clipHint = hint.textContent
     this.#long.addEventListener('change', () => {
-      hint.textContent = this.#long.checked ? 'Every song in it is listed with where it starts and ends; an hour of MP3 takes about a minute.' : clipHint
+      hint.textContent = this.#long.checked ? 'Every song in it is listed with where it starts and ends; an hour of MP3 takes about half a minute.' : clipHint
     })
   }
 

@@ -59,7 +59,7 @@ export const recordingRoutes = [
     description: 'The recording is matched as a live stream is, faster than real time: each segment is a song heard from its start to its end in the recording. ' +
       `Jobs run one at a time and live in memory; at most ${defaults.http.maxQueuedIdentifyJobs} wait (http.maxQueuedIdentifyJobs), and at most the first ` +
       `${defaults.http.maxRecordingSeconds / 3600} h of a recording are examined (http.maxRecordingSeconds). Poll the Location for progress and segments; ` +
-      'an hour of MP3 takes about a minute of one core.',
+      'an hour of MP3 takes about half a minute of one core.',
     upload: audioUpload(true, Type.Object({ audio: Type.String({ format: 'binary', description: 'The recording (the field `file`, or the first file of the form, also works)' }) })),
     responses: { 202: { description: 'Queued', json: IdentifyJob, headers: { Location: 'The job\'s path' } } },
     errors: {
