@@ -1,5 +1,6 @@
 /**
- * Catalog metadata on the command line, each command a child process as a user runs it: `earshot index --metadata`
+ * Catalog metadata on the command line, each command run as the program runs it (in this process: cli.test checks
+ * the program's own exits and streams in child processes): `earshot index --metadata`
  * with a CSV file (a bad one refused before anything is indexed), ISRCs from tags, `tracks edit` and the `tracks list`
  * filters, a changed file replacing its old track with the metadata edited by hand kept, an unchanged file taking a
  * metadata file's new values, and the fields carried through `fingerprint`/`import` and `export`/`import`.
@@ -8,7 +9,8 @@ import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { childEnv, runEarshot, type Run } from '../helpers/child-env.js'
+import type { Run } from '../helpers/child-env.js'
+import { earshotInProcess } from '../helpers/cli-in-process.js'
 import { song, writeWav } from '../helpers/signals.js'
 
 t.setTimeout(300_000)
@@ -19,7 +21,7 @@ fs.mkdirSync(music)
 const haveFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0
 
 function earshot (args: string[]): Promise<Run> {
-  return runEarshot(dir, args, childEnv({}, ['EARSHOT_DB', 'EARSHOT_DEBUG']))
+  return earshotInProcess(dir, args)
 }
 
 interface TrackJson { id: number, title: string, source: string, isrc?: string, externalId?: string, labels?: Record<string, string>, editedFields?: string[] }
