@@ -16,12 +16,13 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import { decodeStream } from '../audio/decode.js'
 import type { Settings } from '../config/defaults.js'
 import { earshotError } from '../errors.js'
-import { catalogFields } from '../index/track-metadata.js'
+import { catalogFields, type CatalogFields } from '../index/track-metadata.js'
 import type { Index, Track } from '../index/types.js'
 import { round } from '../round.js'
 import { StreamSession, type SessionListener, type SessionMatch, type SessionMatchEnd } from '../stream/session.js'
 
-export interface Segment {
+/** A track heard in a recording; with its track's ISRC, external id and labels when it has them. */
+export interface Segment extends CatalogFields {
   /** Seconds into the recording where the track starts being heard. */
   startSeconds: number
   /** Seconds into the recording where it was last heard. */
@@ -30,10 +31,6 @@ export interface Segment {
   title: string
   artist: string
   album: string
-  /** The track's ISRC, external id and labels, when it has them. */
-  isrc?: string
-  externalId?: string
-  labels?: Record<string, string>
   /** Where in the track the segment starts, in track seconds. */
   offsetSeconds: number
   /** The highest confidence its matches reached, 0..1. */
