@@ -361,11 +361,13 @@ async function suite (t: Test, transport: TransportName): Promise<void> {
       socket.pause()
       const started = Date.now()
       let sent = 0
-      while (lctx.sessions > 0 && Date.now() - started < 10_000) {
+      // The kernel's loopback buffers take megabytes of pongs before the server's queue grows: on a busy machine the
+      // server (in this process, beside the flood) gets there in tens of seconds, not in a few.
+      while (lctx.sessions > 0 && Date.now() - started < 40_000) {
         for (let i = 0; i < 2000; i++) c.control({ type: 'ping', id: sent++ })
         await new Promise((resolve) => setTimeout(resolve, 1))
       }
-      t.equal(lctx.sessions, 0, `the server released the session within 10 s (after ${sent} pings)`)
+      t.equal(lctx.sessions, 0, `the server released the session (after ${sent} pings, ${Date.now() - started} ms)`)
       socket.resume()
       const closed = await c.waitClosed(15_000)
       t.ok((closed.code === 1008 && closed.reason === 'EAR_ERR_SLOW_CONSUMER') || closed.code === 1006, `closed with ${closed.code} ${closed.reason}`)

@@ -501,13 +501,19 @@ export class StreamMatcher {
     return found
   }
 
-  /** The active match goes on at candidate d, another offset of its track: its first and last votes span both. */
+  /**
+   * The active match goes on at candidate d, another offset of its track. A confirmed match keeps its first vote (the
+   * song was heard from there: d is a repeat of a section); one not confirmed yet starts again from d's, since its
+   * votes so far were at an offset the song did not hold (often chance, before the song's own took over).
+   */
   #moveTo (d: number): void {
     const c = this.#active
-    this.#activeFirst = Math.min(this.#activeFirst, this.#candFirst[d])
+    if (this.#activeState !== 'confirmed') {
+      this.#activeFirst = this.#candFirst[d]
+      this.#strongTicks = 0
+    }
     this.#activeLast = Math.max(this.#activeLast, this.#candLast[c])
     this.#active = d
-    if (this.#activeState !== 'confirmed') this.#strongTicks = 0
   }
 
   #endActive (): void {
