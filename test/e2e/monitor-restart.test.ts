@@ -116,7 +116,9 @@ t.test('kill -9 mid-song: the open play is closed, the monitor resumes, no dupli
   child = startServe(db, port, config, receiver.url)
   const after = await until(() => get<{ plays: Play[] }>(playsUrl), (p) => p.plays.some((x) => x.id === crashedAt.id && !x.open), 10_000, 'the crashed play to be closed')
   const closed = after.plays.find((p) => p.id === crashedAt.id) as Play
-  t.ok(closed.endStreamSeconds !== null && closed.endStreamSeconds >= crashedAt.lastStreamSeconds, `closed at ${closed.endStreamSeconds} s, at or after the last audio seen before the kill (${crashedAt.lastStreamSeconds} s)`)
+  // A crash loses at most the touches not yet written: one touch interval (1 s) and the write in flight, which the
+  // API may already show (a busy machine's CI run lost 1.02 s).
+  t.ok(closed.endStreamSeconds !== null && closed.endStreamSeconds >= crashedAt.lastStreamSeconds - 2, `closed at ${closed.endStreamSeconds} s, at most a touch before the last audio seen before the kill (${crashedAt.lastStreamSeconds} s)`)
   t.ok((closed.endStreamSeconds ?? 0) - crashedAt.lastStreamSeconds < 3, 'and not later than a few seconds of unseen touches')
   t.equal(closed.endedAt, closed.lastSeenAt, 'its wall-clock end is the last time audio was seen')
 
