@@ -9,7 +9,7 @@ import { prng, silence } from '../helpers/signals.js'
 type Peak = [time: number, bin: number]
 
 /** Run the hasher over peaks (in time order); return "frame:hash" strings in emission order. */
-function hashes (peaks: Peak[], options: { query?: boolean } = {}, p: FingerprintParams = params): string[] {
+function hashes (peaks: Peak[], options: { query?: boolean | 'clip' } = {}, p: FingerprintParams = params): string[] {
   const out: string[] = []
   const h = new LandmarkHasher(p, (hash, frame) => { out.push(`${frame}:${hash}`) }, options)
   for (const [time, bin] of peaks) {
@@ -100,6 +100,27 @@ t.test('an anchor makes a pair with each of its first fanout targets and a tripl
   }
 })
 
+t.test('a clip\'s denser peaks make pairs only, with clipFanout targets', async (t) => {
+  const peaks: Peak[] = [[0, 100]]
+  for (let f = 1; f <= 8; f++) peaks.push([f * 7, up(100, f)])
+  const all = hashes(peaks, { query: 'clip' })
+  t.equal(triplets(all).length, 0, 'no triplets')
+  const fromAnchor = all.filter((s) => s.startsWith('0:'))
+  t.same(pairs(fromAnchor).map((s) => hashToPair(hashOf(s)).delta), [7, 14, 21, 28, 35, 42, 49, 56].slice(0, params.clipFanout), 'a pair to each target')
+})
+
+t.test('a clip\'s fingerprint holds every hash of a stream\'s query', async (t) => {
+  const audio = new Float32Array(5 * 11025)
+  const rand = prng(9)
+  for (let i = 0; i < audio.length; i++) audio[i] = 0.3 * Math.sin(i * (0.05 + 0.02 * Math.floor(i / 4000))) + 0.05 * (rand() - 0.5)
+  const key = (l: ReturnType<typeof fingerprint>): Set<string> => new Set(Array.from(l.hashes.subarray(0, l.count), (h, i) => `${l.frames[i]}:${h}`))
+  const clip = key(fingerprint(params, audio, 11025, { query: 'clip' }))
+  const stream = key(fingerprint(params, audio, 11025, { query: true }))
+  t.ok(stream.size > 0)
+  t.equal([...stream].filter((s) => !clip.has(s)).length, 0)
+  t.ok(clip.size > stream.size, 'and more')
+})
+
 t.test('zone limits: maxDeltaFrames and maxIntervalSemitones are inclusive', async (t) => {
   const { maxDeltaFrames: df, maxIntervalSemitones: st } = params
   const count = (peaks: Peak[]): number => triplets(hashes(peaks)).filter((s) => s.startsWith('0:')).length
@@ -176,6 +197,8 @@ t.test('checkHashLayout refuses parameters the layout cannot hold', async (t) =>
   t.throws(() => checkHashLayout({ ...params, maxDeltaFrames: 4000 }), RangeError)
   t.throws(() => checkHashLayout({ ...params, speedTolerance: -0.1 }), RangeError)
   t.throws(() => checkHashLayout({ ...params, queryFanout: params.fanout - 1 }), RangeError, 'a query takes at least the index\'s targets')
+  t.throws(() => checkHashLayout({ ...params, clipFanout: params.queryFanout - 1 }), RangeError, 'a clip takes at least a stream\'s targets')
+  t.throws(() => checkHashLayout({ ...params, clipPeaksPerBlock: 0 }), RangeError)
   t.throws(() => new LandmarkHasher({ ...params, maxIntervalSemitones: 40 }, () => {}), RangeError)
 })
 

@@ -66,6 +66,26 @@ t.test('opening with other fingerprint parameters is refused', async (t) => {
   t.equal(again.stats().tracks, 1)
 })
 
+t.test('query-side parameters are not stored: an index opens whatever they are', async (t) => {
+  const dir = path.join(t.testdir(), 'db')
+  const index = LmdbIndex.open(dir, params)
+  add(index, 1)
+  await index.close()
+  const other = LmdbIndex.open(dir, { ...params, queryFanout: params.queryFanout + 1, clipFanout: params.clipFanout + 1, clipPeaksPerBlock: 3, clipPeakFrameRadius: 2 })
+  t.equal(other.stats().tracks, 1)
+  await other.close()
+  // An index made before they were left out stored queryFanout (and nothing of the clip's): it opens too.
+  const root = open({ path: dir, maxDbs: 8 })
+  const meta = root.openDB('meta', { encoding: 'msgpack' })
+  const old: Record<string, unknown> = { ...params, queryFanout: 4 }
+  for (const k of ['clipFanout', 'clipPeaksPerBlock', 'clipPeakFrameRadius']) delete old[k]
+  await meta.put('params', old)
+  await root.close()
+  const again = LmdbIndex.open(dir, params, { readOnly: true })
+  t.teardown(() => again.close())
+  t.equal(again.stats().tracks, 1)
+})
+
 t.test('an index of another format version is refused', async (t) => {
   const dir = path.join(t.testdir(), 'db')
   await LmdbIndex.open(dir, params).close()

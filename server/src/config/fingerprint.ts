@@ -2,7 +2,8 @@
  * Fingerprint parameters: everything that defines which hashes a piece of audio produces.
  *
  * These values are stored in the index's meta database and checked on open, because changing any of them silently
- * breaks matching against an index built with the old ones. Runtime settings (ports, limits) live elsewhere.
+ * breaks matching against an index built with the old ones; the query-side ones (QUERY_PARAMS) only change what a
+ * lookup asks for, so they are neither stored nor compared. Runtime settings (ports, limits) live elsewhere.
  */
 export interface FingerprintParams {
   /** Internal sample rate in Hz; every input is resampled to it. */
@@ -39,6 +40,15 @@ export interface FingerprintParams {
    */
   readonly queryFanout: number
   /**
+   * A clip's query (identify) makes a stream's hashes and also picks denser peaks from the same spectra, with this
+   * frame radius and this many a block, whose anchors make pairs with `clipFanout` targets: a voice over the music
+   * beats the music's peaks within the index's neighbourhood, and a smaller one keeps more of them (docs/ENGINE.md,
+   * "Peaks"). Streams do without, for their cost per session.
+   */
+  readonly clipPeakFrameRadius: number
+  readonly clipPeaksPerBlock: number
+  readonly clipFanout: number
+  /**
    * Playback speed change (either way, as a fraction) that queries are made to survive: query landmarks near a cell
    * edge of a speed-dependent hash field also look up the neighbour cell (dsp/landmarks.ts), and matchers search
    * time scales within it (match/time-scale.ts).
@@ -69,12 +79,30 @@ export const defaultFingerprint: FingerprintParams = Object.freeze({
   maxIntervalSemitones: 24,
   fanout: 3, // 3 pairs and 3 triplets an anchor, ~120 landmarks a second
   queryFanout: 4,
+  clipPeakFrameRadius: 4, // ±93 ms: a syllable's harmonic no longer hides the music's peaks of the next beat
+  clipPeaksPerBlock: 8,
+  clipFanout: 4, // 6 found no more voice-over clips for more false positives and time (bench/RESULTS.md)
   speedTolerance: 0.06,
 })
 
+/** The query-side parameters: not stored with an index, and free to change without indexing again. */
+export const QUERY_PARAMS: ReadonlyArray<keyof FingerprintParams> = ['queryFanout', 'clipPeakFrameRadius', 'clipPeaksPerBlock', 'clipFanout']
+
+/** The parameters that define an index's hashes: what is stored with it and compared on open. */
+export function indexParams (p: FingerprintParams): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...p }
+  for (const k of QUERY_PARAMS) delete out[k]
+  return out
+}
+
+/** The parameters a clip's query picks its peaks with: the index's, with the clip's neighbourhood and density. */
+export function clipPeakParams (p: FingerprintParams): FingerprintParams {
+  return { ...p, peakFrameRadius: p.clipPeakFrameRadius, peaksPerBlock: p.clipPeaksPerBlock }
+}
+
 /** Frames of look-ahead a stream needs before a hash can be final. */
 export function lookaheadFrames (p: FingerprintParams): number {
-  return p.peakFrameRadius + p.blockFrames + p.maxDeltaFrames
+  return Math.max(p.peakFrameRadius, p.clipPeakFrameRadius) + p.blockFrames + p.maxDeltaFrames
 }
 
 /** Frame index to seconds. */

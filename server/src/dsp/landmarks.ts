@@ -5,7 +5,7 @@
  * ±maxIntervalSemitones of it) and makes a pair with each of them and a triplet (a, b, c), t_a < t_b <= t_c, with
  * every two of them. A landmark is emitted with the anchor's frame as soon as its (later) target is known. A query
  * anchor takes `queryFanout` targets, so that a peak that noise or a voice adds to its zone does not push an indexed
- * target out of reach.
+ * target out of reach. A clip's query adds pairs of denser peaks (config/fingerprint.ts), `clipFanout` an anchor.
  *
  * Triplets survive changes of speed. Radio plays songs faster (pitch and tempo together), time-stretches them (tempo
  * only) and DJs pitch them (pitch only). A hash of absolute bins and frame differences breaks at 1 %: a peak at bin
@@ -141,6 +141,8 @@ export function checkHashLayout (p: FingerprintParams): void {
   if (Math.floor(Math.log(p.maxDeltaFrames + 1) / SPAN_STEP) >= SPANS) throw new RangeError(`maxDeltaFrames ${p.maxDeltaFrames} spans more than the layout's ${SPANS} cells`)
   if (p.maxDeltaFrames > PAIR_DELTAS) throw new RangeError(`maxDeltaFrames ${p.maxDeltaFrames} is over the layout's ${PAIR_DELTAS}`)
   if (p.queryFanout < p.fanout) throw new RangeError(`queryFanout ${p.queryFanout} is below fanout ${p.fanout}`)
+  if (p.clipFanout < p.queryFanout) throw new RangeError(`clipFanout ${p.clipFanout} is below queryFanout ${p.queryFanout}`)
+  if (!(p.clipPeaksPerBlock >= 1 && p.clipPeakFrameRadius >= 0)) throw new RangeError(`clipPeaksPerBlock ${p.clipPeaksPerBlock} or clipPeakFrameRadius ${p.clipPeakFrameRadius} is out of range`)
   if (!(p.speedTolerance >= 0 && p.speedTolerance < 0.2)) throw new RangeError(`speedTolerance ${p.speedTolerance} is outside 0..0.2`)
 }
 
@@ -151,15 +153,17 @@ function semitones (ratio: number): number {
 export interface LandmarkHasherOptions {
   /**
    * Hashes for a lookup: a landmark whose band or span lies within the speed tolerance of a cell edge also gives
-   * the neighbour cell's hash. Indexing stores one hash per landmark.
+   * the neighbour cell's hash. Indexing stores one hash per landmark. `'clip'`: the pairs of a clip's denser peaks
+   * (clipPeakParams): `clipFanout` targets an anchor, no triplets.
    */
-  query?: boolean
+  query?: boolean | 'clip'
 }
 
 export class LandmarkHasher {
   readonly #p: FingerprintParams
   readonly #query: boolean
-  readonly #targets: number // targets an anchor takes: fanout, or queryFanout for a query
+  readonly #targets: number // targets an anchor takes: fanout, queryFanout for a query, clipFanout for a clip's
+  readonly #tripletTargets: number // the first of them close triplets
   readonly #bandMargin: number // semitones
   readonly #spanMargin: number // natural log
   readonly #bands: number
@@ -182,15 +186,17 @@ export class LandmarkHasher {
   constructor (params: FingerprintParams, sink: HashSink, options: LandmarkHasherOptions = {}) {
     checkHashLayout(params)
     this.#p = params
-    this.#query = options.query === true
-    this.#targets = this.#query ? params.queryFanout : params.fanout
+    this.#query = options.query === true || options.query === 'clip'
+    this.#targets = options.query === 'clip' ? params.clipFanout : this.#query ? params.queryFanout : params.fanout
+    this.#tripletTargets = options.query === 'clip' ? 0 : this.#query ? params.queryFanout : params.fanout
     const shift = Math.log(1 + params.speedTolerance)
     this.#bandMargin = semitones(Math.E) * shift
     this.#spanMargin = shift
     this.#bands = Math.floor(semitones(params.maxBin / params.minBin) / BAND_SEMITONES) + 1
     this.#spans = Math.floor(Math.log(params.maxDeltaFrames + 1) / SPAN_STEP) + 1
     // Pending anchors span at most maxDeltaFrames plus one block: size the ring to a power of two above that.
-    const need = params.peaksPerBlock * (Math.ceil(params.maxDeltaFrames / params.blockFrames) + 2)
+    const perBlock = options.query === 'clip' ? Math.max(params.peaksPerBlock, params.clipPeaksPerBlock) : params.peaksPerBlock
+    const need = perBlock * (Math.ceil(params.maxDeltaFrames / params.blockFrames) + 2)
     let size = 16
     while (size < need) size <<= 1
     this.#frames = new Int32Array(size)
@@ -235,7 +241,7 @@ export class LandmarkHasher {
       if (pairInterval <= 2 * MAX_INTERVAL && pairInterval >= -2 * MAX_INTERVAL) this.#sink(pairToHash(this.#cells[k], pairInterval, dt), frames[k])
       // The new target is c of a triplet with each earlier target as b.
       const base = k * targets
-      for (let b = 0; b < made[k]; b++) this.#emit(k, this.#targetTimes[base + b], this.#targetPitches[base + b], time, pitch)
+      if (made[k] < this.#tripletTargets) for (let b = 0; b < made[k]; b++) this.#emit(k, this.#targetTimes[base + b], this.#targetPitches[base + b], time, pitch)
       this.#targetTimes[base + made[k]] = time
       this.#targetPitches[base + made[k]] = pitch
       made[k]++

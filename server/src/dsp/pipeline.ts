@@ -7,7 +7,7 @@
  * whole-file processing gives. Hashes are final when emitted; the delay is bounded by `lookaheadFrames`, and is
  * usually much less (a landmark is emitted when its target peak is decided).
  */
-import type { FingerprintParams } from '../config/fingerprint.js'
+import { clipPeakParams, type FingerprintParams } from '../config/fingerprint.js'
 import { Resampler } from './resample.js'
 import { Spectrogram } from './spectrogram.js'
 import { PeakPicker, type PeakSink } from './peaks.js'
@@ -18,8 +18,11 @@ export type { HashSink } from './landmarks.js'
 export interface FingerprinterOptions {
   /** Called for every spectral peak, before landmarks are formed (for diagnostics and tests). */
   onPeak?: PeakSink
-  /** Hashes for lookups, with neighbour cells near speed-dependent edges (see LandmarkHasher); not for indexing. */
-  query?: boolean
+  /**
+   * Hashes for lookups, with neighbour cells near speed-dependent edges (see LandmarkHasher); not for indexing.
+   * `'clip'`: a clip's lookup (identify): a stream's hashes, and pairs from denser peaks (clipPeakParams).
+   */
+  query?: boolean | 'clip'
 }
 
 export class Fingerprinter {
@@ -28,6 +31,8 @@ export class Fingerprinter {
   readonly #spectrogram: Spectrogram
   readonly #peaks: PeakPicker
   readonly #landmarks: LandmarkHasher
+  readonly #clipPeaks: PeakPicker | undefined
+  readonly #clipLandmarks: LandmarkHasher | undefined
   #inputSamples = 0
   #ended = false
 
@@ -38,15 +43,23 @@ export class Fingerprinter {
    */
   constructor (params: FingerprintParams, inputRate: number, onHash: HashSink, options: FingerprinterOptions = {}) {
     this.params = params
-    this.#landmarks = new LandmarkHasher(params, onHash, { query: options.query })
+    this.#landmarks = new LandmarkHasher(params, onHash, { query: options.query === 'clip' ? true : options.query })
     const onPeak = options.onPeak
     const landmarks = this.#landmarks
     this.#peaks = new PeakPicker(params, onPeak
       ? (frame, bin, df, db) => { onPeak(frame, bin, df, db); landmarks.write(frame, bin, df, db) }
       : (frame, bin, df, db) => landmarks.write(frame, bin, df, db))
     const peaks = this.#peaks
-    this.#spectrogram = new Spectrogram(params.fftSize, params.hopSize, (lp, frame) => peaks.write(lp, frame),
-      [params.minBin, params.maxBin])
+    // A clip's query also takes pairs from denser peaks, picked from the same spectra.
+    if (options.query === 'clip') {
+      const clipLandmarks = this.#clipLandmarks = new LandmarkHasher(params, onHash, { query: 'clip' })
+      this.#clipPeaks = new PeakPicker(clipPeakParams(params), (frame, bin, df, db) => clipLandmarks.write(frame, bin, df, db))
+    }
+    const clipPeaks = this.#clipPeaks
+    this.#spectrogram = new Spectrogram(params.fftSize, params.hopSize, clipPeaks
+      ? (lp, frame) => { peaks.write(lp, frame); clipPeaks.write(lp, frame) }
+      : (lp, frame) => peaks.write(lp, frame),
+    [params.minBin, params.maxBin])
     const spectrogram = this.#spectrogram
     this.#resampler = new Resampler(inputRate, params.sampleRate, (s, n) => spectrogram.write(s, n))
   }
@@ -69,7 +82,9 @@ export class Fingerprinter {
     this.#ended = true
     this.#resampler.end()
     this.#peaks.end()
+    this.#clipPeaks?.end()
     this.#landmarks.end()
+    this.#clipLandmarks?.end()
   }
 }
 
@@ -110,12 +125,12 @@ export class HashCollector {
 }
 
 /** Fingerprint a whole clip of mono PCM (`query`: for a lookup, see FingerprinterOptions). */
-export function fingerprint (params: FingerprintParams, pcm: Float32Array, sampleRate: number, options: { query?: boolean } = {}): HashList {
+export function fingerprint (params: FingerprintParams, pcm: Float32Array, sampleRate: number, options: { query?: boolean | 'clip' } = {}): HashList {
   // Expect about k pairs and k (k - 1) / 2 triplets per peak; grow if the estimate is short.
   const estFrames = Math.ceil((pcm.length / sampleRate) * params.sampleRate / params.hopSize) + 1
-  const k = options.query === true ? params.queryFanout : params.fanout
-  const perPeak = (k * (k + 1)) / 2
-  const hashes = new HashCollector(Math.ceil(estFrames * perPeak * params.peaksPerBlock / params.blockFrames))
+  const k = options.query === undefined || options.query === false ? params.fanout : params.queryFanout
+  const clip = options.query === 'clip' ? params.clipFanout * params.clipPeaksPerBlock : 0
+  const hashes = new HashCollector(Math.ceil(estFrames * ((k * (k + 1)) / 2 * params.peaksPerBlock + clip) / params.blockFrames))
   const fp = new Fingerprinter(params, sampleRate, hashes.add, { query: options.query })
   fp.write(pcm)
   fp.end()

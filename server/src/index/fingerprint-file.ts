@@ -10,7 +10,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { Packr, Unpackr } from 'msgpackr'
-import type { FingerprintParams } from '../config/fingerprint.js'
+import { indexParams, type FingerprintParams } from '../config/fingerprint.js'
 import type { HashList } from '../dsp/pipeline.js'
 import type { NewTrack } from './types.js'
 import { earshotError } from '../errors.js'
@@ -25,7 +25,8 @@ export const MAX_RECORD_BYTES = 256 * 1024 * 1024
 export interface FingerprintHeader {
   format: typeof FINGERPRINT_FORMAT
   version: number
-  fingerprint: FingerprintParams
+  /** The index-defining fingerprint parameters (indexParams). */
+  fingerprint: Record<string, unknown>
   /** ISO 8601 time the file was started. */
   createdAt: string
 }
@@ -91,7 +92,7 @@ export class FingerprintWriter {
         default: throw err
       }
     }
-    const header: FingerprintHeader = { format: FINGERPRINT_FORMAT, version: FINGERPRINT_FILE_VERSION, fingerprint: { ...params }, createdAt: new Date().toISOString() }
+    const header: FingerprintHeader = { format: FINGERPRINT_FORMAT, version: FINGERPRINT_FILE_VERSION, fingerprint: indexParams(params), createdAt: new Date().toISOString() }
     fs.writeSync(this.#fd, frame(header))
   }
 
@@ -154,9 +155,12 @@ function isMap (v: unknown): v is Record<string, unknown> {
 }
 
 /** The fingerprint parameters on which two sets differ, as `name a≠b`. */
-function paramDifferences (a: FingerprintParams, b: Record<string, unknown>): string[] {
+function paramDifferences (params: FingerprintParams, header: Record<string, unknown>): string[] {
+  // Query-side parameters are left out: they do not change the hashes a file holds.
+  const a = indexParams(params)
+  const b = indexParams(header as unknown as FingerprintParams)
   const keys = new Set([...Object.keys(a), ...Object.keys(b)])
-  return [...keys].filter((k) => (a as unknown as Record<string, unknown>)[k] !== b[k]).map((k) => `${k} ${String(b[k])}≠${String((a as unknown as Record<string, unknown>)[k])}`)
+  return [...keys].filter((k) => a[k] !== b[k]).map((k) => `${k} ${String(b[k])}≠${String(a[k])}`)
 }
 
 function uint32s (file: string, name: string, v: unknown): Uint32Array {

@@ -26,7 +26,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { RootDatabase, Database } from 'lmdb'
-import type { FingerprintParams } from '../config/fingerprint.js'
+import { indexParams, type FingerprintParams } from '../config/fingerprint.js'
 import type { HashList } from '../dsp/pipeline.js'
 import { describeError, earshotError, wrapError, EarshotError } from '../errors.js'
 import { openChecked } from './lmdb-check.js'
@@ -180,7 +180,7 @@ export class LmdbIndex implements Index {
       if (readOnly) return
       this.#meta.transactionSync(() => {
         this.#meta.putSync('formatVersion', INDEX_FORMAT_VERSION)
-        this.#meta.putSync('params', { ...this.params })
+        this.#meta.putSync('params', indexParams(this.params))
         this.#meta.putSync('nextTrackId', 1)
         this.#meta.putSync('totals', { postings: 0, frames: 0, tracks: 0 } satisfies Totals)
       })
@@ -194,11 +194,12 @@ export class LmdbIndex implements Index {
   }
 
   #checkParams (): void {
-    const stored = this.#meta.get('params') as Record<string, unknown>
-    const differ = Object.keys({ ...stored, ...this.params })
-      .filter((k) => stored[k] !== (this.params as unknown as Record<string, unknown>)[k])
+    // Query-side parameters are left out: indexes that stored them (queryFanout) open whatever they now are.
+    const stored = indexParams(this.#meta.get('params') as FingerprintParams)
+    const expected = indexParams(this.params)
+    const differ = Object.keys({ ...stored, ...expected }).filter((k) => stored[k] !== expected[k])
     if (differ.length > 0) {
-      throw earshotError('EAR_ERR_INDEX_PARAMS', this.dir, differ.map((k) => `${k}: stored ${String(stored[k])}, expected ${String((this.params as unknown as Record<string, unknown>)[k])}`).join(', '))
+      throw earshotError('EAR_ERR_INDEX_PARAMS', this.dir, differ.map((k) => `${k}: stored ${String(stored[k])}, expected ${String(expected[k])}`).join(', '))
     }
   }
 

@@ -38,7 +38,7 @@ export class Identifier {
   /** Identify mono PCM; `details` receives the raw evidence (for the benchmark and diagnostics). */
   identify (samples: Float32Array, sampleRate: number, details?: (m: ClipMatch) => void): IdentifyResult {
     const started = performance.now()
-    const list = fingerprint(this.#settings.fingerprint, samples, sampleRate, { query: true })
+    const list = fingerprint(this.#settings.fingerprint, samples, sampleRate, { query: 'clip' })
     const matchStarted = performance.now()
     const result = this.#matcher.match(list, { maxCandidates: this.#settings.maxMatches, maxBucket: this.#settings.maxBucket, postingsPerLookup: this.#settings.postingsPerLookup })
     const lookupSeconds = (performance.now() - matchStarted) / 1000
