@@ -31,5 +31,6 @@ t.test('framesToSeconds: frames of hopSize samples at sampleRate', async (t) => 
 t.test('lookaheadFrames covers the peak neighbourhood, a block and the target zone', async (t) => {
   const p = defaultFingerprint
   t.ok(lookaheadFrames(p) >= p.maxDeltaFrames + p.peakFrameRadius)
-  t.equal(lookaheadFrames({ ...p, peakFrameRadius: 1, blockFrames: 2, maxDeltaFrames: 3 }), 6)
+  t.equal(lookaheadFrames({ ...p, peakFrameRadius: 1, clipPeakFrameRadius: 1, blockFrames: 2, maxDeltaFrames: 3 }), 6)
+  t.equal(lookaheadFrames({ ...p, peakFrameRadius: 1, clipPeakFrameRadius: 4, blockFrames: 2, maxDeltaFrames: 3 }), 9, 'the larger of the stream\'s and the clip\'s neighbourhoods')
 })
