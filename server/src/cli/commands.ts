@@ -10,6 +10,7 @@ import { LmdbIndex, type Maintenance } from '../index/lmdb-index.js'
 import { indexFiles, type IndexEvent } from '../catalog/indexer.js'
 import { Identifier } from '../match/identify.js'
 import { decodeFile } from '../audio/decode.js'
+import { readFileBytes } from '../audio/file-bytes.js'
 import { analyzeLimits } from '../catalog/analyze-limits.js'
 import { earshotError } from '../errors.js'
 import { FingerprintWriter, checkFingerprintFile, isFingerprintFile, readFingerprintFile } from '../index/fingerprint-file.js'
@@ -21,7 +22,7 @@ import { apiOptions, callApi, serverAddress, serverFlag } from './api-client.js'
 import { count, formatBytes, length } from './format.js'
 import { backupCommand } from './backup.js'
 import { demoCommand } from './demo.js'
-import { readRecording, segmentsHere, segmentsOnServer, showSegments } from './segments.js'
+import { segmentsHere, segmentsOnServer, showSegments } from './segments.js'
 import { errLine, out, outJson, terminal } from './terminal-text.js'
 import { speedNote } from '../../../protocol/src/speed.js'
 import { readSidecar, type Sidecar } from '../catalog/sidecar.js'
@@ -255,7 +256,8 @@ const identify: Command = {
         showSegments(await segmentsOnServer(values, file), values)
         return 0
       }
-      const bytes = await readRecording(local, file)
+      // Read before the index is opened: a wrong path is the first thing to say.
+      const bytes = await readFileBytes(file, local.catalog.maxFileBytes)
       const db = openIndex(values, true)
       try {
         showSegments(await segmentsHere(db, local, bytes, file), values)

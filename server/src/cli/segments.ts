@@ -4,7 +4,6 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { readFileBytes } from '../audio/file-bytes.js'
 import type { Settings } from '../config/defaults.js'
 import { earshotError } from '../errors.js'
 import type { Index } from '../index/types.js'
@@ -34,11 +33,6 @@ function progressLine (): (audioSeconds: number, totalSeconds: number | null) =>
     const share = total ? ` of ${length(total)} (${Math.floor((100 * seconds) / total)} %)` : ''
     err.write(`\rexamined ${length(seconds)}${share}   `)
   }
-}
-
-/** The bytes of a recording to examine here (read before the index is opened: a wrong path is the first thing to say). */
-export function readRecording (settings: Settings, file: string): Promise<Uint8Array> {
-  return readFileBytes(file, settings.catalog.maxFileBytes)
 }
 
 /** Segments of a recording (`file`'s bytes) on the local index, examining at most `http.maxRecordingSeconds` of it. */

@@ -83,3 +83,8 @@ export function parseCsv (text: string): CsvRecord[] {
   if (cell !== '' || cells.length > 0) endRecord()
   return records
 }
+
+/** A row's cells in `columns` order, its labels (a key/value object) as one JSON cell, so that every row has the same columns. */
+export function rowCells<R extends { labels?: Record<string, string> }> (columns: ReadonlyArray<keyof R>, row: R): unknown[] {
+  return columns.map((c) => c === 'labels' ? (row.labels === undefined ? '' : JSON.stringify(row.labels)) : row[c])
+}

@@ -36,7 +36,7 @@
  */
 import { earshotError, type EarshotError } from '../errors.js'
 import type { Database, RootDatabase } from 'lmdb'
-import { toCsv } from './csv.js'
+import { rowCells, toCsv } from './csv.js'
 import { StateWrites } from '../state/state-writes.js'
 import { round } from '../round.js'
 import { catalogFields } from '../index/track-metadata.js'
@@ -658,7 +658,7 @@ export const PLAY_CSV_COLUMNS: ReadonlyArray<keyof Play> = [
 
 /** A play's cells for PLAY_CSV_COLUMNS: labels as one JSON object, so that every row has the same columns. */
 export function playCsvCells (play: Play): unknown[] {
-  return PLAY_CSV_COLUMNS.map((c) => c === 'labels' ? (play.labels === undefined ? '' : JSON.stringify(play.labels)) : play[c])
+  return rowCells(PLAY_CSV_COLUMNS, play)
 }
 
 /** Plays as CSV (the one writer, csv.ts): a header line of PLAY_CSV_COLUMNS, then one row per play. */

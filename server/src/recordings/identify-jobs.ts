@@ -8,7 +8,7 @@ import type { Settings } from '../config/defaults.js'
 import type { Index } from '../index/types.js'
 import { JobQueue, type Job } from '../jobs/job-queue.js'
 import { silentLogger, type Logger } from '../log.js'
-import { toCsv } from '../playlog/csv.js'
+import { rowCells, toCsv } from '../playlog/csv.js'
 import { round } from '../round.js'
 import { findSegments, type Recording, type Segment } from './segments.js'
 
@@ -110,5 +110,5 @@ export const SEGMENT_COLUMNS = ['startSeconds', 'endSeconds', 'trackId', 'title'
 
 /** A segment list as CSV (RFC 4180, a header line; labels as one JSON object): what `identify --segments --csv` and the API give. */
 export function segmentsToCsv (segments: readonly Segment[]): string {
-  return toCsv(SEGMENT_COLUMNS, segments.map((s) => SEGMENT_COLUMNS.map((c) => c === 'labels' ? (s.labels === undefined ? '' : JSON.stringify(s.labels)) : s[c])))
+  return toCsv(SEGMENT_COLUMNS, segments.map((s) => rowCells(SEGMENT_COLUMNS, s)))
 }
