@@ -85,6 +85,10 @@ async function main (): Promise<void> {
   const queryMs: number[] = []
   let silentClips = 0
   const trueConf: number[] = []
+  // The evidence (score, runner-up, votes cast) behind the best candidate: of clips whose true track ranks first, and
+  // of unknown clips. Written to EARSHOT_BENCH_JSON, to study a confidence rule on both sides at once.
+  const trueEvidence: Array<[string, number, number, number]> = []
+  const unknownEvidence: Array<[string, number, number, number]> = []
   for (const [k, t] of pick.entries()) {
     const audio = await decodeFile(t.source)
     for (const len of lengths) {
@@ -113,7 +117,10 @@ async function main (): Promise<void> {
         }
         hits.set(key, h)
         if (len === 10 && name === 'clean') queryMs.push(r.processingTimeMs)
-        if (ev?.candidates[0]?.trackId === t.id) trueConf.push(ev.candidates[0].confidence)
+        if (ev?.candidates[0]?.trackId === t.id) {
+          trueConf.push(ev.candidates[0].confidence)
+          trueEvidence.push([key, ev.evidence.score, ev.evidence.runnerUp, ev.evidence.votes])
+        }
       }
     }
     if ((k + 1) % 10 === 0) log(`queried ${k + 1}/${pick.length} tracks`)
@@ -157,7 +164,10 @@ async function main (): Promise<void> {
         const split = indexedPackages.has(packageOf(corpus.dir, file)) ? fpSplit.samePackage : fpSplit.otherPackage
         split.n++
         if (isFalsePositive(r)) split.fp++
-        if (ev?.candidates[0]) unknownConf.push(ev.candidates[0].confidence)
+        if (ev?.candidates[0]) {
+          unknownConf.push(ev.candidates[0].confidence)
+          unknownEvidence.push([key, ev.evidence.score, ev.evidence.runnerUp, ev.evidence.votes])
+        }
         u++
       }
     }
@@ -200,7 +210,7 @@ async function main (): Promise<void> {
   lines.push(`| confidence of the best candidate on unknown clips, median / p99 / max | ${quantile(unknownConf, 0.5).toFixed(3)} / ${quantile(unknownConf, 0.99).toFixed(3)} / ${Math.max(0, ...unknownConf).toFixed(3)} |`)
   process.stdout.write(lines.join('\n') + '\n')
   if (process.env.EARSHOT_BENCH_JSON) {
-    fs.writeFileSync(process.env.EARSHOT_BENCH_JSON, JSON.stringify({ hits: [...hits], fp: [...fp], queryMs, trueConf, unknownConf, stats, summary, u }, null, 1))
+    fs.writeFileSync(process.env.EARSHOT_BENCH_JSON, JSON.stringify({ hits: [...hits], fp: [...fp], queryMs, trueConf, unknownConf, trueEvidence, unknownEvidence, stats, summary, u }, null, 1))
   }
   await index.close()
   if (!keepDb) fs.rmSync(dbDir, { recursive: true, force: true })
