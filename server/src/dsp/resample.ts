@@ -75,6 +75,7 @@ export class Resampler {
   readonly #half: number // taps on each side of the centre, in input samples
   readonly #taps: number
   readonly #kernel: Float64Array // #up phases x #taps
+  readonly #folded: Float64Array // integer decimation: the one phase from its centre tap outwards (#half values)
   readonly #input: Float64Array
   readonly #output: Float32Array
   readonly #sink: SampleSink
@@ -105,6 +106,8 @@ export class Resampler {
     this.#half = Math.ceil(this.#half / 2) * 2 // taps a multiple of 4, for the unrolled loops
     this.#taps = 2 * this.#half
     this.#kernel = sharedKernel(inputRate, outputRate, this.#up, this.#taps, this.#half, cutoff)
+    // With one phase the kernel is symmetric about tap #half - 1 (its last tap sits on the window's zero).
+    this.#folded = this.#up === 1 ? this.#kernel.slice(this.#half - 1, this.#taps - 1) : this.#kernel
     this.#input = new Float64Array(BLOCK + this.#taps)
     this.#output = new Float32Array(Math.ceil((BLOCK * this.#up) / this.#down) + 2)
     // Samples before the start of the stream are zeros.
@@ -147,21 +150,26 @@ export class Resampler {
     let count = 0
     const available = this.#bufferStart + this.#bufferLength // absolute index one past the last input
     if (up === 1) {
-      // Integer decimation (44.1 kHz -> 11025 Hz): one kernel phase, no position arithmetic per output.
-      let first = this.#nextOutput * down - this.#half + 1
-      let offset = first - this.#bufferStart
+      // Integer decimation (44.1 kHz -> 11025 Hz): one kernel phase, no position arithmetic per output, and the
+      // phase is symmetric, so each coefficient weighs the sum of its two mirrored inputs: half the multiplications.
+      const folded = this.#folded
+      const half = this.#half
+      let first = this.#nextOutput * down - half + 1
+      let centre = first - this.#bufferStart + half - 1
       while (first + taps <= available) {
-        let a0 = 0, a1 = 0, a2 = 0, a3 = 0
-        for (let j = 0; j < taps; j += 4) {
-          a0 += kernel[j] * input[offset + j]
-          a1 += kernel[j + 1] * input[offset + j + 1]
-          a2 += kernel[j + 2] * input[offset + j + 2]
-          a3 += kernel[j + 3] * input[offset + j + 3]
+        let a0 = folded[0] * input[centre], a1 = 0, a2 = 0, a3 = 0
+        let d = 1
+        for (; d + 3 < half; d += 4) {
+          a0 += folded[d] * (input[centre + d] + input[centre - d])
+          a1 += folded[d + 1] * (input[centre + d + 1] + input[centre - d - 1])
+          a2 += folded[d + 2] * (input[centre + d + 2] + input[centre - d - 2])
+          a3 += folded[d + 3] * (input[centre + d + 3] + input[centre - d - 3])
         }
+        for (; d < half; d++) a0 += folded[d] * (input[centre + d] + input[centre - d])
         out[count++] = (a0 + a1) + (a2 + a3)
         this.#nextOutput++
         first += down
-        offset += down
+        centre += down
         if (count === out.length) {
           this.#sink(out, count)
           count = 0
