@@ -34,11 +34,8 @@ import { playEvent } from './webhooks/play-events.js'
 import { silentLogger, type Logger } from './log.js'
 import { EarshotError, describeError, errorMessage } from './errors.js'
 import { AddressPolicy } from './net/address-policy.js'
-import { ClusterLink } from './cluster/link.js'
-import { ClusterMonitors } from './cluster/cluster-monitors.js'
-import { PlayReplication } from './cluster/play-replication.js'
-import { SharedEvents } from './cluster/shared-events.js'
-import { IndexArtifacts, indexVersionOf } from './cluster/index-artifacts.js'
+import type { ClusterLink, ClusterMonitors, IndexArtifacts, PlayReplication, SharedEvents } from './cluster/parts.js'
+import { indexVersionOf } from './cluster/index-version.js'
 
 export interface BuildOptions {
   index: Index
@@ -126,12 +123,13 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   // One server per state folder: a second would recover (close) the first one's live plays and share its queue.
   const { root, lock } = openServerState(options.stateDir ?? stateDirOf(index.dir ?? settings.db))
   // A cluster node: monitors, plays and webhook events are shared through NATS (cluster/link.ts).
+  const cluster = settings.cluster.natsUrl !== '' ? await import('./cluster/parts.js') : undefined
   let link: ClusterLink | undefined
-  if (settings.cluster.natsUrl !== '') {
-    try { link = await ClusterLink.open(settings.cluster, log.child({ component: 'cluster' })) } catch (err) { await root.close(); lock.release(); throw err }
+  if (cluster) {
+    try { link = await cluster.ClusterLink.open(settings.cluster, log.child({ component: 'cluster' })) } catch (err) { await root.close(); lock.release(); throw err }
   }
-  const replication = link && new PlayReplication(link, root, log.child({ component: 'cluster' }))
-  const events = link && new SharedEvents(link, log.child({ component: 'cluster' }))
+  const replication: PlayReplication | undefined = link && cluster && new cluster.PlayReplication(link, root, log.child({ component: 'cluster' }))
+  const events: SharedEvents | undefined = link && cluster && new cluster.SharedEvents(link, log.child({ component: 'cluster' }))
   // The one handler of failed state writes: a full disk is counted, logged, flagged, and answered 507.
   const stateWrites = new StateWrites({
     log: log.child({ component: 'state' }),
@@ -227,15 +225,15 @@ export async function build (options: BuildOptions): Promise<EarshotServer> {
   }
   const localMonitors = new Monitors(root, index, settings, plays, {
     onPlay: publish, metrics, addressPolicy, log: log.child({ component: 'monitors' }), writes: stateWrites, engines,
-    store: link && ClusterMonitors.store(link, log.child({ component: 'cluster' })),
+    store: link && cluster?.ClusterMonitors.store(link, log.child({ component: 'cluster' })),
   })
-  const clusterMonitors = link && new ClusterMonitors(link, localMonitors, settings, plays, log.child({ component: 'cluster' }), () => {
+  const clusterMonitors: ClusterMonitors | undefined = link && cluster && new cluster.ClusterMonitors(link, localMonitors, settings, plays, log.child({ component: 'cluster' }), () => {
     const t = index.stats()
     return { startedAt: new Date(startedAt).toISOString(), index: { version: indexVersion, tracks: t.tracks, postings: t.postings } }
   })
   const monitors = clusterMonitors ?? localMonitors
-  const artifacts = link && options.onNewIndex && index.dir !== undefined
-    ? new IndexArtifacts(link, index.dir, settings.fingerprint, log.child({ component: 'cluster' }), options.onNewIndex)
+  const artifacts: IndexArtifacts | undefined = link && cluster && options.onNewIndex && index.dir !== undefined
+    ? new cluster.IndexArtifacts(link, index.dir, settings.fingerprint, log.child({ component: 'cluster' }), options.onNewIndex)
     : undefined
   const jobs = new IndexJobs(index, settings, log.child({ component: 'index-jobs' }))
   // Flushes and merges of an index on disk, in a worker thread.

@@ -4,7 +4,6 @@
  * the headers declare (for the truncation check).
  */
 import path from 'node:path'
-import { parseBuffer } from 'music-metadata'
 import { isrcFromTag } from '../index/track-metadata.js'
 
 export interface Tags {
@@ -45,6 +44,8 @@ export async function readHeaders (bytes: Uint8Array | undefined, file: string):
   let declaredSeconds: number | undefined
   if (bytes) {
     try {
+      // Loaded on first use: the tag parser and its file-type readers are a tenth of a server's start-up.
+      const { parseBuffer } = await import('music-metadata')
       const meta = await parseBuffer(bytes, { path: file }, { duration: false, skipCovers: true })
       common = meta.common
       declaredSeconds = meta.format.duration

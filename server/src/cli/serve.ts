@@ -8,7 +8,7 @@
 import type { Settings } from '../config/defaults.js'
 import { LmdbIndex } from '../index/lmdb-index.js'
 import { build, type EarshotServer } from '../app.js'
-import { IndexArtifacts } from '../cluster/index-artifacts.js'
+import { installIndexVersion } from '../cluster/index-version.js'
 import type { TransportName } from '../transport/types.js'
 import { createLogger } from '../log.js'
 import { count } from './format.js'
@@ -47,7 +47,7 @@ export async function serve (first: LmdbIndex, options: ServeOptions): Promise<v
     try {
       await server.close()
       await db.close()
-      IndexArtifacts.install(db.dir, file, version)
+      installIndexVersion(db.dir, file, version)
       db = LmdbIndex.open(db.dir, options.settings.fingerprint)
       await start()
       logger.info({ version, tracks: db.stats().tracks, ms: Math.round(performance.now() - started) }, 'serving the published index')

@@ -10,7 +10,7 @@
  *
  * A node is out of HAProxy's rotation for the few seconds of its swap; the others serve meanwhile, and track ids are
  * the same on every node once all have swapped, since they all load the same file. The version a node serves is
- * kept in <db>/index-version and shown by /health.
+ * kept in <db>/index-version (index-version.ts) and shown by /health.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -19,21 +19,16 @@ import { pipeline } from 'node:stream/promises'
 import { createHash } from 'node:crypto'
 import { Objm, type ObjectStore } from '@nats-io/obj'
 import type { FingerprintParams } from '../config/fingerprint.js'
-import { earshotError } from '../errors.js'
 import { LmdbIndex } from '../index/lmdb-index.js'
 import type { Logger } from '../log.js'
 import type { ClusterLink } from './link.js'
+import { indexVersionOf } from './index-version.js'
 
 const OBJECT = 'index'
 /** The key of the nodes bucket held by the node that swaps its index now. */
 const TURN_KEY = 'turn.index-swap'
 /** How often a node waiting for its turn asks again, in ms. */
 const TURN_RETRY_MS = 1000
-
-/** The version a node's index folder holds: written when a published index is swapped in; 'local' otherwise. */
-export function indexVersionOf (dir: string): string {
-  try { return fs.readFileSync(path.join(dir, 'index-version'), 'utf8').trim() || 'local' } catch { return 'local' }
-}
 
 async function store (link: ClusterLink): Promise<ObjectStore> {
   return await new Objm(link.nc).create(`${link.settings.name}_index`)
@@ -63,7 +58,7 @@ export class IndexArtifacts {
   /**
    * @param dir the node's index folder
    * @param swap called once a new version is downloaded, checked, and this node's turn has come: the caller closes the
-   *   server and calls `IndexArtifacts.install` before it builds the next one
+   *   server and calls `installIndexVersion` (index-version.ts) before it builds the next one
    */
   constructor (link: ClusterLink, dir: string, params: FingerprintParams, log: Logger, swap: (file: string, version: string) => void) {
     this.#link = link
@@ -121,20 +116,6 @@ export class IndexArtifacts {
     } catch (err) {
       fs.rmSync(file, { force: true })
       this.#log.error({ err, version }, 'cluster: the published index could not be loaded; this node keeps its own')
-    }
-  }
-
-  /**
-   * Put a downloaded version in place of the folder's index (the server on it is closed, the index too).
-   * @throws EAR_ERR_INDEX_OPEN when the file cannot be moved
-   */
-  static install (dir: string, file: string, version: string): void {
-    try {
-      fs.renameSync(file, path.join(dir, 'data.mdb'))
-      fs.rmSync(path.join(dir, 'lock.mdb'), { force: true }) // it described the old file
-      fs.writeFileSync(path.join(dir, 'index-version'), `${version}\n`)
-    } catch (err) {
-      throw earshotError('EAR_ERR_INDEX_OPEN', `${dir}: the published index could not be put in place: ${(err as Error).message}`)
     }
   }
 

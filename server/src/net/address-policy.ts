@@ -14,7 +14,7 @@
 import dns from 'node:dns'
 import type { LookupFunction } from 'node:net'
 import ipaddr from 'ipaddr.js'
-import { Agent, buildConnector } from 'undici'
+import type { Agent } from 'undici'
 import { earshotError, type EarshotError } from '../errors.js'
 
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number]
@@ -22,7 +22,7 @@ type Range = [ipaddr.IPv4 | ipaddr.IPv6, number]
 export class AddressPolicy {
   readonly #ranges: Range[] = []
   readonly #names = new Set<string>()
-  #dispatcher: Agent | undefined
+  #dispatcher: Promise<Agent> | undefined
 
   /**
    * @param allowed ranges, addresses and host names that may be connected to although they are not public
@@ -94,19 +94,22 @@ export class AddressPolicy {
     })
   }
 
-  /** An undici dispatcher (for fetch's `dispatcher` option) whose every connection goes through this policy. */
-  get dispatcher (): Agent {
-    if (!this.#dispatcher) {
+  /**
+   * An undici dispatcher (for fetch's `dispatcher` option) whose every connection goes through this policy. undici is
+   * loaded on first use: it is a tenth of a server's start-up, and a server without webhooks never needs it.
+   */
+  async dispatcher (): Promise<Agent> {
+    this.#dispatcher ??= import('undici').then(({ Agent, buildConnector }) => {
       const connect = buildConnector({ lookup: this.lookup })
-      this.#dispatcher = new Agent({
+      return new Agent({
         connect: (options, callback) => {
           const refused = this.literalRefusal(options.hostname)
           if (refused) callback(refused, null)
           else connect(options, callback)
         },
       })
-    }
-    return this.#dispatcher
+    })
+    return await this.#dispatcher
   }
 }
 

@@ -25,7 +25,6 @@
  * One dispatcher per environment: two processes draining the same queue would post everything twice.
  */
 import { randomUUID } from 'node:crypto'
-import { fetch } from 'undici' // node's own fetch may be another undici than the policy's dispatcher
 import type { AddressPolicy } from '../net/address-policy.js'
 import type { Database, RootDatabase } from 'lmdb'
 import { v5 as uuidV5 } from 'uuid'
@@ -334,6 +333,8 @@ export class WebhookDispatcher {
     let retryAfter: string | null = null
     let networkError = ''
     try {
+      // undici's own fetch (node's may be another undici than the policy's dispatcher), loaded with the dispatcher.
+      const { fetch } = await import('undici')
       const res = await fetch(lane.url, {
         method: 'POST',
         headers: {
@@ -345,7 +346,7 @@ export class WebhookDispatcher {
         body: value.body,
         // Following a 301/302 would turn the POST into a GET elsewhere; a receiver that redirects is misconfigured.
         redirect: 'manual',
-        dispatcher: this.#policy?.dispatcher,
+        dispatcher: await this.#policy?.dispatcher(),
         signal: AbortSignal.any([controller.signal, AbortSignal.timeout(this.#settings.timeoutMs)]),
       })
       status = res.status
