@@ -227,3 +227,31 @@ t.test('catalog metadata: a bulk load writes the code keys and removes the track
   t.equal(checkTrackPostings(index, r.track.id, list), undefined)
   t.equal(index.stats().tracks, 1)
 })
+
+t.test('lookups check for changes once a turn, and still see every write of this process at once', async (t) => {
+  const { index, dir } = freshIndex(t)
+  const a = add(index, 1)
+  index.maintain({ compact: true })
+  t.equal(index.stats().livePostings, 0, 'track 1 lives in a segment; the live part is empty')
+  // One synchronous run: the first lookup marks the live part empty for this turn; the writes after it must clear that.
+  const firstLookup = checkTrackPostings(index, 1, a.list)
+  const b = add(index, 2)
+  const addedToLive = checkTrackPostings(index, 2, b.list)
+  index.removeTrack(1)
+  let removedSeen = 0
+  for (const hash of a.list.hashes.subarray(0, a.list.count)) index.lookup(hash, (id) => { if (id === 1) removedSeen++ })
+  index.flushLive()
+  const flushed = checkTrackPostings(index, 2, b.list)
+  t.equal(firstLookup, undefined, 'track 1 found in its segment')
+  t.equal(addedToLive, undefined, 'a track added to the empty live part is found in the same turn')
+  t.equal(removedSeen, 0, 'a removed track is gone in the same turn')
+  t.equal(flushed, undefined, 'a flushed track is found in its new segment in the same turn')
+
+  // Another handle on the folder sees a write on its next turn.
+  const reader = LmdbIndex.open(dir, params, { readOnly: true })
+  t.teardown(() => reader.close())
+  t.equal(checkTrackPostings(reader, 2, b.list), undefined)
+  const c = add(index, 3)
+  await new Promise((resolve) => setTimeout(resolve, 0))
+  t.equal(checkTrackPostings(reader, 3, c.list), undefined, 'the other handle finds the new track a turn later')
+})

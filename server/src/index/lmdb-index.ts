@@ -82,6 +82,14 @@ export class LmdbIndex implements Index {
   readonly #tracks: Database<Track, number>
   readonly #hashes: Database<Buffer, number>
   readonly #meta: Database<unknown, string>
+  /**
+   * Lookups look for other processes' changes (segments, tombstones, whether the live part holds anything) once per
+   * turn of the event loop, not once per hash: a stream's tick looks up hundreds of hashes, and those checks were a
+   * third of their LMDB reads. lmdb-js keeps one read snapshot at least that long; this process's writes clear it.
+   */
+  #checkedThisTurn = false
+  #liveEmpty = false
+  readonly #nextTurn = (): void => { this.#checkedThisTurn = false }
   /** Reads that met a damaged page since the index was opened; each failed one request or session. */
   readFailures = 0
   /** The last of them, for /health to report the index as degraded; undefined while every read succeeds. */
@@ -289,6 +297,7 @@ export class LmdbIndex implements Index {
   }
 
   #addTotals (postings: number, frames: number, tracks: number, live: number): void {
+    this.#checkedThisTurn = false
     const t = this.#totals()
     this.#meta.putSync('totals', { postings: t.postings + postings, frames: t.frames + frames, tracks: t.tracks + tracks, live: Math.max(0, (t.live ?? 0) + live) } satisfies Totals)
   }
@@ -380,6 +389,7 @@ export class LmdbIndex implements Index {
       this.#hashes.clearSync()
       const t = this.#totals()
       this.#meta.putSync('totals', { ...t, live: 0 })
+      this.#checkedThisTurn = false
       return moved
     })
   }
@@ -398,6 +408,7 @@ export class LmdbIndex implements Index {
       if (!plan || !this.#segments.merge(plan)) break
       done.merges++
     }
+    this.#checkedThisTurn = false
     return done
   }
 
@@ -542,10 +553,10 @@ export class LmdbIndex implements Index {
     let total: number
     let live: Buffer | undefined
     try {
-      segments.sync()
+      this.#checkForChanges()
       total = segments.read(hash, buf, limit)
       // The buffer is reused by the next get: it is read completely below, before any other get.
-      live = this.#live.getBinaryFast(hash)
+      live = this.#liveEmpty ? undefined : this.#live.getBinaryFast(hash)
     } catch (err) { this.#readFailed(err) }
     const nLive = live ? live.length >>> 3 : 0
     total += nLive
@@ -561,6 +572,15 @@ export class LmdbIndex implements Index {
     }
     if (live) for (let p = 0; p < nLive; p++) visit(live.readUInt32LE(p * 8), live.readUInt32LE(p * 8 + 4))
     return total
+  }
+
+  #checkForChanges (): void {
+    if (this.#checkedThisTurn) return
+    this.#segments.sync()
+    // Only a count of 0 says the live part is empty: the totals of an index from before the count do not say.
+    this.#liveEmpty = this.#totals().live === 0
+    this.#checkedThisTurn = true
+    queueMicrotask(this.#nextTurn)
   }
 
   bucketLimit (postingsPerLookup: number): number {
